@@ -1,0 +1,47 @@
+# Two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= $(shell tools/find-python)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format migrations-check bench check-deploy clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { tools/find-python; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input
+	DEBUG=$${DEBUG:-1} $(PY) manage.py load_demo
+	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) tools/run-dev $(PY)
+
+# TEST_DATABASE_URL (PostgreSQL) and REDIS_URL, when set, put the suite on the real servers.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(if $(TEST_DATABASE_URL),DATABASE_URL=$(TEST_DATABASE_URL)) $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: $(STAMP)
+	$(PY) manage.py makemigrations --check --dry-run
+
+check-deploy: $(STAMP)
+	PRODUCTION=1 SECRET_KEY=$$(openssl rand -hex 40) ALLOWED_HOSTS=clinic.example \
+	DATABASE_URL=postgres://clinic@db/clinic CELERY_BROKER_URL=redis://redis:6379/0 EMAIL_URL=smtp+tls://mail:587 \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var

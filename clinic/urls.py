@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from core import views as core_views
+
+api_patterns = [
+    path("auth/token/", obtain_auth_token, name="api_token"),
+    path("", include("people.api_urls")),
+]
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("desk/", core_views.desk_home, name="desk_home"),
+    path("clinical/", core_views.clinical_home, name="clinical_home"),
+    path("manage/", core_views.admin_home, name="admin_home"),
+    path("health/", core_views.health, name="health"),
+    path("health/live/", core_views.liveness, name="liveness"),
+    path("patients/", include("people.urls")),
+    path("portal/", include("portal.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
+]
+
+admin.site.site_header = "Clinic administration"
+admin.site.site_title = "Clinic administration"

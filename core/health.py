@@ -1,0 +1,68 @@
+"""Honest checks of the parts the app needs: each says ok or what went wrong."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from django.conf import settings
+from django.db import connection
+
+from clinic.celery import app as celery_app
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    millis: float
+
+
+def _timed(name: str, probe) -> Check:
+    started = time.perf_counter()
+    try:
+        detail = probe()
+        ok = True
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer here
+        detail = f"{type(exc).__name__}: {exc}"
+        ok = False
+    return Check(name, ok, detail, round((time.perf_counter() - started) * 1000, 1))
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return f"{connection.vendor} answered"
+
+
+def _broker() -> str:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        return f"{conn.transport_cls} reachable"
+
+
+def _worker() -> str:
+    from core.tasks import ping
+
+    timeout = settings.HEALTH_WORKER_TIMEOUT
+    result = ping.apply_async(expires=timeout)
+    try:
+        answer = result.get(timeout=timeout, disable_sync_subtasks=False)
+    except CeleryTimeoutError:
+        raise RuntimeError(f"no worker answered within {timeout:g} s") from None
+    result.forget()
+    if answer != "pong":
+        raise RuntimeError(f"unexpected answer {answer!r}")
+    return "a worker answered the ping"
+
+
+def run_checks() -> list[Check]:
+    checks = [_timed("database", _database), _timed("broker", _broker)]
+    if checks[-1].ok:
+        checks.append(_timed("worker", _worker))
+    else:
+        checks.append(Check("worker", False, "not asked: the broker is unreachable", 0.0))
+    return checks

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from .decorators import role_required
+from .health import run_checks
+
+# Where each role starts, in order of precedence for a user who holds several.
+ROLE_HOMES = (
+    ("people.manage_clinic", "admin_home"),
+    ("people.use_front_desk", "desk_home"),
+    ("people.use_clinical", "clinical_home"),
+    ("people.use_portal", "portal:home"),
+)
+
+
+@login_required
+def home(request):
+    for permission, url_name in ROLE_HOMES:
+        if request.user.has_perm(permission):
+            return redirect(url_name)
+    return render(request, "core/no_role.html", status=403)
+
+
+@role_required("people.use_front_desk")
+def desk_home(request):
+    return render(request, "core/desk_home.html")
+
+
+@role_required("people.use_clinical")
+def clinical_home(request):
+    return render(request, "core/clinical_home.html")
+
+
+@role_required("people.manage_clinic")
+def admin_home(request):
+    return render(request, "core/admin_home.html")
+
+
+@never_cache
+def liveness(request):
+    """For load balancers: the process answers. Says nothing about its dependencies."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+@role_required("people.view_health")
+def health(request):
+    checks = run_checks()
+    healthy = all(check.ok for check in checks)
+    status = 200 if healthy else 503
+    if request.GET.get("format") == "json":
+        return JsonResponse(
+            {"healthy": healthy, "checks": [check.__dict__ for check in checks]}, status=status
+        )
+    return render(
+        request, "core/health.html", {"checks": checks, "healthy": healthy}, status=status
+    )

@@ -1,0 +1,7 @@
+from rest_framework.routers import DefaultRouter
+
+from .api import PatientViewSet
+
+router = DefaultRouter()
+router.register("patients", PatientViewSet, basename="patient")
+urlpatterns = router.urls

@@ -1,0 +1,89 @@
+"""The clinic's roles as Django groups, and the permissions each one holds.
+
+Groups are kept in step with this table after every migrate, so a permission added
+by a later app reaches its roles without a hand-written data migration.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.contrib.auth.models import Group, Permission
+
+
+class Role(StrEnum):
+    FRONT_DESK = "Front desk"
+    CLINICIAN = "Clinician"
+    CLINIC_ADMIN = "Clinic admin"
+    PATIENT = "Patient"
+
+
+STAFF_ROLES = (Role.FRONT_DESK, Role.CLINICIAN, Role.CLINIC_ADMIN)
+
+# "app_label.codename", or "app_label.*" for every permission of an app.
+ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
+    Role.FRONT_DESK: (
+        "people.use_front_desk",
+        "people.view_health",
+        "people.view_patient",
+        "people.add_patient",
+        "people.change_patient",
+    ),
+    Role.CLINICIAN: (
+        "people.use_clinical",
+        "people.view_health",
+        "people.view_patient",
+        "people.change_patient",
+    ),
+    Role.CLINIC_ADMIN: (
+        "people.manage_clinic",
+        "people.view_health",
+        "people.view_patient",
+        "people.add_patient",
+        "people.change_patient",
+        "people.delete_patient",
+        "treatments.*",
+        "photos.*",
+        "portal.*",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+    ),
+    Role.PATIENT: ("people.use_portal",),
+}
+
+
+def permissions_for(role: Role) -> list[Permission]:
+    found: list[Permission] = []
+    for spec in ROLE_PERMISSIONS[role]:
+        app_label, codename = spec.split(".", 1)
+        perms = Permission.objects.filter(content_type__app_label=app_label)
+        if codename != "*":
+            perms = perms.filter(codename=codename)
+        found.extend(perms)
+    return found
+
+
+def sync_role_groups(sender=None, **kwargs) -> None:
+    for role in Role:
+        group, _ = Group.objects.get_or_create(name=role.value)
+        group.permissions.set(permissions_for(role))
+
+
+def roles_of(user) -> set[Role]:
+    if not user.is_authenticated:
+        return set()
+    names = {group.name for group in user.groups.all()}
+    return {role for role in Role if role.value in names}
+
+
+def assign_role(user, role: Role) -> None:
+    group, _ = Group.objects.get_or_create(name=role.value)
+    if not group.permissions.exists():
+        group.permissions.set(permissions_for(role))
+    user.groups.add(group)
+    if role is Role.CLINIC_ADMIN and not user.is_staff:
+        # Clinic admins edit the catalogue and rules in Django's admin.
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])

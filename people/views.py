@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+
+from core.decorators import role_required
+
+from . import services
+from .forms import PatientForm
+from .models import Patient
+
+SEARCH_LIMIT = 25
+
+
+@role_required("people.view_patient")
+def patient_list(request):
+    query = request.GET.get("q", "").strip()
+    patients = Patient.objects.search(query)[:SEARCH_LIMIT] if query else Patient.objects.none()
+    template = "people/_patient_results.html" if request.htmx else "people/patient_list.html"
+    return render(request, template, {"patients": patients, "query": query})
+
+
+@role_required("people.add_patient")
+def patient_create(request):
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.patient_create(**form.cleaned_data, by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{patient.full_name} was added.")
+            return redirect(patient)
+    return render(request, "people/patient_form.html", {"form": form}, status=_form_status(form))
+
+
+@role_required("people.view_patient")
+def patient_detail(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    return render(request, "people/patient_detail.html", {"patient": patient})
+
+
+@role_required("people.change_patient")
+def patient_edit(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = PatientForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_update(patient=patient, **form.cleaned_data, by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The patient's details were saved.")
+            return redirect(patient)
+    return render(
+        request,
+        "people/patient_form.html",
+        {"form": form, "patient": patient},
+        status=_form_status(form),
+    )
+
+
+def _form_status(form) -> int:
+    """A form sent back with errors is a client error, not a success."""
+    return 400 if form.is_bound and form.errors else 200

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import datetime
+
+import factory
+from django.contrib.auth import get_user_model
+
+from people.models import Patient
+from people.roles import Role, assign_role
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password(PASSWORD)
+
+
+class StaffFactory(UserFactory):
+    """A staff user; `role` is a Role value such as "Clinician"."""
+
+    @factory.post_generation
+    def role(user, create, extracted, **kwargs):
+        if create and extracted:
+            assign_role(user, Role(extracted))
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+        skip_postgeneration_save = True
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    date_of_birth = factory.Faker(
+        "date_between", start_date=datetime.date(1950, 1, 1), end_date=datetime.date(2005, 12, 31)
+    )
+    email = factory.LazyAttribute(
+        lambda p: f"{p.first_name.lower()}.{p.last_name.lower()}@example.com"
+    )
+    phone = factory.Sequence(lambda n: f"+31 6 {n:08d}")
+
+    @factory.post_generation
+    def with_account(patient, create, extracted, **kwargs):
+        if create and extracted:
+            user = UserFactory(
+                username=patient.first_name.lower(),
+                first_name=patient.first_name,
+                last_name=patient.last_name,
+                email=patient.email,
+            )
+            assign_role(user, Role.PATIENT)
+            patient.user = user
+            patient.save(update_fields=["user"])
