@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "treatments",
     "photos",
     "portal",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -6,6 +6,8 @@ from datetime import date
 
 from django.db import transaction
 
+from audit.services import Action, audit_log
+
 from .models import Patient
 
 PATIENT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "notes")
@@ -32,6 +34,7 @@ def patient_create(
     )
     patient.full_clean()
     patient.save()
+    audit_log(actor=by, action=Action.CREATE, obj=patient)
     return patient
 
 
@@ -46,4 +49,5 @@ def patient_update(*, patient: Patient, by=None, **changes) -> Patient:
         )
     patient.full_clean()
     patient.save()
+    audit_log(actor=by, action=Action.CHANGE, obj=patient, detail=", ".join(sorted(changes)))
     return patient

@@ -98,3 +98,23 @@ def test_patient_api_rejects_bad_input_with_a_message(client, front_desk_user):
     )
     assert response.status_code == 400
     assert response.json() == {"date_of_birth": ["The date of birth cannot be in the future."]}
+
+
+def test_creating_and_changing_a_patient_is_audited(front_desk_user):
+    from audit.models import AuditEvent
+
+    patient = services.patient_create(
+        first_name="Emma",
+        last_name="de Boer",
+        date_of_birth=datetime.date(1990, 1, 2),
+        by=front_desk_user,
+    )
+    services.patient_update(patient=patient, phone="+31 6 5555 0000", by=front_desk_user)
+    events = list(
+        AuditEvent.objects.order_by("id").values_list("action", "patient_id", "actor_role")
+    )
+    assert events == [
+        ("create", patient.pk, "Front desk"),
+        ("change", patient.pk, "Front desk"),
+    ]
+    assert "Emma" not in str(AuditEvent.objects.last().detail)

@@ -7,130 +7,304 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('people', '0001_initial'),
+        ("people", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BodyArea',
+            name="BodyArea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('slug', models.SlugField(unique=True)),
-                ('extra_sessions_note', models.CharField(blank=True, help_text="e.g. 'back skin needs more sessions to show'", max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("slug", models.SlugField(unique=True)),
+                (
+                    "extra_sessions_note",
+                    models.CharField(
+                        blank=True,
+                        help_text="e.g. 'back skin needs more sessions to show'",
+                        max_length=200,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Modality',
+            name="Modality",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('microdermabrasion', 'Microdermabrasion'), ('microneedling', 'Microneedling'), ('laser_peel', 'Laser peel'), ('laser_resurfacing', 'Laser resurfacing')], max_length=30, unique=True)),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('default_session_count', models.PositiveSmallIntegerField(default=6)),
-                ('default_interval_days', models.PositiveSmallIntegerField(default=14)),
-                ('min_interval_days', models.PositiveSmallIntegerField(default=7, help_text='No session of the same area sooner than this after the previous one.')),
-                ('buffer_minutes', models.PositiveSmallIntegerField(default=10, help_text='Cleaning time after a session, before the room is free again.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("microdermabrasion", "Microdermabrasion"),
+                            ("microneedling", "Microneedling"),
+                            ("laser_peel", "Laser peel"),
+                            ("laser_resurfacing", "Laser resurfacing"),
+                        ],
+                        max_length=30,
+                        unique=True,
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("default_session_count", models.PositiveSmallIntegerField(default=6)),
+                ("default_interval_days", models.PositiveSmallIntegerField(default=14)),
+                (
+                    "min_interval_days",
+                    models.PositiveSmallIntegerField(
+                        default=7,
+                        help_text="No session of the same area sooner than this after the previous one.",
+                    ),
+                ),
+                (
+                    "buffer_minutes",
+                    models.PositiveSmallIntegerField(
+                        default=10,
+                        help_text="Cleaning time after a session, before the room is free again.",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'modalities',
-                'ordering': ['name'],
+                "verbose_name_plural": "modalities",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='DepthLevel',
+            name="DepthLevel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60)),
-                ('rank', models.PositiveSmallIntegerField(help_text='1 is the most superficial.')),
-                ('layer_reached', models.CharField(blank=True, max_length=200)),
-                ('depth_micrometres', models.PositiveIntegerField(blank=True, null=True)),
-                ('needle_depth_mm', models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True)),
-                ('expected_reaction', models.TextField(blank=True)),
-                ('downtime_days', models.PositiveSmallIntegerField(default=0)),
-                ('session_minutes', models.PositiveSmallIntegerField(default=45)),
-                ('modality', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='levels', to='treatments.modality')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60)),
+                ("rank", models.PositiveSmallIntegerField(help_text="1 is the most superficial.")),
+                ("layer_reached", models.CharField(blank=True, max_length=200)),
+                ("depth_micrometres", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "needle_depth_mm",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True),
+                ),
+                ("expected_reaction", models.TextField(blank=True)),
+                ("downtime_days", models.PositiveSmallIntegerField(default=0)),
+                ("session_minutes", models.PositiveSmallIntegerField(default=45)),
+                (
+                    "modality",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="levels",
+                        to="treatments.modality",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['modality', 'rank'],
+                "ordering": ["modality", "rank"],
             },
         ),
         migrations.CreateModel(
-            name='TreatmentPlan',
+            name="TreatmentPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_count', models.PositiveSmallIntegerField()),
-                ('interval_days', models.PositiveSmallIntegerField()),
-                ('status', models.CharField(choices=[('active', 'Active'), ('completed', 'Completed'), ('stopped', 'Stopped')], default='active', max_length=20)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('body_area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='treatments.bodyarea')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('modality', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='treatments.modality')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='people.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_count", models.PositiveSmallIntegerField()),
+                ("interval_days", models.PositiveSmallIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("completed", "Completed"),
+                            ("stopped", "Stopped"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "body_area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="treatments.bodyarea",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "modality",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="treatments.modality",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="people.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField(help_text='1 for the first session of the course.')),
-                ('status', models.CharField(choices=[('planned', 'Planned'), ('booked', 'Booked'), ('checked_in', 'Checked in'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('no_show', 'No-show')], db_index=True, default='planned', max_length=20)),
-                ('proposed_date', models.DateField(blank=True, null=True)),
-                ('starts_at', models.DateTimeField(blank=True, null=True)),
-                ('ends_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('depth_level', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='treatments.depthlevel')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='people.patient')),
-                ('practitioner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='treatment_sessions', to=settings.AUTH_USER_MODEL)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to='treatments.treatmentplan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.PositiveSmallIntegerField(
+                        help_text="1 for the first session of the course."
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "Planned"),
+                            ("booked", "Booked"),
+                            ("checked_in", "Checked in"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("no_show", "No-show"),
+                        ],
+                        db_index=True,
+                        default="planned",
+                        max_length=20,
+                    ),
+                ),
+                ("proposed_date", models.DateField(blank=True, null=True)),
+                ("starts_at", models.DateTimeField(blank=True, null=True)),
+                ("ends_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "depth_level",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sessions",
+                        to="treatments.depthlevel",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sessions",
+                        to="people.patient",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="treatment_sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sessions",
+                        to="treatments.treatmentplan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['plan', 'number'],
+                "ordering": ["plan", "number"],
             },
         ),
         migrations.AddConstraint(
-            model_name='depthlevel',
-            constraint=models.UniqueConstraint(fields=('modality', 'rank'), name='unique_level_rank'),
+            model_name="depthlevel",
+            constraint=models.UniqueConstraint(
+                fields=("modality", "rank"), name="unique_level_rank"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='depthlevel',
-            constraint=models.UniqueConstraint(fields=('modality', 'name'), name='unique_level_name'),
+            model_name="depthlevel",
+            constraint=models.UniqueConstraint(
+                fields=("modality", "name"), name="unique_level_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='treatmentplan',
-            index=models.Index(fields=['patient', 'status'], name='treatments__patient_ced60c_idx'),
+            model_name="treatmentplan",
+            index=models.Index(fields=["patient", "status"], name="treatments__patient_ced60c_idx"),
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['patient', 'starts_at'], name='treatments__patient_038927_idx'),
+            model_name="session",
+            index=models.Index(
+                fields=["patient", "starts_at"], name="treatments__patient_038927_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['practitioner', 'starts_at'], name='treatments__practit_8b2622_idx'),
+            model_name="session",
+            index=models.Index(
+                fields=["practitioner", "starts_at"], name="treatments__practit_8b2622_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['starts_at'], name='treatments__starts__b182bb_idx'),
+            model_name="session",
+            index=models.Index(fields=["starts_at"], name="treatments__starts__b182bb_idx"),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.UniqueConstraint(fields=('plan', 'number'), name='unique_session_number'),
+            model_name="session",
+            constraint=models.UniqueConstraint(
+                fields=("plan", "number"), name="unique_session_number"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='session',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__isnull', True), ('ends_at__gt', models.F('starts_at')), _connector='OR'), name='session_ends_after_start'),
+            model_name="session",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ends_at__isnull", True),
+                    ("ends_at__gt", models.F("starts_at")),
+                    _connector="OR",
+                ),
+                name="session_ends_after_start",
+            ),
         ),
     ]
