@@ -6,9 +6,12 @@ migration (see ../shared/DOMAIN.md). Nothing clinical is hard-coded in views.
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -29,6 +32,14 @@ class Modality(models.Model):
     )
     buffer_minutes = models.PositiveSmallIntegerField(
         default=10, help_text="Cleaning time after a session, before the room is free again."
+    )
+    typical_sessions = models.CharField(
+        max_length=100, blank=True, help_text="As the clinic tells patients, e.g. '5 to 12'."
+    )
+    levels_rise = models.BooleanField(
+        default=False,
+        help_text="A course goes deeper session by session (laser: superficial, medium, deep);"
+        " otherwise every session starts at the first level.",
     )
 
     class Meta:
@@ -77,12 +88,73 @@ class BodyArea(models.Model):
         return self.name
 
 
+class Indication(models.Model):
+    """What a patient comes for: a skin condition. Some are recorded only to be refused."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True)
+    not_treatable_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="When set, no course is planned for this condition and this is the reason shown"
+        " (e.g. hormonal pigmentation).",
+    )
+    modalities = models.ManyToManyField(
+        Modality, through="ModalityIndication", related_name="indications", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModalityIndication(models.Model):
+    """Which modality treats which indication, and how well."""
+
+    class Benefit(models.TextChoices):
+        GOOD = "good", "Good"
+        LIMITED = "limited", "Limited benefit"
+
+    modality = models.ForeignKey(Modality, on_delete=models.CASCADE, related_name="treats")
+    indication = models.ForeignKey(Indication, on_delete=models.CASCADE, related_name="treated_by")
+    benefit = models.CharField(max_length=10, choices=Benefit.choices, default=Benefit.GOOD)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["modality", "indication"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["modality", "indication"], name="unique_modality_indication"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.modality} treats {self.indication} ({self.get_benefit_display()})"
+
+
 class TreatmentPlanQuerySet(models.QuerySet):
     def for_patient(self, patient) -> TreatmentPlanQuerySet:
         return self.filter(patient=patient)
 
     def active(self) -> TreatmentPlanQuerySet:
         return self.filter(status=TreatmentPlan.Status.ACTIVE)
+
+    def with_progress(self) -> TreatmentPlanQuerySet:
+        """Annotates sessions_done, sessions_cancelled and sessions_ahead in the same query."""
+        S = Session.Status
+        return self.annotate(
+            sessions_done=models.Count("sessions", filter=models.Q(sessions__status=S.COMPLETED)),
+            sessions_cancelled=models.Count(
+                "sessions", filter=models.Q(sessions__status__in=[S.CANCELLED, S.NO_SHOW])
+            ),
+            sessions_ahead=models.Count(
+                "sessions",
+                filter=models.Q(sessions__status__in=[S.PLANNED, S.BOOKED, S.CHECKED_IN]),
+            ),
+        )
 
 
 class TreatmentPlan(models.Model):
@@ -96,6 +168,9 @@ class TreatmentPlan(models.Model):
     patient = models.ForeignKey("people.Patient", on_delete=models.PROTECT, related_name="plans")
     modality = models.ForeignKey(Modality, on_delete=models.PROTECT, related_name="plans")
     body_area = models.ForeignKey(BodyArea, on_delete=models.PROTECT, related_name="plans")
+    indication = models.ForeignKey(
+        Indication, on_delete=models.PROTECT, null=True, blank=True, related_name="plans"
+    )
     session_count = models.PositiveSmallIntegerField()
     interval_days = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
@@ -113,6 +188,13 @@ class TreatmentPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.modality} · {self.body_area} · {self.patient}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("treatments:plan_detail", args=[self.pk])
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status == self.Status.COMPLETED
 
 
 class SessionQuerySet(models.QuerySet):
@@ -165,6 +247,12 @@ class Session(models.Model):
     )
     completed_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
+    # What was done, recorded by the clinician when completing the session.
+    areas = models.ManyToManyField(BodyArea, blank=True, related_name="treated_in")
+    products = models.TextField(blank=True, help_text="Products and settings used.")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     objects = SessionQuerySet.as_manager()
 
@@ -178,6 +266,7 @@ class Session(models.Model):
                 name="session_ends_after_start",
             ),
         ]
+        permissions = [("record_session", "Can record (complete) a treatment session")]
         indexes = [
             models.Index(fields=["patient", "starts_at"]),
             models.Index(fields=["practitioner", "starts_at"]),
@@ -186,6 +275,18 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return f"Session {self.number} of {self.plan}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("treatments:session_detail", args=[self.pk])
+
+    @property
+    def day(self) -> date | None:
+        """The local date the session happens (or happened, or is proposed for)."""
+        moment = self.completed_at if self.status == self.Status.COMPLETED else None
+        moment = moment or self.starts_at
+        if moment is not None:
+            return timezone.localdate(moment)
+        return self.proposed_date
 
     def clean(self) -> None:
         if self.plan_id and self.patient_id and self.plan.patient_id != self.patient_id:
@@ -198,3 +299,263 @@ class Session(models.Model):
             raise ValidationError(
                 {"depth_level": f"{self.depth_level} is not a level of {self.plan.modality}."}
             )
+
+
+# --- Screening: what is checked before a session --------------------------------------------
+
+
+class Factor(models.Model):
+    """Something screening asks about: a condition, a medication, a treatment, an exposure.
+
+    A treatment factor may name the clinic's own modalities that count as it: a laser session
+    recorded here is a "laser or IPL treatment" without anyone typing it into the history.
+    """
+
+    class Kind(models.TextChoices):
+        CONDITION = "condition", "Condition"
+        MEDICATION = "medication", "Medication"
+        TREATMENT = "treatment", "Recent treatment"
+        EXPOSURE = "exposure", "Recent exposure"
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    in_pre_session_check = models.BooleanField(
+        default=False, help_text="Asked in the short check before each session (today's state)."
+    )
+    counts_modalities = models.ManyToManyField(
+        Modality,
+        blank=True,
+        related_name="counts_as",
+        help_text="Sessions of these modalities recorded here count as this treatment.",
+    )
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScreeningRule(models.Model):
+    """One contraindication: a factor within a look-back window, for some modalities and levels.
+
+    `window_days` N means: the factor counts when it was present on any day from N days before
+    the session day up to the session day itself (day N counts, day N+1 does not). Without a
+    window, only a factor present on the day counts (an active condition, a medication still
+    taken, something in that day's check).
+    """
+
+    class Severity(models.TextChoices):
+        ABSOLUTE = "absolute", "Absolute (refused)"
+        RELATIVE = "relative", "Relative (clinician may proceed, recording why)"
+
+    name = models.CharField(max_length=120, unique=True)
+    factor = models.ForeignKey(Factor, on_delete=models.PROTECT, related_name="rules")
+    window_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Look-back in days; empty means 'present on the day'."
+    )
+    modalities = models.ManyToManyField(
+        Modality, blank=True, related_name="screening_rules", help_text="Empty: every modality."
+    )
+    levels = models.ManyToManyField(
+        DepthLevel,
+        blank=True,
+        related_name="screening_rules",
+        help_text="Limits the rule to these levels of their modalities; a chosen modality with"
+        " none of its levels listed is screened at every level.",
+    )
+    same_area_only = models.BooleanField(
+        default=False, help_text="Only counts when it happened in the area being treated."
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    reason = models.CharField(max_length=300, help_text="Shown to staff when the rule fires.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HistoryEntryQuerySet(models.QuerySet):
+    def for_patient(self, patient) -> HistoryEntryQuerySet:
+        return self.filter(patient=patient)
+
+
+class HistoryEntry(models.Model):
+    """One line of a patient's medical history: a condition, a medication, a treatment elsewhere.
+
+    For a condition or medication, `started_on`..`ended_on` is when it was present (no end: still
+    present). For a treatment or an exposure, `started_on` is the day it happened.
+    """
+
+    patient = models.ForeignKey(
+        "people.Patient", on_delete=models.CASCADE, related_name="history_entries"
+    )
+    factor = models.ForeignKey(Factor, on_delete=models.PROTECT, related_name="history_entries")
+    started_on = models.DateField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+    body_area = models.ForeignKey(
+        BodyArea, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    notes = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    objects = HistoryEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_on", "-id"]
+        verbose_name_plural = "history entries"
+
+    def __str__(self) -> str:
+        return f"{self.factor} ({self.started_on or 'date unknown'})"
+
+    def clean(self) -> None:
+        if self.started_on and self.ended_on and self.ended_on < self.started_on:
+            raise ValidationError({"ended_on": "The end date cannot be before the start date."})
+        if self.started_on and self.started_on > timezone.localdate():
+            raise ValidationError({"started_on": "History cannot start in the future."})
+        dated = (Factor.Kind.TREATMENT, Factor.Kind.EXPOSURE)
+        if self.factor_id and self.factor.kind in dated and not self.started_on:
+            raise ValidationError({"started_on": "Give the day it happened."})
+
+
+class PreSessionCheck(models.Model):
+    """The clinician's short check of the patient's state on the day of a session."""
+
+    patient = models.ForeignKey(
+        "people.Patient", on_delete=models.CASCADE, related_name="pre_session_checks"
+    )
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, null=True, blank=True, related_name="checks"
+    )
+    checked_on = models.DateField(default=timezone.localdate)
+    present = models.ManyToManyField(
+        Factor, blank=True, related_name="+", help_text="What the patient has today."
+    )
+    notes = models.CharField(max_length=300, blank=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Check on {self.checked_on}"
+
+
+class ScreeningQuerySet(models.QuerySet):
+    def for_patient(self, patient) -> ScreeningQuerySet:
+        return self.filter(patient=patient)
+
+
+class Screening(models.Model):
+    """A stored screening: who screened, when, for what, what was found, and any override."""
+
+    class Occasion(models.TextChoices):
+        PLANNING = "planning", "Course planned"
+        BOOKING = "booking", "Session booked"
+        CHECK_IN = "check_in", "Check-in"
+
+    class Outcome(models.TextChoices):
+        CLEAR = "clear", "Clear"
+        RELATIVE = "relative", "Relative findings: clinician decides"
+        OVERRIDDEN = "overridden", "Relative findings overridden"
+        BLOCKED = "blocked", "Refused: absolute finding"
+
+    patient = models.ForeignKey("people.Patient", on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(
+        TreatmentPlan, on_delete=models.CASCADE, null=True, blank=True, related_name="screenings"
+    )
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, null=True, blank=True, related_name="screenings"
+    )
+    modality = models.ForeignKey(Modality, on_delete=models.PROTECT, related_name="+")
+    depth_level = models.ForeignKey(
+        DepthLevel, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    body_area = models.ForeignKey(
+        BodyArea, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    pre_session_check = models.ForeignKey(
+        PreSessionCheck, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    occasion = models.CharField(max_length=20, choices=Occasion.choices)
+    screened_for = models.DateField(help_text="The session day the rules were evaluated for.")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    screened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    screened_at = models.DateTimeField(default=timezone.now)
+    override_reason = models.TextField(blank=True)
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    overridden_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScreeningQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-screened_at", "-id"]
+        permissions = [("override_screening", "Can override relative screening findings")]
+
+    def __str__(self) -> str:
+        return f"Screening {self.pk} ({self.get_outcome_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("treatments:screening_detail", args=[self.pk])
+
+    @property
+    def allows_treatment(self) -> bool:
+        return self.outcome in (self.Outcome.CLEAR, self.Outcome.OVERRIDDEN)
+
+
+class ScreeningFinding(models.Model):
+    screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="findings")
+    rule = models.ForeignKey(
+        ScreeningRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rule_name = models.CharField(max_length=120, help_text="As it was when the rule fired.")
+    severity = models.CharField(max_length=10, choices=ScreeningRule.Severity.choices)
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["severity", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule_name}: {self.reason}"
+
+
+# --- Aftercare ------------------------------------------------------------------------------
+
+
+class AftercareRule(models.Model):
+    """An instruction after a session: `text` for `days` days from the session day."""
+
+    modality = models.ForeignKey(
+        Modality,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="aftercare_rules",
+        help_text="Empty: after every modality.",
+    )
+    levels = models.ManyToManyField(
+        DepthLevel, blank=True, related_name="aftercare_rules", help_text="Empty: every level."
+    )
+    text = models.CharField(max_length=200, help_text="e.g. 'no retinoids'")
+    days = models.PositiveSmallIntegerField(help_text="How many days after the session it holds.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.days} days)"

@@ -1,0 +1,284 @@
+"""The screening rules engine: which contraindications apply to one patient on one day.
+
+`screen()` loads everything it needs up front in a fixed number of queries (the active rules,
+the patient's history, the patient's sessions here, that day's check) and then evaluates the
+rules in plain Python, so the booking engine, the planner and the check-in page all get the
+same answer. Nothing here writes; `services.session_screen()` stores a result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db.models import Prefetch
+
+from .models import (
+    BodyArea,
+    DepthLevel,
+    Factor,
+    HistoryEntry,
+    Modality,
+    PreSessionCheck,
+    ScreeningRule,
+    Session,
+)
+
+ABSOLUTE = ScreeningRule.Severity.ABSOLUTE
+RELATIVE = ScreeningRule.Severity.RELATIVE
+INTERVAL_RULE_NAME = "Minimum interval between sessions of the same area"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing screening found.
+
+    `rule` is the ScreeningRule that fired, or None for the built-in minimum-interval check
+    (the modality's `min_interval_days`); `rule_name` names either. `reason` is the text to show
+    staff: the rule's reason followed by the evidence, e.g. "... (Laser resurfacing here on
+    10 March, 5 days before)".
+    """
+
+    severity: str  # "absolute" (refused) or "relative" (a clinician may proceed, with a reason)
+    reason: str
+    rule_name: str
+    rule: ScreeningRule | None = None
+
+    @property
+    def is_absolute(self) -> bool:
+        return self.severity == ABSOLUTE
+
+
+@dataclass
+class _SessionFact:
+    id: int
+    day: date
+    modality: Modality
+    level_id: int | None
+    area_ids: set[int]
+    status: str
+
+
+@dataclass
+class ScreeningData:
+    """Everything the rules need, loaded once."""
+
+    rules: list[ScreeningRule]
+    history: list[HistoryEntry]
+    sessions: list[_SessionFact]
+    check_present: set[int] = field(default_factory=set)  # factor ids noted in the day's check
+    check_day: date | None = None
+
+
+def screen(
+    *,
+    patient,
+    modality: Modality,
+    depth_level: DepthLevel | None = None,
+    on: date,
+    body_area: BodyArea | None = None,
+    check: PreSessionCheck | None = None,
+    exclude_session: Session | None = None,
+) -> list[Finding]:
+    """Every contraindication for treating `patient` with `modality` on the local date `on`.
+
+    Evaluates each active ScreeningRule that applies to the modality and `depth_level` (a rule
+    with levels only applies to those levels; with `depth_level=None` every such rule applies)
+    against: the patient's medical history; the patient's sessions recorded or booked here
+    (a laser session 5 days earlier counts as "laser in the last 7 days" without anyone typing
+    it, and booking a laser session also finds a microdermabrasion already booked within the
+    window after it); and `check`, that day's PreSessionCheck, if given. A rule's look-back of
+    N days covers the session day and the N days before it (day N counts, day N+1 does not).
+    With `body_area`, rules marked same-area-only only count events in that area, and the
+    built-in minimum interval (the modality's `min_interval_days` between booked or completed
+    sessions of the same modality and area) is checked too.
+
+    `exclude_session` is the session being screened itself, so it does not count against itself.
+    Returns findings with absolute ones first; an empty list means clear. Runs 7 queries (6
+    without a check) whatever the size of the history.
+    """
+    data = load(patient=patient, check=check)
+    return evaluate(
+        data,
+        modality=modality,
+        depth_level=depth_level,
+        on=on,
+        body_area=body_area,
+        exclude_session_id=exclude_session.pk if exclude_session else None,
+    )
+
+
+def is_blocked(findings: list[Finding]) -> bool:
+    return any(finding.is_absolute for finding in findings)
+
+
+def refusal_message(findings: list[Finding]) -> str:
+    """One sentence naming every absolute finding, for a ValidationError; '' when none."""
+    reasons = [finding.reason for finding in findings if finding.is_absolute]
+    if not reasons:
+        return ""
+    return "Refused by screening: " + "; ".join(reasons)
+
+
+def load(*, patient, check: PreSessionCheck | None = None) -> ScreeningData:
+    rules = list(
+        ScreeningRule.objects.filter(active=True)
+        .select_related("factor")
+        .prefetch_related(
+            "modalities",
+            "levels",
+            Prefetch("factor__counts_modalities", queryset=Modality.objects.only("id", "name")),
+        )
+    )
+    history = list(HistoryEntry.objects.filter(patient=patient).select_related("factor"))
+    sessions = [
+        _SessionFact(
+            id=session.pk,
+            day=session.day,
+            modality=session.plan.modality,
+            level_id=session.depth_level_id,
+            area_ids={session.plan.body_area_id} | {area.pk for area in session.areas.all()},
+            status=session.status,
+        )
+        for session in Session.objects.filter(patient=patient, status__in=Session.ACTIVE_STATUSES)
+        .select_related("plan__modality")
+        .prefetch_related("areas")
+        if session.day is not None
+    ]
+    data = ScreeningData(rules=rules, history=history, sessions=sessions)
+    if check is not None:
+        data.check_present = {factor.pk for factor in check.present.all()}
+        data.check_day = check.checked_on
+    return data
+
+
+def _applies(rule: ScreeningRule, modality_id: int, level_id: int | None) -> bool:
+    modalities = {m.pk for m in rule.modalities.all()}
+    if modalities and modality_id not in modalities:
+        return False
+    levels = {level.pk for level in rule.levels.all() if level.modality_id == modality_id}
+    return not (levels and level_id is not None and level_id not in levels)
+
+
+def _when(day: date, on: date) -> str:
+    days = (on - day).days
+    if days == 0:
+        return f"on {day:%-d %B}, the same day"
+    if days > 0:
+        return f"on {day:%-d %B}, {days} day{'s' if days != 1 else ''} before"
+    return f"on {day:%-d %B}, {-days} day{'s' if days != -1 else ''} after"
+
+
+def _evidence(
+    rule: ScreeningRule,
+    data: ScreeningData,
+    *,
+    modality: Modality,
+    on: date,
+    area_id: int | None,
+    exclude_session_id: int | None,
+) -> list[str]:
+    factor = rule.factor
+    start = on - timedelta(days=rule.window_days or 0)
+    found: list[str] = []
+
+    for entry in data.history:
+        if entry.factor_id != factor.pk:
+            continue
+        if rule.same_area_only and area_id and entry.body_area_id not in (None, area_id):
+            continue
+        if factor.kind in (Factor.Kind.TREATMENT, Factor.Kind.EXPOSURE):
+            if entry.started_on and start <= entry.started_on <= on:
+                found.append(f"{factor.name} {_when(entry.started_on, on)}, in the history")
+        else:
+            began = entry.started_on or date.min
+            ended = entry.ended_on or date.max
+            if began <= on and ended >= start:
+                still = "ongoing" if entry.ended_on is None else f"until {ended:%-d %B %Y}"
+                found.append(f"{factor.name} in the history ({still})")
+
+    if factor.pk in data.check_present and data.check_day and start <= data.check_day <= on:
+        found.append(f"{factor.name} noted in the pre-session check of {data.check_day:%-d %B}")
+
+    counted = {m.pk: m for m in factor.counts_modalities.all()}
+    for fact in data.sessions:
+        if fact.id == exclude_session_id or fact.modality.pk not in counted:
+            continue
+        if rule.same_area_only and area_id and area_id not in fact.area_ids:
+            continue
+        if start <= fact.day <= on:
+            found.append(f"{fact.modality.name} session here {_when(fact.day, on)}")
+
+    # Looking forward: this session is itself the treatment the rule counts, and a session
+    # the rule protects is already booked within the window after it.
+    if modality.pk in counted and rule.window_days:
+        end = on + timedelta(days=rule.window_days)
+        for fact in data.sessions:
+            if fact.id == exclude_session_id or fact.status == Session.Status.COMPLETED:
+                continue
+            if not on < fact.day <= end or not _applies(rule, fact.modality.pk, fact.level_id):
+                continue
+            if rule.same_area_only and area_id and area_id not in fact.area_ids:
+                continue
+            found.append(f"a {fact.modality.name} session is booked {_when(fact.day, on)}")
+    return found
+
+
+def evaluate(
+    data: ScreeningData,
+    *,
+    modality: Modality,
+    depth_level: DepthLevel | None,
+    on: date,
+    body_area: BodyArea | None = None,
+    exclude_session_id: int | None = None,
+) -> list[Finding]:
+    """The pure part of screen(): no queries beyond what `data` holds."""
+    area_id = body_area.pk if body_area else None
+    level_id = depth_level.pk if depth_level else None
+    findings: list[Finding] = []
+    for rule in data.rules:
+        if not _applies(rule, modality.pk, level_id):
+            continue
+        evidence = _evidence(
+            rule,
+            data,
+            modality=modality,
+            on=on,
+            area_id=area_id,
+            exclude_session_id=exclude_session_id,
+        )
+        if evidence:
+            findings.append(
+                Finding(
+                    severity=rule.severity,
+                    reason=f"{rule.reason} ({'; '.join(evidence)})",
+                    rule_name=rule.name,
+                    rule=rule,
+                )
+            )
+    if area_id is not None:
+        findings.extend(_interval_findings(data, modality, on, area_id, exclude_session_id))
+    findings.sort(key=lambda finding: (not finding.is_absolute, finding.rule_name))
+    return findings
+
+
+def _interval_findings(data, modality, on, area_id, exclude_session_id) -> list[Finding]:
+    gap = modality.min_interval_days
+    findings = []
+    for fact in data.sessions:
+        if fact.id == exclude_session_id or fact.modality.pk != modality.pk:
+            continue
+        if area_id not in fact.area_ids or abs((on - fact.day).days) >= gap:
+            continue
+        findings.append(
+            Finding(
+                severity=ABSOLUTE,
+                reason=(
+                    f"Another {modality.name} session of this area is {_when(fact.day, on)}; "
+                    f"sessions of the same area need at least {gap} days between them."
+                ),
+                rule_name=INTERVAL_RULE_NAME,
+            )
+        )
+    return findings
