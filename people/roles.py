@@ -20,6 +20,17 @@ class Role(StrEnum):
 
 STAFF_ROLES = (Role.FRONT_DESK, Role.CLINICIAN, Role.CLINIC_ADMIN)
 
+TREATMENTS_CATALOGUE_VIEW = (
+    "treatments.view_modality",
+    "treatments.view_depthlevel",
+    "treatments.view_bodyarea",
+    "treatments.view_indication",
+    "treatments.view_modalityindication",
+    "treatments.view_factor",
+    "treatments.view_screeningrule",
+    "treatments.view_aftercarerule",
+)
+
 # "app_label.codename", or "app_label.*" for every permission of an app.
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.FRONT_DESK: (
@@ -28,12 +39,30 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "people.view_patient",
         "people.add_patient",
         "people.change_patient",
+        *TREATMENTS_CATALOGUE_VIEW,
+        "treatments.view_treatmentplan",
+        "treatments.view_session",
     ),
     Role.CLINICIAN: (
         "people.use_clinical",
         "people.view_health",
         "people.view_patient",
         "people.change_patient",
+        *TREATMENTS_CATALOGUE_VIEW,
+        "treatments.view_treatmentplan",
+        "treatments.add_treatmentplan",
+        "treatments.change_treatmentplan",
+        "treatments.view_session",
+        "treatments.change_session",
+        "treatments.record_session",
+        "treatments.view_historyentry",
+        "treatments.add_historyentry",
+        "treatments.change_historyentry",
+        "treatments.view_presessioncheck",
+        "treatments.add_presessioncheck",
+        "treatments.view_screening",
+        "treatments.add_screening",
+        "treatments.override_screening",
     ),
     Role.CLINIC_ADMIN: (
         "people.manage_clinic",

@@ -176,7 +176,7 @@ class TreatmentPlan(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     notes = models.TextField(blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -402,7 +402,7 @@ class HistoryEntry(models.Model):
     )
     notes = models.CharField(max_length=300, blank=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     recorded_at = models.DateTimeField(default=timezone.now)
 
@@ -440,7 +440,7 @@ class PreSessionCheck(models.Model):
     )
     notes = models.CharField(max_length=300, blank=True)
     checked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     checked_at = models.DateTimeField(default=timezone.now)
 
@@ -491,7 +491,7 @@ class Screening(models.Model):
     screened_for = models.DateField(help_text="The session day the rules were evaluated for.")
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     screened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     screened_at = models.DateTimeField(default=timezone.now)
     override_reason = models.TextField(blank=True)

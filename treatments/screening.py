@@ -200,7 +200,7 @@ def _evidence(
     if factor.pk in data.check_present and data.check_day and start <= data.check_day <= on:
         found.append(f"{factor.name} noted in the pre-session check of {data.check_day:%-d %B}")
 
-    counted = {m.pk: m for m in factor.counts_modalities.all()}
+    counted = {m.pk for m in factor.counts_modalities.all()}
     for fact in data.sessions:
         if fact.id == exclude_session_id or fact.modality.pk not in counted:
             continue
@@ -208,9 +208,22 @@ def _evidence(
             continue
         if start <= fact.day <= on:
             found.append(f"{fact.modality.name} session here {_when(fact.day, on)}")
+    return found
 
-    # Looking forward: this session is itself the treatment the rule counts, and a session
-    # the rule protects is already booked within the window after it.
+
+def _forward_evidence(
+    rule: ScreeningRule,
+    data: ScreeningData,
+    *,
+    modality: Modality,
+    on: date,
+    area_id: int | None,
+    exclude_session_id: int | None,
+) -> list[str]:
+    """This session is itself the treatment the rule counts (a laser), and a session the rule
+    protects (a microdermabrasion) is already booked within the window after it."""
+    found: list[str] = []
+    counted = {m.pk for m in rule.factor.counts_modalities.all()}
     if modality.pk in counted and rule.window_days:
         end = on + timedelta(days=rule.window_days)
         for fact in data.sessions:
@@ -238,16 +251,15 @@ def evaluate(
     level_id = depth_level.pk if depth_level else None
     findings: list[Finding] = []
     for rule in data.rules:
-        if not _applies(rule, modality.pk, level_id):
-            continue
-        evidence = _evidence(
-            rule,
-            data,
-            modality=modality,
-            on=on,
-            area_id=area_id,
-            exclude_session_id=exclude_session_id,
-        )
+        where = {
+            "modality": modality,
+            "on": on,
+            "area_id": area_id,
+            "exclude_session_id": exclude_session_id,
+        }
+        evidence = _forward_evidence(rule, data, **where)
+        if _applies(rule, modality.pk, level_id):
+            evidence = _evidence(rule, data, **where) + evidence
         if evidence:
             findings.append(
                 Finding(

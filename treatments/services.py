@@ -1,0 +1,406 @@
+"""Writes to plans, sessions, medical history and screenings. Each validates and audits."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import Action, audit_log
+
+from . import screening as engine
+from .models import (
+    BodyArea,
+    DepthLevel,
+    Factor,
+    HistoryEntry,
+    Indication,
+    Modality,
+    ModalityIndication,
+    PreSessionCheck,
+    Screening,
+    ScreeningFinding,
+    Session,
+    TreatmentPlan,
+)
+
+S = Session.Status
+OPEN_STATUSES = (S.PLANNED, S.BOOKED, S.CHECKED_IN)
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+def default_levels(modality: Modality, count: int) -> list[DepthLevel]:
+    """The catalogue's suggestion: every session at the first level, or rising evenly from the
+    most superficial to the deepest when the modality's courses go deeper (laser resurfacing:
+    3 sessions give superficial, medium, deep; 4 give superficial, medium, medium, deep)."""
+    levels = list(modality.levels.order_by("rank"))
+    if not levels or count < 1:
+        return []
+    if not modality.levels_rise:
+        return [levels[0]] * count
+    if count == 1:
+        return [levels[0]]
+    # The first session is the most superficial and the last the deepest.
+    return [levels[round(i * (len(levels) - 1) / (count - 1))] for i in range(count)]
+
+
+def propose_schedule(*, first_date: date, session_count: int, interval_days: int) -> list[date]:
+    return [first_date + timedelta(days=i * interval_days) for i in range(session_count)]
+
+
+@transaction.atomic
+def plan_create(
+    *,
+    patient,
+    indication: Indication,
+    body_area: BodyArea,
+    modality: Modality,
+    first_date: date,
+    session_count: int | None = None,
+    interval_days: int | None = None,
+    levels: list[DepthLevel] | None = None,
+    notes: str = "",
+    by=None,
+) -> TreatmentPlan:
+    """Plans a course and proposes its dated sessions; screens it for the first session's day.
+
+    `session_count` and `interval_days` default to the modality's catalogue values, `levels`
+    (one per session) to `default_levels()`. The screening is stored with the plan.
+    """
+    if indication.not_treatable_reason:
+        raise ValidationError({"indication": indication.not_treatable_reason})
+    if not ModalityIndication.objects.filter(modality=modality, indication=indication).exists():
+        raise ValidationError(
+            {"modality": f"{modality.name} is not a treatment for {indication.name.lower()}."}
+        )
+    session_count = session_count or modality.default_session_count
+    interval_days = interval_days if interval_days is not None else modality.default_interval_days
+    if interval_days < modality.min_interval_days:
+        raise ValidationError(
+            {
+                "interval_days": f"{modality.name} sessions need at least "
+                f"{modality.min_interval_days} days between them; {interval_days} is too short."
+            }
+        )
+    if levels is None:
+        levels = default_levels(modality, session_count)
+    if len(levels) != session_count:
+        raise ValidationError(
+            {"levels": f"Give one level per session ({session_count}), not {len(levels)}."}
+        )
+    for level in levels:
+        if level.modality_id != modality.pk:
+            raise ValidationError({"levels": f"{level} is not a level of {modality.name}."})
+
+    plan = TreatmentPlan(
+        patient=patient,
+        indication=indication,
+        body_area=body_area,
+        modality=modality,
+        session_count=session_count,
+        interval_days=interval_days,
+        notes=notes,
+        created_by=by,
+    )
+    plan.full_clean()
+    plan.save()
+    dates = propose_schedule(
+        first_date=first_date, session_count=session_count, interval_days=interval_days
+    )
+    sessions = []
+    for number, (day, level) in enumerate(zip(dates, levels, strict=True), start=1):
+        session = Session(
+            plan=plan, patient=patient, number=number, depth_level=level, proposed_date=day
+        )
+        session.full_clean()
+        sessions.append(session)
+    Session.objects.bulk_create(sessions)
+    audit_log(actor=by, action=Action.CREATE, obj=plan, detail=f"{session_count} sessions")
+    findings = engine.screen(
+        patient=patient,
+        modality=modality,
+        depth_level=levels[0] if levels else None,
+        on=first_date,
+        body_area=body_area,
+    )
+    screening_create(
+        patient=patient,
+        modality=modality,
+        depth_level=levels[0] if levels else None,
+        body_area=body_area,
+        on=first_date,
+        occasion=Screening.Occasion.PLANNING,
+        findings=findings,
+        plan=plan,
+        by=by,
+    )
+    return plan
+
+
+def plan_benefit(plan: TreatmentPlan) -> ModalityIndication | None:
+    if plan.indication_id is None:
+        return None
+    return ModalityIndication.objects.filter(
+        modality_id=plan.modality_id, indication_id=plan.indication_id
+    ).first()
+
+
+@transaction.atomic
+def session_set_level(*, session: Session, depth_level: DepthLevel, by=None) -> Session:
+    """Changes the level of a session that has not happened yet."""
+    if session.status not in OPEN_STATUSES:
+        raise ValidationError(f"Session {session.number} is {session.get_status_display()}.")
+    session.depth_level = depth_level
+    session.full_clean()
+    session.save(update_fields=["depth_level"])
+    audit_log(actor=by, action=Action.CHANGE, obj=session, detail="depth level")
+    return session
+
+
+def plan_refresh_status(plan: TreatmentPlan) -> TreatmentPlan:
+    """Marks an active plan completed once none of its sessions is still ahead."""
+    if plan.status == TreatmentPlan.Status.ACTIVE:
+        ahead = plan.sessions.filter(status__in=OPEN_STATUSES).exists()
+        if not ahead and plan.sessions.filter(status=S.COMPLETED).exists():
+            plan.status = TreatmentPlan.Status.COMPLETED
+            plan.save(update_fields=["status"])
+    return plan
+
+
+# --- medical history and the pre-session check ------------------------------------------------
+
+HISTORY_FIELDS = ("factor", "started_on", "ended_on", "body_area", "notes")
+
+
+@transaction.atomic
+def history_add(
+    *,
+    patient,
+    factor: Factor,
+    started_on: date | None = None,
+    ended_on: date | None = None,
+    body_area: BodyArea | None = None,
+    notes: str = "",
+    by=None,
+) -> HistoryEntry:
+    entry = HistoryEntry(
+        patient=patient,
+        factor=factor,
+        started_on=started_on,
+        ended_on=ended_on,
+        body_area=body_area,
+        notes=notes.strip(),
+        recorded_by=by,
+    )
+    entry.full_clean()
+    entry.save()
+    audit_log(actor=by, action=Action.CREATE, obj=entry)
+    return entry
+
+
+@transaction.atomic
+def history_update(*, entry: HistoryEntry, by=None, **changes) -> HistoryEntry:
+    unknown = set(changes) - set(HISTORY_FIELDS)
+    if unknown:
+        raise TypeError(f"history_update() got unexpected fields: {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(entry, name, value)
+    entry.full_clean()
+    entry.save()
+    audit_log(actor=by, action=Action.CHANGE, obj=entry, detail=", ".join(sorted(changes)))
+    return entry
+
+
+@transaction.atomic
+def pre_session_check_create(
+    *,
+    session: Session,
+    present: list[Factor],
+    checked_on: date | None = None,
+    notes: str = "",
+    by=None,
+) -> PreSessionCheck:
+    check = PreSessionCheck(
+        patient_id=session.patient_id,
+        session=session,
+        checked_on=checked_on or timezone.localdate(),
+        notes=notes.strip(),
+        checked_by=by,
+    )
+    check.full_clean()
+    check.save()
+    check.present.set(present)
+    audit_log(actor=by, action=Action.CREATE, obj=check)
+    return check
+
+
+# --- screening --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def screening_create(
+    *,
+    patient,
+    modality: Modality,
+    on: date,
+    occasion: str,
+    findings: list[engine.Finding],
+    depth_level: DepthLevel | None = None,
+    body_area: BodyArea | None = None,
+    session: Session | None = None,
+    plan: TreatmentPlan | None = None,
+    check: PreSessionCheck | None = None,
+    by=None,
+) -> Screening:
+    """Stores the result of `screening.screen()` with who screened, when and what was found.
+
+    The booking engine calls this with occasion BOOKING to keep the screening it ran.
+    """
+    if any(finding.is_absolute for finding in findings):
+        outcome = Screening.Outcome.BLOCKED
+    elif findings:
+        outcome = Screening.Outcome.RELATIVE
+    else:
+        outcome = Screening.Outcome.CLEAR
+    stored = Screening(
+        patient=patient,
+        plan=plan or (session.plan if session else None),
+        session=session,
+        modality=modality,
+        depth_level=depth_level,
+        body_area=body_area,
+        pre_session_check=check,
+        occasion=occasion,
+        screened_for=on,
+        outcome=outcome,
+        screened_by=by,
+    )
+    stored.full_clean()
+    stored.save()
+    ScreeningFinding.objects.bulk_create(
+        ScreeningFinding(
+            screening=stored,
+            rule=finding.rule,
+            rule_name=finding.rule_name[:120],
+            severity=finding.severity,
+            reason=finding.reason[:500],
+        )
+        for finding in findings
+    )
+    audit_log(actor=by, action=Action.CREATE, obj=stored, detail=f"{occasion}: {outcome}")
+    return stored
+
+
+def session_screen(
+    *,
+    session: Session,
+    occasion: str = Screening.Occasion.CHECK_IN,
+    check: PreSessionCheck | None = None,
+    on: date | None = None,
+    by=None,
+) -> Screening:
+    """Screens a session for its day (default: its own day, else today) and stores the result."""
+    on = on or (check.checked_on if check else None) or session.day or timezone.localdate()
+    plan = session.plan
+    findings = engine.screen(
+        patient=session.patient,
+        modality=plan.modality,
+        depth_level=session.depth_level,
+        on=on,
+        body_area=plan.body_area,
+        check=check,
+        exclude_session=session,
+    )
+    return screening_create(
+        patient=session.patient,
+        modality=plan.modality,
+        depth_level=session.depth_level,
+        body_area=plan.body_area,
+        on=on,
+        occasion=occasion,
+        findings=findings,
+        session=session,
+        check=check,
+        by=by,
+    )
+
+
+@transaction.atomic
+def screening_override(*, screening: Screening, reason: str, by=None) -> Screening:
+    """Records that a clinician proceeds despite relative findings, and why."""
+    reason = (reason or "").strip()
+    screening = Screening.objects.select_for_update().get(pk=screening.pk)
+    if screening.outcome == Screening.Outcome.BLOCKED:
+        raise ValidationError("An absolute finding cannot be overridden: the treatment is refused.")
+    if screening.outcome == Screening.Outcome.CLEAR:
+        raise ValidationError("This screening found nothing to override.")
+    if screening.outcome == Screening.Outcome.OVERRIDDEN:
+        raise ValidationError("This screening has already been overridden.")
+    if not reason:
+        raise ValidationError(
+            {"override_reason": "Give the reason for proceeding despite the findings."}
+        )
+    screening.override_reason = reason
+    screening.overridden_by = by
+    screening.overridden_at = timezone.now()
+    screening.outcome = Screening.Outcome.OVERRIDDEN
+    screening.full_clean()
+    screening.save()
+    audit_log(actor=by, action=Action.CHANGE, obj=screening, detail="override")
+    return screening
+
+
+# --- recording a session ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def session_record(
+    *,
+    session: Session,
+    depth_level: DepthLevel | None = None,
+    areas: list[BodyArea] | None = None,
+    notes: str = "",
+    products: str = "",
+    by=None,
+) -> Session:
+    """Records what was done and completes the session (its aftercare starts today).
+
+    Needs today's screening of the session to allow treatment: clear, or relative findings
+    overridden with a reason.
+    """
+    session = Session.objects.select_for_update().select_related("plan").get(pk=session.pk)
+    if session.status not in OPEN_STATUSES:
+        raise ValidationError(
+            f"Session {session.number} is {session.get_status_display().lower()}; "
+            "only a planned, booked or checked-in session can be recorded."
+        )
+    today = timezone.localdate()
+    latest = session.screenings.filter(screened_for=today).order_by("-screened_at", "-id").first()
+    if latest is None:
+        raise ValidationError("Screen the patient today before recording the session.")
+    if not latest.allows_treatment:
+        reasons = "; ".join(latest.findings.values_list("reason", flat=True))
+        if latest.outcome == Screening.Outcome.BLOCKED:
+            raise ValidationError(f"Screening refused this session: {reasons}")
+        raise ValidationError(
+            f"Screening has relative findings; record why you proceed first: {reasons}"
+        )
+    if depth_level is not None:
+        session.depth_level = depth_level
+    session.notes = notes.strip()
+    session.products = products.strip()
+    session.status = S.COMPLETED
+    session.completed_at = timezone.now()
+    session.recorded_by = by
+    if session.practitioner_id is None and by is not None and by.is_authenticated:
+        session.practitioner = by
+    session.full_clean()
+    session.save()
+    session.areas.set(areas or [session.plan.body_area])
+    plan_refresh_status(session.plan)
+    audit_log(actor=by, action=Action.CHANGE, obj=session, detail="recorded, completed")
+    return session
