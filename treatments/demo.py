@@ -1,0 +1,131 @@
+"""Demo courses: Alice halfway through microdermabrasion, Bob about to start laser resurfacing.
+
+Safe to load twice: a patient who already has a course of that modality is left alone. The
+sessions in the past are written as records of what happened (screened and recorded on their
+day), since the services only record today's sessions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from people.models import Patient
+
+from . import screening as engine
+from . import services
+from .models import BodyArea, Factor, Indication, Modality, Screening, Session
+
+
+def _at(day, hour: int = 10):
+    return timezone.make_aware(datetime.combine(day, time(hour)))
+
+
+def _patient(first: str, last: str) -> Patient | None:
+    return Patient.objects.filter(first_name=first, last_name=last).first()
+
+
+def _record_past(session: Session, *, by, products: str, notes: str) -> None:
+    day = session.proposed_date
+    plan = session.plan
+    findings = engine.screen(
+        patient=session.patient,
+        modality=plan.modality,
+        depth_level=session.depth_level,
+        on=day,
+        body_area=plan.body_area,
+        exclude_session=session,
+    )
+    screening = services.screening_create(
+        patient=session.patient,
+        modality=plan.modality,
+        depth_level=session.depth_level,
+        body_area=plan.body_area,
+        on=day,
+        occasion=Screening.Occasion.CHECK_IN,
+        findings=findings,
+        session=session,
+        by=by,
+    )
+    Screening.objects.filter(pk=screening.pk).update(screened_at=_at(day, 9))
+    starts = _at(day)
+    Session.objects.filter(pk=session.pk).update(
+        status=Session.Status.COMPLETED,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=session.depth_level.session_minutes),
+        completed_at=starts + timedelta(minutes=session.depth_level.session_minutes),
+        practitioner=by,
+        recorded_by=by,
+        products=products,
+        notes=notes,
+    )
+    session.areas.set([plan.body_area])
+
+
+def load() -> None:
+    clinician = get_user_model().objects.filter(username="clinician").first()
+    today = timezone.localdate()
+    face = BodyArea.objects.get(slug="face")
+
+    alice = _patient("Alice", "Smit")
+    microdermabrasion = Modality.objects.get(kind="microdermabrasion")
+    if alice and not alice.plans.filter(modality=microdermabrasion).exists():
+        services.history_add(
+            patient=alice,
+            factor=Factor.objects.get(slug="retinoids"),
+            started_on=today - timedelta(days=400),
+            ended_on=today - timedelta(days=60),
+            notes="Tretinoin cream, stopped before the course",
+            by=clinician,
+        )
+        plan = services.plan_create(
+            patient=alice,
+            indication=Indication.objects.get(slug="dull-dry-rough-skin"),
+            body_area=face,
+            modality=microdermabrasion,
+            first_date=today - timedelta(days=42),
+            session_count=6,
+            interval_days=14,
+            notes="Dull, dry skin on the cheeks and forehead.",
+            by=clinician,
+        )
+        for session in plan.sessions.filter(number__lte=3).select_related(
+            "plan__modality", "plan__body_area", "depth_level"
+        ):
+            _record_past(
+                session,
+                by=clinician,
+                products="Diamond tip, medium suction; soothing gel",
+                notes="Even redness, gone within the day."
+                if session.number > 1
+                else "First session.",
+            )
+
+    bob = _patient("Bob", "Mulder")
+    laser = Modality.objects.get(kind="laser_resurfacing")
+    if bob and not bob.plans.filter(modality=laser).exists():
+        services.history_add(
+            patient=bob,
+            factor=Factor.objects.get(slug="anticoagulants"),
+            started_on=today - timedelta(days=900),
+            notes="Low-dose aspirin",
+            by=clinician,
+        )
+        services.history_add(
+            patient=bob,
+            factor=Factor.objects.get(slug="tan"),
+            started_on=today - timedelta(days=40),
+            notes="Holiday in Spain",
+            by=clinician,
+        )
+        services.plan_create(
+            patient=bob,
+            indication=Indication.objects.get(slug="sun-damage"),
+            body_area=face,
+            modality=laser,
+            first_date=today + timedelta(days=7),
+            session_count=3,
+            by=clinician,
+        )

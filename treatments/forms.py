@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from django import forms
+
+from .models import BodyArea, DepthLevel, Factor, HistoryEntry, Indication, Modality
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class HistoryEntryForm(forms.ModelForm):
+    class Meta:
+        model = HistoryEntry
+        fields = ["factor", "started_on", "ended_on", "body_area", "notes"]
+        labels = {
+            "factor": "What",
+            "started_on": "Since / on",
+            "ended_on": "Until",
+            "body_area": "Area (if it matters)",
+        }
+        help_texts = {
+            "started_on": "For a treatment or exposure: the day it happened.",
+            "ended_on": "Leave empty while the condition or medication continues.",
+        }
+        widgets = {"started_on": DATE, "ended_on": DATE}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["factor"].queryset = Factor.objects.order_by("kind", "name")
+
+
+class PlanForm(forms.Form):
+    indication = forms.ModelChoiceField(Indication.objects.all(), label="Indication")
+    modality = forms.ModelChoiceField(Modality.objects.all(), label="Modality")
+    body_area = forms.ModelChoiceField(BodyArea.objects.all(), label="Body area")
+    first_date = forms.DateField(label="First session", widget=DATE)
+    session_count = forms.IntegerField(
+        label="Number of sessions",
+        required=False,
+        min_value=1,
+        max_value=30,
+        help_text="Empty: the modality's default from the catalogue.",
+    )
+    interval_days = forms.IntegerField(
+        label="Interval (days)",
+        required=False,
+        min_value=1,
+        max_value=365,
+        help_text="Empty: the catalogue default; never below the modality's minimum.",
+    )
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class PreSessionCheckForm(forms.Form):
+    present = forms.ModelMultipleChoiceField(
+        Factor.objects.filter(in_pre_session_check=True),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Today the patient has",
+    )
+    notes = forms.CharField(required=False, max_length=300)
+
+
+class OverrideForm(forms.Form):
+    override_reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Why you proceed despite the findings",
+    )
+
+
+class RecordForm(forms.Form):
+    depth_level = forms.ModelChoiceField(DepthLevel.objects.none(), label="Level used")
+    areas = forms.ModelMultipleChoiceField(
+        BodyArea.objects.all(), widget=forms.CheckboxSelectMultiple, label="Areas treated"
+    )
+    products = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+    def __init__(self, *args, session, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["depth_level"].queryset = DepthLevel.objects.filter(
+            modality_id=session.plan.modality_id
+        )
+        self.fields["depth_level"].initial = session.depth_level_id
+        self.fields["areas"].initial = [session.plan.body_area_id]
+
+
+class SessionLevelForm(forms.Form):
+    depth_level = forms.ModelChoiceField(DepthLevel.objects.all(), label="Level")

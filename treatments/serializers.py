@@ -1,0 +1,247 @@
+"""API shapes. Serializers check the shape; services enforce the clinical rules."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from people.models import Patient
+
+from .models import (
+    BodyArea,
+    DepthLevel,
+    Factor,
+    HistoryEntry,
+    Indication,
+    Modality,
+    ModalityIndication,
+    Screening,
+    ScreeningFinding,
+    ScreeningRule,
+    Session,
+    TreatmentPlan,
+)
+
+
+class DepthLevelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DepthLevel
+        fields = [
+            "id",
+            "name",
+            "rank",
+            "layer_reached",
+            "depth_micrometres",
+            "needle_depth_mm",
+            "expected_reaction",
+            "downtime_days",
+            "session_minutes",
+        ]
+
+
+class ModalityIndicationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModalityIndication
+        fields = ["indication", "benefit", "note"]
+
+
+class ModalitySerializer(serializers.ModelSerializer):
+    levels = DepthLevelSerializer(many=True, read_only=True)
+    treats = ModalityIndicationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Modality
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "description",
+            "default_session_count",
+            "default_interval_days",
+            "min_interval_days",
+            "buffer_minutes",
+            "typical_sessions",
+            "levels_rise",
+            "levels",
+            "treats",
+        ]
+
+
+class IndicationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Indication
+        fields = ["id", "name", "slug", "description", "not_treatable_reason"]
+
+
+class BodyAreaSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BodyArea
+        fields = ["id", "name", "slug", "extra_sessions_note"]
+
+
+class FactorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Factor
+        fields = ["id", "name", "slug", "kind", "in_pre_session_check", "counts_modalities"]
+
+
+class ScreeningRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScreeningRule
+        fields = [
+            "id",
+            "name",
+            "factor",
+            "window_days",
+            "modalities",
+            "levels",
+            "same_area_only",
+            "severity",
+            "reason",
+            "active",
+        ]
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    day = serializers.DateField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Session
+        fields = [
+            "id",
+            "plan",
+            "patient",
+            "number",
+            "depth_level",
+            "status",
+            "proposed_date",
+            "starts_at",
+            "ends_at",
+            "day",
+            "practitioner",
+            "completed_at",
+            "areas",
+            "products",
+            "notes",
+            "recorded_by",
+        ]
+        read_only_fields = fields
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    sessions_done = serializers.IntegerField(read_only=True)
+    sessions_cancelled = serializers.IntegerField(read_only=True)
+    sessions_ahead = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = TreatmentPlan
+        fields = [
+            "id",
+            "patient",
+            "indication",
+            "body_area",
+            "modality",
+            "session_count",
+            "interval_days",
+            "status",
+            "notes",
+            "created_by",
+            "created_at",
+            "sessions_done",
+            "sessions_cancelled",
+            "sessions_ahead",
+        ]
+        read_only_fields = fields
+
+
+class PlanCreateSerializer(serializers.Serializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    indication = serializers.PrimaryKeyRelatedField(queryset=Indication.objects.all())
+    body_area = serializers.PrimaryKeyRelatedField(queryset=BodyArea.objects.all())
+    modality = serializers.PrimaryKeyRelatedField(queryset=Modality.objects.all())
+    first_date = serializers.DateField()
+    session_count = serializers.IntegerField(min_value=1, max_value=30, required=False)
+    interval_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    levels = serializers.PrimaryKeyRelatedField(
+        queryset=DepthLevel.objects.all(),
+        many=True,
+        required=False,
+        help_text="One level per session; default: the catalogue's suggestion.",
+    )
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class RecordSerializer(serializers.Serializer):
+    depth_level = serializers.PrimaryKeyRelatedField(
+        queryset=DepthLevel.objects.all(), required=False
+    )
+    areas = serializers.PrimaryKeyRelatedField(
+        queryset=BodyArea.objects.all(), many=True, required=False
+    )
+    notes = serializers.CharField(required=False, allow_blank=True)
+    products = serializers.CharField(required=False, allow_blank=True)
+
+
+class CheckSerializer(serializers.Serializer):
+    present = serializers.PrimaryKeyRelatedField(
+        queryset=Factor.objects.filter(in_pre_session_check=True), many=True, required=False
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScreeningFinding
+        fields = ["rule", "rule_name", "severity", "reason"]
+
+
+class ScreeningSerializer(serializers.ModelSerializer):
+    findings = FindingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Screening
+        fields = [
+            "id",
+            "patient",
+            "plan",
+            "session",
+            "modality",
+            "depth_level",
+            "body_area",
+            "occasion",
+            "screened_for",
+            "outcome",
+            "screened_by",
+            "screened_at",
+            "pre_session_check",
+            "findings",
+            "override_reason",
+            "overridden_by",
+            "overridden_at",
+        ]
+        read_only_fields = fields
+
+
+class OverrideSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True)
+
+
+class InstructionSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    until = serializers.DateField()
+
+
+class HistoryEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HistoryEntry
+        fields = [
+            "id",
+            "patient",
+            "factor",
+            "started_on",
+            "ended_on",
+            "body_area",
+            "notes",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = ["recorded_by", "recorded_at"]

@@ -1,0 +1,301 @@
+"""Staff and clinician pages: a patient's chart, history, plans, screening and recording."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from audit.services import Action, audit_log
+from core.decorators import role_required
+from people.models import Patient
+
+from . import services
+from .aftercare import aftercare_for
+from .forms import (
+    HistoryEntryForm,
+    OverrideForm,
+    PlanForm,
+    PreSessionCheckForm,
+    RecordForm,
+    SessionLevelForm,
+)
+from .models import (
+    HistoryEntry,
+    Modality,
+    Screening,
+    ScreeningFinding,
+    Session,
+    TreatmentPlan,
+)
+
+CHART_SCREENINGS = 10
+
+
+def _status(form) -> int:
+    """A form sent back with errors is a client error, not a success."""
+    return 400 if form.is_bound and form.errors else 200
+
+
+def _screenings():
+    return Screening.objects.select_related(
+        "modality", "depth_level", "screened_by", "overridden_by", "session"
+    ).prefetch_related(Prefetch("findings", queryset=ScreeningFinding.objects.order_by("id")))
+
+
+@role_required("treatments.view_treatmentplan")
+def chart(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    user = request.user
+    context = {
+        "patient": patient,
+        "chart_open": True,
+        "plans": TreatmentPlan.objects.for_patient(patient)
+        .with_progress()
+        .select_related("modality", "body_area", "indication"),
+        "sessions": Session.objects.for_patient(patient)
+        .select_related("plan__modality", "plan__body_area", "depth_level")
+        .order_by("proposed_date", "starts_at", "number"),
+    }
+    if user.has_perm("treatments.view_historyentry"):
+        context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
+            "factor", "body_area"
+        )
+    if user.has_perm("treatments.view_screening"):
+        context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
+    audit_log(actor=user, action=Action.VIEW, obj=patient, request=request, detail="chart")
+    return render(request, "treatments/chart.html", context)
+
+
+@role_required("treatments.add_historyentry")
+def history_create(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = HistoryEntryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.history_add(patient=patient, **form.cleaned_data, by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The history was updated.")
+            return redirect("treatments:chart", patient.pk)
+    return render(
+        request,
+        "treatments/history_form.html",
+        {"form": form, "patient": patient},
+        status=_status(form),
+    )
+
+
+@role_required("treatments.change_historyentry")
+def history_edit(request, entry_id: int):
+    entry = get_object_or_404(HistoryEntry.objects.select_related("patient"), pk=entry_id)
+    form = HistoryEntryForm(request.POST or None, instance=entry)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.history_update(entry=entry, **form.cleaned_data, by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The history was updated.")
+            return redirect("treatments:chart", entry.patient_id)
+    return render(
+        request,
+        "treatments/history_form.html",
+        {"form": form, "patient": entry.patient, "entry": entry},
+        status=_status(form),
+    )
+
+
+@role_required("treatments.add_treatmentplan")
+def plan_create(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = PlanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = services.plan_create(patient=patient, **form.cleaned_data, by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The course was planned.")
+            return redirect(plan)
+    modalities = Modality.objects.prefetch_related("levels", "treats__indication")
+    return render(
+        request,
+        "treatments/plan_form.html",
+        {"form": form, "patient": patient, "modalities": modalities},
+        status=_status(form),
+    )
+
+
+@role_required("treatments.view_treatmentplan")
+def plan_detail(request, plan_id: int):
+    plan = get_object_or_404(
+        TreatmentPlan.objects.with_progress().select_related(
+            "patient", "modality", "body_area", "indication"
+        ),
+        pk=plan_id,
+    )
+    sessions = plan.sessions.select_related("depth_level").order_by("number")
+    screenings = (
+        _screenings().filter(plan=plan)
+        if request.user.has_perm("treatments.view_screening")
+        else []
+    )
+    audit_log(actor=request.user, action=Action.VIEW, obj=plan, request=request)
+    return render(
+        request,
+        "treatments/plan_detail.html",
+        {
+            "plan": plan,
+            "patient": plan.patient,
+            "sessions": sessions,
+            "benefit": services.plan_benefit(plan),
+            "levels": plan.modality.levels.all(),
+            "screenings": screenings,
+        },
+    )
+
+
+def _session(session_id: int) -> Session:
+    return get_object_or_404(
+        Session.objects.select_related(
+            "plan__modality", "plan__body_area", "patient", "depth_level", "recorded_by"
+        ),
+        pk=session_id,
+    )
+
+
+@role_required("treatments.view_session")
+def session_detail(request, session_id: int, check_form=None, status=200):
+    session = _session(session_id)
+    screenings = (
+        _screenings().filter(session=session)
+        if request.user.has_perm("treatments.view_screening")
+        else []
+    )
+    audit_log(actor=request.user, action=Action.VIEW, obj=session, request=request)
+    return render(
+        request,
+        "treatments/session_detail.html",
+        {
+            "session": session,
+            "plan": session.plan,
+            "patient": session.patient,
+            "screenings": screenings,
+            "check_form": check_form or PreSessionCheckForm(),
+            "aftercare": aftercare_for(session),
+            "areas": session.areas.all(),
+            "open": session.status in services.OPEN_STATUSES,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@role_required("treatments.add_screening")
+def session_screen(request, session_id: int):
+    session = _session(session_id)
+    form = PreSessionCheckForm(request.POST)
+    if not form.is_valid():
+        return session_detail(request, session_id, check_form=form, status=400)
+    try:
+        check = services.pre_session_check_create(
+            session=session,
+            present=list(form.cleaned_data["present"]),
+            notes=form.cleaned_data["notes"],
+            by=request.user,
+        )
+        screening = services.session_screen(session=session, check=check, by=request.user)
+    except ValidationError as error:
+        form.add_error(None, error)
+        return session_detail(request, session_id, check_form=form, status=400)
+    return redirect(screening)
+
+
+@role_required("treatments.view_screening")
+def screening_detail(request, screening_id: int, form=None, status=200):
+    screening = get_object_or_404(
+        _screenings().select_related("patient", "body_area", "pre_session_check"),
+        pk=screening_id,
+    )
+    audit_log(actor=request.user, action=Action.VIEW, obj=screening, request=request)
+    return render(
+        request,
+        "treatments/screening_detail.html",
+        {
+            "screening": screening,
+            "patient": screening.patient,
+            "findings": screening.findings.all(),
+            "form": form or OverrideForm(),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@role_required("treatments.override_screening")
+def screening_override(request, screening_id: int):
+    screening = get_object_or_404(Screening, pk=screening_id)
+    form = OverrideForm(request.POST)
+    if form.is_valid():
+        try:
+            services.screening_override(
+                screening=screening,
+                reason=form.cleaned_data["override_reason"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The override and its reason were recorded.")
+            return redirect(screening)
+    return screening_detail(request, screening_id, form=form, status=400)
+
+
+@role_required("treatments.record_session")
+def session_record(request, session_id: int):
+    session = _session(session_id)
+    form = RecordForm(request.POST or None, session=session)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.session_record(
+                session=session,
+                depth_level=form.cleaned_data["depth_level"],
+                areas=list(form.cleaned_data["areas"]),
+                notes=form.cleaned_data["notes"],
+                products=form.cleaned_data["products"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The session was recorded; its aftercare starts today.")
+            return redirect(session)
+    return render(
+        request,
+        "treatments/session_record.html",
+        {"form": form, "session": session, "patient": session.patient},
+        status=_status(form),
+    )
+
+
+@require_POST
+@role_required("treatments.change_session")
+def session_level(request, session_id: int):
+    session = _session(session_id)
+    form = SessionLevelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.session_set_level(
+                session=session, depth_level=form.cleaned_data["depth_level"], by=request.user
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Session {session.number} is now at that level.")
+    else:
+        messages.error(request, "Choose a level.")
+    return redirect(session.plan)
