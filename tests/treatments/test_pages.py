@@ -1,0 +1,270 @@
+"""The staff and clinician pages: the chart, planning, screening with overrides, recording."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from treatments import services
+from treatments.models import HistoryEntry, Screening, Session, TreatmentPlan
+
+from .conftest import at
+
+TODAY = datetime.date(2026, 3, 10)
+
+
+@pytest.fixture
+def alice_plan(alice, make_plan):
+    return make_plan(alice, "microdermabrasion", TODAY)
+
+
+@pytest.mark.parametrize(
+    ("role", "chart", "history_form", "plan_form"),
+    [
+        ("front_desk", 200, 403, 403),
+        ("clinician", 200, 200, 200),
+        ("admin", 200, 200, 200),
+        ("alice", 403, 403, 403),
+        ("bob", 403, 403, 403),
+    ],
+)
+def test_permissions_per_role(client, persona, alice, role, chart, history_form, plan_form):
+    client.force_login(persona(role))
+    assert client.get(reverse("treatments:chart", args=[alice.pk])).status_code == chart
+    url = reverse("treatments:history_create", args=[alice.pk])
+    assert client.get(url).status_code == history_form
+    assert client.get(reverse("treatments:plan_create", args=[alice.pk])).status_code == plan_form
+
+
+def test_front_desk_sees_courses_but_not_the_medical_history(
+    client, front_desk_user, alice, alice_plan, catalogue
+):
+    services.history_add(patient=alice, factor=catalogue.factor("keloid"))
+    client.force_login(front_desk_user)
+    body = client.get(reverse("treatments:chart", args=[alice.pk])).content.decode()
+    assert "Microdermabrasion · Face" in body
+    assert "Keloid tendency" not in body
+    assert "Medical history" not in body
+    session = alice_plan.sessions.get(number=1)
+    page = client.get(reverse("treatments:session_detail", args=[session.pk])).content.decode()
+    assert "Screen the patient" not in page
+    assert client.post(reverse("treatments:session_screen", args=[session.pk])).status_code == 403
+
+
+def test_the_chart_shows_history_plans_sessions_and_screenings(
+    client, clinician_user, alice, alice_plan, catalogue, django_assert_num_queries
+):
+    services.history_add(
+        patient=alice, factor=catalogue.factor("isotretinoin"), started_on=TODAY, notes="acne"
+    )
+    client.force_login(clinician_user)
+    url = reverse("treatments:chart", args=[alice.pk])
+    response = client.get(url)
+    body = response.content.decode()
+    assert "Isotretinoin (e.g. Roaccutane)" in body
+    assert "0 of 6" in body
+    assert body.count("Microdermabrasion · Face · ") == 6
+    assert "Course planned" in body
+    assert AuditEvent.objects.filter(
+        action="view", patient_id=alice.pk, actor=clinician_user, detail="chart"
+    ).exists()
+
+    # More of everything must not add queries.
+    for days in (100, 200):
+        services.plan_create(
+            patient=alice,
+            indication=catalogue.indication("acne-scars"),
+            body_area=catalogue.area("back"),
+            modality=catalogue.modality("microneedling"),
+            first_date=TODAY + datetime.timedelta(days=days),
+        )
+        services.history_add(patient=alice, factor=catalogue.factor("keloid"))
+    # session, user, the patient, the user's own permissions, their groups' permissions (the
+    # has_perm checks cache them), history with factors and areas, the audit event's user
+    # groups, the audit insert, plans with progress, sessions with plan/modality/area/level,
+    # screenings with modality/level/users/session, their findings
+    with django_assert_num_queries(12):
+        response = client.get(url)
+    assert response.content.decode().count("Microneedling · Back · ") == 8
+
+
+def test_patients_cannot_open_another_patients_chart(client, alice, bob, alice_plan):
+    client.force_login(bob.user)
+    assert client.get(reverse("treatments:chart", args=[alice.pk])).status_code == 403
+    session = alice_plan.sessions.first()
+    assert client.get(reverse("treatments:session_detail", args=[session.pk])).status_code == 403
+    assert client.get(reverse("treatments:plan_detail", args=[alice_plan.pk])).status_code == 403
+
+
+def test_plan_a_course_with_catalogue_defaults(client, clinician_user, alice, catalogue):
+    client.force_login(clinician_user)
+    url = reverse("treatments:plan_create", args=[alice.pk])
+    page = client.get(url).content.decode()
+    assert "Catalogue defaults" in page
+    assert "Stretch marks" in page  # limited benefit for microdermabrasion
+    response = client.post(
+        url,
+        {
+            "indication": catalogue.indication("stretch-marks").pk,
+            "modality": catalogue.modality("microdermabrasion").pk,
+            "body_area": catalogue.area("abdomen").pk,
+            "first_date": "2026-03-10",
+        },
+    )
+    plan = TreatmentPlan.objects.get()
+    assert response.status_code == 302
+    assert response.url == plan.get_absolute_url()
+    detail = client.get(response.url).content.decode()
+    assert "Limited benefit" in detail
+    assert "Only helps as maintenance" in detail
+    assert "Tue 24 Mar 2026" in detail  # the second session, 14 days later
+
+
+@pytest.mark.parametrize(
+    ("indication", "interval", "message"),
+    [
+        ("dull-dry-rough-skin", "3", "need at least 7 days between them; 3 is too short"),
+        (
+            "hormonal-pigmentation",
+            "",
+            "Hormonal pigmentation (such as melasma) is not an indication",
+        ),
+    ],
+)
+def test_wrong_plan_input_answers_400_with_the_reason(
+    client, clinician_user, alice, catalogue, indication, interval, message
+):
+    client.force_login(clinician_user)
+    response = client.post(
+        reverse("treatments:plan_create", args=[alice.pk]),
+        {
+            "indication": catalogue.indication(indication).pk,
+            "modality": catalogue.modality("microdermabrasion").pk,
+            "body_area": catalogue.area("face").pk,
+            "first_date": "2026-03-10",
+            "interval_days": interval,
+        },
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not TreatmentPlan.objects.exists()
+
+
+def test_history_entry_needs_a_day_for_a_treatment(client, clinician_user, alice, catalogue):
+    client.force_login(clinician_user)
+    url = reverse("treatments:history_create", args=[alice.pk])
+    response = client.post(url, {"factor": catalogue.factor("laser-ipl").pk})
+    assert response.status_code == 400
+    assert "Give the day it happened." in response.content.decode()
+    response = client.post(
+        url,
+        {
+            "factor": catalogue.factor("laser-ipl").pk,
+            "started_on": "2026-03-01",
+            "notes": "IPL elsewhere",
+        },
+    )
+    assert response.status_code == 302
+    entry = HistoryEntry.objects.get()
+    edit = reverse("treatments:history_edit", args=[entry.pk])
+    assert (
+        client.post(edit, {"factor": entry.factor_id, "started_on": "2999-01-01"}).status_code
+        == 400
+    )
+    entry.refresh_from_db()
+    assert entry.started_on == datetime.date(2026, 3, 1)
+
+
+@time_machine.travel(at(TODAY, 9), tick=False)
+def test_a_blocked_finding_cannot_be_overridden_or_recorded(
+    client, clinician_user, alice_plan, catalogue
+):
+    session = alice_plan.sessions.get(number=1)
+    client.force_login(clinician_user)
+    response = client.post(
+        reverse("treatments:session_screen", args=[session.pk]),
+        {"present": [catalogue.factor("cold-sore").pk]},
+    )
+    screening = Screening.objects.get(session=session)
+    assert response.url == screening.get_absolute_url()
+    page = client.get(response.url).content.decode()
+    assert "Refused: Active cold sore" in page
+    assert "Proceed anyway" not in page
+    override = reverse("treatments:screening_override", args=[screening.pk])
+    response = client.post(override, {"override_reason": "patient insists"})
+    assert response.status_code == 400
+    assert "cannot be overridden" in response.content.decode()
+    response = client.post(
+        reverse("treatments:session_record", args=[session.pk]),
+        {"depth_level": session.depth_level_id, "areas": [catalogue.area("face").pk]},
+    )
+    assert response.status_code == 400
+    assert "Screening refused this session" in response.content.decode()
+
+
+@time_machine.travel(at(TODAY, 9), tick=False)
+def test_override_with_a_reason_then_record_shows_the_aftercare(
+    client, clinician_user, alice_plan, catalogue
+):
+    session = alice_plan.sessions.get(number=1)
+    client.force_login(clinician_user)
+    client.post(
+        reverse("treatments:session_screen", args=[session.pk]),
+        {"present": [catalogue.factor("rosacea-flare").pk]},
+    )
+    screening = Screening.objects.get(session=session)
+    page = client.get(screening.get_absolute_url()).content.decode()
+    assert "Clinician decides: Rosacea flare" in page
+    override = reverse("treatments:screening_override", args=[screening.pk])
+    response = client.post(override, {"override_reason": "  "})
+    assert response.status_code == 400
+    assert "Give the reason for proceeding despite the findings." in response.content.decode()
+    response = client.post(override, {"override_reason": "Mild flare, agreed with patient"})
+    assert response.status_code == 302
+    assert "Mild flare, agreed with patient" in client.get(response.url).content.decode()
+
+    response = client.post(
+        reverse("treatments:session_record", args=[session.pk]),
+        {
+            "depth_level": catalogue.level("microdermabrasion", 2).pk,
+            "areas": [catalogue.area("face").pk, catalogue.area("neck").pk],
+            "products": "Diamond tip",
+            "notes": "Went well",
+        },
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.status == Session.Status.COMPLETED
+    detail = client.get(response.url).content.decode()
+    assert "until 13 March: no retinoids" in detail
+    assert "until 7 April: protect the skin from the sun" in detail
+
+
+def test_record_form_refuses_a_level_of_another_modality(
+    client, clinician_user, alice_plan, catalogue
+):
+    session = alice_plan.sessions.get(number=1)
+    client.force_login(clinician_user)
+    response = client.post(
+        reverse("treatments:session_record", args=[session.pk]),
+        {"depth_level": catalogue.level("laser_peel", 1).pk, "areas": [catalogue.area("face").pk]},
+    )
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_changing_a_session_level_on_the_plan(client, clinician_user, alice_plan, catalogue):
+    session = alice_plan.sessions.get(number=2)
+    client.force_login(clinician_user)
+    url = reverse("treatments:session_level", args=[session.pk])
+    client.post(url, {"depth_level": catalogue.level("microdermabrasion", 2).pk})
+    session.refresh_from_db()
+    assert session.depth_level.name == "Level II"
+    response = client.post(url, {"depth_level": catalogue.level("laser_peel", 1).pk}, follow=True)
+    assert "is not a level of Microdermabrasion" in response.content.decode()
+    session.refresh_from_db()
+    assert session.depth_level.name == "Level II"
