@@ -329,6 +329,20 @@ def session_screen(
     )
 
 
+def session_check_bookable(*, session: Session, on: date, by=None) -> Screening:
+    """For the booking engine: screens `session` for the day `on` (occasion BOOKING), stores the
+    screening, and raises ValidationError naming every absolute finding if it is refused.
+
+    Relative findings do not stop a booking: the clinician decides at check-in. Call it inside
+    the booking's transaction, so a refused booking leaves nothing behind.
+    """
+    screening = session_screen(session=session, occasion=Screening.Occasion.BOOKING, on=on, by=by)
+    if screening.outcome == Screening.Outcome.BLOCKED:
+        reasons = "; ".join(finding.reason for finding in screening.findings.all())
+        raise ValidationError(f"Refused by screening: {reasons}")
+    return screening
+
+
 @transaction.atomic
 def screening_override(*, screening: Screening, reason: str, by=None) -> Screening:
     """Records that a clinician proceeds despite relative findings, and why."""

@@ -83,9 +83,9 @@ def test_the_chart_shows_history_plans_sessions_and_screenings(
             first_date=TODAY + datetime.timedelta(days=days),
         )
         services.history_add(patient=alice, factor=catalogue.factor("keloid"))
-    # session, user, the patient, the user's own permissions, their groups' permissions (the
-    # has_perm checks cache them), history with factors and areas, the audit event's user
-    # groups, the audit insert, plans with progress, sessions with plan/modality/area/level,
+    # session, user, the user's own permissions, their groups' permissions (has_perm caches
+    # them), the patient, the viewer's groups for the audit record, the audit insert, history
+    # with factors and areas, plans with progress, sessions with plan/modality/area/level,
     # screenings with modality/level/users/session, their findings
     with django_assert_num_queries(12):
         response = client.get(url)
