@@ -121,11 +121,19 @@ def plan_create(request, patient_id: int):
         else:
             messages.success(request, "The course was planned.")
             return redirect(plan)
-    modalities = Modality.objects.prefetch_related("levels", "treats__indication")
+    modalities = list(Modality.objects.prefetch_related("levels", "treats__indication"))
+    defaults = {
+        str(modality.pk): {
+            "session_count": modality.default_session_count,
+            "interval_days": modality.default_interval_days,
+            "min_interval_days": modality.min_interval_days,
+        }
+        for modality in modalities
+    }
     return render(
         request,
         "treatments/plan_form.html",
-        {"form": form, "patient": patient, "modalities": modalities},
+        {"form": form, "patient": patient, "modalities": modalities, "defaults": defaults},
         status=_status(form),
     )
 

@@ -59,6 +59,10 @@ def test_patient_history_plan_blocked_and_overridden_findings(
     page.get_by_role("link", name="Plan a course").click()
     page.get_by_label("Indication").select_option(label="Acne scars")
     page.get_by_label("Modality").select_option(label="Microneedling")
+    # The catalogue's defaults show in the fields left empty.
+    assert page.get_by_label("Number of sessions").get_attribute("placeholder") == (
+        "4 (catalogue default)"
+    )
     page.get_by_label("Body area").select_option(label="Face")
     page.get_by_label("First session").fill(timezone.localdate().isoformat())
     page.get_by_label("Interval (days)").fill("7")
