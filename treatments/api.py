@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from audit.services import Action, audit_log
 from core.permissions import ModelPermissions
 
 from . import services
@@ -58,6 +59,8 @@ def requires(permission: str) -> type[BasePermission]:
 
 
 class PatientFilterMixin:
+    """`?patient=<id>` narrows a list to one patient's records; reading them is audited."""
+
     def filter_patient(self, queryset):
         patient = self.request.query_params.get("patient", "")
         if patient.isdigit():
@@ -66,7 +69,22 @@ class PatientFilterMixin:
 
     @extend_schema(parameters=[PATIENT_PARAM])
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        response = super().list(request, *args, **kwargs)
+        patient = request.query_params.get("patient", "")
+        if patient.isdigit():
+            audit_log(
+                actor=request.user,
+                action=Action.VIEW,
+                patient=int(patient),
+                request=request,
+                detail=f"api {self.basename} list",
+            )
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        audit_log(actor=request.user, action=Action.VIEW, obj=self.get_object(), request=request)
+        return response
 
 
 @extend_schema(tags=["catalogue"])

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from treatments.models import Screening, Session, TreatmentPlan
 
 from .conftest import at
@@ -184,6 +185,15 @@ def test_history_through_the_api(client, clinician_user, alice, catalogue):
     )
     assert response.status_code == 201
     assert response.json()["recorded_by"] == clinician_user.pk
+    listed = client.get("/api/history/", {"patient": alice.pk}).json()["results"]
+    assert [entry["notes"] for entry in listed] == [""]
+    assert AuditEvent.objects.filter(
+        action="view", patient_id=alice.pk, detail="api historyentry list"
+    ).exists()
+    client.get(f"/api/history/{listed[0]['id']}/")
+    assert AuditEvent.objects.filter(
+        action="view", object_type="treatments.HistoryEntry", object_id=str(listed[0]["id"])
+    ).exists()
 
 
 @pytest.mark.parametrize("count", [1, 3])
