@@ -94,7 +94,7 @@ def screen(
     sessions of the same modality and area) is checked too.
 
     `exclude_session` is the session being screened itself, so it does not count against itself.
-    Returns findings with absolute ones first; an empty list means clear. Runs 7 queries (6
+    Returns findings with absolute ones first; an empty list means clear. Runs 8 queries (7
     without a check) whatever the size of the history.
     """
     data = load(patient=patient, check=check)
