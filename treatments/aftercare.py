@@ -38,9 +38,29 @@ def aftercare_for(session: Session) -> list[Instruction]:
     rules = AftercareRule.objects.filter(
         Q(modality_id=modality_id) | Q(modality__isnull=True)
     ).prefetch_related("levels")
+    return _instructions(session, modality_id, list(rules))
+
+
+def aftercare_for_many(sessions) -> dict[int, list[Instruction]]:
+    """aftercare_for() of several sessions in two queries in all, by session id.
+
+    The sessions' plans must be loaded (select_related("plan")) or the lookups cost one each.
+    """
+    rules = list(AftercareRule.objects.prefetch_related("levels"))
+    return {
+        session.pk: _instructions(session, session.plan.modality_id, rules)
+        if session.status == Session.Status.COMPLETED and session.day is not None
+        else []
+        for session in sessions
+    }
+
+
+def _instructions(session: Session, modality_id: int, rules) -> list[Instruction]:
     day = session.day
     instructions = []
     for rule in rules:
+        if rule.modality_id not in (None, modality_id):
+            continue
         levels = {level.pk for level in rule.levels.all()}
         if levels and session.depth_level_id not in levels:
             continue

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from audit.models import AuditEvent
 from treatments import services
-from treatments.aftercare import Instruction, aftercare_for
+from treatments.aftercare import Instruction, aftercare_for, aftercare_for_many
 from treatments.models import PreSessionCheck, Screening, Session, TreatmentPlan
 
 from .conftest import AMS, at
@@ -259,7 +259,7 @@ def test_aftercare_dates_across_month_ends_and_dst(
 
 
 def test_aftercare_is_per_modality_and_only_for_completed_sessions(
-    alice, make_plan, clinician_user
+    alice, make_plan, clinician_user, django_assert_num_queries
 ):
     moment = at(datetime.date(2026, 5, 4), 10)
     laser = make_plan(alice, "laser_resurfacing", moment.date(), session_count=1).sessions.get()
@@ -274,6 +274,17 @@ def test_aftercare_is_per_modality_and_only_for_completed_sessions(
     texts = {i.text for i in aftercare_for(needling)}
     assert "do not pick the crusts; keep them moist" not in texts
     assert "no make-up, sauna or swimming" in texts
+    planned = make_plan(alice, "microdermabrasion", moment.date(), session_count=1)
+    sessions = list(Session.objects.filter(patient=alice).select_related("plan").order_by("id"))
+    assert len(sessions) == 3
+    # aftercare rules, their levels
+    with django_assert_num_queries(2):
+        many = aftercare_for_many(sessions)
+    assert many == {
+        laser.pk: aftercare_for(laser),
+        needling.pk: aftercare_for(needling),
+        planned.sessions.get().pk: [],
+    }
 
 
 def test_history_entry_validation(alice, catalogue):
