@@ -35,7 +35,7 @@ class CourseChoice:
 def _lock(session: Session) -> Session:
     """The session row, locked until the transaction ends (SQLite: the IMMEDIATE lock)."""
     return (
-        Session.objects.select_for_update()
+        Session.objects.select_for_update(of=("self",))
         .select_related("plan__modality", "depth_level", "patient")
         .get(pk=session.pk)
     )
