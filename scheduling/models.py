@@ -35,7 +35,6 @@ class Practitioner(models.Model):
 
     class Meta:
         ordering = ["user__first_name", "user__last_name", "id"]
-        permissions = [("view_calendar", "Can see the booking calendar")]
 
     def __str__(self) -> str:
         return self.user.get_full_name() or self.user.username

@@ -93,7 +93,6 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["user__first_name", "user__last_name", "id"],
-                "permissions": [("view_calendar", "Can see the booking calendar")],
             },
         ),
         migrations.CreateModel(
