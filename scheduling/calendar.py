@@ -104,7 +104,9 @@ def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = N
         first = min(first, timezone.localtime(session.starts_at))
         last = max(last, timezone.localtime(session.ends_at))
     step = dt.timedelta(minutes=ROW_MINUTES)
-    start = first.astimezone(dt.UTC).replace(minute=first.minute - first.minute % ROW_MINUTES)
+    start = first.astimezone(dt.UTC).replace(
+        minute=first.minute - first.minute % ROW_MINUTES, second=0, microsecond=0
+    )
     times = []
     moment = start
     while moment < last:

@@ -30,8 +30,24 @@ DESK = "people.use_front_desk"
 SEARCH_LIMIT = 10
 
 
+def _date(text: str | None) -> dt.date | None:
+    """A YYYY-MM-DD from a query string, or None when it is missing or not a real date."""
+    try:
+        return parse_date(text or "")
+    except ValueError:
+        return None
+
+
+def _datetime(text: str | None) -> dt.datetime | None:
+    try:
+        value = parse_datetime(text or "")
+    except ValueError:
+        return None
+    return aware(value) if value else None
+
+
 def _day_from(request) -> dt.date:
-    return parse_date(request.GET.get("date", "") or "") or timezone.localdate()
+    return _date(request.GET.get("date")) or timezone.localdate()
 
 
 def _day_url(day: dt.date, **extra) -> str:
@@ -234,7 +250,7 @@ def _status(form) -> int:
 @role_required(DESK)
 def book_start(request):
     """Booking from a free slot on the calendar: find the patient, pick the planned session."""
-    starts_at = parse_datetime(request.GET.get("start", "") or "")
+    starts_at = _datetime(request.GET.get("start"))
     practitioner = None
     if request.GET.get("practitioner", "").isdigit():
         practitioner = (
@@ -242,8 +258,6 @@ def book_start(request):
             .filter(user_id=int(request.GET["practitioner"]))
             .first()
         )
-    if starts_at is not None:
-        starts_at = aware(starts_at)
     return render(
         request,
         "scheduling/book_start.html",
@@ -254,7 +268,7 @@ def book_start(request):
 @role_required(DESK)
 def book_patients(request):
     """htmx: patients matching the search, with their courses and next sessions to book."""
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").replace("\x00", "").strip()
     patients = list(Patient.objects.search(query)[:SEARCH_LIMIT]) if query else []
     plans = (
         TreatmentPlan.objects.filter(patient__in=patients, status=TreatmentPlan.Status.ACTIVE)
@@ -338,7 +352,7 @@ def course_book(request, plan_id: int):
                 return redirect(_day_url(first.date()))
         status = 400
     else:
-        first_day = parse_date(request.GET.get("from", "") or "") or timezone.localdate()
+        first_day = _date(request.GET.get("from")) or timezone.localdate()
         practitioner = request.GET.get("practitioner", "")
         proposals = services.course_propose(
             plan=plan,
@@ -390,11 +404,11 @@ def _course_rows_from_post(request, plan):
         )
         if not include:
             continue
-        starts_at = parse_datetime(start_text) if start_text else None
+        starts_at = _datetime(start_text)
         if starts_at is None or not practitioner.isdigit():
             problems.append(f"Session {session.number}: choose a date, a time and a practitioner.")
             continue
-        picked.append(services.CourseChoice(session, aware(starts_at), int(practitioner)))
+        picked.append(services.CourseChoice(session, starts_at, int(practitioner)))
     if not picked and not problems:
         problems.append("Choose at least one session to book.")
     return rows, picked, problems

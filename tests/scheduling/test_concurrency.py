@@ -1,4 +1,8 @@
-"""No double booking, ever: many concurrent bookings of one slot on real PostgreSQL."""
+"""No double booking, ever: many concurrent bookings of one slot.
+
+On PostgreSQL (the real server, under REQUIRE_SERVICES=1) the exclusion constraint decides the
+race; on SQLite the same test shows the IMMEDIATE transactions serialising the booking path.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,6 @@ from tests.scheduling.conftest import at
 from tests.scheduling.factories import PlanFactory
 from treatments.models import Session
 
-pytestmark = pytest.mark.postgres
-
 
 @pytest.fixture
 def pg_clinic(request, transactional_db):
@@ -23,8 +25,13 @@ def pg_clinic(request, transactional_db):
     return request.getfixturevalue("clinic")
 
 
-def test_many_concurrent_bookings_of_one_slot_one_wins(pg_clinic, front_desk_user):
-    clinic = pg_clinic
+@pytest.fixture
+def any_db_clinic(request, transactional_db):
+    return request.getfixturevalue("clinic")
+
+
+def test_many_concurrent_bookings_of_one_slot_one_wins(any_db_clinic, front_desk_user):
+    clinic = any_db_clinic
     sessions = [PlanFactory(modality=clinic.micro).sessions.get(number=1) for _ in range(8)]
     barrier = threading.Barrier(len(sessions))
     outcomes: list[str] = []
@@ -63,6 +70,7 @@ def test_many_concurrent_bookings_of_one_slot_one_wins(pg_clinic, front_desk_use
     assert Reservation.objects.filter(resource=f"practitioner:{clinic.carla.user_id}").count() == 1
 
 
+@pytest.mark.postgres
 def test_the_database_itself_refuses_overlapping_reservations(pg_clinic):
     session = pg_clinic.sessions[0]
     Reservation.objects.create(

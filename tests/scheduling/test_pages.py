@@ -202,3 +202,31 @@ def test_dst_day_grid_has_the_local_hours(desk, clinic):
     html = desk.get(f"/desk/?date={day}").content.decode()
     assert '<th scope="row" class="cal-time">09:00</th>' in html
     assert AMS.utcoffset(dt.datetime(2026, 3, 30)) == dt.timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/desk/?date=2026-02-30",
+        "/desk/?date=rubbish",
+        "/desk/week/?date=2026-13-01",
+        "/desk/book/?start=2026-13-01T10:00&practitioner=abc",
+        "/desk/book/patients/?q=%00",
+    ],
+)
+def test_bad_query_strings_never_give_a_500(desk, clinic, url):
+    assert desk.get(url).status_code == 200
+
+
+def test_a_course_form_with_an_impossible_date_is_a_400(desk, clinic):
+    session = clinic.sessions[0]
+    response = desk.post(
+        f"/desk/plans/{clinic.plan.pk}/book/",
+        {
+            f"include_{session.pk}": "on",
+            f"start_{session.pk}": "2026-02-30T10:00",
+            f"practitioner_{session.pk}": clinic.carla.user_id,
+        },
+    )
+    assert response.status_code == 400
+    assert "Session 1: choose a date, a time and a practitioner." in response.content.decode()
