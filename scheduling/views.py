@@ -73,9 +73,11 @@ def day_view(request):
         "columns": columns,
         "rows": rows,
         "sessions": sessions,
-        "previous": day - dt.timedelta(days=1),
-        "next": day + dt.timedelta(days=1),
-        "today": timezone.localdate(),
+        "steps": [
+            ("← Previous day", day - dt.timedelta(days=1)),
+            ("Today", timezone.localdate()),
+            ("Next day →", day + dt.timedelta(days=1)),
+        ],
     }
     template = "scheduling/_day_grid.html" if request.htmx else "scheduling/day.html"
     return render(request, template, context)

@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from django.utils.formats import date_format
+from playwright.sync_api import expect
 
 from tests.browser.test_login import sign_in
 from tests.scheduling.factories import (
@@ -45,6 +47,14 @@ def test_book_a_course_move_one_cancel_another(page, front_desk_user, course):
     first, second, third = course.sessions.order_by("number")
     grid = page.locator("#day-grid")
     assert grid.get_by_role("link", name=f"{local(first):%H:%M} Alice Smit").is_visible()
+
+    # Day navigation swaps only the calendar (htmx) and keeps the URL in step.
+    grid.get_by_role("link", name="Next day →").click()
+    next_day = local(first).date() + dt.timedelta(days=1)
+    expect(grid.locator("h2")).to_have_text(date_format(next_day, "l j F Y"))
+    assert f"date={next_day:%Y-%m-%d}" in page.url
+    grid.get_by_role("link", name="← Previous day").click()
+    expect(grid.get_by_role("link", name=f"{local(first):%H:%M} Alice Smit")).to_be_visible()
 
     # Move session 2 one working day later, at 11:00.
     new_day = local(second).date() + dt.timedelta(days=1)

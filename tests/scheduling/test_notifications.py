@@ -112,3 +112,51 @@ def test_the_practitioner_feed_needs_the_secret_token(client, clinic, front_desk
     assert event["UID"] == f"session-{session.pk}@clinic-planner"
     assert "Alice" not in response.content.decode()  # initials only in a feed
     assert client.get("/calendar/not-the-token.ics").status_code == 404
+
+
+def test_a_worker_that_died_after_its_claim_does_not_cause_a_second_reminder(
+    clinic, front_desk_user, mailoutbox
+):
+    session = book(clinic, clinic.sessions[0], at(2, 15), front_desk_user)
+    booking = Booking.objects.get(session=session)
+    assert tasks.claim_reminder(booking.pk)  # the dead worker's claim, its email never sent
+    assert tasks.send_due_reminders() == 0  # the redelivered task skips it
+    assert mailoutbox == []
+
+
+def test_the_beat_schedule_runs_the_reminder_task():
+    from clinic.celery import app
+
+    entries = {e["task"] for e in app.conf.beat_schedule.values()}
+    assert "scheduling.tasks.send_due_reminders" in entries
+    assert "scheduling.tasks.send_due_reminders" in app.tasks
+
+
+@pytest.mark.worker
+def test_reminders_through_a_real_worker_go_out_once(transactional_db, request, front_desk_user):
+    """The beat task runs in a real worker process, twice: the second run sends nothing."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.scheduling.factories import DepthLevelFactory, ModalityFactory, PractitionerFactory
+
+    worker = request.getfixturevalue("celery_worker")
+    micro = ModalityFactory(kind="microdermabrasion")
+    DepthLevelFactory(modality=micro)
+    carla = PractitionerFactory(modalities=[micro])
+    session = PlanFactory(modality=micro).sessions.get(number=1)
+    # Real time here (the worker's clock is not frozen): a session in three hours.
+    starts = timezone.now().replace(microsecond=0) + dt.timedelta(hours=3)
+    Session = type(session)
+    Session.objects.filter(pk=session.pk).update(
+        status="booked",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=45),
+        practitioner=carla.user,
+    )
+    Booking.objects.create(session=session, booked_by=front_desk_user)
+    assert tasks.send_due_reminders.delay().get(timeout=30) == 1
+    assert tasks.send_due_reminders.delay().get(timeout=30) == 0
+    assert Booking.objects.get(session=session).reminder_sent_at is not None
+    assert "send_due_reminders" in worker.log()

@@ -230,3 +230,12 @@ def test_a_course_form_with_an_impossible_date_is_a_400(desk, clinic):
     )
     assert response.status_code == 400
     assert "Session 1: choose a date, a time and a practitioner." in response.content.decode()
+
+
+def test_day_navigation_and_refresh_swap_only_the_grid(desk, clinic, front_desk_user):
+    book(clinic, clinic.sessions[0], at(3, 10), front_desk_user)
+    response = desk.get("/desk/?date=2026-03-03", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "Tuesday 3 March 2026" in html and "10:00 Alice Smit" in html
+    assert 'hx-trigger="every 60s"' in html
