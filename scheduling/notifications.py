@@ -69,13 +69,14 @@ def instructions(session: Session) -> list[str]:
     ]
 
 
-def send_booking_confirmation(sessions: list[Session]) -> bool:
+def send_booking_confirmation(sessions: list[Session], *, moved: bool = False) -> bool:
     if not sessions:
         return False
     patient = sessions[0].patient
     if not patient.email:
         return False
-    lines = [f"Dear {patient.first_name},", "", f"Your booking at {settings.CLINIC_NAME}:"]
+    what = "Your session has moved" if moved else "Your booking"
+    lines = [f"Dear {patient.first_name},", "", f"{what} at {settings.CLINIC_NAME}:"]
     for session in sessions:
         local = timezone.localtime(session.starts_at)
         lines.append(
@@ -89,7 +90,7 @@ def send_booking_confirmation(sessions: list[Session]) -> bool:
         lines += [f"  * {line}" for line in instructions(session)]
     lines += ["", "The attached calendar file adds the dates to your calendar."]
     message = EmailMessage(
-        subject=f"Your booking at {settings.CLINIC_NAME}",
+        subject=f"{what} at {settings.CLINIC_NAME}",
         body="\n".join(lines),
         to=[patient.email],
     )

@@ -228,6 +228,7 @@ def session_reschedule(
             detail=f"moved from {timezone.localtime(before):%Y-%m-%d %H:%M} to "
             f"{timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}",
         )
+        _send_confirmation_on_commit([session.pk], moved=True)
         return rules.spacing_warnings(session, slot.starts_at)
 
 
@@ -317,7 +318,7 @@ def session_no_show(*, session: Session, by, request=None) -> Session:
     return session
 
 
-def _send_confirmation_on_commit(session_ids: list[int]) -> None:
+def _send_confirmation_on_commit(session_ids: list[int], *, moved: bool = False) -> None:
     from .tasks import send_booking_confirmation
 
-    transaction.on_commit(lambda: send_booking_confirmation.delay(session_ids))
+    transaction.on_commit(lambda: send_booking_confirmation.delay(session_ids, moved=moved))

@@ -24,14 +24,14 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, max_retries=3)
-def send_booking_confirmation(self, session_ids: list[int]) -> bool:
+def send_booking_confirmation(self, session_ids: list[int], moved: bool = False) -> bool:
     sessions = list(
         Session.objects.filter(pk__in=session_ids, status=Session.Status.BOOKED)
         .select_related("patient", "plan__modality")
         .order_by("starts_at")
     )
     try:
-        return notifications.send_booking_confirmation(sessions)
+        return notifications.send_booking_confirmation(sessions, moved=moved)
     except OSError as error:  # the mail server is unreachable: try again later
         raise self.retry(exc=error, countdown=60) from error
 

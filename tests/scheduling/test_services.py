@@ -174,3 +174,15 @@ def test_check_in_on_the_day_and_no_show_after_the_start(clinic, front_desk_user
     frozen.move_to(at(9, 10, 20))
     services.session_no_show(session=later, by=front_desk_user)
     assert not Reservation.objects.filter(session=later, active=True).exists()
+
+
+def test_a_moved_session_is_emailed_with_new_dates(
+    clinic, front_desk_user, mailoutbox, django_capture_on_commit_callbacks
+):
+    session = book(clinic, clinic.sessions[0], at(12, 10), front_desk_user, notify=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.session_reschedule(session=session, starts_at=at(13, 14), by=front_desk_user)
+    [mail] = mailoutbox
+    assert mail.subject.startswith("Your session has moved")
+    assert "Friday 13 March 2026 at 14:00" in mail.body
+    assert "From Friday 6 March 2026: no waxing" in mail.body
