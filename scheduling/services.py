@@ -96,6 +96,11 @@ def session_book(
 ) -> Session:
     with transaction.atomic():
         session = _lock(session)
+        if session.plan.status != TreatmentPlan.Status.ACTIVE:
+            raise ValidationError(
+                f"This course is {session.plan.get_status_display().lower()}; "
+                "its sessions cannot be booked."
+            )
         if session.status not in BOOKABLE:
             raise ValidationError(
                 f"Session {session.number} is already {session.get_status_display().lower()}; "

@@ -335,6 +335,12 @@ def course_book(request, plan_id: int):
     )
     choices = practitioner_choices()
     problems: list[str] = []
+    practitioner = request.GET.get("practitioner", "")
+    prefs = {
+        "from": _date(request.GET.get("from")) or timezone.localdate(),
+        "practitioner": int(practitioner) if practitioner.isdigit() else None,
+        "mornings": request.GET.get("mornings") == "on",
+    }
     if request.method == "POST":
         rows, picked, problems = _course_rows_from_post(request, plan)
         if not problems:
@@ -354,13 +360,11 @@ def course_book(request, plan_id: int):
                 return redirect(_day_url(first.date()))
         status = 400
     else:
-        first_day = _date(request.GET.get("from")) or timezone.localdate()
-        practitioner = request.GET.get("practitioner", "")
         proposals = services.course_propose(
             plan=plan,
-            first_day=first_day,
-            practitioner_user_id=int(practitioner) if practitioner.isdigit() else None,
-            mornings_only=request.GET.get("mornings") == "on",
+            first_day=prefs["from"],
+            practitioner_user_id=prefs["practitioner"],
+            mornings_only=prefs["mornings"],
         )
         rows = [
             {
@@ -379,7 +383,7 @@ def course_book(request, plan_id: int):
     return render(
         request,
         "scheduling/course.html",
-        {"plan": plan, "rows": rows, "choices": choices, "problems": problems},
+        {"plan": plan, "rows": rows, "choices": choices, "problems": problems, "prefs": prefs},
         status=status,
     )
 

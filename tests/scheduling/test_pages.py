@@ -239,3 +239,10 @@ def test_day_navigation_and_refresh_swap_only_the_grid(desk, clinic, front_desk_
     assert "<html" not in html
     assert "Tuesday 3 March 2026" in html and "10:00 Alice Smit" in html
     assert 'hx-trigger="every 60s"' in html
+
+
+def test_course_proposal_follows_preferences(desk, clinic):
+    url = f"/desk/plans/{clinic.plan.pk}/book/"
+    html = desk.get(url, {"from": "2026-03-04", "mornings": "on"}).content.decode()
+    assert 'value="2026-03-04T09:00"' in html and 'value="2026-03-18T09:00"' in html
+    assert desk.get(url, {"from": "2026-02-31", "practitioner": "x"}).status_code == 200

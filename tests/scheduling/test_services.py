@@ -186,3 +186,10 @@ def test_a_moved_session_is_emailed_with_new_dates(
     assert mail.subject.startswith("Your session has moved")
     assert "Friday 13 March 2026 at 14:00" in mail.body
     assert "From Friday 6 March 2026: no waxing" in mail.body
+
+
+def test_a_stopped_course_cannot_be_booked(clinic, front_desk_user):
+    clinic.plan.status = "stopped"
+    clinic.plan.save()
+    with pytest.raises(ValidationError, match="This course is stopped"):
+        book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
