@@ -237,6 +237,12 @@ def session_reschedule(
         return rules.spacing_warnings(session, slot.starts_at)
 
 
+def is_late_cancel(session: Session, *, now: dt.datetime | None = None) -> bool:
+    """Less notice than CANCELLATION_NOTICE_HOURS before the session starts."""
+    notice = dt.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+    return session.starts_at - (now or timezone.now()) < notice
+
+
 def session_cancel(
     *, session: Session, cancelled_by: str, reason: str, by, request=None
 ) -> Session:
@@ -253,8 +259,7 @@ def session_cancel(
                 f"{session.get_status_display().lower()}."
             )
         now = timezone.now()
-        notice = dt.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
-        late = session.starts_at - now < notice
+        late = is_late_cancel(session, now=now)
         session.status = Session.Status.CANCELLED
         session.save(update_fields=["status"])
         Reservation.objects.filter(session=session).update(active=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
@@ -169,6 +170,8 @@ def _session_page(request, session, *, move_form=None, cancel_form=None, problem
             "move_form": move_form,
             "cancel_form": cancel_form or CancelForm(),
             "problems": problems,
+            "late_now": services.is_late_cancel(session) if session.starts_at else False,
+            "notice_hours": settings.CANCELLATION_NOTICE_HOURS,
         },
         status=status,
     )

@@ -246,3 +246,10 @@ def test_course_proposal_follows_preferences(desk, clinic):
     html = desk.get(url, {"from": "2026-03-04", "mornings": "on"}).content.decode()
     assert 'value="2026-03-04T09:00"' in html and 'value="2026-03-18T09:00"' in html
     assert desk.get(url, {"from": "2026-02-31", "practitioner": "x"}).status_code == 200
+
+
+def test_the_session_page_says_when_a_cancel_would_be_late(desk, clinic, front_desk_user):
+    soon = book(clinic, clinic.sessions[0], at(2, 15), front_desk_user)
+    later = book(clinic, clinic.sessions[1], at(9, 15), front_desk_user)
+    assert "late cancellation" in desk.get(f"/desk/sessions/{soon.pk}/").content.decode()
+    assert "late cancellation" not in desk.get(f"/desk/sessions/{later.pk}/").content.decode()
