@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "core",
     "people",
     "treatments",
+    "scheduling",
     "photos",
     "portal",
     "audit",
@@ -227,7 +228,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+# Booking: how long before a session its reminder goes out, and what counts as a late cancel.
+REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
+CANCELLATION_NOTICE_HOURS = env.int("CANCELLATION_NOTICE_HOURS", default=24)
+CELERY_BEAT_SCHEDULE: dict = {
+    "send-session-reminders": {
+        "task": "scheduling.tasks.send_due_reminders",
+        "schedule": env.int("REMINDER_CHECK_SECONDS", default=15 * 60),
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=3.0)
 

@@ -4,17 +4,21 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.authtoken.views import obtain_auth_token
 
 from core import views as core_views
+from scheduling import views as scheduling_views
 
 api_patterns = [
     path("auth/token/", obtain_auth_token, name="api_token"),
     path("", include("people.api_urls")),
     path("", include("treatments.api_urls")),
+    path("", include("scheduling.api_urls")),
 ]
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("desk/", core_views.desk_home, name="desk_home"),
+    path("desk/", scheduling_views.day_view, name="desk_home"),
+    path("desk/", include("scheduling.urls")),
+    path("calendar/<str:token>.ics", scheduling_views.practitioner_feed, name="practitioner_feed"),
     path("clinical/", core_views.clinical_home, name="clinical_home"),
     path("manage/", core_views.admin_home, name="admin_home"),
     path("health/", core_views.health, name="health"),

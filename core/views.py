@@ -25,11 +25,6 @@ def home(request):
     return render(request, "core/no_role.html", status=403)
 
 
-@role_required("people.use_front_desk")
-def desk_home(request):
-    return render(request, "core/desk_home.html")
-
-
 @role_required("people.use_clinical")
 def clinical_home(request):
     return render(request, "core/clinical_home.html")

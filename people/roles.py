@@ -72,6 +72,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "people.change_patient",
         "people.delete_patient",
         "treatments.*",
+        "scheduling.*",
         "photos.*",
         "portal.*",
         "auth.view_user",

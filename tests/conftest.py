@@ -37,6 +37,20 @@ def pytest_configure(config):
         database.setdefault("TEST", {})["NAME"] = str(test_db)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a test that flushed the database (see tests/seeds.py), put the seeded rows back."""
+    result = yield
+    if {"transactional_db", "live_server"} & set(item.fixturenames):
+        from pytest_django.plugin import blocking_manager_key
+
+        from tests.seeds import reseed
+
+        with item.config.stash[blocking_manager_key].unblock():
+            reseed()
+    return result
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

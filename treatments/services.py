@@ -333,13 +333,34 @@ def session_check_bookable(*, session: Session, on: date, by=None) -> Screening:
     """For the booking engine: screens `session` for the day `on` (occasion BOOKING), stores the
     screening, and raises ValidationError naming every absolute finding if it is refused.
 
-    Relative findings do not stop a booking: the clinician decides at check-in. Call it inside
-    the booking's transaction, so a refused booking leaves nothing behind.
+    Relative findings do not stop a booking: the clinician decides at check-in. The built-in
+    minimum interval is left out here: the booking engine enforces course spacing itself,
+    refusing a session too soon after the previous one and warning when a move brings the
+    next one too close. Call it inside the booking's transaction, so a refused booking leaves
+    nothing behind.
     """
-    screening = session_screen(session=session, occasion=Screening.Occasion.BOOKING, on=on, by=by)
+    plan = session.plan
+    findings = engine.screen(
+        patient=session.patient,
+        modality=plan.modality,
+        depth_level=session.depth_level,
+        on=on,
+        body_area=plan.body_area,
+        exclude_session=session,
+    )
+    screening = screening_create(
+        patient=session.patient,
+        modality=plan.modality,
+        depth_level=session.depth_level,
+        body_area=plan.body_area,
+        on=on,
+        occasion=Screening.Occasion.BOOKING,
+        findings=[finding for finding in findings if finding.rule is not None],
+        session=session,
+        by=by,
+    )
     if screening.outcome == Screening.Outcome.BLOCKED:
-        reasons = "; ".join(finding.reason for finding in screening.findings.all())
-        raise ValidationError(f"Refused by screening: {reasons}")
+        raise ValidationError(engine.refusal_message(findings))
     return screening
 
 

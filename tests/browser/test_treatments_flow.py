@@ -4,10 +4,8 @@ an overridden one, and the recorded session's aftercare."""
 from __future__ import annotations
 
 import re
-from importlib import import_module
 
 import pytest
-from django.apps import apps
 from django.utils import timezone
 
 from people.models import Patient
@@ -17,16 +15,8 @@ from treatments.models import Screening
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def catalogue(transactional_db):
-    """The seeded catalogue and rules: a live-server test before this one flushed the data
-    migration's rows, so they are put back (the seed is idempotent)."""
-    seed = import_module("treatments.migrations.0003_seed_catalogue_rules").seed
-    seed(apps, None)
-
-
 def test_patient_history_plan_blocked_and_overridden_findings(
-    catalogue, page, front_desk_user, clinician_user
+    page, front_desk_user, clinician_user
 ):
     # The front desk registers the patient.
     sign_in(page, front_desk_user.username)

@@ -1,0 +1,158 @@
+"""Read side of the desk pages: the day grid (per practitioner or per room) and the week list.
+
+A day grid costs a fixed number of queries, however many sessions the day holds: the columns
+(practitioners with their hours and exceptions, or rooms) and the day's sessions with
+everything a cell shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from treatments.models import Session
+
+from .availability import work_intervals
+from .models import AvailabilityException, Practitioner, Room
+from .rules import local_midnight
+
+ROW_MINUTES = 15
+SHOWN = (*Session.ACTIVE_STATUSES, Session.Status.NO_SHOW)
+
+
+@dataclass
+class Cell:
+    kind: str  # "session", "free", "closed"
+    session: Session | None = None
+    rowspan: int = 1
+    starts_at: dt.datetime | None = None
+    column_key: int | None = None
+    column_label: str = ""
+
+
+@dataclass
+class Row:
+    time: dt.datetime
+    cells: list[Cell] = field(default_factory=list)
+
+
+def day_sessions(day: dt.date):
+    return (
+        Session.objects.filter(
+            starts_at__gte=local_midnight(day),
+            starts_at__lt=local_midnight(day + dt.timedelta(days=1)),
+            status__in=SHOWN,
+        )
+        .select_related("patient", "plan__modality", "practitioner", "booking__room")
+        .order_by("starts_at")
+    )
+
+
+def practitioners_for(first_day: dt.date, last_day: dt.date) -> list[Practitioner]:
+    return list(
+        Practitioner.objects.filter(active=True)
+        .select_related("user")
+        .prefetch_related(
+            "working_hours",
+            Prefetch(
+                "exceptions",
+                queryset=AvailabilityException.objects.filter(
+                    first_day__lte=last_day, last_day__gte=first_day
+                ),
+            ),
+        )
+    )
+
+
+def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = None):
+    """Columns and rows of the day's calendar (rows every 15 minutes of local time)."""
+    now = now or timezone.now()
+    sessions = list(day_sessions(day))
+    practitioners = practitioners_for(day, day)
+    hours = {p.pk: work_intervals(p, day) for p in practitioners}
+    if by_room:
+        columns = list(Room.objects.filter(active=True))
+
+        def column_of(session):
+            booking = getattr(session, "booking", None)
+            return booking.room_id if booking else None
+
+        def open_at(column, moment):
+            return any(s <= moment < e for intervals in hours.values() for s, e in intervals)
+
+        column_keys = [room.pk for room in columns]
+    else:
+        columns = practitioners
+
+        def column_of(session):
+            return session.practitioner_id
+
+        def open_at(column, moment):
+            return any(s <= moment < e for s, e in hours[column.pk])
+
+        column_keys = [p.user_id for p in practitioners]
+
+    all_intervals = [i for intervals in hours.values() for i in intervals]
+    tz = timezone.get_current_timezone()
+    first = min((s for s, _ in all_intervals), default=dt.datetime.combine(day, dt.time(9), tz))
+    last = max((e for _, e in all_intervals), default=dt.datetime.combine(day, dt.time(17), tz))
+    for session in sessions:
+        first = min(first, timezone.localtime(session.starts_at))
+        last = max(last, timezone.localtime(session.ends_at))
+    step = dt.timedelta(minutes=ROW_MINUTES)
+    start = first.astimezone(dt.UTC).replace(
+        minute=first.minute - first.minute % ROW_MINUTES, second=0, microsecond=0
+    )
+    times = []
+    moment = start
+    while moment < last:
+        times.append(moment)
+        moment += step
+
+    by_column: dict = {key: [] for key in column_keys}
+    for session in sessions:
+        key = column_of(session)
+        if key in by_column:
+            by_column[key].append(session)
+    rows = [Row(time=timezone.localtime(t)) for t in times]
+    for column, key in zip(columns, column_keys, strict=True):
+        covered_until = None
+        queue = list(by_column[key])
+        for row, moment in zip(rows, times, strict=True):
+            if queue and queue[0].starts_at < moment + step:
+                session = queue.pop(0)
+                length = (session.ends_at - moment).total_seconds() / 60
+                span = max(1, math.ceil(length / ROW_MINUTES))
+                row.cells.append(Cell("session", session=session, rowspan=span))
+                covered_until = moment + step * span
+                continue
+            if covered_until and moment < covered_until:
+                continue
+            if open_at(column, moment) and moment >= now:
+                row.cells.append(
+                    Cell("free", starts_at=moment, column_key=key, column_label=str(column))
+                )
+            else:
+                row.cells.append(Cell("closed"))
+    return columns, rows, sessions
+
+
+def week_days(day: dt.date) -> list[dt.date]:
+    monday = day - dt.timedelta(days=day.weekday())
+    return [monday + dt.timedelta(days=n) for n in range(7)]
+
+
+def week_sessions(days: list[dt.date]):
+    return (
+        Session.objects.filter(
+            starts_at__gte=local_midnight(days[0]),
+            starts_at__lt=local_midnight(days[-1] + dt.timedelta(days=1)),
+            status__in=SHOWN,
+        )
+        .select_related("patient", "plan__modality", "practitioner")
+        .order_by("starts_at")
+    )

@@ -1,0 +1,126 @@
+"""What patients and practitioners receive: booking emails with real dates, reminders, iCalendar.
+
+iCalendar output follows RFC 5545 (built and re-parsed with the `icalendar` library): every
+event has a stable UID, DTSTAMP, DTSTART and DTEND in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils import timezone
+from icalendar import Calendar, Event
+
+from treatments.models import Session
+
+from .rules import nice_date
+
+PRODID = "-//Clinic planner//Booking//EN"
+NO_WAXING_DAYS = 7
+
+
+def _uid(session: Session) -> str:
+    return f"session-{session.pk}@clinic-planner"
+
+
+def calendar_for(sessions: Iterable[Session], *, name: str, for_patient: bool) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", name)
+    stamp = timezone.now().astimezone(dt.UTC)
+    for session in sessions:
+        event = Event()
+        event.add("uid", _uid(session))
+        event.add("dtstamp", stamp)
+        event.add("dtstart", session.starts_at.astimezone(dt.UTC))
+        event.add("dtend", session.ends_at.astimezone(dt.UTC))
+        modality = session.plan.modality.name
+        if for_patient:
+            event.add("summary", f"{modality} at {settings.CLINIC_NAME}")
+        else:
+            patient = session.patient
+            event.add(
+                "summary",
+                f"{modality}, session {session.number} ({patient.first_name[:1]}."
+                f"{patient.last_name[:1]}.)",
+            )
+        cancelled = session.status == Session.Status.CANCELLED
+        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+        event.add("location", settings.CLINIC_NAME)
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def instructions(session: Session) -> list[str]:
+    """Pre-treatment instructions with the real dates for this session."""
+    day = timezone.localtime(session.starts_at).date()
+    from_day = day - dt.timedelta(days=NO_WAXING_DAYS)
+    return [
+        f"From {nice_date(from_day)}: no waxing in the treated area and no laser or IPL treatment.",
+        "Avoid tanning and sunbathing (no sunbed) in the weeks before the session.",
+        "Come without make-up on the treated area. Tell us about any cold sore, new "
+        "medicine or sunburn before the session.",
+    ]
+
+
+def send_booking_confirmation(sessions: list[Session], *, moved: bool = False) -> bool:
+    if not sessions:
+        return False
+    patient = sessions[0].patient
+    if not patient.email:
+        return False
+    what = "Your session has moved" if moved else "Your booking"
+    lines = [f"Dear {patient.first_name},", "", f"{what} at {settings.CLINIC_NAME}:"]
+    for session in sessions:
+        local = timezone.localtime(session.starts_at)
+        lines.append(
+            f"- {session.plan.modality.name}, session {session.number}: "
+            f"{nice_date(local)} at {local:%H:%M}"
+        )
+    lines += ["", "Before each session:"]
+    for session in sessions:
+        local = timezone.localtime(session.starts_at)
+        lines.append(f"For {nice_date(local)}:")
+        lines += [f"  * {line}" for line in instructions(session)]
+    lines += ["", "The attached calendar file adds the dates to your calendar."]
+    message = EmailMessage(
+        subject=f"{what} at {settings.CLINIC_NAME}",
+        body="\n".join(lines),
+        to=[patient.email],
+    )
+    message.attach(
+        "booking.ics",
+        calendar_for(sessions, name=settings.CLINIC_NAME, for_patient=True),
+        "text/calendar",
+    )
+    message.send()
+    return True
+
+
+def send_reminder(session: Session) -> bool:
+    patient = session.patient
+    if not patient.email:
+        return False
+    local = timezone.localtime(session.starts_at)
+    body = "\n".join(
+        [
+            f"Dear {patient.first_name},",
+            "",
+            f"A reminder of your {session.plan.modality.name.lower()} session on "
+            f"{nice_date(local)} at {local:%H:%M}.",
+            "",
+            *[f"* {line}" for line in instructions(session)],
+            "",
+            "If you cannot come, please let us know as soon as possible.",
+        ]
+    )
+    EmailMessage(
+        subject=f"Reminder: your session on {nice_date(local)}", body=body, to=[patient.email]
+    ).send()
+    return True

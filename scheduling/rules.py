@@ -1,0 +1,144 @@
+"""The patient-level rules a booking must honour, in one place for the engine, pages and API.
+
+`blocked_windows(session)` lists the periods in which a session may not start (course spacing,
+cross-modality gaps); the availability search skips them. `booking_problems(session, starts_at)`
+is the single check every booking path runs before it writes: it returns human sentences, an
+empty list meaning "fine". `spacing_warnings` lists the later sessions a move brings too close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from treatments.models import Session
+
+from .models import CrossModalityGap
+
+FAR_PAST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    starts: dt.datetime
+    ends: dt.datetime
+    reason: str
+
+    def contains(self, moment: dt.datetime) -> bool:
+        return self.starts <= moment < self.ends
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The start of a local calendar day, as an aware datetime (right across DST changes)."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=timezone.get_current_timezone())
+
+
+def nice_date(moment: dt.datetime | dt.date) -> str:
+    if isinstance(moment, dt.datetime):
+        moment = timezone.localtime(moment).date()
+    return date_format(moment, "l j F Y")
+
+
+def session_minutes(session: Session) -> int:
+    level = session.depth_level
+    return level.session_minutes if level is not None else 45
+
+
+def _other_sessions(session: Session) -> list[Session]:
+    """The patient's other sessions holding a time, with their modality (one query)."""
+    return list(
+        Session.objects.active()
+        .filter(patient_id=session.patient_id, starts_at__isnull=False)
+        .exclude(pk=session.pk)
+        .select_related("plan__modality")
+        .order_by("starts_at")
+    )
+
+
+def blocked_windows(session: Session, others: list[Session] | None = None) -> list[Window]:
+    """When this session may not start, and why. Two queries."""
+    modality = session.plan.modality
+    others = _other_sessions(session) if others is None else others
+    windows: list[Window] = []
+    for other in others:
+        if other.plan_id != session.plan_id or other.number >= session.number:
+            continue
+        day = timezone.localtime(other.starts_at).date()
+        allowed_from = day + dt.timedelta(days=modality.min_interval_days)
+        windows.append(
+            Window(
+                FAR_PAST,
+                local_midnight(allowed_from),
+                f"Session {session.number} of this course can be booked from "
+                f"{nice_date(allowed_from)}: at least {modality.min_interval_days} days after "
+                f"session {other.number} on {nice_date(day)}.",
+            )
+        )
+    gaps = list(
+        CrossModalityGap.objects.filter(
+            Q(after_id=modality.pk) | Q(then_id=modality.pk)
+        ).select_related("after", "then")
+    )
+    for other in others:
+        day = timezone.localtime(other.starts_at).date()
+        for gap in gaps:
+            if gap.after_id == other.plan.modality_id and gap.then_id == modality.pk:
+                # "Within N days after" includes day N, as screening's look-back windows do.
+                until = day + dt.timedelta(days=gap.days + 1)
+                windows.append(
+                    Window(
+                        local_midnight(day),
+                        local_midnight(until),
+                        f"No {gap.then.name.lower()} within {gap.days} days after the "
+                        f"{gap.after.name.lower()} session on {nice_date(day)}: "
+                        f"possible from {nice_date(until)}.",
+                    )
+                )
+            if gap.after_id == modality.pk and gap.then_id == other.plan.modality_id:
+                since = day - dt.timedelta(days=gap.days)
+                windows.append(
+                    Window(
+                        local_midnight(since),
+                        local_midnight(day + dt.timedelta(days=1)),
+                        f"A {gap.then.name.lower()} session is booked on {nice_date(day)}; "
+                        f"{gap.after.name.lower()} must be at least {gap.days} days before it.",
+                    )
+                )
+    # Screening findings known in advance (a laser session elsewhere, isotretinoin until a date)
+    # are evaluated per day by availability.SearchContext.screening_refusals.
+    return windows
+
+
+def booking_problems(session: Session, starts_at: dt.datetime) -> list[str]:
+    """Everything about the patient that forbids this session at this time, in words.
+
+    The single check every booking, course booking and reschedule runs (pages and API alike).
+    """
+    problems = [w.reason for w in blocked_windows(session) if w.contains(starts_at)]
+    return problems
+
+
+def spacing_warnings(session: Session, starts_at: dt.datetime) -> list[str]:
+    """Later sessions of the same course that would now be too close after this one."""
+    modality = session.plan.modality
+    day = timezone.localtime(starts_at).date()
+    warnings = []
+    later = (
+        Session.objects.active()
+        .filter(plan_id=session.plan_id, number__gt=session.number, starts_at__isnull=False)
+        .order_by("number")
+    )
+    for other in later:
+        other_day = timezone.localtime(other.starts_at).date()
+        gap = (other_day - day).days
+        if gap < modality.min_interval_days:
+            warnings.append(
+                f"Session {other.number} on {nice_date(other_day)} is now {gap} days after this "
+                f"one; the course asks for at least {modality.min_interval_days}. "
+                "Consider moving it too."
+            )
+    return warnings

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from treatments.models import Session
+
+from .models import Booking
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    session = serializers.IntegerField()
+    first_day = serializers.DateField()
+    last_day = serializers.DateField()
+    practitioner = serializers.IntegerField(required=False, help_text="user id")
+    mornings_only = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if attrs["last_day"] < attrs["first_day"]:
+            raise serializers.ValidationError("The last day cannot be before the first day.")
+        if (attrs["last_day"] - attrs["first_day"]).days > 62:
+            raise serializers.ValidationError("Search at most two months at a time.")
+        return attrs
+
+
+class SlotSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    practitioner = serializers.IntegerField(source="practitioner.user_id")
+    practitioner_name = serializers.CharField(source="practitioner.__str__")
+    room = serializers.CharField(source="room.name", allow_null=True, default=None)
+
+
+class BookSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    practitioner = serializers.IntegerField(help_text="user id of the practitioner")
+
+
+class RescheduleSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    practitioner = serializers.IntegerField(required=False, help_text="default: unchanged")
+
+
+class CancelSerializer(serializers.Serializer):
+    cancelled_by = serializers.ChoiceField(choices=Booking.CancelledBy.choices)
+    reason = serializers.CharField(max_length=300)
+
+
+class CourseItemSerializer(serializers.Serializer):
+    session = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    practitioner = serializers.IntegerField()
+
+
+class CourseBookSerializer(serializers.Serializer):
+    sessions = CourseItemSerializer(many=True)
+
+
+class BookedSessionSerializer(serializers.ModelSerializer):
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True, default=list)
+
+    class Meta:
+        model = Session
+        fields = [
+            "id",
+            "plan",
+            "patient",
+            "number",
+            "status",
+            "starts_at",
+            "ends_at",
+            "practitioner",
+            "warnings",
+        ]
+        read_only_fields = fields

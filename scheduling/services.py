@@ -1,0 +1,337 @@
+"""Writes: booking a session or a whole course, rescheduling, cancelling, check-in, no-show.
+
+Every function validates inside `transaction.atomic`, raises ValidationError with sentences a
+front-desk person understands, and writes its audit record in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.services import audit_log
+from treatments.models import Session, TreatmentPlan
+from treatments.services import session_check_bookable
+
+from . import availability, rules
+from .models import Booking, Reservation
+
+BOOKABLE = (Session.Status.PLANNED, Session.Status.CANCELLED, Session.Status.NO_SHOW)
+TAKEN = "That time was just taken by another booking. Please pick another slot."
+
+
+@dataclass(frozen=True)
+class CourseChoice:
+    session: Session
+    starts_at: dt.datetime
+    practitioner_user_id: int
+
+
+def _lock(session: Session) -> Session:
+    """The session row, locked until the transaction ends (SQLite: the IMMEDIATE lock)."""
+    return (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("plan__modality", "depth_level", "patient")
+        .get(pk=session.pk)
+    )
+
+
+def _hold(session: Session, slot: availability.Slot, buffer_minutes: int) -> None:
+    """Writes the reservations; PostgreSQL's exclusion constraint rejects a lost race."""
+    held_until = slot.ends_at + dt.timedelta(minutes=buffer_minutes)
+    keys = [slot.practitioner.resource_key, availability.patient_key(session)]
+    if slot.room:
+        keys.append(slot.room.resource_key)
+    if slot.device:
+        keys.append(slot.device.resource_key)
+    Reservation.objects.filter(session=session).delete()
+    try:
+        with transaction.atomic():
+            Reservation.objects.bulk_create(
+                [
+                    Reservation(
+                        session=session, resource=key, starts_at=slot.starts_at, ends_at=held_until
+                    )
+                    for key in keys
+                ]
+            )
+    except IntegrityError as error:
+        raise ValidationError(TAKEN) from error
+
+
+def _place(
+    session: Session, starts_at: dt.datetime, practitioner_user_id: int, by
+) -> availability.Slot:
+    if starts_at is None or timezone.is_naive(starts_at):
+        raise ValidationError("Choose a date and time for the session.")
+    if starts_at < timezone.now():
+        raise ValidationError("That time is in the past. Please pick a time from now on.")
+    problems, slot = availability.check_slot(
+        session=session, starts_at=starts_at, practitioner_user_id=practitioner_user_id
+    )
+    problems += [p for p in rules.booking_problems(session, starts_at) if p not in problems]
+    if problems:
+        raise ValidationError(problems)
+    # Stored with the session: who screened for this booking, when, and what was found.
+    session_check_bookable(session=session, on=timezone.localtime(starts_at).date(), by=by)
+    _hold(session, slot, session.plan.modality.buffer_minutes)
+    session.starts_at = slot.starts_at
+    session.ends_at = slot.ends_at
+    session.practitioner_id = slot.practitioner.user_id
+    session.proposed_date = timezone.localtime(slot.starts_at).date()
+    return slot
+
+
+def session_book(
+    *,
+    session: Session,
+    starts_at: dt.datetime,
+    practitioner_user_id: int,
+    by,
+    request=None,
+    notify: bool = True,
+) -> Session:
+    with transaction.atomic():
+        session = _lock(session)
+        if session.plan.status != TreatmentPlan.Status.ACTIVE:
+            raise ValidationError(
+                f"This course is {session.plan.get_status_display().lower()}; "
+                "its sessions cannot be booked."
+            )
+        if session.status not in BOOKABLE:
+            raise ValidationError(
+                f"Session {session.number} is already {session.get_status_display().lower()}; "
+                "move it instead of booking it again."
+            )
+        slot = _place(session, starts_at, practitioner_user_id, by)
+        session.status = Session.Status.BOOKED
+        session.full_clean()
+        session.save()
+        Booking.objects.update_or_create(
+            session=session,
+            defaults={
+                "room": slot.room,
+                "device": slot.device,
+                "booked_by": by,
+                "booked_at": timezone.now(),
+                "checked_in_at": None,
+                "cancelled_at": None,
+                "cancelled_by": "",
+                "cancel_reason": "",
+                "cancelled_late": False,
+                "reminder_sent_at": None,
+            },
+        )
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=session,
+            request=request,
+            detail=f"booked for {timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}",
+        )
+        if notify:
+            _send_confirmation_on_commit([session.pk])
+    return session
+
+
+def course_propose(
+    *,
+    plan: TreatmentPlan,
+    first_day: dt.date,
+    practitioner_user_id: int | None = None,
+    mornings_only: bool = False,
+    search_days: int = 21,
+) -> list[tuple[Session, availability.Slot | None]]:
+    """One proposed slot per not-yet-booked session, spaced by the plan's interval."""
+    sessions = list(
+        plan.sessions.filter(status__in=BOOKABLE)
+        .select_related("plan__modality", "depth_level")
+        .order_by("number")
+    )
+    interval = dt.timedelta(days=max(plan.interval_days, plan.modality.min_interval_days))
+    proposals: list[tuple[Session, availability.Slot | None]] = []
+    day = max(first_day, timezone.localdate())
+    for session in sessions:
+        slots = availability.find_slots(
+            session=session,
+            first_day=day,
+            last_day=day + dt.timedelta(days=search_days),
+            practitioner_user_id=practitioner_user_id,
+            mornings_only=mornings_only,
+        )
+        slot = slots[0] if slots else None
+        proposals.append((session, slot))
+        if slot:
+            day = timezone.localtime(slot.starts_at).date() + interval
+        else:
+            day += interval
+    return proposals
+
+
+def course_book(
+    *, plan: TreatmentPlan, choices: list[CourseChoice], by, request=None
+) -> list[Session]:
+    """Books every chosen session of a course in one transaction, or none of them."""
+    if not choices:
+        raise ValidationError("Choose at least one session to book.")
+    booked: list[Session] = []
+    with transaction.atomic():
+        for choice in sorted(choices, key=lambda c: c.starts_at or timezone.now()):
+            if choice.session.plan_id != plan.pk:
+                raise ValidationError("That session belongs to another course.")
+            try:
+                booked.append(
+                    session_book(
+                        session=choice.session,
+                        starts_at=choice.starts_at,
+                        practitioner_user_id=choice.practitioner_user_id,
+                        by=by,
+                        request=request,
+                        notify=False,
+                    )
+                )
+            except ValidationError as error:
+                raise ValidationError(
+                    [f"Session {choice.session.number}: {m}" for m in error.messages]
+                    + ["Nothing was booked."]
+                ) from error
+        _send_confirmation_on_commit([s.pk for s in booked])
+    return booked
+
+
+def session_reschedule(
+    *,
+    session: Session,
+    starts_at: dt.datetime,
+    practitioner_user_id: int | None = None,
+    by,
+    request=None,
+) -> list[str]:
+    """Moves a booked session after re-checking it; returns warnings about later spacing."""
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status != Session.Status.BOOKED:
+            raise ValidationError(
+                f"Only a booked session can be moved; this one is "
+                f"{session.get_status_display().lower()}."
+            )
+        before = session.starts_at
+        slot = _place(session, starts_at, practitioner_user_id or session.practitioner_id, by)
+        session.full_clean()
+        session.save()
+        Booking.objects.filter(session=session).update(
+            room=slot.room, device=slot.device, reminder_sent_at=None
+        )
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=session,
+            request=request,
+            detail=f"moved from {timezone.localtime(before):%Y-%m-%d %H:%M} to "
+            f"{timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}",
+        )
+        _send_confirmation_on_commit([session.pk], moved=True)
+        return rules.spacing_warnings(session, slot.starts_at)
+
+
+def is_late_cancel(session: Session, *, now: dt.datetime | None = None) -> bool:
+    """Less notice than CANCELLATION_NOTICE_HOURS before the session starts."""
+    notice = dt.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+    return session.starts_at - (now or timezone.now()) < notice
+
+
+def session_cancel(
+    *, session: Session, cancelled_by: str, reason: str, by, request=None
+) -> Session:
+    reason = (reason or "").strip()
+    if cancelled_by not in Booking.CancelledBy.values:
+        raise ValidationError("Say who cancelled: the patient or the clinic.")
+    if not reason:
+        raise ValidationError("Give a reason for the cancellation.")
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status != Session.Status.BOOKED:
+            raise ValidationError(
+                f"Only a booked session can be cancelled; this one is "
+                f"{session.get_status_display().lower()}."
+            )
+        now = timezone.now()
+        late = is_late_cancel(session, now=now)
+        session.status = Session.Status.CANCELLED
+        session.save(update_fields=["status"])
+        Reservation.objects.filter(session=session).update(active=False)
+        Booking.objects.update_or_create(
+            session=session,
+            defaults={
+                "cancelled_at": now,
+                "cancelled_by": cancelled_by,
+                "cancel_reason": reason[:300],
+                "cancelled_late": late,
+            },
+        )
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=session,
+            request=request,
+            detail=f"cancelled by {cancelled_by}{' (late)' if late else ''}",
+        )
+    return session
+
+
+def session_check_in(*, session: Session, by, request=None) -> Session:
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status != Session.Status.BOOKED:
+            raise ValidationError(
+                f"Only a booked session can be checked in; this one is "
+                f"{session.get_status_display().lower()}."
+            )
+        if timezone.localtime(session.starts_at).date() != timezone.localdate():
+            raise ValidationError("A patient can only be checked in on the day of the session.")
+        session.status = Session.Status.CHECKED_IN
+        session.save(update_fields=["status"])
+        Booking.objects.filter(session=session).update(checked_in_at=timezone.now())
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=session,
+            request=request,
+            detail="checked in",
+        )
+    return session
+
+
+def session_no_show(*, session: Session, by, request=None) -> Session:
+    with transaction.atomic():
+        session = _lock(session)
+        if session.status != Session.Status.BOOKED:
+            raise ValidationError(
+                f"Only a booked session can be marked as a no-show; this one is "
+                f"{session.get_status_display().lower()}."
+            )
+        if session.starts_at > timezone.now():
+            raise ValidationError("The session has not started yet; it cannot be a no-show.")
+        session.status = Session.Status.NO_SHOW
+        session.save(update_fields=["status"])
+        Reservation.objects.filter(session=session).update(active=False)
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=session,
+            request=request,
+            detail="no-show",
+        )
+    return session
+
+
+def _send_confirmation_on_commit(session_ids: list[int], *, moved: bool = False) -> None:
+    from .tasks import send_booking_confirmation
+
+    transaction.on_commit(lambda: send_booking_confirmation.delay(session_ids, moved=moved))

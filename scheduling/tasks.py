@@ -1,0 +1,73 @@
+"""Background work: the booking email, and the reminders a beat schedule sends.
+
+Reminders are idempotent by an atomic claim on Booking.reminder_sent_at: whichever run sets it
+first sends; a second run (or a second worker) finds it set and skips. If sending raises, the
+claim is released so the next run retries; if a worker dies after the claim, the reminder is
+not sent twice (at most once, never twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from treatments.models import Session
+
+from . import notifications
+from .models import Booking
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=3)
+def send_booking_confirmation(self, session_ids: list[int], moved: bool = False) -> bool:
+    sessions = list(
+        Session.objects.filter(pk__in=session_ids, status=Session.Status.BOOKED)
+        .select_related("patient", "plan__modality")
+        .order_by("starts_at")
+    )
+    try:
+        return notifications.send_booking_confirmation(sessions, moved=moved)
+    except OSError as error:  # the mail server is unreachable: try again later
+        raise self.retry(exc=error, countdown=60) from error
+
+
+def claim_reminder(booking_id: int) -> bool:
+    """True for exactly one caller per booking."""
+    return (
+        Booking.objects.filter(pk=booking_id, reminder_sent_at__isnull=True).update(
+            reminder_sent_at=timezone.now()
+        )
+        == 1
+    )
+
+
+@shared_task
+def send_due_reminders() -> int:
+    now = timezone.now()
+    due = (
+        Booking.objects.filter(
+            reminder_sent_at__isnull=True,
+            session__status=Session.Status.BOOKED,
+            session__starts_at__gt=now,
+            session__starts_at__lte=now + dt.timedelta(hours=settings.REMINDER_LEAD_HOURS),
+        )
+        .select_related("session__patient", "session__plan__modality")
+        .order_by("session__starts_at")
+    )
+    sent = 0
+    for booking in due:
+        if not claim_reminder(booking.pk):
+            continue
+        try:
+            notifications.send_reminder(booking.session)
+        except Exception:
+            Booking.objects.filter(pk=booking.pk).update(reminder_sent_at=None)
+            logger.exception("reminder for session %s failed; will retry", booking.session_id)
+            continue
+        sent += 1
+    return sent

@@ -1,0 +1,444 @@
+"""The front desk's pages: day calendar (per practitioner or room), week, today's check-in list,
+booking from a free slot, booking a course, and moving or cancelling a session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.http import require_POST
+
+from audit.models import AuditEvent
+from audit.services import audit_log
+from core.decorators import role_required
+from people.models import Patient
+from treatments.models import Session, TreatmentPlan
+
+from . import calendar, services
+from .availability import find_slots
+from .forms import BookForm, CancelForm, SlotSearchForm, aware, practitioner_choices
+from .models import Practitioner
+from .notifications import calendar_for
+
+DESK = "people.use_front_desk"
+SEARCH_LIMIT = 10
+
+
+def _date(text: str | None) -> dt.date | None:
+    """A YYYY-MM-DD from a query string, or None when it is missing or not a real date."""
+    try:
+        return parse_date(text or "")
+    except ValueError:
+        return None
+
+
+def _datetime(text: str | None) -> dt.datetime | None:
+    try:
+        value = parse_datetime(text or "")
+    except ValueError:
+        return None
+    return aware(value) if value else None
+
+
+def _day_from(request) -> dt.date:
+    return _date(request.GET.get("date")) or timezone.localdate()
+
+
+def _day_url(day: dt.date, **extra) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {"date": day.isoformat(), **extra}.items())
+    return f"{reverse('desk_home')}?{query}"
+
+
+def _session(session_id: int) -> Session:
+    return get_object_or_404(
+        Session.objects.select_related("patient", "plan__modality", "practitioner", "depth_level"),
+        pk=session_id,
+    )
+
+
+@role_required(DESK)
+def day_view(request):
+    day = _day_from(request)
+    by_room = request.GET.get("by") == "room"
+    columns, rows, sessions = calendar.day_grid(day, by_room=by_room)
+    context = {
+        "day": day,
+        "by_room": by_room,
+        "columns": columns,
+        "rows": rows,
+        "sessions": sessions,
+        "steps": [
+            ("← Previous day", day - dt.timedelta(days=1)),
+            ("Today", timezone.localdate()),
+            ("Next day →", day + dt.timedelta(days=1)),
+        ],
+    }
+    template = "scheduling/_day_grid.html" if request.htmx else "scheduling/day.html"
+    return render(request, template, context)
+
+
+@role_required(DESK)
+def week_view(request):
+    days = calendar.week_days(_day_from(request))
+    sessions = list(calendar.week_sessions(days))
+    by_day = {day: [] for day in days}
+    for session in sessions:
+        by_day[timezone.localtime(session.starts_at).date()].append(session)
+    return render(
+        request,
+        "scheduling/week.html",
+        {
+            "days": by_day.items(),
+            "previous": days[0] - dt.timedelta(days=7),
+            "next": days[0] + dt.timedelta(days=7),
+            "first": days[0],
+        },
+    )
+
+
+@role_required(DESK)
+def today_view(request):
+    sessions = calendar.day_sessions(timezone.localdate())
+    return render(request, "scheduling/today.html", {"sessions": sessions})
+
+
+def _row_or_page(request, session: Session, template: str = "scheduling/_today_row.html"):
+    if request.htmx:
+        return render(request, template, {"session": _session(session.pk)})
+    return redirect("scheduling:session", session.pk)
+
+
+@require_POST
+@role_required(DESK)
+def check_in(request, session_id: int):
+    session = _session(session_id)
+    try:
+        services.session_check_in(session=session, by=request.user, request=request)
+    except ValidationError as error:
+        return _error(request, error, session)
+    return _row_or_page(request, session)
+
+
+@require_POST
+@role_required(DESK)
+def no_show(request, session_id: int):
+    session = _session(session_id)
+    try:
+        services.session_no_show(session=session, by=request.user, request=request)
+    except ValidationError as error:
+        return _error(request, error, session)
+    return _row_or_page(request, session)
+
+
+def _error(request, error: ValidationError, session: Session):
+    if request.htmx:
+        # htmx does not swap error responses; the explanation goes above the list instead.
+        response = render(request, "scheduling/_problems.html", {"problems": error.messages})
+        response["HX-Retarget"] = "#today-problems"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    for message in error.messages:
+        messages.error(request, message)
+    return redirect("scheduling:session", session.pk)
+
+
+@role_required(DESK)
+def session_detail(request, session_id: int):
+    session = _session(session_id)
+    audit_log(actor=request.user, action=AuditEvent.Action.VIEW, obj=session, request=request)
+    return _session_page(request, session)
+
+
+def _session_page(request, session, *, move_form=None, cancel_form=None, problems=(), status=200):
+    local = timezone.localtime(session.starts_at) if session.starts_at else None
+    move_form = move_form or BookForm(
+        initial={"starts_at": local, "practitioner": session.practitioner_id}
+    )
+    return render(
+        request,
+        "scheduling/session.html",
+        {
+            "session": session,
+            "booking": getattr(session, "booking", None) if session.pk else None,
+            "move_form": move_form,
+            "cancel_form": cancel_form or CancelForm(),
+            "problems": problems,
+            "late_now": services.is_late_cancel(session) if session.starts_at else False,
+            "notice_hours": settings.CANCELLATION_NOTICE_HOURS,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@role_required(DESK)
+def session_move(request, session_id: int):
+    session = _session(session_id)
+    form = BookForm(request.POST)
+    if not form.is_valid():
+        return _session_page(request, session, move_form=form, status=400)
+    try:
+        warnings = services.session_reschedule(
+            session=session,
+            starts_at=aware(form.cleaned_data["starts_at"]),
+            practitioner_user_id=form.cleaned_data["practitioner"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        return _session_page(request, session, move_form=form, problems=error.messages, status=400)
+    session.refresh_from_db()
+    local = timezone.localtime(session.starts_at)
+    messages.success(request, f"Session moved to {local:%A %-d %B %Y at %H:%M}.")
+    for warning in warnings:
+        messages.warning(request, warning)
+    return redirect(_day_url(local.date()))
+
+
+@require_POST
+@role_required(DESK)
+def session_cancel(request, session_id: int):
+    session = _session(session_id)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _session_page(request, session, cancel_form=form, status=400)
+    try:
+        services.session_cancel(
+            session=session,
+            cancelled_by=form.cleaned_data["cancelled_by"],
+            reason=form.cleaned_data["reason"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        return _session_page(
+            request, session, cancel_form=form, problems=error.messages, status=400
+        )
+    session.refresh_from_db()
+    late = " (late cancellation)" if session.booking.cancelled_late else ""
+    messages.success(request, f"Session {session.number} was cancelled{late}.")
+    return redirect(_day_url(timezone.localtime(session.starts_at).date()))
+
+
+@role_required(DESK)
+def session_slots(request, session_id: int):
+    """Free slots for one planned session; the list updates with htmx as preferences change."""
+    session = _session(session_id)
+    form = SlotSearchForm(request.GET or None)
+    slots = []
+    if form.is_bound and form.is_valid():
+        first_day = form.cleaned_data["first_day"]
+        slots = find_slots(
+            session=session,
+            first_day=first_day,
+            last_day=first_day + dt.timedelta(days=form.cleaned_data["days"] - 1),
+            practitioner_user_id=form.cleaned_data["practitioner"],
+            mornings_only=form.cleaned_data["mornings_only"],
+        )[:60]
+    context = {"session": session, "form": form, "slots": slots}
+    if request.htmx:
+        return render(request, "scheduling/_slots.html", context, status=_status(form))
+    return render(request, "scheduling/slots.html", context, status=_status(form))
+
+
+def _status(form) -> int:
+    return 400 if form.is_bound and form.errors else 200
+
+
+@role_required(DESK)
+def book_start(request):
+    """Booking from a free slot on the calendar: find the patient, pick the planned session."""
+    starts_at = _datetime(request.GET.get("start"))
+    practitioner = None
+    if request.GET.get("practitioner", "").isdigit():
+        practitioner = (
+            Practitioner.objects.select_related("user")
+            .filter(user_id=int(request.GET["practitioner"]))
+            .first()
+        )
+    return render(
+        request,
+        "scheduling/book_start.html",
+        {"starts_at": starts_at, "practitioner": practitioner},
+    )
+
+
+@role_required(DESK)
+def book_patients(request):
+    """htmx: patients matching the search, with their courses and next sessions to book."""
+    query = request.GET.get("q", "").replace("\x00", "").strip()
+    patients = list(Patient.objects.search(query)[:SEARCH_LIMIT]) if query else []
+    plans = (
+        TreatmentPlan.objects.filter(patient__in=patients, status=TreatmentPlan.Status.ACTIVE)
+        .select_related("modality", "body_area")
+        .prefetch_related("sessions")
+    )
+    by_patient: dict[int, list] = {p.pk: [] for p in patients}
+    for plan in plans:
+        bookable = [s for s in plan.sessions.all() if s.status in services.BOOKABLE]
+        bookable.sort(key=lambda s: s.number)
+        by_patient[plan.patient_id].append((plan, bookable[0] if bookable else None))
+    return render(
+        request,
+        "scheduling/_book_patients.html",
+        {
+            "query": query,
+            "results": [(p, by_patient[p.pk]) for p in patients],
+            "start": request.GET.get("start", ""),
+            "practitioner": request.GET.get("practitioner", ""),
+        },
+    )
+
+
+@require_POST
+@role_required(DESK)
+def book_confirm(request, session_id: int):
+    session = _session(session_id)
+    form = BookForm(request.POST)
+    problems: list[str] = []
+    if form.is_valid():
+        try:
+            services.session_book(
+                session=session,
+                starts_at=aware(form.cleaned_data["starts_at"]),
+                practitioner_user_id=form.cleaned_data["practitioner"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            problems = error.messages
+        else:
+            session.refresh_from_db()
+            local = timezone.localtime(session.starts_at)
+            messages.success(
+                request,
+                f"{session.patient.full_name}: session {session.number} booked for "
+                f"{local:%A %-d %B %Y at %H:%M}.",
+            )
+            return redirect(_day_url(local.date()))
+    return render(
+        request,
+        "scheduling/book_confirm.html",
+        {"session": session, "form": form, "problems": problems},
+        status=400,
+    )
+
+
+@role_required(DESK)
+def course_book(request, plan_id: int):
+    plan = get_object_or_404(
+        TreatmentPlan.objects.select_related("patient", "modality", "body_area"), pk=plan_id
+    )
+    choices = practitioner_choices()
+    problems: list[str] = []
+    practitioner = request.GET.get("practitioner", "")
+    prefs = {
+        "from": _date(request.GET.get("from")) or timezone.localdate(),
+        "practitioner": int(practitioner) if practitioner.isdigit() else None,
+        "mornings": request.GET.get("mornings") == "on",
+    }
+    if request.method == "POST":
+        rows, picked, problems = _course_rows_from_post(request, plan)
+        if not problems:
+            try:
+                booked = services.course_book(
+                    plan=plan, choices=picked, by=request.user, request=request
+                )
+            except ValidationError as error:
+                problems = error.messages
+            else:
+                first = timezone.localtime(booked[0].starts_at)
+                messages.success(
+                    request,
+                    f"{len(booked)} sessions booked for {plan.patient.full_name}, "
+                    f"from {first:%A %-d %B %Y}. Instructions were emailed.",
+                )
+                return redirect(_day_url(first.date()))
+        status = 400
+    else:
+        proposals = services.course_propose(
+            plan=plan,
+            first_day=prefs["from"],
+            practitioner_user_id=prefs["practitioner"],
+            mornings_only=prefs["mornings"],
+        )
+        rows = [
+            {
+                "session": session,
+                "start": timezone.localtime(slot.starts_at).strftime("%Y-%m-%dT%H:%M")
+                if slot
+                else "",
+                "practitioner": slot.practitioner.user_id if slot else None,
+                "include": slot is not None,
+            }
+            for session, slot in proposals
+        ]
+        if any(not row["include"] for row in rows):
+            problems = ["No free time was found for some sessions; choose a time by hand."]
+        status = 200
+    return render(
+        request,
+        "scheduling/course.html",
+        {"plan": plan, "rows": rows, "choices": choices, "problems": problems, "prefs": prefs},
+        status=status,
+    )
+
+
+def _course_rows_from_post(request, plan):
+    sessions = {
+        s.pk: s
+        for s in plan.sessions.filter(status__in=services.BOOKABLE).select_related(
+            "plan__modality", "depth_level"
+        )
+    }
+    rows, picked, problems = [], [], []
+    for session in sorted(sessions.values(), key=lambda s: s.number):
+        start_text = request.POST.get(f"start_{session.pk}", "")
+        practitioner = request.POST.get(f"practitioner_{session.pk}", "")
+        include = request.POST.get(f"include_{session.pk}") == "on"
+        rows.append(
+            {
+                "session": session,
+                "start": start_text,
+                "practitioner": int(practitioner) if practitioner.isdigit() else None,
+                "include": include,
+            }
+        )
+        if not include:
+            continue
+        starts_at = _datetime(start_text)
+        if starts_at is None or not practitioner.isdigit():
+            problems.append(f"Session {session.number}: choose a date, a time and a practitioner.")
+            continue
+        picked.append(services.CourseChoice(session, starts_at, int(practitioner)))
+    if not picked and not problems:
+        problems.append("Choose at least one session to book.")
+    return rows, picked, problems
+
+
+def practitioner_feed(request, token: str):
+    """A practitioner's calendar for their own calendar app; the secret URL is the key."""
+    practitioner = Practitioner.objects.filter(calendar_token=token, active=True).first()
+    if practitioner is None or len(token) < 20:
+        raise Http404
+    since = timezone.now() - dt.timedelta(days=30)
+    sessions = (
+        Session.objects.filter(
+            practitioner_id=practitioner.user_id,
+            starts_at__gte=since,
+            status__in=(*Session.ACTIVE_STATUSES, Session.Status.CANCELLED),
+        )
+        .select_related("patient", "plan__modality")
+        .order_by("starts_at")
+    )
+    body = calendar_for(sessions, name=f"Sessions of {practitioner}", for_patient=False)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,117 @@
+"""The booking API: same services, same rules, same messages as the pages."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.scheduling.conftest import at
+from treatments.models import Session
+
+
+@pytest.fixture
+def api(front_desk_user):
+    client = APIClient()
+    client.force_authenticate(front_desk_user)
+    return client
+
+
+def test_availability(api, clinic, django_assert_max_num_queries):
+    query = {
+        "session": clinic.sessions[0].pk,
+        "first_day": "2026-03-02",
+        "last_day": "2026-03-06",
+        "mornings_only": "true",
+    }
+    # the search's 19 (see test_the_search_loads_its_data_once) less what the API has loaded
+    with django_assert_max_num_queries(19):
+        response = api.get("/api/booking/availability/", query)
+    assert response.status_code == 200
+    first = response.json()[0]
+    assert first["starts_at"] == "2026-03-02T09:00:00+01:00"
+    assert first["practitioner"] == clinic.carla.user_id and first["room"] == "Room 1"
+    assert len(response.json()) == 5 * 12
+    bad = api.get("/api/booking/availability/", {**query, "last_day": "2026-01-01"})
+    assert bad.status_code == 400
+
+
+def test_book_reschedule_cancel(api, clinic):
+    s1, s2 = clinic.sessions[0], clinic.sessions[1]
+    uid = clinic.carla.user_id
+    booked = api.post(
+        f"/api/booking/sessions/{s1.pk}/book/",
+        {"starts_at": at(2, 9).isoformat(), "practitioner": uid},
+        format="json",
+    )
+    assert booked.status_code == 201, booked.json()
+    assert booked.json()["status"] == "booked"
+    assert (
+        api.post(
+            f"/api/booking/sessions/{s2.pk}/book/",
+            {"starts_at": at(9, 9).isoformat(), "practitioner": uid},
+            format="json",
+        ).status_code
+        == 201
+    )
+    refused = api.post(
+        f"/api/booking/sessions/{s2.pk}/reschedule/",
+        {"starts_at": at(2, 9).isoformat()},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert "already has a session at that time" in str(refused.json())
+    moved = api.post(
+        f"/api/booking/sessions/{s1.pk}/reschedule/",
+        {"starts_at": at(4, 9).isoformat()},
+        format="json",
+    )
+    assert moved.status_code == 200
+    assert moved.json()["warnings"][0].startswith("Session 2 on Monday 9 March 2026 is now 5 days")
+    cancelled = api.post(
+        f"/api/booking/sessions/{s1.pk}/cancel/",
+        {"cancelled_by": "clinic", "reason": "Laser broken"},
+        format="json",
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    nobody = api.post(
+        f"/api/booking/sessions/{s2.pk}/cancel/", {"cancelled_by": "x"}, format="json"
+    )
+    assert nobody.status_code == 400
+
+
+def test_course_booking_all_or_none(api, clinic):
+    uid = clinic.carla.user_id
+    items = [
+        {"session": s.pk, "starts_at": at(2 + 7 * i, 9).isoformat(), "practitioner": uid}
+        for i, s in enumerate(clinic.sessions[:3])
+    ]
+    items[2]["starts_at"] = at(10, 9).isoformat()  # one day after session 2
+    refused = api.post(
+        f"/api/booking/plans/{clinic.plan.pk}/book/", {"sessions": items}, format="json"
+    )
+    assert refused.status_code == 400 and "Nothing was booked." in str(refused.json())
+    assert not Session.objects.filter(status="booked").exists()
+    items[2]["starts_at"] = at(23, 9).isoformat()
+    ok = api.post(f"/api/booking/plans/{clinic.plan.pk}/book/", {"sessions": items}, format="json")
+    assert ok.status_code == 201 and len(ok.json()) == 3
+
+
+def test_only_front_desk_staff(clinic, persona):
+    client = APIClient()
+    client.force_authenticate(persona("alice"))
+    assert client.get("/api/booking/availability/").status_code == 403
+    assert APIClient().get("/api/booking/availability/").status_code == 401
+
+
+def test_the_endpoints_are_in_the_openapi_schema(api, admin_user):
+    api.force_authenticate(admin_user)
+    schema = api.get("/api/schema/?format=json").json()
+    paths = schema["paths"]
+    for path in [
+        "/api/booking/availability/",
+        "/api/booking/sessions/{id}/book/",
+        "/api/booking/sessions/{id}/reschedule/",
+        "/api/booking/sessions/{id}/cancel/",
+        "/api/booking/plans/{plan_id}/book/",
+    ]:
+        assert path in paths, path

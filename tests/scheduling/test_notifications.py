@@ -1,0 +1,162 @@
+"""Reminders (idempotent), the practitioner's iCalendar feed and the patient's .ics."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connections
+from icalendar import Calendar
+
+from scheduling import services, tasks
+from scheduling.models import Booking
+from scheduling.notifications import calendar_for
+from tests.scheduling.conftest import at
+from tests.scheduling.factories import PlanFactory
+
+
+def book(clinic, session, when, by):
+    return services.session_book(
+        session=session,
+        starts_at=when,
+        practitioner_user_id=clinic.carla.user_id,
+        by=by,
+        notify=False,
+    )
+
+
+def test_a_reminder_goes_out_once_even_if_the_task_runs_twice(
+    clinic, front_desk_user, mailoutbox, frozen, settings
+):
+    settings.REMINDER_LEAD_HOURS = 24
+    soon = book(clinic, clinic.sessions[0], at(3, 9), front_desk_user)  # 25 h away
+    assert tasks.send_due_reminders() == 0
+    frozen.move_to(at(2, 9, 30))
+    assert tasks.send_due_reminders() == 1
+    assert tasks.send_due_reminders() == 0
+    assert len(mailoutbox) == 1
+    assert "Tuesday 3 March 2026 at 09:00" in mailoutbox[0].body
+    assert Booking.objects.get(session=soon).reminder_sent_at is not None
+
+
+def test_a_failed_send_releases_the_claim(clinic, front_desk_user, mailoutbox, frozen, monkeypatch):
+    book(clinic, clinic.sessions[0], at(2, 15), front_desk_user)
+
+    def broken(session):
+        raise OSError("mail server down")
+
+    monkeypatch.setattr(tasks.notifications, "send_reminder", broken)
+    assert tasks.send_due_reminders() == 0
+    monkeypatch.undo()
+    assert tasks.send_due_reminders() == 1
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_reminder_runs_send_each_reminder_once(
+    request, transactional_db, front_desk_user, mailoutbox
+):
+    request.getfixturevalue("postgres")
+    clinic = request.getfixturevalue("clinic")
+    for hour in (10, 11, 12):
+        session = PlanFactory(modality=clinic.micro).sessions.get(number=1)
+        book(clinic, session, at(2, hour), front_desk_user)
+    barrier = threading.Barrier(4)
+    counts = []
+
+    def run():
+        barrier.wait(timeout=10)
+        try:
+            counts.append(tasks.send_due_reminders())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(counts) == 3
+    assert len(mailoutbox) == 3
+    assert len({m.to[0] for m in mailoutbox}) == 3
+
+
+def _valid(ical: bytes) -> Calendar:
+    calendar = Calendar.from_ical(ical)
+    assert calendar["VERSION"] == "2.0" and calendar["PRODID"]
+    events = calendar.walk("VEVENT")
+    for event in events:
+        for prop in ("UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY"):
+            assert prop in event, prop
+        assert event.decoded("DTEND") > event.decoded("DTSTART")
+    # RFC 5545: CRLF line endings, lines folded at 75 octets
+    assert b"\r\n" in ical and all(len(line) <= 75 for line in ical.split(b"\r\n"))
+    return calendar
+
+
+def test_the_patients_ics_is_valid_rfc5545(clinic, front_desk_user):
+    session = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
+    calendar = _valid(calendar_for([session], name="Clinic", for_patient=True))
+    [event] = calendar.walk("VEVENT")
+    assert event.decoded("DTSTART") == at(2, 10)
+    assert event["UID"] == f"session-{session.pk}@clinic-planner"
+
+
+def test_the_practitioner_feed_needs_the_secret_token(client, clinic, front_desk_user):
+    session = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
+    response = client.get(f"/calendar/{clinic.carla.calendar_token}.ics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    calendar = _valid(response.content)
+    [event] = calendar.walk("VEVENT")
+    assert event["UID"] == f"session-{session.pk}@clinic-planner"
+    assert "Alice" not in response.content.decode()  # initials only in a feed
+    assert client.get("/calendar/not-the-token.ics").status_code == 404
+
+
+def test_a_worker_that_died_after_its_claim_does_not_cause_a_second_reminder(
+    clinic, front_desk_user, mailoutbox
+):
+    session = book(clinic, clinic.sessions[0], at(2, 15), front_desk_user)
+    booking = Booking.objects.get(session=session)
+    assert tasks.claim_reminder(booking.pk)  # the dead worker's claim, its email never sent
+    assert tasks.send_due_reminders() == 0  # the redelivered task skips it
+    assert mailoutbox == []
+
+
+def test_the_beat_schedule_runs_the_reminder_task():
+    from clinic.celery import app
+
+    entries = {e["task"] for e in app.conf.beat_schedule.values()}
+    assert "scheduling.tasks.send_due_reminders" in entries
+    assert "scheduling.tasks.send_due_reminders" in app.tasks
+
+
+@pytest.mark.worker
+def test_reminders_through_a_real_worker_go_out_once(transactional_db, request, front_desk_user):
+    """The beat task runs in a real worker process, twice: the second run sends nothing."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.scheduling.factories import DepthLevelFactory, ModalityFactory, PractitionerFactory
+
+    worker = request.getfixturevalue("celery_worker")
+    micro = ModalityFactory(kind="microdermabrasion")
+    DepthLevelFactory(modality=micro)
+    carla = PractitionerFactory(modalities=[micro])
+    session = PlanFactory(modality=micro).sessions.get(number=1)
+    # Real time here (the worker's clock is not frozen): a session in three hours.
+    starts = timezone.now().replace(microsecond=0) + dt.timedelta(hours=3)
+    Session = type(session)
+    Session.objects.filter(pk=session.pk).update(
+        status="booked",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(minutes=45),
+        practitioner=carla.user,
+    )
+    Booking.objects.create(session=session, booked_by=front_desk_user)
+    assert tasks.send_due_reminders.delay().get(timeout=30) == 1
+    assert tasks.send_due_reminders.delay().get(timeout=30) == 0
+    assert Booking.objects.get(session=session).reminder_sent_at is not None
+    assert "send_due_reminders" in worker.log()

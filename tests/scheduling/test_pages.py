@@ -1,0 +1,255 @@
+"""The desk pages: calendar, booking, course, move, cancel, check-in; access and query counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from scheduling import services
+from tests.scheduling.conftest import AMS, at
+from tests.scheduling.factories import PlanFactory, RoomFactory
+from treatments.models import Session
+
+
+def book(clinic, session, when, by):
+    return services.session_book(
+        session=session,
+        starts_at=when,
+        practitioner_user_id=clinic.carla.user_id,
+        by=by,
+        notify=False,
+    )
+
+
+@pytest.fixture
+def desk(client, front_desk_user):
+    client.force_login(front_desk_user)
+    return client
+
+
+@pytest.mark.parametrize("who", ["clinician", "alice"])
+def test_only_the_front_desk_sees_the_calendar(client, persona, who, clinic):
+    client.force_login(persona(who))
+    for url in [
+        "/desk/",
+        "/desk/week/",
+        "/desk/today/",
+        f"/desk/sessions/{clinic.sessions[0].pk}/",
+    ]:
+        assert client.get(url).status_code == 403
+
+
+def test_the_day_view_shows_columns_sessions_free_slots_and_the_search_box(
+    desk, clinic, front_desk_user
+):
+    book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
+    response = desk.get("/desk/?date=2026-03-02")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert str(clinic.carla) in html and "10:00 Alice Smit" in html
+    assert 'aria-label="Book 09:00 with' in html
+    assert 'aria-label="Book 10:00 with' not in html  # taken
+    assert "Name, phone or date of birth" in html
+    rooms = desk.get("/desk/?date=2026-03-02&by=room").content.decode()
+    assert "Room 1" in rooms and "10:00 Alice Smit" in rooms
+
+
+def test_the_day_view_costs_the_same_queries_however_full_the_day(
+    desk, clinic, front_desk_user, django_assert_num_queries
+):
+    def fill(hours):
+        for hour in hours:
+            plan = PlanFactory(modality=clinic.micro, session_count=1)
+            book(clinic, plan.sessions.get(), at(2, hour), front_desk_user)
+
+    fill([10])
+    # 1 the session, 2 the user, 3-4 the user's own and group permissions, 5 the day's sessions
+    # with patient, modality, practitioner and room, 6 practitioners, 7 their working hours,
+    # 8 their exceptions
+    with django_assert_num_queries(8):
+        desk.get("/desk/?date=2026-03-02")
+    fill([11, 12, 13, 14, 15])
+    with django_assert_num_queries(8):
+        response = desk.get("/desk/?date=2026-03-02")
+    assert response.content.decode().count("cal-session") == 6
+
+
+def test_week_and_today_lists(desk, clinic, front_desk_user, django_assert_num_queries):
+    book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
+    book(clinic, clinic.sessions[1], at(9, 10), front_desk_user)
+    week = desk.get("/desk/week/?date=2026-03-04").content.decode()
+    assert "10:00 Alice Smit" in week and "Monday 2 Mar" in week
+    # session, user, own and group permissions, the day's sessions
+    with django_assert_num_queries(5):
+        today = desk.get("/desk/today/").content.decode()
+    assert today.count("Check in") == 1
+
+
+def test_check_in_with_htmx_swaps_the_row(desk, clinic, front_desk_user):
+    session = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
+    response = desk.post(f"/desk/sessions/{session.pk}/check-in/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "Checked in" in response.content.decode()
+    again = desk.post(f"/desk/sessions/{session.pk}/check-in/", HTTP_HX_REQUEST="true")
+    assert "Only a booked session can be checked in" in again.content.decode()
+    assert again["HX-Retarget"] == "#today-problems"
+
+
+def test_booking_from_a_free_slot(desk, clinic):
+    start = at(2, 9).isoformat()
+    page = desk.get("/desk/book/", {"practitioner": clinic.carla.user_id, "start": start})
+    assert "Monday 2 March 2026, 09:00" in page.content.decode()
+    results = desk.get(
+        "/desk/book/patients/",
+        {"q": "Smit", "start": "2026-03-02T09:00", "practitioner": clinic.carla.user_id},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Book session 1 here" in results
+    session = clinic.sessions[0]
+    response = desk.post(
+        f"/desk/sessions/{session.pk}/book/",
+        {"starts_at": "2026-03-02T09:00", "practitioner": clinic.carla.user_id},
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.status == "booked" and session.starts_at == at(2, 9)
+
+
+def test_a_refused_booking_is_explained_in_words_with_400(desk, clinic, front_desk_user):
+    book(clinic, clinic.sessions[0], at(2, 9), front_desk_user)
+    response = desk.post(
+        f"/desk/sessions/{clinic.sessions[1].pk}/book/",
+        {"starts_at": "2026-03-04T09:00", "practitioner": clinic.carla.user_id},
+    )
+    assert response.status_code == 400
+    assert "can be booked from Monday 9 March 2026" in response.content.decode()
+    garbage = desk.post(
+        f"/desk/sessions/{clinic.sessions[1].pk}/book/", {"starts_at": "soon", "practitioner": "x"}
+    )
+    assert garbage.status_code == 400
+
+
+def test_slot_search_page(desk, clinic):
+    url = f"/desk/sessions/{clinic.sessions[0].pk}/slots/"
+    response = desk.get(url, {"first_day": "2026-03-02", "days": 1, "mornings_only": "on"})
+    html = response.content.decode()
+    assert "Mon 2 Mar, 09:00" in html and "Mon 2 Mar, 12:00" not in html
+    assert desk.get(url, {"first_day": "nonsense", "days": 1}).status_code == 400
+
+
+def test_course_booking_proposes_adjusts_and_books_all_or_none(desk, clinic, front_desk_user):
+    url = f"/desk/plans/{clinic.plan.pk}/book/"
+    proposal = desk.get(url).content.decode()
+    assert 'value="2026-03-02T09:00"' in proposal and 'value="2026-03-16T09:00"' in proposal
+    s = clinic.sessions
+    uid = clinic.carla.user_id
+    data = {}
+    for session, start in zip(
+        s,
+        ["2026-03-02T09:00", "2026-03-16T09:00", "2026-03-30T09:00", "2026-04-13T09:00"],
+        strict=True,
+    ):
+        data |= {
+            f"include_{session.pk}": "on",
+            f"start_{session.pk}": start,
+            f"practitioner_{session.pk}": uid,
+        }
+    data[f"start_{s[1].pk}"] = "2026-03-04T09:00"  # too close to session 1
+    refused = desk.post(url, data)
+    assert refused.status_code == 400
+    assert "Session 2: Session 2 of this course can be booked from" in refused.content.decode()
+    assert not Session.objects.filter(plan=clinic.plan, status="booked").exists()
+    data[f"start_{s[1].pk}"] = "2026-03-17T11:00"  # staff adjust it
+    response = desk.post(url, data)
+    assert response.status_code == 302
+    assert Session.objects.filter(plan=clinic.plan, status="booked").count() == 4
+
+
+def test_move_warns_and_cancel_frees(desk, clinic, front_desk_user):
+    first = book(clinic, clinic.sessions[0], at(2, 9), front_desk_user)
+    book(clinic, clinic.sessions[1], at(9, 9), front_desk_user)
+    response = desk.post(
+        f"/desk/sessions/{first.pk}/move/",
+        {"starts_at": "2026-03-04T14:00", "practitioner": clinic.carla.user_id},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Session moved to Wednesday 4 March 2026 at 14:00." in html
+    assert "Session 2 on Monday 9 March 2026 is now 5 days after this one" in html
+    bad = desk.post(
+        f"/desk/sessions/{first.pk}/move/",
+        {"starts_at": "2026-03-04T20:00", "practitioner": clinic.carla.user_id},
+    )
+    assert bad.status_code == 400 and "does not work at 20:00" in bad.content.decode()
+    cancelled = desk.post(
+        f"/desk/sessions/{first.pk}/cancel/",
+        {"cancelled_by": "patient", "reason": "Flu"},
+        follow=True,
+    )
+    assert "Session 1 was cancelled." in cancelled.content.decode()
+    assert desk.post(f"/desk/sessions/{first.pk}/cancel/", {}).status_code == 400
+
+
+def test_the_room_view_lists_every_room(desk, clinic):
+    RoomFactory(name="Room 3")
+    html = desk.get("/desk/?by=room&date=2026-03-02").content.decode()
+    assert all(f"Room {n}" in html for n in (1, 2, 3))
+
+
+def test_dst_day_grid_has_the_local_hours(desk, clinic):
+    day = dt.date(2026, 3, 30)  # Monday after spring forward
+    html = desk.get(f"/desk/?date={day}").content.decode()
+    assert '<th scope="row" class="cal-time">09:00</th>' in html
+    assert AMS.utcoffset(dt.datetime(2026, 3, 30)) == dt.timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/desk/?date=2026-02-30",
+        "/desk/?date=rubbish",
+        "/desk/week/?date=2026-13-01",
+        "/desk/book/?start=2026-13-01T10:00&practitioner=abc",
+        "/desk/book/patients/?q=%00",
+    ],
+)
+def test_bad_query_strings_never_give_a_500(desk, clinic, url):
+    assert desk.get(url).status_code == 200
+
+
+def test_a_course_form_with_an_impossible_date_is_a_400(desk, clinic):
+    session = clinic.sessions[0]
+    response = desk.post(
+        f"/desk/plans/{clinic.plan.pk}/book/",
+        {
+            f"include_{session.pk}": "on",
+            f"start_{session.pk}": "2026-02-30T10:00",
+            f"practitioner_{session.pk}": clinic.carla.user_id,
+        },
+    )
+    assert response.status_code == 400
+    assert "Session 1: choose a date, a time and a practitioner." in response.content.decode()
+
+
+def test_day_navigation_and_refresh_swap_only_the_grid(desk, clinic, front_desk_user):
+    book(clinic, clinic.sessions[0], at(3, 10), front_desk_user)
+    response = desk.get("/desk/?date=2026-03-03", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "Tuesday 3 March 2026" in html and "10:00 Alice Smit" in html
+    assert 'hx-trigger="every 60s"' in html
+
+
+def test_course_proposal_follows_preferences(desk, clinic):
+    url = f"/desk/plans/{clinic.plan.pk}/book/"
+    html = desk.get(url, {"from": "2026-03-04", "mornings": "on"}).content.decode()
+    assert 'value="2026-03-04T09:00"' in html and 'value="2026-03-18T09:00"' in html
+    assert desk.get(url, {"from": "2026-02-31", "practitioner": "x"}).status_code == 200
+
+
+def test_the_session_page_says_when_a_cancel_would_be_late(desk, clinic, front_desk_user):
+    soon = book(clinic, clinic.sessions[0], at(2, 15), front_desk_user)
+    later = book(clinic, clinic.sessions[1], at(9, 15), front_desk_user)
+    assert "late cancellation" in desk.get(f"/desk/sessions/{soon.pk}/").content.decode()
+    assert "late cancellation" not in desk.get(f"/desk/sessions/{later.pk}/").content.decode()
