@@ -8,6 +8,7 @@ from core import views as core_views
 api_patterns = [
     path("auth/token/", obtain_auth_token, name="api_token"),
     path("", include("people.api_urls")),
+    path("", include("photos.api_urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("health/live/", core_views.liveness, name="liveness"),
     path("patients/", include("people.urls")),
     path("portal/", include("portal.urls")),
+    path("photos/", include("photos.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

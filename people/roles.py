@@ -34,6 +34,11 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "people.view_health",
         "people.view_patient",
         "people.change_patient",
+        "photos.view_photo",
+        "photos.add_photo",
+        "photos.view_comparison",
+        "photos.change_comparison",
+        "photos.release_comparison",
     ),
     Role.CLINIC_ADMIN: (
         "people.manage_clinic",
