@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 # Each module has load(), safe to run again; later ones may use what earlier ones made.
-DEMO_MODULES = ["people.demo"]
+DEMO_MODULES = ["people.demo", "photos.demo"]  # photos.demo stays last
 
 
 class Command(BaseCommand):
