@@ -12,6 +12,7 @@ sizes are resized from the previous one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import math
@@ -62,6 +63,8 @@ DEFAULT_MAX_BYTES = 40 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 60_000_000  # a 50-megapixel camera still fits; a decompression bomb does not
 DERIVATIVE_SIZES: tuple[int, ...] = (2048, 1024, 320)
 JPEG_QUALITY = 85
+# Bicubic: sharp enough for clinical thumbnails, a third cheaper than Lanczos in Pillow.
+RESAMPLE = Image.Resampling.BICUBIC
 
 EXIF_ORIENTATION = 0x0112
 EXIF_DATETIME = 0x0132
@@ -242,7 +245,7 @@ def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
         background = Image.new("RGB", image.size, (255, 255, 255))
         background.paste(image, mask=image.getchannel("A"))
         image = background
-    if icc:
+    if icc and not _is_srgb(icc):
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             if image.mode not in ("RGB", "CMYK", "L"):
@@ -255,6 +258,17 @@ def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
     if image.mode != "RGB":
         image = image.convert("RGB")
     return image
+
+
+@functools.lru_cache(maxsize=32)
+def _is_srgb(icc: bytes) -> bool:
+    """Cameras mostly embed an sRGB profile already: then there is nothing to convert."""
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return False
+    description = (ImageCms.getProfileDescription(profile) or "").strip().lower()
+    return description.startswith(("srgb", "s rgb")) or description == "iec 61966-2.1"
 
 
 def _encode_jpeg(image: Image.Image) -> bytes:
@@ -291,7 +305,7 @@ def make_derivatives(
         for size in sizes:
             w, h = _fit(current.width, current.height, size)
             if (w, h) != current.size:
-                current = current.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+                current = current.resize((w, h), RESAMPLE, reducing_gap=3.0)
             if not results:
                 # Colour and orientation once, on the largest derivative; smaller ones inherit.
                 current = _to_srgb(current, icc)
