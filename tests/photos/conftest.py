@@ -19,34 +19,41 @@ def face(db):
     return BodyArea.objects.get_or_create(slug="face", defaults={"name": "Face"})[0]
 
 
+def create_plan(patient, *, sessions: int = 3, area=None) -> TreatmentPlan:
+    """A microdermabrasion course with its sessions, completed fortnightly from 2 March 2026."""
+    if area is None:
+        area = BodyArea.objects.get_or_create(slug="face", defaults={"name": "Face"})[0]
+    modality, _ = Modality.objects.get_or_create(
+        kind=Modality.Kind.MICRODERMABRASION, defaults={"name": "Microdermabrasion"}
+    )
+    level, _ = DepthLevel.objects.get_or_create(
+        modality=modality, rank=2, defaults={"name": "Level II"}
+    )
+    plan = TreatmentPlan.objects.create(
+        patient=patient,
+        modality=modality,
+        body_area=area,
+        session_count=sessions,
+        interval_days=14,
+    )
+    start = timezone.make_aware(dt.datetime(2026, 3, 2, 10, 0))
+    for number in range(1, sessions + 1):
+        Session.objects.create(
+            plan=plan,
+            patient=patient,
+            number=number,
+            depth_level=level,
+            status=Session.Status.COMPLETED,
+            starts_at=start + dt.timedelta(days=14 * (number - 1)),
+            ends_at=start + dt.timedelta(days=14 * (number - 1), minutes=45),
+        )
+    return plan
+
+
 @pytest.fixture
 def make_plan(db, face):
     def make(patient, *, sessions: int = 3, area=None):
-        modality, _ = Modality.objects.get_or_create(
-            kind=Modality.Kind.MICRODERMABRASION, defaults={"name": "Microdermabrasion"}
-        )
-        level, _ = DepthLevel.objects.get_or_create(
-            modality=modality, rank=2, defaults={"name": "Level II"}
-        )
-        plan = TreatmentPlan.objects.create(
-            patient=patient,
-            modality=modality,
-            body_area=area or face,
-            session_count=sessions,
-            interval_days=14,
-        )
-        start = timezone.make_aware(dt.datetime(2026, 3, 2, 10, 0))
-        for number in range(1, sessions + 1):
-            Session.objects.create(
-                plan=plan,
-                patient=patient,
-                number=number,
-                depth_level=level,
-                status=Session.Status.COMPLETED,
-                starts_at=start + dt.timedelta(days=14 * (number - 1)),
-                ends_at=start + dt.timedelta(days=14 * (number - 1), minutes=45),
-            )
-        return plan
+        return create_plan(patient, sessions=sessions, area=area or face)
 
     return make
 
