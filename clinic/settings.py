@@ -261,6 +261,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"PhotoWorkStatusEnum": "photos.models.Status"},
 }
 
 # A strict Content Security Policy: scripts only from here or with the per-request nonce.

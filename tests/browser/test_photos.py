@@ -23,6 +23,17 @@ def wait_until(page, expression: str, timeout: float = 10.0) -> None:
         page.wait_for_timeout(100)
 
 
+@pytest.fixture(autouse=True)
+def _celery_join_flag():
+    """Eager tasks run in the live server's threads flip Celery's process-wide "a task is
+    running" flag; concurrent uploads can leave it set, and later `result.get()` calls in this
+    process would then refuse. Put it back."""
+    from celery._state import _set_task_join_will_block
+
+    yield
+    _set_task_join_will_block(False)
+
+
 @pytest.fixture
 def alice_plan(alice):
     return create_plan(alice)

@@ -154,3 +154,24 @@ def test_timeline_and_comparison_viewer(
     viewer = client.get(reverse("photos:comparison", args=[pair.pk])).content.decode()
     assert 'id="compare-range"' in viewer and "Sheet ready" in viewer
     assert 'style="' not in viewer  # the CSP forbids inline styles
+
+
+def test_the_timeline_takes_a_fixed_number_of_queries(
+    client,
+    clinician_user,
+    alice_plan,
+    add_photo,
+    django_assert_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in (1, 2, 3):
+            add_photo(alice_plan.sessions.get(number=number), phase="after")
+        add_photo(alice_plan.sessions.get(number=1), phase="before")
+    client.force_login(clinician_user)
+    with django_assert_num_queries(10):
+        # 1 the login session, 2 its user, 3 user permissions, 4 group permissions,
+        # 5 the patient, 6 the audit actor's groups, 7 the audit record,
+        # 8 photos with area and session, 9 their derivatives, 10 comparisons with plan and area
+        response = client.get(reverse("photos:timeline", args=[alice_plan.patient_id]))
+    assert response.content.decode().count("<img") == 4
