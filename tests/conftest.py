@@ -154,8 +154,8 @@ def celery_worker(request, transactional_db, tmp_path, settings):
         broker = {"broker_url": "filesystem://", "result_backend": f"file://{tmp_path / 'results'}"}
     worker = WorkerProcess(tmp_path=tmp_path, media_root=settings.MEDIA_ROOT, **broker)
     with celery_configured(app, **worker.celery_conf()):
-        worker.start()
         try:
+            worker.start()  # inside the try: a worker that fails to answer is stopped too
             yield worker
         finally:
             worker.stop()
