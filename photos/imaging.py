@@ -63,7 +63,8 @@ DEFAULT_MAX_BYTES = 40 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 60_000_000  # a 50-megapixel camera still fits; a decompression bomb does not
 DERIVATIVE_SIZES: tuple[int, ...] = (2048, 1024, 320)
 JPEG_QUALITY = 85
-# Bicubic: sharp enough for clinical thumbnails, a third cheaper than Lanczos in Pillow.
+# The first reduction (at most about 2:1 after draft()) is bilinear; the smaller steps bicubic.
+FIRST_RESAMPLE = Image.Resampling.BILINEAR
 RESAMPLE = Image.Resampling.BICUBIC
 
 EXIF_ORIENTATION = 0x0112
@@ -278,6 +279,24 @@ def _encode_jpeg(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+def _resize_in_strips(image: Image.Image, size: tuple[int, int], strips: int = 8) -> Image.Image:
+    """The first, big reduction in horizontal bands: the same pixels as one resize() (the filter
+    reads past each band's edges), a fraction of its intermediate buffer, and cache-friendlier.
+    Bilinear is an antialiased triangle filter when reducing: smooth and fast for <= 2:1."""
+    width, height = size
+    if height < strips * 8:
+        return image.resize(size, FIRST_RESAMPLE)
+    out = Image.new(image.mode, size)
+    scale = image.height / height
+    for index in range(strips):
+        top, bottom = height * index // strips, height * (index + 1) // strips
+        band = image.resize(
+            (width, bottom - top), FIRST_RESAMPLE, box=(0, top * scale, image.width, bottom * scale)
+        )
+        out.paste(band, (0, top))
+    return out
+
+
 def make_derivatives(
     source: IO[bytes] | bytes, sizes: Sequence[int] = DERIVATIVE_SIZES
 ) -> list[Derivative]:
@@ -304,13 +323,18 @@ def make_derivatives(
         results: list[Derivative] = []
         for size in sizes:
             w, h = _fit(current.width, current.height, size)
-            if (w, h) != current.size:
-                current = current.resize((w, h), RESAMPLE, reducing_gap=3.0)
             if not results:
+                if (w, h) != current.size:
+                    current = _resize_in_strips(current, (w, h))
+                # The full decode is not needed any more: free it before encoding anything.
+                if current is not image:
+                    image.close()
                 # Colour and orientation once, on the largest derivative; smaller ones inherit.
                 current = _to_srgb(current, icc)
                 if orientation in range(2, 9):
                     current = current.transpose(_TRANSPOSE[orientation])
+            elif (w, h) != current.size:
+                current = current.resize((w, h), RESAMPLE, reducing_gap=3.0)
             results.append(Derivative(size, current.width, current.height, _encode_jpeg(current)))
     return results
 

@@ -113,3 +113,13 @@ def test_a_sheet_is_drawn_as_jpeg_and_pdf():
     assert pdf.startswith(b"%PDF")
     with Image.open(io.BytesIO(jpeg)) as image:
         assert image.width > image.height
+
+
+def test_resizing_in_bands_gives_the_same_pixels_as_one_resize():
+    from PIL import ImageChops, ImageStat
+
+    source = Image.merge("RGB", [Image.effect_noise((1600, 1200), 60) for _ in range(3)])
+    banded = imaging._resize_in_strips(source, (1000, 750))
+    whole = source.resize((1000, 750), imaging.FIRST_RESAMPLE)
+    difference = ImageStat.Stat(ImageChops.difference(banded, whole))
+    assert max(difference.extrema[band][1] for band in range(3)) <= 2  # rounding at band edges
