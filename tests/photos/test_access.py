@@ -118,3 +118,32 @@ def test_x_accel_delivery_hands_the_bytes_to_the_proxy(client, clinician_user, r
     assert response["Content-Type"] == "image/jpeg"
     assert response["Cache-Control"] == "private, no-store"
     assert response.content == b""
+
+
+def test_the_patients_page_takes_a_fixed_number_of_queries(
+    client, alice, released, django_assert_num_queries
+):
+    client.force_login(alice.user)
+    with django_assert_num_queries(6):
+        # 1 the login session, 2 its user, 3 user permissions, 4 group permissions,
+        # 5 the patient of the account, 6 released, consented, ready comparisons with area/plan
+        response = client.get(reverse("photos:mine"))
+    assert response.content.decode().count('class="sheet-preview"') == 1
+
+
+def test_each_purpose_is_withdrawn_on_its_own(released, clinician_user):
+    services.photo_consent_update(
+        photo=released["before"], purposes=["clinical", "portal", "education"], by=clinician_user
+    )
+    services.photo_consent_update(
+        photo=released["after"], purposes=["clinical", "portal", "education"], by=clinician_user
+    )
+    assert Comparison.objects.visible_for("education").filter(pk=released["pair"].pk).exists()
+    assert not Comparison.objects.visible_for("marketing").exists()
+    services.photo_consent_update(
+        photo=released["after"], purposes=["clinical", "portal"], by=clinician_user
+    )
+    assert not Comparison.objects.visible_for("education").exists()
+    assert Comparison.objects.released().filter(pk=released["pair"].pk).exists()
+    event = AuditEvent.objects.filter(object_id=str(released["after"].pk), action="change").first()
+    assert event.detail == "consent given: -; withdrawn: education"
