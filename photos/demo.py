@@ -10,6 +10,7 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFilter
 
 from people.models import Patient
@@ -21,7 +22,7 @@ from .models import Photo
 VIEWS = ("frontal", "left_45", "right_45")
 
 
-def synthetic_face(*, seed: int, spots: int, view: str) -> bytes:
+def synthetic_face(*, seed: int, spots: int, view: str, taken=None) -> bytes:
     """A face-like oval on a studio background, with `spots` blemishes; EXIF capture time."""
     rng = random.Random(seed)
     width, height = 1600, 1200
@@ -39,7 +40,8 @@ def synthetic_face(*, seed: int, spots: int, view: str) -> bytes:
     noise = Image.effect_noise((width, height), 12).convert("RGB")
     image = Image.blend(image, noise, 0.06)
     exif = Image.Exif()
-    exif.get_ifd(0x8769)[0x9003] = f"2026:0{1 + seed % 8}:1{seed % 9} 10:00:00"
+    if taken is not None:  # the session's time, as the camera would have recorded it
+        exif.get_ifd(0x8769)[0x9003] = timezone.localtime(taken).strftime("%Y:%m:%d %H:%M:%S")
     out = io.BytesIO()
     image.save(out, "JPEG", quality=88, exif=exif)
     return out.getvalue()
@@ -64,7 +66,9 @@ def load() -> None:
     first, latest = course[0], course[min(len(course) - 1, 2)]
     for index, view in enumerate(VIEWS):
         for session, phase, spots in ((first, "before", 40), (latest, "after", 8)):
-            data = synthetic_face(seed=index * 10 + session.number, spots=spots, view=view)
+            data = synthetic_face(
+                seed=index * 10 + session.number, spots=spots, view=view, taken=session.starts_at
+            )
             services.photo_upload(
                 session=session,
                 body_area=plan.body_area,
