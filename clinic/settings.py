@@ -178,6 +178,15 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Photos: how image bytes leave the app once the view has checked permission and audited.
+# "direct" streams them from the storage; "x-accel" hands nginx an internal location
+# (PHOTOS_X_ACCEL_PREFIX + key); "signed-url" redirects to the storage's short-lived signed URL.
+PHOTOS_DELIVERY = env.str("PHOTOS_DELIVERY", default="direct")
+if PHOTOS_DELIVERY not in ("direct", "x-accel", "signed-url"):
+    raise ImproperlyConfigured("PHOTOS_DELIVERY must be 'direct', 'x-accel' or 'signed-url'.")
+PHOTOS_X_ACCEL_PREFIX = env.str("PHOTOS_X_ACCEL_PREFIX", default="/protected-media/")
+PHOTOS_MAX_UPLOAD_BYTES = env.int("PHOTOS_MAX_UPLOAD_BYTES", default=40 * 1024 * 1024)
+PHOTOS_MAX_PIXELS = env.int("PHOTOS_MAX_PIXELS", default=60_000_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -261,6 +270,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PhotoWorkStatusEnum": "photos.models.Status",
+        "PlanStatusEnum": "treatments.models.TreatmentPlan.Status",
+        "SessionStatusEnum": "treatments.models.Session.Status",
+    },
 }
 
 # A strict Content Security Policy: scripts only from here or with the per-request nonce.

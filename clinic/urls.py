@@ -11,6 +11,7 @@ api_patterns = [
     path("", include("people.api_urls")),
     path("", include("treatments.api_urls")),
     path("", include("scheduling.api_urls")),
+    path("", include("photos.api_urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +27,7 @@ urlpatterns = [
     path("patients/", include("people.urls")),
     path("portal/", include("portal.urls")),
     path("treatments/", include("treatments.urls")),
+    path("photos/", include("photos.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

@@ -63,6 +63,11 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "treatments.view_screening",
         "treatments.add_screening",
         "treatments.override_screening",
+        "photos.view_photo",
+        "photos.add_photo",
+        "photos.view_comparison",
+        "photos.change_comparison",
+        "photos.release_comparison",
     ),
     Role.CLINIC_ADMIN: (
         "people.manage_clinic",

@@ -1,1 +1,241 @@
-from django.db import models  # noqa: F401
+"""Before/after photos, their derivatives (thumbnails) and comparisons (pairs and series).
+
+The original upload is the clinical record: stored once, unchanged, under a key the server
+makes up. Every image goes out through a view that checks permission and writes an audit
+record; nothing under media is public.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Bump to make `manage.py photos_regenerate` remake every derivative / sheet.
+DERIVATIVE_VERSION = 1
+SHEET_VERSION = 1
+
+
+class View(models.TextChoices):
+    FRONTAL = "frontal", "Frontal"
+    LEFT_45 = "left_45", "Left 45°"
+    RIGHT_45 = "right_45", "Right 45°"
+    LEFT_PROFILE = "left_profile", "Left profile"
+    RIGHT_PROFILE = "right_profile", "Right profile"
+    AREA = "area", "Area-specific"
+
+
+class Phase(models.TextChoices):
+    BEFORE = "before", "Before"
+    AFTER = "after", "After"
+
+
+class Purpose(models.TextChoices):
+    CLINICAL = "clinical", "Clinical record"
+    PORTAL = "portal", "Shown in the portal"
+    EDUCATION = "education", "Education"
+    MARKETING = "marketing", "Marketing"
+
+
+# The standard views expected for an area (by BodyArea slug); other areas: frontal only.
+EXPECTED_VIEWS: dict[str, tuple[str, ...]] = {
+    "face": (View.FRONTAL, View.LEFT_45, View.RIGHT_45, View.LEFT_PROFILE, View.RIGHT_PROFILE),
+    "neck": (View.FRONTAL, View.LEFT_PROFILE, View.RIGHT_PROFILE),
+    "decollete": (View.FRONTAL,),
+    "back": (View.AREA,),
+}
+DEFAULT_EXPECTED_VIEWS: tuple[str, ...] = (View.FRONTAL, View.AREA)
+
+
+def expected_views(body_area) -> tuple[str, ...]:
+    return EXPECTED_VIEWS.get(getattr(body_area, "slug", ""), DEFAULT_EXPECTED_VIEWS)
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Being made"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+def _consent_field(purpose: Purpose, default: bool) -> models.BooleanField:
+    return models.BooleanField(default=default, verbose_name=f"consent: {purpose.label.lower()}")
+
+
+class PhotoQuerySet(models.QuerySet):
+    def for_patient(self, patient) -> PhotoQuerySet:
+        return self.filter(patient=patient)
+
+    def consented_for(self, purpose: str) -> PhotoQuerySet:
+        return self.filter(**{f"consent_{purpose}": True})
+
+    def in_order(self) -> PhotoQuerySet:
+        return self.order_by("session__starts_at", "session__number", "phase", "id")
+
+
+class Photo(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    session = models.ForeignKey(
+        "treatments.Session", on_delete=models.PROTECT, related_name="photos"
+    )
+    patient = models.ForeignKey("people.Patient", on_delete=models.PROTECT, related_name="photos")
+    body_area = models.ForeignKey(
+        "treatments.BodyArea", on_delete=models.PROTECT, related_name="photos"
+    )
+    view = models.CharField(max_length=20, choices=View.choices)
+    view_label = models.CharField(
+        max_length=60, blank=True, help_text="For an area-specific view: which one."
+    )
+    phase = models.CharField(max_length=10, choices=Phase.choices)
+    # The original, unchanged. The key is made by the server, never the uploaded file's name.
+    storage_key = models.CharField(max_length=200, unique=True, editable=False)
+    content_type = models.CharField(max_length=40)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    orientation = models.PositiveSmallIntegerField(default=1)
+    captured_at = models.DateTimeField(null=True, blank=True, help_text="From EXIF when present.")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    consent_clinical = _consent_field(Purpose.CLINICAL, True)
+    consent_portal = _consent_field(Purpose.PORTAL, False)
+    consent_education = _consent_field(Purpose.EDUCATION, False)
+    consent_marketing = _consent_field(Purpose.MARKETING, False)
+
+    objects = PhotoQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session__number", "body_area", "view", "phase", "id"]
+        indexes = [models.Index(fields=["patient", "body_area", "view", "phase"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_phase_display()} · {self.body_area_id} · {self.get_view_display()}"
+
+    @property
+    def view_name(self) -> str:
+        label = self.get_view_display()
+        return f"{label}: {self.view_label}" if self.view_label else label
+
+    def consented(self, purpose: str) -> bool:
+        return bool(getattr(self, f"consent_{purpose}"))
+
+    @property
+    def purposes(self) -> list[str]:
+        return [p.value for p in Purpose if self.consented(p.value)]
+
+
+class Derivative(models.Model):
+    """One resized, upright, sRGB, metadata-free JPEG of a photo."""
+
+    class Size(models.IntegerChoices):
+        LARGE = 2048, "Large"
+        SCREEN = 1024, "Screen"
+        GRID = 320, "Grid"
+
+    photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="derivatives")
+    size = models.PositiveSmallIntegerField(choices=Size.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=300, blank=True)
+    storage_key = models.CharField(max_length=200, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    version = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["photo", "-size"]
+        constraints = [
+            models.UniqueConstraint(fields=["photo", "size"], name="unique_derivative_size")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.size}px of photo {self.photo_id} ({self.status})"
+
+
+class ComparisonQuerySet(models.QuerySet):
+    def for_patient(self, patient) -> ComparisonQuerySet:
+        return self.filter(patient=patient)
+
+    def visible_for(self, purpose: str) -> ComparisonQuerySet:
+        """Only comparisons whose every photo is consented for the purpose."""
+        field = f"consent_{purpose}"
+        return self.exclude(
+            Q(**{f"before__{field}": False})
+            | Q(**{f"after__{field}": False})
+            | Q(**{f"middle__{field}": False})
+        )
+
+    def released(self) -> ComparisonQuerySet:
+        return self.filter(released_to_portal=True).visible_for(Purpose.PORTAL)
+
+
+class Comparison(models.Model):
+    """Before and after of one area and view (a pair), or baseline, mid-course, latest."""
+
+    class Kind(models.TextChoices):
+        PAIR = "pair", "Before and after"
+        SERIES = "series", "Series"
+
+    patient = models.ForeignKey(
+        "people.Patient", on_delete=models.PROTECT, related_name="photo_comparisons"
+    )
+    plan = models.ForeignKey(
+        "treatments.TreatmentPlan", on_delete=models.CASCADE, related_name="photo_comparisons"
+    )
+    body_area = models.ForeignKey("treatments.BodyArea", on_delete=models.PROTECT, related_name="+")
+    view = models.CharField(max_length=20, choices=View.choices)
+    view_label = models.CharField(max_length=60, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PAIR)
+    before = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
+    middle = models.ForeignKey(
+        Photo, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    after = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty while the pairing is the app's own proposal.",
+    )
+    released_to_portal = models.BooleanField(default=False)
+    sheet_status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    sheet_reason = models.CharField(max_length=300, blank=True)
+    sheet_jpeg_key = models.CharField(max_length=200, blank=True)
+    sheet_pdf_key = models.CharField(max_length=200, blank=True)
+    sheet_version = models.PositiveSmallIntegerField(default=0)
+    sheet_claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ComparisonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "body_area", "view", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "body_area", "view", "view_label", "kind"],
+                name="unique_comparison_per_view",
+            )
+        ]
+        permissions = [("release_comparison", "Can release a comparison to the patient portal")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.get_view_display()} · plan {self.plan_id}"
+
+    @property
+    def photo_ids(self) -> list[int]:
+        return [i for i in (self.before_id, self.middle_id, self.after_id) if i]
+
+    @property
+    def is_automatic(self) -> bool:
+        return self.chosen_by_id is None

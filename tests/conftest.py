@@ -67,12 +67,17 @@ def _test_settings(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _eager_celery():
     """Unit tests run tasks in-process; tests with a real worker switch this off."""
+    from celery._state import _set_task_join_will_block
+
     from clinic.celery import app
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager = True
+    # Eager tasks run in a live server's threads can leave Celery's process-wide "inside a
+    # task" flag set, and every later result.get() in this process would then refuse.
+    _set_task_join_will_block(False)
 
 
 # --- personas ---------------------------------------------------------------------------
@@ -168,8 +173,8 @@ def celery_worker(request, transactional_db, tmp_path, settings):
         broker = {"broker_url": "filesystem://", "result_backend": f"file://{tmp_path / 'results'}"}
     worker = WorkerProcess(tmp_path=tmp_path, media_root=settings.MEDIA_ROOT, **broker)
     with celery_configured(app, **worker.celery_conf()):
-        worker.start()
         try:
+            worker.start()  # inside the try: a worker that fails to answer is stopped too
             yield worker
         finally:
             worker.stop()

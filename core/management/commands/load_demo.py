@@ -6,7 +6,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 # Each module has load(), safe to run again; later ones may use what earlier ones made.
-DEMO_MODULES = ["people.demo", "treatments.demo", "scheduling.demo"]
+DEMO_MODULES = [
+    "people.demo",
+    "treatments.demo",
+    "scheduling.demo",
+    "photos.demo",  # last: it photographs the sessions the others made
+]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,137 @@
+"""The photo API, for clinicians: multipart upload, listing, and choosing comparison pairs."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from treatments.models import TreatmentPlan
+
+from . import services
+from .access import CLINICAL_PERMISSION
+from .models import Comparison, Derivative, Photo
+from .serializers import ComparisonSerializer, PhotoSerializer, ProposeSerializer
+
+
+class IsClinician(BasePermission):
+    message = "Photos are for clinicians."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.has_perm(CLINICAL_PERMISSION))
+
+
+def _int_param(request, name: str) -> int | None:
+    value = request.query_params.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@extend_schema(tags=["photos"])
+class PhotoViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Before/after photos. Upload one file per request (multipart); filter by session/patient."""
+
+    serializer_class = PhotoSerializer
+    permission_classes = [IsClinician]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        photos = Photo.objects.prefetch_related(
+            Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
+        ).order_by("id")
+        if (session := _int_param(self.request, "session")) is not None:
+            photos = photos.filter(session_id=session)
+        if (patient := _int_param(self.request, "patient")) is not None:
+            photos = photos.filter(patient_id=patient)
+        return photos
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("session", int, description="only this session's photos"),
+            OpenApiParameter("patient", int, description="only this patient's photos"),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.photo_upload(
+            session=data["session"],
+            body_area=data["body_area"],
+            view=data["view"],
+            view_label=data.get("view_label", ""),
+            phase=data["phase"],
+            purposes=data.get("purposes") or [],
+            file=data["file"],
+            by=self.request.user,
+            request=self.request,
+        )
+
+
+@extend_schema(tags=["photos"])
+class ComparisonViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Comparisons the app proposed (or a clinician chose): change the photos, release them."""
+
+    serializer_class = ComparisonSerializer
+    permission_classes = [IsClinician]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    http_method_names = ["get", "patch", "post", "head", "options"]
+
+    def get_queryset(self):
+        comparisons = Comparison.objects.order_by("id")
+        if (patient := _int_param(self.request, "patient")) is not None:
+            comparisons = comparisons.filter(patient_id=patient)
+        return comparisons
+
+    @extend_schema(parameters=[OpenApiParameter("patient", int, description="one patient's")])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_update(self, serializer):
+        comparison = serializer.instance
+        data = serializer.validated_data
+        if {"before", "after", "middle"} & data.keys():
+            comparison = services.comparison_update(
+                comparison=comparison,
+                before=data.get("before", comparison.before),
+                after=data.get("after", comparison.after),
+                middle=data.get("middle", comparison.middle),
+                by=self.request.user,
+                request=self.request,
+            )
+        if "released_to_portal" in data:
+            comparison = services.comparison_release(
+                comparison=comparison,
+                released=data["released_to_portal"],
+                by=self.request.user,
+                request=self.request,
+            )
+        serializer.instance = comparison
+
+    @extend_schema(request=ProposeSerializer, responses=ComparisonSerializer(many=True))
+    @action(detail=False, methods=["post"])
+    def propose(self, request):
+        """Let the app (re)propose the comparisons of a course; a clinician's choices stay."""
+        body = ProposeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        plan = get_object_or_404(TreatmentPlan, pk=body.validated_data["plan"])
+        services.comparisons_propose(plan=plan, by=request.user)
+        comparisons = Comparison.objects.filter(plan=plan).order_by("id")
+        return Response(
+            ComparisonSerializer(comparisons, many=True).data, status=status.HTTP_200_OK
+        )

@@ -1,0 +1,8 @@
+from rest_framework.routers import DefaultRouter
+
+from .api import ComparisonViewSet, PhotoViewSet
+
+router = DefaultRouter()
+router.register("photos", PhotoViewSet, basename="photo")
+router.register("comparisons", ComparisonViewSet, basename="comparison")
+urlpatterns = router.urls

@@ -1,0 +1,407 @@
+"""Pure image functions: checking an upload, making derivatives, rendering comparison sheets.
+
+Nothing here touches the database or the storage; callers pass bytes or file objects in and
+get bytes out. Images are only ever opened with an explicit list of formats.
+
+Speed: a derivative set comes from one decode. For JPEG, Pillow's draft() makes libjpeg decode
+at the smallest DCT scale (1/1, 1/2, 1/4, 1/8) that still gives the largest size asked for, so
+a 24-megapixel photo is never decoded at full size to make a 2048-pixel image; the smaller
+sizes are resized from the previous one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import io
+import math
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from PIL import Image, ImageCms, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
+
+register_heif_opener()
+
+# Pillow's format name -> the content type we store and serve.
+ACCEPTED_FORMATS: dict[str, str] = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "HEIF": "image/heif",
+}
+OPEN_FORMATS: tuple[str, ...] = tuple(ACCEPTED_FORMATS)
+# What a browser or client may claim, by content type and by file extension.
+CLAIMED_TYPES: dict[str, str] = {
+    "image/jpeg": "JPEG",
+    "image/jpg": "JPEG",
+    "image/pjpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/heic": "HEIF",
+    "image/heif": "HEIF",
+    "image/heic-sequence": "HEIF",
+    "image/heif-sequence": "HEIF",
+}
+CLAIMED_EXTENSIONS: dict[str, str] = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".heic": "HEIF",
+    ".heif": "HEIF",
+    ".hif": "HEIF",
+}
+ACCEPTED_DESCRIPTION = "JPEG, PNG, WebP or HEIC/HEIF"
+
+DEFAULT_MAX_BYTES = 40 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 60_000_000  # a 50-megapixel camera still fits; a decompression bomb does not
+DERIVATIVE_SIZES: tuple[int, ...] = (2048, 1024, 320)
+JPEG_QUALITY = 85
+# The first reduction (at most about 2:1 after draft()) is bilinear; the smaller steps bicubic.
+FIRST_RESAMPLE = Image.Resampling.BILINEAR
+RESAMPLE = Image.Resampling.BICUBIC
+
+EXIF_ORIENTATION = 0x0112
+EXIF_DATETIME = 0x0132
+EXIF_IFD = 0x8769
+EXIF_DATETIME_ORIGINAL = 0x9003
+EXIF_OFFSET_TIME_ORIGINAL = 0x9011
+
+_SRGB = ImageCms.createProfile("sRGB")
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+
+
+class ImageRejected(ValueError):
+    """An upload that is not an image we accept; the message is for the person who sent it."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    size: int
+    sha256: str
+    captured_at: dt.datetime | None
+    orientation: int
+
+
+@dataclass
+class Derivative:
+    size: int
+    width: int
+    height: int
+    data: bytes = field(repr=False)
+
+
+def _claimed_format(claimed_type: str | None, name: str | None) -> str | None:
+    """The format the sender says this is (content type first, then extension), or None."""
+    claimed_type = (claimed_type or "").split(";")[0].strip().lower()
+    extension = Path(name or "").suffix.lower()
+    by_type = CLAIMED_TYPES.get(claimed_type)
+    by_extension = CLAIMED_EXTENSIONS.get(extension)
+    if claimed_type and claimed_type not in ("application/octet-stream", "") and not by_type:
+        raise ImageRejected(
+            f"Files of type {claimed_type[:60]} are not accepted; send {ACCEPTED_DESCRIPTION}."
+        )
+    if extension and not by_extension:
+        raise ImageRejected(
+            f"Files ending in {extension[:20]} are not accepted; send {ACCEPTED_DESCRIPTION}."
+        )
+    if by_type and by_extension and by_type != by_extension:
+        raise ImageRejected("The file's name and its declared type disagree.")
+    return by_type or by_extension
+
+
+def _hash_and_size(fileobj: IO[bytes], max_bytes: int) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    fileobj.seek(0)
+    while chunk := fileobj.read(1024 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise ImageRejected(f"The file is larger than {_human(max_bytes)}; nothing was stored.")
+        digest.update(chunk)
+    fileobj.seek(0)
+    if size == 0:
+        raise ImageRejected("The file is empty.")
+    return digest.hexdigest(), size
+
+
+def exif_capture_time(exif: Image.Exif, tz: dt.tzinfo) -> dt.datetime | None:
+    """DateTimeOriginal (with its offset when recorded), else DateTime; None when absent/bad."""
+    ifd = exif.get_ifd(EXIF_IFD)
+    raw = ifd.get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = dt.datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    offset = ifd.get(EXIF_OFFSET_TIME_ORIGINAL)
+    if isinstance(offset, str):
+        try:
+            return dt.datetime.strptime(
+                moment.strftime("%Y-%m-%dT%H:%M:%S") + offset.strip("\x00 "), "%Y-%m-%dT%H:%M:%S%z"
+            )
+        except ValueError:
+            pass
+    return moment.replace(tzinfo=tz)
+
+
+def inspect_upload(
+    fileobj: IO[bytes],
+    *,
+    claimed_type: str | None = None,
+    name: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    tz: dt.tzinfo = dt.UTC,
+) -> ImageInfo:
+    """Checks an upload completely (type, bytes, pixels, integrity) or raises ImageRejected."""
+    claimed = _claimed_format(claimed_type, name)
+    sha256, size = _hash_and_size(fileobj, max_bytes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(fileobj, formats=OPEN_FORMATS)
+        except (UnidentifiedImageError, Image.DecompressionBombError) as error:
+            if isinstance(error, Image.DecompressionBombError):
+                raise ImageRejected(_too_many_pixels(max_pixels)) from None
+            raise ImageRejected(
+                f"This file is not a {ACCEPTED_DESCRIPTION} image (or it is damaged)."
+            ) from None
+        except (Image.DecompressionBombWarning, OSError, ValueError, SyntaxError):
+            raise ImageRejected("The image could not be read; the file is damaged.") from None
+        with image:
+            fmt = image.format
+            if fmt not in ACCEPTED_FORMATS:  # pragma: no cover - open() was told the formats
+                raise ImageRejected(f"Only {ACCEPTED_DESCRIPTION} images are accepted.")
+            if claimed and claimed != fmt:
+                raise ImageRejected(
+                    f"The file claims to be {claimed} but its contents are {fmt}; "
+                    "nothing was stored."
+                )
+            width, height = image.size
+            if width < 1 or height < 1 or width * height > max_pixels:
+                raise ImageRejected(_too_many_pixels(max_pixels))
+            exif = image.getexif()
+            orientation = int(exif.get(EXIF_ORIENTATION) or 1)
+            captured_at = exif_capture_time(exif, tz)
+            try:
+                if fmt == "JPEG":
+                    # The whole entropy-coded stream is still read: truncation is caught.
+                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                image.load()
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning):
+                raise ImageRejected(
+                    "The image is truncated or damaged and could not be read; nothing was stored."
+                ) from None
+    fileobj.seek(0)
+    return ImageInfo(
+        format=fmt,
+        content_type=ACCEPTED_FORMATS[fmt],
+        extension={"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic"}[fmt],
+        width=width,
+        height=height,
+        size=size,
+        sha256=sha256,
+        captured_at=captured_at,
+        orientation=orientation if 1 <= orientation <= 8 else 1,
+    )
+
+
+def _human(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.0f} MB"
+    return f"{size / 1024:.0f} KB"
+
+
+def _too_many_pixels(max_pixels: int) -> str:
+    return (
+        f"The image has more than {max_pixels / 1_000_000:.0f} megapixels; "
+        "it may be a decompression bomb and was refused."
+    )
+
+
+def _fit(width: int, height: int, long_side: int) -> tuple[int, int]:
+    scale = long_side / max(width, height)
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """RGB in sRGB: the embedded ICC profile (if any) converted, alpha flattened on white."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    if icc and not _is_srgb(icc):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            if image.mode not in ("RGB", "CMYK", "L"):
+                image = image.convert("RGB")
+            image = ImageCms.profileToProfile(
+                image, source, _SRGB, renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode="RGB"
+            )
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            image = image.convert("RGB")  # a broken profile: keep the pixels as they are
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return image
+
+
+@functools.lru_cache(maxsize=32)
+def _is_srgb(icc: bytes) -> bool:
+    """Cameras mostly embed an sRGB profile already: then there is nothing to convert."""
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return False
+    description = (ImageCms.getProfileDescription(profile) or "").strip().lower()
+    return description.startswith(("srgb", "s rgb")) or description == "iec 61966-2.1"
+
+
+def _encode_jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    # No exif=, no icc_profile=: the output carries no metadata at all (sRGB is the default).
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False)
+    return out.getvalue()
+
+
+def _resize_in_strips(image: Image.Image, size: tuple[int, int], strips: int = 8) -> Image.Image:
+    """The first, big reduction in horizontal bands: the same pixels as one resize() (the filter
+    reads past each band's edges), a fraction of its intermediate buffer, and cache-friendlier.
+    Bilinear is an antialiased triangle filter when reducing: smooth and fast for <= 2:1."""
+    width, height = size
+    if height < strips * 8:
+        return image.resize(size, FIRST_RESAMPLE)
+    out = Image.new(image.mode, size)
+    scale = image.height / height
+    for index in range(strips):
+        top, bottom = height * index // strips, height * (index + 1) // strips
+        band = image.resize(
+            (width, bottom - top), FIRST_RESAMPLE, box=(0, top * scale, image.width, bottom * scale)
+        )
+        out.paste(band, (0, top))
+    return out
+
+
+def make_derivatives(
+    source: IO[bytes] | bytes, sizes: Sequence[int] = DERIVATIVE_SIZES
+) -> list[Derivative]:
+    """Upright, sRGB, metadata-free JPEGs for each long-side size, from one (reduced) decode."""
+    if isinstance(source, bytes | bytearray):
+        source = io.BytesIO(source)
+    sizes = sorted(sizes, reverse=True)
+    with Image.open(source, formats=OPEN_FORMATS) as image:
+        exif = image.getexif()
+        orientation = int(exif.get(EXIF_ORIENTATION) or 1)
+        icc = image.info.get("icc_profile")
+        width, height = image.size
+        largest = sizes[0]
+        if image.format == "JPEG":
+            # Ask for the smallest DCT scale whose long side is still >= the largest size.
+            target = _fit(width, height, largest)
+            image.draft("RGB", (math.ceil(target[0]), math.ceil(target[1])))
+        image.load()
+        current: Image.Image = image
+        if current.mode in ("P", "LA", "PA") or "transparency" in current.info:
+            current = current.convert("RGBA")
+        elif current.mode not in ("RGB", "RGBA", "L", "CMYK"):
+            current = current.convert("RGB")
+        results: list[Derivative] = []
+        for size in sizes:
+            w, h = _fit(current.width, current.height, size)
+            if not results:
+                if (w, h) != current.size:
+                    current = _resize_in_strips(current, (w, h))
+                # The full decode is not needed any more: free it before encoding anything.
+                if current is not image:
+                    image.close()
+                # Colour and orientation once, on the largest derivative; smaller ones inherit.
+                current = _to_srgb(current, icc)
+                if orientation in range(2, 9):
+                    current = current.transpose(_TRANSPOSE[orientation])
+            elif (w, h) != current.size:
+                current = current.resize((w, h), RESAMPLE, reducing_gap=3.0)
+            results.append(Derivative(size, current.width, current.height, _encode_jpeg(current)))
+    return results
+
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+# --- comparison sheets -----------------------------------------------------------------
+
+
+@dataclass
+class Panel:
+    image: bytes = field(repr=False)  # a stored large derivative (JPEG, sRGB, upright)
+    caption: list[str] = field(default_factory=list)
+
+
+def _font(size: int, bold: bool = False) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    try:
+        return ImageFont.truetype(str(FONT_DIR / name), size)
+    except OSError:  # pragma: no cover - fonts-dejavu-core is a system dependency
+        return ImageFont.load_default(size)
+
+
+def render_sheet(
+    panels: Iterable[Panel], *, title: str, subtitle: str = "", clinic_name: str
+) -> tuple[bytes, bytes]:
+    """Panels side by side with captions under each and a header; returns (JPEG, PDF) bytes."""
+    panels = list(panels)
+    if not panels:
+        raise ValueError("A sheet needs at least one photo.")
+    box = 1000 if len(panels) <= 2 else 760
+    margin, gap, header, caption_height = 40, 24, 130, 130
+    width = margin * 2 + box * len(panels) + gap * (len(panels) - 1)
+    height = header + box + caption_height + margin + 40
+    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    draw.text((margin, 28), clinic_name, font=_font(30, bold=True), fill=(20, 30, 45))
+    draw.text((margin, 72), title, font=_font(26), fill=(20, 30, 45))
+    if subtitle:
+        draw.text((margin, 104), subtitle, font=_font(20), fill=(90, 100, 115))
+    for index, panel in enumerate(panels):
+        left = margin + index * (box + gap)
+        with Image.open(io.BytesIO(panel.image), formats=("JPEG",)) as photo:
+            photo.draft("RGB", (box, box))
+            photo = ImageOps.contain(photo.convert("RGB"), (box, box), Image.Resampling.LANCZOS)
+        draw.rectangle((left, header, left + box - 1, header + box - 1), fill=(238, 240, 243))
+        offset = (left + (box - photo.width) // 2, header + (box - photo.height) // 2)
+        sheet.paste(photo, offset)
+        y = header + box + 12
+        for number, line in enumerate(panel.caption):
+            draw.text(
+                (left, y), line, font=_font(24 if number == 0 else 20, bold=number == 0), fill=0
+            )
+            y += 32 if number == 0 else 27
+    footer = "Confidential clinical record. Not for publication without the patient's consent."
+    draw.text((margin, height - 40), footer, font=_font(16), fill=(90, 100, 115))
+    jpeg = io.BytesIO()
+    sheet.save(jpeg, "JPEG", quality=88)
+    pdf = io.BytesIO()
+    sheet.save(pdf, "PDF", resolution=150.0, title=title, author=clinic_name)
+    return jpeg.getvalue(), pdf.getvalue()

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from treatments.models import BodyArea, Session
+
+from .models import Comparison, Derivative, Phase, Photo, Purpose, View
+
+
+class DerivativeSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Derivative
+        fields = ["size", "status", "reason", "width", "height", "url"]
+
+    def get_url(self, derivative: Derivative) -> str | None:
+        if derivative.status != "ready":
+            return None
+        variant = {2048: "large", 1024: "screen", 320: "grid"}[derivative.size]
+        return reverse("photos:image", args=[derivative.photo_id, variant])
+
+
+class PhotoSerializer(serializers.ModelSerializer):
+    """A photo; on create, `file` is the multipart upload and `purposes` the consent given."""
+
+    file = serializers.FileField(write_only=True, allow_empty_file=True)
+    session = serializers.PrimaryKeyRelatedField(queryset=Session.objects.all())
+    body_area = serializers.PrimaryKeyRelatedField(queryset=BodyArea.objects.all())
+    view = serializers.ChoiceField(choices=View.choices)
+    phase = serializers.ChoiceField(choices=Phase.choices)
+    purposes = serializers.MultipleChoiceField(
+        choices=Purpose.choices, required=False, default=[Purpose.CLINICAL]
+    )
+    derivatives = DerivativeSerializer(many=True, read_only=True)
+    original_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Photo
+        fields = [
+            "id",
+            "session",
+            "patient",
+            "body_area",
+            "view",
+            "view_label",
+            "phase",
+            "purposes",
+            "file",
+            "content_type",
+            "sha256",
+            "size_bytes",
+            "width",
+            "height",
+            "captured_at",
+            "uploaded_at",
+            "uploaded_by",
+            "original_url",
+            "derivatives",
+        ]
+        read_only_fields = [
+            "patient",
+            "content_type",
+            "sha256",
+            "size_bytes",
+            "width",
+            "height",
+            "captured_at",
+            "uploaded_at",
+            "uploaded_by",
+        ]
+
+    def get_original_url(self, photo: Photo) -> str:
+        return reverse("photos:image", args=[photo.pk, "original"])
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["purposes"] = instance.purposes
+        return data
+
+
+class ComparisonSerializer(serializers.ModelSerializer):
+    sheet_jpeg_url = serializers.SerializerMethodField()
+    sheet_pdf_url = serializers.SerializerMethodField()
+    middle = serializers.PrimaryKeyRelatedField(
+        queryset=Photo.objects.all(), required=False, allow_null=True
+    )
+    before = serializers.PrimaryKeyRelatedField(queryset=Photo.objects.all())
+    after = serializers.PrimaryKeyRelatedField(queryset=Photo.objects.all())
+
+    class Meta:
+        model = Comparison
+        fields = [
+            "id",
+            "patient",
+            "plan",
+            "body_area",
+            "view",
+            "view_label",
+            "kind",
+            "before",
+            "middle",
+            "after",
+            "chosen_by",
+            "released_to_portal",
+            "sheet_status",
+            "sheet_reason",
+            "sheet_jpeg_url",
+            "sheet_pdf_url",
+        ]
+        read_only_fields = [
+            "patient",
+            "plan",
+            "body_area",
+            "view",
+            "view_label",
+            "kind",
+            "chosen_by",
+            "sheet_status",
+            "sheet_reason",
+        ]
+
+    def _sheet_url(self, comparison: Comparison, fmt: str) -> str | None:
+        if comparison.sheet_status != "ready":
+            return None
+        return reverse("photos:sheet", args=[comparison.pk, fmt])
+
+    def get_sheet_jpeg_url(self, comparison: Comparison) -> str | None:
+        return self._sheet_url(comparison, "jpg")
+
+    def get_sheet_pdf_url(self, comparison: Comparison) -> str | None:
+        return self._sheet_url(comparison, "pdf")
+
+
+class ProposeSerializer(serializers.Serializer):
+    plan = serializers.IntegerField()

@@ -1,0 +1,546 @@
+"""Writes for photos: upload, consent, pairing, release, and the derivative/sheet work itself.
+
+The tasks in tasks.py only load ids and call the *_make functions here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import formats, timezone
+from PIL import Image
+
+from audit.services import Action, audit_log
+from treatments.models import Session
+
+from . import imaging
+from .models import (
+    DERIVATIVE_VERSION,
+    SHEET_VERSION,
+    Comparison,
+    Derivative,
+    Phase,
+    Photo,
+    Purpose,
+    Status,
+    View,
+)
+
+CLOSED_SESSION_STATUSES = (Session.Status.CANCELLED, Session.Status.NO_SHOW)
+
+
+class TransientError(Exception):
+    """Storage or database trouble worth retrying; the task retries with a countdown."""
+
+
+def _max_bytes() -> int:
+    return getattr(settings, "PHOTOS_MAX_UPLOAD_BYTES", imaging.DEFAULT_MAX_BYTES)
+
+
+def _max_pixels() -> int:
+    return getattr(settings, "PHOTOS_MAX_PIXELS", imaging.DEFAULT_MAX_PIXELS)
+
+
+def _stale_before() -> dt.datetime:
+    """A claim older than the hard time limit belongs to a worker that died."""
+    return timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 10)
+
+
+def _put(key: str, data: bytes) -> None:
+    """Writes bytes under exactly this key, replacing what was there (so reruns leave one file)."""
+    if default_storage.exists(key):
+        default_storage.delete(key)
+    saved = default_storage.save(key, ContentFile(data))
+    if saved != key:  # pragma: no cover - another writer raced us; keep one file
+        default_storage.delete(saved)
+        raise TransientError(f"storage saved {key} under another name")
+
+
+# --- upload and consent ------------------------------------------------------------------
+
+
+def photo_upload(
+    *,
+    session: Session,
+    body_area,
+    view: str,
+    phase: str,
+    file,
+    view_label: str = "",
+    purposes: Iterable[str] = (Purpose.CLINICAL,),
+    by,
+    request=None,
+) -> Photo:
+    """Checks the file completely, stores the original unchanged and queues its derivatives."""
+    if session.status in CLOSED_SESSION_STATUSES:
+        raise ValidationError("Photos cannot be added to a cancelled or missed session.")
+    if view not in View.values:
+        raise ValidationError({"view": "Choose one of the standard views."})
+    if phase not in Phase.values:
+        raise ValidationError({"phase": "Choose before or after."})
+    if view == View.AREA and not view_label.strip():
+        view_label = body_area.name
+    purposes = set(purposes)
+    if unknown := purposes - set(Purpose.values):
+        raise ValidationError(f"Unknown consent purpose: {', '.join(sorted(unknown))}.")
+    try:
+        info = imaging.inspect_upload(
+            file,
+            claimed_type=getattr(file, "content_type", None),
+            name=getattr(file, "name", None),
+            max_bytes=_max_bytes(),
+            max_pixels=_max_pixels(),
+            tz=timezone.get_current_timezone(),
+        )
+    except imaging.ImageRejected as error:
+        raise ValidationError({"file": str(error)}) from None
+
+    public_id = uuid.uuid4()
+    key = f"photos/originals/{public_id.hex[:2]}/{public_id.hex}.{info.extension}"
+    photo = Photo(
+        public_id=public_id,
+        session=session,
+        patient_id=session.patient_id,
+        body_area=body_area,
+        view=view,
+        view_label=view_label.strip()[:60],
+        phase=phase,
+        storage_key=key,
+        content_type=info.content_type,
+        sha256=info.sha256,
+        size_bytes=info.size,
+        width=info.width,
+        height=info.height,
+        orientation=info.orientation,
+        captured_at=info.captured_at,
+        uploaded_by=by,
+        **{f"consent_{p}": p in purposes for p in Purpose.values},
+    )
+    photo.full_clean()
+    file.seek(0)
+    stored = default_storage.save(key, file)
+    try:
+        with transaction.atomic():
+            photo.save()
+            Derivative.objects.bulk_create(
+                Derivative(photo=photo, size=size) for size in Derivative.Size.values
+            )
+            audit_log(actor=by, action=Action.CREATE, obj=photo, request=request, detail="upload")
+            transaction.on_commit(lambda: _send_derivatives(photo.pk))
+            comparisons_propose(plan=session.plan, by=None)
+    except BaseException:
+        default_storage.delete(stored)  # nothing stored when the rows are not
+        raise
+    return photo
+
+
+def _send_derivatives(photo_id: int) -> None:
+    from .tasks import make_derivatives
+
+    make_derivatives.delay(photo_id)
+
+
+def _send_sheet(comparison_id: int) -> None:
+    from .tasks import make_sheet
+
+    make_sheet.delay(comparison_id)
+
+
+def photo_consent_update(*, photo: Photo, purposes: Iterable[str], by, request=None) -> Photo:
+    """Sets the purposes the patient consented to; a withdrawn one hides photo and sheets."""
+    purposes = set(purposes)
+    if unknown := purposes - set(Purpose.values):
+        raise ValidationError(f"Unknown consent purpose: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        before = set(photo.purposes)
+        for purpose in Purpose.values:
+            setattr(photo, f"consent_{purpose}", purpose in purposes)
+        photo.full_clean()
+        photo.save(update_fields=[f"consent_{p}" for p in Purpose.values])
+        withdrawn = sorted(before - purposes)
+        given = sorted(purposes - before)
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=photo,
+            request=request,
+            detail=f"consent given: {','.join(given) or '-'}; "
+            f"withdrawn: {','.join(withdrawn) or '-'}",
+        )
+    return photo
+
+
+# --- pairing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    kind: str
+    before: Photo
+    middle: Photo | None
+    after: Photo
+
+
+def _proposals(photos: list[Photo]) -> list[_Proposal]:
+    """Baseline before against the latest after; a series adds the mid-course after."""
+    befores = sorted(
+        (p for p in photos if p.phase == Phase.BEFORE), key=lambda p: (p.session.number, p.pk)
+    )
+    afters_by_session: dict[int, Photo] = {}
+    for photo in sorted(photos, key=lambda p: p.pk):
+        if photo.phase == Phase.AFTER:
+            afters_by_session[photo.session.number] = photo  # the latest upload of a session
+    if not befores or not afters_by_session:
+        return []
+    baseline = befores[0]
+    afters = [afters_by_session[n] for n in sorted(afters_by_session)]
+    afters = [a for a in afters if a.session.number >= baseline.session.number]
+    if not afters:
+        return []
+    proposals = [_Proposal(Comparison.Kind.PAIR, baseline, None, afters[-1])]
+    if len(afters) >= 2:
+        middle = afters[(len(afters) - 1) // 2]
+        proposals.append(_Proposal(Comparison.Kind.SERIES, baseline, middle, afters[-1]))
+    return proposals
+
+
+def comparisons_propose(*, plan, by=None) -> list[Comparison]:
+    """Creates or refreshes the app's proposed comparisons for a course; manual ones stay."""
+    photos = list(
+        Photo.objects.filter(session__plan=plan)
+        .select_related("session")
+        .order_by("session__number", "id")
+    )
+    groups: dict[tuple, list[Photo]] = {}
+    for photo in photos:
+        groups.setdefault((photo.body_area_id, photo.view, photo.view_label), []).append(photo)
+    touched: list[Comparison] = []
+    with transaction.atomic():
+        for (area_id, view, view_label), group in groups.items():
+            for proposal in _proposals(group):
+                comparison, created = Comparison.objects.select_for_update().get_or_create(
+                    plan=plan,
+                    body_area_id=area_id,
+                    view=view,
+                    view_label=view_label,
+                    kind=proposal.kind,
+                    defaults={
+                        "patient_id": plan.patient_id,
+                        "before": proposal.before,
+                        "middle": proposal.middle,
+                        "after": proposal.after,
+                    },
+                )
+                if not created:
+                    chosen = (comparison.before_id, comparison.middle_id, comparison.after_id)
+                    proposed = (
+                        proposal.before.pk,
+                        proposal.middle.pk if proposal.middle else None,
+                        proposal.after.pk,
+                    )
+                    if not comparison.is_automatic or chosen == proposed:
+                        continue
+                    comparison.before = proposal.before
+                    comparison.middle = proposal.middle
+                    comparison.after = proposal.after
+                    comparison.released_to_portal = False  # a new picture needs a new release
+                    comparison.save()
+                _queue_sheet(comparison)
+                touched.append(comparison)
+    return touched
+
+
+def comparison_update(
+    *,
+    comparison: Comparison,
+    before: Photo,
+    after: Photo,
+    middle: Photo | None = None,
+    by,
+    request=None,
+) -> Comparison:
+    """A clinician's own choice of photos; the app stops proposing for this comparison."""
+    chosen = [p for p in (before, middle, after) if p is not None]
+    for photo in chosen:
+        if (
+            photo.patient_id != comparison.patient_id
+            or photo.body_area_id != comparison.body_area_id
+            or photo.view != comparison.view
+        ):
+            raise ValidationError(
+                "Every photo of a comparison must be of the same patient, area and view."
+            )
+    if comparison.kind == Comparison.Kind.SERIES and middle is None:
+        raise ValidationError("A series needs a mid-course photo.")
+    if comparison.kind == Comparison.Kind.PAIR:
+        middle = None
+    numbers = [p.session.number for p in (before, middle, after) if p is not None]
+    if numbers != sorted(numbers) or before.pk == after.pk:
+        raise ValidationError("The photos must be in time order: before first, after last.")
+    with transaction.atomic():
+        comparison.before, comparison.middle, comparison.after = before, middle, after
+        comparison.chosen_by = by
+        comparison.released_to_portal = False
+        comparison.full_clean()
+        comparison.save()
+        audit_log(actor=by, action=Action.CHANGE, obj=comparison, request=request, detail="pair")
+        _queue_sheet(comparison)
+    return comparison
+
+
+def comparison_release(*, comparison: Comparison, released: bool, by, request=None) -> Comparison:
+    if released:
+        photos = Photo.objects.filter(pk__in=comparison.photo_ids)
+        if photos.filter(consent_portal=False).exists():
+            raise ValidationError(
+                "The patient has not consented to showing these photos in the portal."
+            )
+    with transaction.atomic():
+        comparison.released_to_portal = released
+        comparison.save(update_fields=["released_to_portal", "updated_at"])
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=comparison,
+            request=request,
+            detail="released to portal" if released else "withdrawn from portal",
+        )
+    return comparison
+
+
+def _queue_sheet(comparison: Comparison) -> None:
+    """Marks the sheet to be (re)made; sent once all its photos' large derivatives are ready."""
+    Comparison.objects.filter(pk=comparison.pk).update(
+        sheet_status=Status.PENDING, sheet_reason="", sheet_claimed_at=None
+    )
+    comparison.sheet_status = Status.PENDING
+    ready = Derivative.objects.filter(
+        photo_id__in=comparison.photo_ids, size=Derivative.Size.LARGE, status=Status.READY
+    ).count()
+    if ready == len(comparison.photo_ids):
+        transaction.on_commit(lambda: _send_sheet(comparison.pk))
+
+
+# --- derivatives and sheets (called by the worker) ----------------------------------------
+
+
+def photo_derivatives_make(*, photo_id: int) -> str:
+    """Makes the photo's pending derivatives; safe to run twice or after a killed worker."""
+    now = timezone.now()
+    claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, claimed_at__lt=_stale_before())
+    claimed = (
+        Derivative.objects.filter(photo_id=photo_id)
+        .filter(claimable)
+        .update(status=Status.RUNNING, claimed_at=now, reason="")
+    )
+    if not claimed:
+        return "nothing to do"
+    photo = Photo.objects.get(pk=photo_id)
+    rows = {d.size: d for d in photo.derivatives.filter(status=Status.RUNNING, claimed_at=now)}
+    try:
+        source = default_storage.open(photo.storage_key, "rb")
+    except OSError as error:
+        _release_claim(rows.values())
+        raise TransientError(f"could not read the original: {error}") from error
+    try:
+        with source:
+            made = imaging.make_derivatives(source, sizes=imaging.DERIVATIVE_SIZES)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        reason = f"The original could not be decoded: {str(error)[:200]}"
+        Derivative.objects.filter(pk__in=[d.pk for d in rows.values()]).update(
+            status=Status.FAILED, reason=reason
+        )
+        return "failed"
+    for result in made:
+        row = rows.get(result.size)
+        if row is None:
+            continue
+        key = (
+            f"photos/derivatives/{photo.public_id.hex[:2]}/{photo.public_id.hex}/{result.size}.jpg"
+        )
+        try:
+            _put(key, result.data)
+        except OSError as error:
+            _release_claim(rows.values())
+            raise TransientError(f"could not store a derivative: {error}") from error
+        Derivative.objects.filter(pk=row.pk).update(
+            status=Status.READY,
+            reason="",
+            storage_key=key,
+            width=result.width,
+            height=result.height,
+            size_bytes=len(result.data),
+            version=DERIVATIVE_VERSION,
+        )
+    if Derivative.Size.LARGE in rows:
+        for comparison in Comparison.objects.filter(
+            Q(before_id=photo_id) | Q(after_id=photo_id) | Q(middle_id=photo_id)
+        ):
+            with transaction.atomic():
+                _queue_sheet(comparison)
+    return "ready"
+
+
+def _release_claim(rows: Iterable[Derivative]) -> None:
+    Derivative.objects.filter(pk__in=[d.pk for d in rows], status=Status.RUNNING).update(
+        status=Status.PENDING, claimed_at=None
+    )
+
+
+def derivatives_mark_failed(*, photo_id: int, reason: str) -> None:
+    Derivative.objects.filter(photo_id=photo_id).exclude(status=Status.READY).update(
+        status=Status.FAILED, reason=reason[:300]
+    )
+
+
+def _session_date(photo: Photo):
+    session = photo.session
+    moment = photo.captured_at or session.starts_at or session.completed_at
+    if moment:
+        return timezone.localtime(moment).date()
+    return session.proposed_date or timezone.localtime(photo.uploaded_at).date()
+
+
+def _caption(photo: Photo, heading: str) -> list[str]:
+    session = photo.session
+    level = session.depth_level.name if session.depth_level_id else "level not recorded"
+    return [
+        f"{heading} · {formats.date_format(_session_date(photo), 'j M Y')}",
+        f"Session {session.number} of {session.plan.session_count} · {photo.get_phase_display()}",
+        f"{session.plan.modality.name} · {level}",
+        f"{photo.body_area.name} · {photo.view_name}",
+    ]
+
+
+def comparison_sheet_make(*, comparison_id: int) -> str:
+    """Renders the comparison as JPEG and PDF from the stored large derivatives."""
+    now = timezone.now()
+    claimable = Q(sheet_status=Status.PENDING) | Q(
+        sheet_status=Status.RUNNING, sheet_claimed_at__lt=_stale_before()
+    )
+    claimed = (
+        Comparison.objects.filter(pk=comparison_id)
+        .filter(claimable)
+        .update(sheet_status=Status.RUNNING, sheet_claimed_at=now, sheet_reason="")
+    )
+    if not claimed:
+        return "nothing to do"
+    comparison = Comparison.objects.select_related("plan__modality", "body_area").get(
+        pk=comparison_id
+    )
+    photos = {
+        p.pk: p
+        for p in Photo.objects.filter(pk__in=comparison.photo_ids).select_related(
+            "session__plan__modality", "session__depth_level", "body_area"
+        )
+    }
+    larges = {
+        d.photo_id: d
+        for d in Derivative.objects.filter(
+            photo_id__in=comparison.photo_ids, size=Derivative.Size.LARGE, status=Status.READY
+        )
+    }
+    if len(larges) < len(comparison.photo_ids):
+        # Not all large derivatives yet: the derivative task sends this again when they are.
+        Comparison.objects.filter(pk=comparison_id).update(sheet_status=Status.PENDING)
+        return "waiting"
+    headings = {comparison.before_id: "Baseline" if comparison.middle_id else "Before"}
+    if comparison.middle_id:
+        headings[comparison.middle_id] = "Mid-course"
+    headings[comparison.after_id] = "Latest" if comparison.middle_id else "After"
+    panels = []
+    try:
+        for photo_id in comparison.photo_ids:
+            with default_storage.open(larges[photo_id].storage_key, "rb") as handle:
+                data = handle.read()
+            panels.append(imaging.Panel(data, _caption(photos[photo_id], headings[photo_id])))
+    except OSError as error:
+        Comparison.objects.filter(pk=comparison_id).update(sheet_status=Status.PENDING)
+        raise TransientError(f"could not read a derivative: {error}") from error
+    title = (
+        f"{comparison.body_area.name} · {comparison.get_view_display()}"
+        f"{': ' + comparison.view_label if comparison.view_label else ''}"
+        f" · {comparison.get_kind_display().lower()}"
+    )
+    subtitle = f"{comparison.plan.modality.name} course · patient record {comparison.patient_id}"
+    try:
+        jpeg, pdf = imaging.render_sheet(
+            panels, title=title, subtitle=subtitle, clinic_name=settings.CLINIC_NAME
+        )
+    except (OSError, ValueError) as error:
+        Comparison.objects.filter(pk=comparison_id).update(
+            sheet_status=Status.FAILED, sheet_reason=f"The sheet could not be drawn: {error}"[:300]
+        )
+        return "failed"
+    base = f"photos/sheets/{comparison.pk}/{comparison.kind}"
+    try:
+        _put(f"{base}.jpg", jpeg)
+        _put(f"{base}.pdf", pdf)
+    except OSError as error:
+        Comparison.objects.filter(pk=comparison_id).update(sheet_status=Status.PENDING)
+        raise TransientError(f"could not store the sheet: {error}") from error
+    Comparison.objects.filter(pk=comparison_id, sheet_status=Status.RUNNING).update(
+        sheet_status=Status.READY,
+        sheet_jpeg_key=f"{base}.jpg",
+        sheet_pdf_key=f"{base}.pdf",
+        sheet_version=SHEET_VERSION,
+        sheet_reason="",
+    )
+    return "ready"
+
+
+def comparison_sheet_mark_failed(*, comparison_id: int, reason: str) -> None:
+    Comparison.objects.filter(pk=comparison_id).exclude(sheet_status=Status.READY).update(
+        sheet_status=Status.FAILED, sheet_reason=reason[:300]
+    )
+
+
+# --- regeneration ---------------------------------------------------------------------------
+
+
+def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
+    """Missing, failed or outdated derivatives and sheets back to pending (and queued)."""
+    photo_ids: set[int] = set()
+    for derivative in Derivative.objects.exclude(status=Status.RUNNING).only(
+        "id", "photo_id", "status", "version", "storage_key"
+    ):
+        outdated = derivative.status != Status.READY or derivative.version < DERIVATIVE_VERSION
+        if outdated or not default_storage.exists(derivative.storage_key):
+            photo_ids.add(derivative.photo_id)
+    missing_rows = Photo.objects.exclude(pk__in=Derivative.objects.values("photo_id")).values_list(
+        "pk", flat=True
+    )
+    for photo_id in missing_rows:
+        Derivative.objects.bulk_create(
+            [Derivative(photo_id=photo_id, size=s) for s in Derivative.Size.values],
+            ignore_conflicts=True,
+        )
+        photo_ids.add(photo_id)
+    comparison_ids: set[int] = set()
+    for comparison in Comparison.objects.exclude(sheet_status=Status.RUNNING):
+        outdated = (
+            comparison.sheet_status != Status.READY or comparison.sheet_version < SHEET_VERSION
+        )
+        if outdated or not default_storage.exists(comparison.sheet_jpeg_key or "-"):
+            comparison_ids.add(comparison.pk)
+    Derivative.objects.filter(photo_id__in=photo_ids).update(
+        status=Status.PENDING, claimed_at=None, reason=""
+    )
+    Comparison.objects.filter(pk__in=comparison_ids).update(
+        sheet_status=Status.PENDING, sheet_claimed_at=None, sheet_reason=""
+    )
+    if send:
+        for photo_id in sorted(photo_ids):
+            _send_derivatives(photo_id)
+        for comparison_id in sorted(comparison_ids):
+            _send_sheet(comparison_id)
+    return len(photo_ids), len(comparison_ids)

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "photos"
+urlpatterns = [
+    path("sessions/<int:session_id>/", views.session_photos, name="session"),
+    path("patients/<int:patient_id>/", views.patient_timeline, name="timeline"),
+    path("comparisons/<int:comparison_id>/", views.comparison_detail, name="comparison"),
+    path(
+        "comparisons/<int:comparison_id>/release/",
+        views.comparison_release,
+        name="comparison_release",
+    ),
+    path("comparisons/<int:comparison_id>/sheet.<str:fmt>", views.sheet, name="sheet"),
+    path("<int:photo_id>/", views.photo_detail, name="photo"),
+    path("<int:photo_id>/<str:variant>/", views.image, name="image"),
+    path("mine/", views.my_comparisons, name="mine"),
+]

@@ -1,0 +1,368 @@
+"""Photo pages for clinicians, the patient's released comparisons, and the image-serving views."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from audit.services import Action, audit_log
+from core.decorators import role_required
+from people.models import Patient
+from portal.access import patient_required
+from treatments.models import BodyArea, Session
+
+from . import services
+from .access import CLINICAL_PERMISSION, comparison_for, photo_for, send_file
+from .models import Comparison, Derivative, Phase, Photo, Purpose, Status, View, expected_views
+
+VARIANTS = {"original": None, "large": 2048, "screen": 1024, "grid": 320}
+
+
+def _photos_with_derivatives(queryset):
+    return queryset.select_related("body_area", "session").prefetch_related(
+        Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
+    )
+
+
+class UploadForm(forms.Form):
+    body_area = forms.ModelChoiceField(queryset=BodyArea.objects.all(), label="Body area")
+    view = forms.ChoiceField(choices=View.choices, label="View")
+    view_label = forms.CharField(
+        max_length=60, required=False, label="Area-specific view (name it)"
+    )
+    phase = forms.ChoiceField(choices=Phase.choices, label="Before or after")
+    purposes = forms.MultipleChoiceField(
+        choices=Purpose.choices,
+        initial=[Purpose.CLINICAL],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="The patient consented to",
+    )
+
+
+class ConsentForm(forms.Form):
+    purposes = forms.MultipleChoiceField(
+        choices=Purpose.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+
+def _grid(session: Session, photos: list[Photo]) -> list[dict]:
+    """One row per expected (or present) view: the before and after photo or a gap."""
+    area = session.plan.body_area
+    rows: dict[tuple, dict] = {}
+    for view in expected_views(area):
+        rows[(area.pk, view, "")] = {
+            "area": area,
+            "view": View(view).label,
+            "expected": True,
+            "before": None,
+            "after": None,
+        }
+    for photo in photos:
+        key = (photo.body_area_id, photo.view, photo.view_label)
+        if key not in rows and (photo.body_area_id, photo.view, "") in rows:
+            key = (photo.body_area_id, photo.view, "")
+        row = rows.setdefault(
+            key,
+            {
+                "area": photo.body_area,
+                "view": photo.view_name,
+                "expected": False,
+                "before": None,
+                "after": None,
+            },
+        )
+        row[photo.phase] = photo
+    return list(rows.values())
+
+
+def _busy(photos) -> bool:
+    return any(
+        d.status in (Status.PENDING, Status.RUNNING) for p in photos for d in p.derivatives.all()
+    )
+
+
+def _guides(session: Session) -> dict[str, int]:
+    """For each view of the course's area: the earlier photo to frame the after photo against.
+
+    This session's own before photo when there is one, else the baseline before of the course,
+    else the latest earlier photo of the same patient, area and view.
+    """
+    earlier = (
+        Photo.objects.filter(patient_id=session.patient_id, body_area_id=session.plan.body_area_id)
+        .filter(Q(session=session, phase=Phase.BEFORE) | Q(session__number__lt=session.number))
+        .order_by("view", "-session__number")
+        .values_list("view", "pk", "session_id", "phase")
+    )
+    guides: dict[str, int] = {}
+    for view, pk, session_id, phase in earlier:
+        if session_id == session.pk and phase == Phase.BEFORE:
+            guides[view] = pk
+        else:
+            guides.setdefault(view, pk)
+    return guides
+
+
+@role_required(CLINICAL_PERMISSION)
+def session_photos(request, session_id: int):
+    session = get_object_or_404(
+        Session.objects.select_related("plan__body_area", "plan__modality", "patient"),
+        pk=session_id,
+    )
+    photos = list(_photos_with_derivatives(Photo.objects.filter(session=session)))
+    context = {
+        "session": session,
+        "grid": _grid(session, photos),
+        "busy": _busy(photos),
+        "photos": photos,
+    }
+    if request.htmx:
+        return render(request, "photos/_session_grid.html", context)
+    form = UploadForm(initial={"body_area": session.plan.body_area_id, "phase": Phase.BEFORE})
+    status = 200
+    if request.method == "POST":
+        form = UploadForm(request.POST)
+        files = request.FILES.getlist("files")
+        results = []
+        if form.is_valid() and files:
+            for upload in files:
+                try:
+                    services.photo_upload(
+                        session=session,
+                        body_area=form.cleaned_data["body_area"],
+                        view=form.cleaned_data["view"],
+                        view_label=form.cleaned_data["view_label"],
+                        phase=form.cleaned_data["phase"],
+                        purposes=form.cleaned_data["purposes"],
+                        file=upload,
+                        by=request.user,
+                        request=request,
+                    )
+                    results.append((upload.name, ""))
+                except ValidationError as error:
+                    results.append((upload.name, " ".join(error.messages)))
+            failed = [r for r in results if r[1]]
+            for name, reason in failed:
+                messages.error(request, f"{name}: {reason}")
+            if len(failed) < len(results):
+                messages.success(request, f"{len(results) - len(failed)} photo(s) added.")
+            if not failed:
+                return redirect("photos:session", session_id=session.pk)
+            status = 400
+        else:
+            if not files:
+                form.add_error(None, "Choose at least one photo.")
+            status = 400
+        photos = list(_photos_with_derivatives(Photo.objects.filter(session=session)))
+        context.update(grid=_grid(session, photos), busy=_busy(photos), photos=photos)
+    guides = _guides(session)
+    context.update(
+        form=form,
+        guides=[
+            {"view": view, "url": reverse("photos:image", args=[pk, "screen"])}
+            for view, pk in guides.items()
+        ],
+        upload_url=reverse("photo-list"),
+    )
+    return render(request, "photos/session_photos.html", context, status=status)
+
+
+@role_required(CLINICAL_PERMISSION)
+def patient_timeline(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    photos = _photos_with_derivatives(Photo.objects.filter(patient=patient)).order_by(
+        "body_area__name", "view", "view_label", "session__number", "phase", "id"
+    )
+    groups: dict[tuple, list[Photo]] = {}
+    for photo in photos:
+        groups.setdefault((photo.body_area.name, photo.view_name), []).append(photo)
+    comparisons = (
+        Comparison.objects.for_patient(patient)
+        .select_related("body_area", "plan__modality")
+        .order_by("plan", "body_area", "view", "kind")
+    )
+    audit_log(actor=request.user, action=Action.VIEW, obj=patient, request=request, detail="photos")
+    return render(
+        request,
+        "photos/patient_timeline.html",
+        {
+            "patient": patient,
+            "groups": [{"area": a, "view": v, "photos": ps} for (a, v), ps in groups.items()],
+            "comparisons": comparisons,
+        },
+    )
+
+
+class PairForm(forms.Form):
+    before = forms.ModelChoiceField(queryset=Photo.objects.none())
+    middle = forms.ModelChoiceField(queryset=Photo.objects.none(), required=False)
+    after = forms.ModelChoiceField(queryset=Photo.objects.none())
+
+    def __init__(self, *args, comparison: Comparison, **kwargs):
+        super().__init__(*args, **kwargs)
+        candidates = (
+            Photo.objects.filter(
+                patient_id=comparison.patient_id,
+                body_area_id=comparison.body_area_id,
+                view=comparison.view,
+            )
+            .select_related("session")
+            .order_by("session__number", "phase", "id")
+        )
+        for name in ("before", "middle", "after"):
+            self.fields[name].queryset = candidates
+            self.fields[name].label_from_instance = _photo_label
+        if comparison.kind == Comparison.Kind.PAIR:
+            del self.fields["middle"]
+
+
+def _photo_label(photo: Photo) -> str:
+    return f"Session {photo.session.number} · {photo.get_phase_display()} · photo {photo.pk}"
+
+
+@role_required(CLINICAL_PERMISSION)
+def comparison_detail(request, comparison_id: int):
+    comparison = get_object_or_404(
+        Comparison.objects.select_related(
+            "body_area", "plan__modality", "patient", "before__session", "after__session"
+        ),
+        pk=comparison_id,
+    )
+    if request.htmx:
+        return render(request, "photos/_sheet_status.html", {"comparison": comparison})
+    initial = {"before": comparison.before_id, "after": comparison.after_id}
+    if comparison.middle_id:
+        initial["middle"] = comparison.middle_id
+    form = PairForm(request.POST or None, comparison=comparison, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.comparison_update(
+                    comparison=comparison,
+                    before=form.cleaned_data["before"],
+                    after=form.cleaned_data["after"],
+                    middle=form.cleaned_data.get("middle"),
+                    by=request.user,
+                    request=request,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, "The comparison was changed; a new sheet is on its way.")
+                return redirect("photos:comparison", comparison_id=comparison.pk)
+        status = 400
+    audit_log(
+        actor=request.user, action=Action.VIEW, obj=comparison, request=request, detail="viewer"
+    )
+    return render(
+        request,
+        "photos/comparison_detail.html",
+        {"comparison": comparison, "form": form},
+        status=status,
+    )
+
+
+@require_POST
+@role_required(CLINICAL_PERMISSION)
+def comparison_release(request, comparison_id: int):
+    comparison = get_object_or_404(Comparison, pk=comparison_id)
+    release = request.POST.get("release") == "1"
+    try:
+        services.comparison_release(
+            comparison=comparison, released=release, by=request.user, request=request
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, "Released to the portal." if release else "Withdrawn from the portal."
+        )
+    return redirect("photos:comparison", comparison_id=comparison.pk)
+
+
+@role_required(CLINICAL_PERMISSION)
+def photo_detail(request, photo_id: int):
+    photo = get_object_or_404(
+        _photos_with_derivatives(Photo.objects.select_related("uploaded_by", "patient")),
+        pk=photo_id,
+    )
+    form = ConsentForm(request.POST or None, initial={"purposes": photo.purposes})
+    if request.method == "POST" and form.is_valid():
+        services.photo_consent_update(
+            photo=photo, purposes=form.cleaned_data["purposes"], by=request.user, request=request
+        )
+        messages.success(request, "Consent saved.")
+        return redirect("photos:photo", photo_id=photo.pk)
+    return render(request, "photos/photo_detail.html", {"photo": photo, "form": form})
+
+
+@patient_required
+def my_comparisons(request, patient):
+    comparisons = (
+        Comparison.objects.for_patient(patient)
+        .released()
+        .filter(sheet_status=Status.READY)
+        .select_related("body_area", "plan__modality")
+    )
+    return render(
+        request, "photos/my_comparisons.html", {"patient": patient, "comparisons": comparisons}
+    )
+
+
+# --- serving images ------------------------------------------------------------------------
+
+
+@require_GET
+def image(request, photo_id: int, variant: str):
+    if variant not in VARIANTS:
+        raise Http404("No such size.")
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    photo = photo_for(request, photo_id, original=variant == "original")
+    if variant == "original":
+        key, content_type = photo.storage_key, photo.content_type
+    else:
+        derivative = photo.derivatives.filter(size=VARIANTS[variant], status=Status.READY).first()
+        if derivative is None:
+            raise Http404("This size is not ready yet.")
+        key, content_type = derivative.storage_key, "image/jpeg"
+    audit_log(
+        actor=request.user,
+        action=Action.DOWNLOAD if variant == "original" else Action.VIEW,
+        obj=photo,
+        request=request,
+        detail=f"image {variant}",
+    )
+    return send_file(key, content_type)
+
+
+@require_GET
+def sheet(request, comparison_id: int, fmt: str):
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    if fmt not in ("jpg", "pdf"):
+        raise Http404("No such format.")
+    comparison = comparison_for(request, comparison_id)
+    if comparison.sheet_status != Status.READY:
+        raise Http404("The sheet is not ready yet.")
+    key = comparison.sheet_pdf_key if fmt == "pdf" else comparison.sheet_jpeg_key
+    content_type = "application/pdf" if fmt == "pdf" else "image/jpeg"
+    audit_log(
+        actor=request.user,
+        action=Action.VIEW,
+        obj=comparison,
+        request=request,
+        detail=f"sheet {fmt}",
+    )
+    return send_file(key, content_type, filename=f"comparison-{comparison.pk}.{fmt}")

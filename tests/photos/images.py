@@ -1,0 +1,104 @@
+"""Test images made on the fly: each accepted format, EXIF orientations and GPS, bad files."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageDraw
+from pillow_heif import register_heif_opener
+
+register_heif_opener()
+
+# What exif_transpose does for each orientation, undone: stored = upright.transpose(UNDO[o]).
+UNDO = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+RED = (220, 20, 20)
+BLUE = (20, 40, 200)
+
+
+def upright(width: int = 600, height: int = 400) -> Image.Image:
+    """Landscape, blue, with a red top-left quarter: easy to tell which way is up."""
+    image = Image.new("RGB", (width, height), BLUE)
+    ImageDraw.Draw(image).rectangle((0, 0, width // 2 - 1, height // 2 - 1), fill=RED)
+    return image
+
+
+def exif_with(orientation: int = 1, gps: bool = True, when: str = "2026:03:14 09:30:00"):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "TestCam"
+    exif[0xA431] = "SERIAL-123456"  # BodySerialNumber (Exif IFD in real files; fine here)
+    exif.get_ifd(0x8769)[0x9003] = when
+    if gps:
+        gps_ifd = exif.get_ifd(0x8825)
+        gps_ifd[1] = "N"
+        gps_ifd[2] = (52.0, 22.0, 5.0)
+        gps_ifd[3] = "E"
+        gps_ifd[4] = (4.0, 53.0, 10.0)
+    return exif
+
+
+def encode(image: Image.Image, fmt: str, **params) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def jpeg(orientation: int = 1, gps: bool = True, size=(600, 400), quality: int = 90) -> bytes:
+    image = upright(*size)
+    if UNDO[orientation] is not None:
+        image = image.transpose(UNDO[orientation])
+    return encode(image, "JPEG", exif=exif_with(orientation, gps), quality=quality)
+
+
+def png() -> bytes:
+    return encode(upright().convert("RGBA"), "PNG")
+
+
+def webp() -> bytes:
+    return encode(upright(), "WEBP", exif=exif_with(1), quality=85)
+
+
+def heic() -> bytes:
+    return encode(upright(), "HEIF", exif=exif_with(1), quality=80)
+
+
+SAMPLES = {
+    "photo.jpg": ("image/jpeg", jpeg),
+    "photo.png": ("image/png", png),
+    "photo.webp": ("image/webp", webp),
+    "photo.heic": ("image/heic", heic),
+}
+
+
+def is_upright(data: bytes) -> bool:
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("RGB")
+        w, h = image.size
+        top_left = image.getpixel((w // 8, h // 8))
+        bottom_right = image.getpixel((w * 7 // 8, h * 7 // 8))
+        top_right = image.getpixel((w * 7 // 8, h // 8))
+    return w > h and _near(top_left, RED) and _near(bottom_right, BLUE) and _near(top_right, BLUE)
+
+
+def _near(a, b, tolerance: int = 40) -> bool:
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
+
+
+def bomb_png(width: int = 9000, height: int = 9000) -> bytes:
+    """A tiny PNG that claims 81 megapixels (the header says so; the data is a zlib bomb)."""
+    image = Image.new("1", (width, height))
+    return encode(image, "PNG", optimize=True)
+
+
+def truncated_jpeg() -> bytes:
+    data = jpeg(size=(1200, 800))
+    return data[: len(data) // 2]

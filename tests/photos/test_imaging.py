@@ -1,0 +1,125 @@
+"""The pure image functions: what is accepted, what is refused, and what derivatives look like."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from PIL import Image, ImageCms
+
+from photos import imaging
+from tests.photos import images
+
+
+@pytest.mark.parametrize("name", sorted(images.SAMPLES))
+def test_each_accepted_format_is_inspected(name):
+    content_type, make = images.SAMPLES[name]
+    data = make()
+    info = imaging.inspect_upload(io.BytesIO(data), claimed_type=content_type, name=name)
+    assert (info.width, info.height) == (600, 400)
+    assert info.size == len(data)
+    assert len(info.sha256) == 64
+    assert info.content_type == imaging.ACCEPTED_FORMATS[info.format]
+
+
+def test_capture_time_comes_from_exif():
+    info = imaging.inspect_upload(
+        io.BytesIO(images.jpeg()), name="a.jpg", tz=dt.timezone(dt.timedelta(hours=1))
+    )
+    assert info.captured_at == dt.datetime(
+        2026, 3, 14, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))
+    )
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_comes_out_upright(orientation):
+    data = images.jpeg(orientation=orientation, size=(600, 400))
+    for derivative in imaging.make_derivatives(data, sizes=(2048, 1024, 320)):
+        assert images.is_upright(derivative.data), (orientation, derivative.size)
+
+
+@pytest.mark.parametrize("name", sorted(images.SAMPLES))
+def test_no_metadata_survives_in_any_derivative(name):
+    data = images.SAMPLES[name][1]()
+    for derivative in imaging.make_derivatives(data):
+        with Image.open(io.BytesIO(derivative.data)) as image:
+            assert image.format == "JPEG"
+            assert not image.getexif()
+            assert not image.getexif().get_ifd(0x8825)  # no GPS
+            assert "exif" not in image.info and "icc_profile" not in image.info
+        assert b"SERIAL-123456" not in derivative.data and b"TestCam" not in derivative.data
+
+
+def test_sizes_from_one_reduced_decode_of_a_big_jpeg():
+    data = images.jpeg(size=(6000, 4000), quality=70, gps=False)
+    made = {d.size: (d.width, d.height) for d in imaging.make_derivatives(data)}
+    assert made == {2048: (2048, 1365), 1024: (1024, 682), 320: (320, 213)}
+
+
+def test_a_wide_gamut_photo_is_converted_to_srgb():
+    display_p3_like = ImageCms.createProfile("LAB")  # any non-sRGB profile changes the pixels
+    lab = Image.new("LAB", (64, 64), (60, 40, 20))
+    profile = ImageCms.ImageCmsProfile(display_p3_like).tobytes()
+    rgb = ImageCms.profileToProfile(
+        lab, display_p3_like, ImageCms.createProfile("sRGB"), outputMode="RGB"
+    )
+    adobe = images.encode(rgb, "JPEG", icc_profile=profile)
+    [small] = imaging.make_derivatives(adobe, sizes=(320,))
+    with Image.open(io.BytesIO(small.data)) as image:
+        assert "icc_profile" not in image.info
+        assert image.mode == "RGB"
+
+
+BAD_FILES = {
+    "a text file": (b"hello, this is not an image", "notes.jpg", "image/jpeg", "not a JPEG"),
+    "a GIF": (images.encode(images.upright(), "GIF"), "a.gif", "image/gif", "not accepted"),
+    "a GIF renamed to .jpg": (
+        images.encode(images.upright(), "GIF"),
+        "a.jpg",
+        "image/jpeg",
+        "not a JPEG",
+    ),
+    "a PNG claiming to be JPEG": (images.png(), "a.jpg", "image/jpeg", "contents are PNG"),
+    "a name and a type that disagree": (images.jpeg(), "a.png", "image/jpeg", "disagree"),
+    "a truncated JPEG": (images.truncated_jpeg(), "a.jpg", "image/jpeg", "truncated"),
+    "an empty file": (b"", "a.jpg", "image/jpeg", "empty"),
+    "a PDF": (b"%PDF-1.4\n%...", "a.pdf", "application/pdf", "not accepted"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_bad_files_are_refused_with_a_reason(kind):
+    data, name, content_type, message = BAD_FILES[kind]
+    with pytest.raises(imaging.ImageRejected, match=message):
+        imaging.inspect_upload(io.BytesIO(data), claimed_type=content_type, name=name)
+
+
+def test_a_file_too_large_in_bytes_is_refused():
+    with pytest.raises(imaging.ImageRejected, match="larger than 2 KB"):
+        imaging.inspect_upload(io.BytesIO(images.jpeg()), name="a.jpg", max_bytes=2048)
+
+
+def test_a_decompression_bomb_is_refused():
+    with pytest.raises(imaging.ImageRejected, match="decompression bomb"):
+        imaging.inspect_upload(io.BytesIO(images.bomb_png()), name="a.png")
+
+
+def test_a_sheet_is_drawn_as_jpeg_and_pdf():
+    large = imaging.make_derivatives(images.jpeg(), sizes=(2048,))[0].data
+    panels = [imaging.Panel(large, ["Before · 1 Mar 2026", "Session 1"]) for _ in range(3)]
+    jpeg, pdf = imaging.render_sheet(panels, title="Face · Frontal", clinic_name="Test Clinic")
+    assert jpeg[:3] == b"\xff\xd8\xff"
+    assert pdf.startswith(b"%PDF")
+    with Image.open(io.BytesIO(jpeg)) as image:
+        assert image.width > image.height
+
+
+def test_resizing_in_bands_gives_the_same_pixels_as_one_resize():
+    from PIL import ImageChops, ImageStat
+
+    source = Image.merge("RGB", [Image.effect_noise((1600, 1200), 60) for _ in range(3)])
+    banded = imaging._resize_in_strips(source, (1000, 750))
+    whole = source.resize((1000, 750), imaging.FIRST_RESAMPLE)
+    difference = ImageStat.Stat(ImageChops.difference(banded, whole))
+    assert max(difference.extrema[band][1] for band in range(3)) <= 2  # rounding at band edges

@@ -1,0 +1,52 @@
+"""The derivative and sheet tasks through a real worker process on Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.files.storage import default_storage
+
+from photos import services
+from photos.models import Comparison, Derivative, Status
+from photos.tasks import make_derivatives
+from tests.photos.conftest import upload_file
+
+
+def wait_for(condition, timeout: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for the worker")
+
+
+@pytest.mark.worker
+@pytest.mark.redis
+@pytest.mark.parametrize("celery_worker", ["redis"], indirect=True)
+def test_upload_to_sheet_round_trips_through_a_real_worker(
+    celery_worker, transactional_db, make_plan, alice, clinician_user
+):
+    plan = make_plan(alice, sessions=2)
+    photos = []
+    for number, phase in ((1, "before"), (2, "after")):
+        photos.append(
+            services.photo_upload(  # commits: the task is sent after the commit
+                session=plan.sessions.get(number=number),
+                body_area=plan.body_area,
+                view="frontal",
+                phase=phase,
+                file=upload_file("photo.jpg"),
+                by=clinician_user,
+            )
+        )
+    wait_for(lambda: Derivative.objects.filter(status=Status.READY).count() == 6)
+    wait_for(lambda: Comparison.objects.filter(sheet_status=Status.READY).count() == 1)
+    comparison = Comparison.objects.get()
+    assert default_storage.exists(comparison.sheet_pdf_key)
+    log = celery_worker.log()
+    assert "photos.make_derivatives" in log and "photos.make_sheet" in log
+    # Sent again (as after a redelivery): the claim finds nothing to do, one set of files stays.
+    assert make_derivatives.delay(photos[0].pk).get(timeout=20) == "nothing to do"
+    assert Derivative.objects.count() == 6
