@@ -12,10 +12,12 @@ api_patterns = [
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("desk/", core_views.desk_home, name="desk_home"),
     path("clinical/", core_views.clinical_home, name="clinical_home"),
     path("manage/", core_views.admin_home, name="admin_home"),
+    path("manage/audit/", include("audit.urls")),
     path("health/", core_views.health, name="health"),
     path("health/live/", core_views.liveness, name="liveness"),
     path("patients/", include("people.urls")),

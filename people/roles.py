@@ -28,6 +28,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "people.view_patient",
         "people.add_patient",
         "people.change_patient",
+        "people.invite_patient",
     ),
     Role.CLINICIAN: (
         "people.use_clinical",
@@ -42,6 +43,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "people.add_patient",
         "people.change_patient",
         "people.delete_patient",
+        "people.invite_patient",
         "treatments.*",
         "photos.*",
         "portal.*",
