@@ -76,7 +76,10 @@ def otp_verify(request):
                 detail="wrong second-factor code",
             )
     return render(
-        request, "accounts/otp_verify.html", {"form": form, "next": _next_url(request)}, status
+        request,
+        "accounts/otp_verify.html",
+        {"form": form, "next": _next_url(request)},
+        status=status,
     )
 
 
