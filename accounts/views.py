@@ -61,7 +61,7 @@ def otp_verify(request):
         status = 400
         allowed, _ = device.verify_is_allowed()
         if not allowed:
-            form.add_error(None, "Too many wrong codes. Wait a minute, then try again.")
+            form.add_error(None, "Too many wrong codes. Wait a moment, then try again.")
         elif form.is_valid() and device.verify_token(form.cleaned_data["token"]):
             _second_factor_done(request, device)
             return redirect(_next_url(request))
