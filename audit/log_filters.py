@@ -16,7 +16,10 @@ REDACTED = "[email redacted]"
 
 class RedactEmails(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed call is the formatter's to report
+            return True
         if "@" in message:
             record.msg = EMAIL.sub(REDACTED, message)
             record.args = ()
