@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .ip import client_ip
@@ -24,18 +24,25 @@ def _client_ip(request) -> str | None:
     return client_ip(request)
 
 
-def _lock_chain_head() -> AuditChainHead:
-    """The chain head, locked until the surrounding transaction ends.
+# Creates the head on first use and locks it, in one statement: the upsert takes the row lock
+# (PostgreSQL waits here for a concurrent append to commit, then sees its result).
+_LOCK_HEAD_SQL = (
+    f"INSERT INTO {AuditChainHead._meta.db_table} (id, last_event_id, last_hash) "
+    "VALUES (1, NULL, %s) "
+    f"ON CONFLICT (id) DO UPDATE SET last_hash = {AuditChainHead._meta.db_table}.last_hash "
+    "RETURNING last_hash"
+)
 
-    PostgreSQL: the row lock (SELECT ... FOR UPDATE) makes concurrent appends wait in turn.
-    SQLite: every transaction is IMMEDIATE (see settings), which serialises writers.
+
+def _lock_chain_head() -> str:
+    """The newest event's hash, with the chain head locked until the transaction ends.
+
+    PostgreSQL: the upsert's row lock makes concurrent appends wait in turn. SQLite: every
+    transaction is IMMEDIATE (see settings), which serialises writers. One query either way.
     """
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        # First event ever (or after a test flush): create the head, tolerating a racing creator.
-        AuditChainHead.objects.bulk_create([AuditChainHead(pk=1)], ignore_conflicts=True)
-        head = AuditChainHead.objects.select_for_update().get(pk=1)
-    return head
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_HEAD_SQL, [GENESIS_HASH])
+        return cursor.fetchone()[0]
 
 
 def audit_log(
@@ -72,16 +79,15 @@ def audit_log(
         ip_address=_client_ip(request),
         detail=detail[:300],
     )
-    with transaction.atomic():
-        head = _lock_chain_head()
+    # No savepoint: if this fails, the caller's whole change must fail with it.
+    with transaction.atomic(savepoint=False):
+        prev_hash = _lock_chain_head()
         # Taken under the lock, so the chain's timestamps never go backwards.
         event.occurred_at = timezone.now()
-        event.prev_hash = head.last_hash
+        event.prev_hash = prev_hash
         event.hash = event.compute_hash()
         event.save()
-        head.last_event_id = event.pk
-        head.last_hash = event.hash
-        head.save(update_fields=["last_event_id", "last_hash"])
+        AuditChainHead.objects.filter(pk=1).update(last_event_id=event.pk, last_hash=event.hash)
     return event
 
 

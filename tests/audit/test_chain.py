@@ -182,3 +182,23 @@ def test_concurrent_appends_keep_one_unbroken_chain(front_desk_user, alice):
     report = audit_verify()
     assert report.ok, report.problem
     assert report.verified == threads * per_thread
+
+
+def test_an_append_costs_a_fixed_number_of_queries(
+    front_desk_user, alice, django_assert_num_queries
+):
+    audit_log(actor=front_desk_user, action=Action.VIEW, obj=alice)
+    # 1 the actor's groups (for actor_role), 2 lock the chain head and read the last hash
+    # (one upsert, which also creates the head on first use), 3 insert the event,
+    # 4 move the head to it.
+    with django_assert_num_queries(4):
+        audit_log(actor=front_desk_user, action=Action.VIEW, obj=alice)
+    with django_assert_num_queries(3):
+        audit_log(actor=None, action=Action.VIEW, obj=alice)
+
+
+def test_the_first_append_ever_costs_the_same(db, django_assert_num_queries):
+    assert not AuditChainHead.objects.exists()
+    with django_assert_num_queries(3):
+        audit_log(actor=None, action=Action.VIEW, patient=1)
+    assert audit_verify().ok
