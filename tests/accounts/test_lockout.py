@@ -87,19 +87,18 @@ def test_password_reset_answers_the_same_for_unknown_emails(client, clinician_us
 
 def test_the_api_token_endpoint_is_locked_out_too(client, clinician_user):
     url = reverse("api_token")
-    for _ in range(3):
-        response = client.post(
-            url,
-            {"username": clinician_user.username, "password": "nope-nope-1"},
-            REMOTE_ADDR="203.0.113.9",
-        )
-        assert response.status_code in (400, 429)
-    refused = client.post(
-        url, {"username": clinician_user.username, "password": PASSWORD}, REMOTE_ADDR="203.0.113.9"
-    )
-    assert refused.status_code in (400, 429)
+
+    def token(username, password, ip="203.0.113.9"):
+        return client.post(url, {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+    assert token(clinician_user.username, "nope-nope-1").status_code == 400
+    assert token(clinician_user.username, "nope-nope-1").status_code == 400
+    assert token(clinician_user.username, "nope-nope-1").status_code == 429
+    refused = token(clinician_user.username, PASSWORD)
+    assert refused.status_code == 429
     assert "token" not in refused.json()
-    allowed = client.post(
-        url, {"username": clinician_user.username, "password": PASSWORD}, REMOTE_ADDR="198.51.100.4"
-    )
+    for _ in range(3):
+        unknown = token("no-such-person", "nope-nope-1")
+    assert unknown.status_code == 429 and unknown.json() == refused.json()
+    allowed = token(clinician_user.username, PASSWORD, ip="198.51.100.4")
     assert allowed.status_code == 200 and allowed.json()["token"]
