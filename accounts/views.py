@@ -10,8 +10,8 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
@@ -89,9 +89,10 @@ def otp_verify(request):
 def otp_enrol(request):
     """Shows a new authenticator secret (QR code and text) and confirms it with one code."""
     user = request.user
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists() and not request.session.get(
-        OTP_PENDING
-    ):
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        if not user.is_verified():
+            # Someone holding only the password must not swap in an authenticator of their own.
+            return redirect(f"{reverse('otp_verify')}?{urlencode({'next': _next_url(request)})}")
         messages.info(request, "Your account already has an authenticator app.")
         return redirect("home")
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()

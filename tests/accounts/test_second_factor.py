@@ -105,3 +105,23 @@ def test_clinic_admins_must_enrol_when_required(client, admin_user, front_desk_u
     # Other staff are not forced.
     sign_in(client, front_desk_user)
     assert client.get(reverse("desk_home")).status_code == 200
+
+
+def test_the_password_alone_cannot_replace_the_authenticator(client, clinician_user):
+    with time_machine.travel(START, tick=False):
+        enrol(client, clinician_user)
+    with time_machine.travel(START + datetime.timedelta(minutes=2), tick=False):
+        sign_in(client, clinician_user)
+        response = client.get(reverse("otp_enrol"))
+        assert response.status_code == 302 and response.url.startswith(reverse("otp_verify"))
+        client.post(reverse("otp_enrol"), {"token": "123456"})
+        assert TOTPDevice.objects.filter(user=clinician_user).count() == 1
+        assert client.get(reverse("clinical_home")).url.startswith(reverse("otp_verify"))
+
+
+def test_a_verified_user_is_not_offered_a_second_authenticator(client, clinician_user):
+    with time_machine.travel(START, tick=False):
+        enrol(client, clinician_user)
+        response = client.get(reverse("otp_enrol"), follow=True)
+    assert "already has an authenticator app" in response.content.decode()
+    assert TOTPDevice.objects.filter(user=clinician_user).count() == 1
