@@ -9,14 +9,27 @@ from django.dispatch import receiver
 from .services import Action, audit_log
 
 
+def _own_patient_id(user) -> int | None:
+    """A patient's account: their record's id, so the log shows their sign-ins under it."""
+    if user is None or not user.pk:
+        return None
+    from people.models import Patient
+
+    return Patient.objects.filter(user=user).values_list("pk", flat=True).first()
+
+
 @receiver(user_logged_in, dispatch_uid="audit.user_logged_in")
 def _signed_in(sender, request, user, **kwargs) -> None:
-    audit_log(actor=user, action=Action.LOGIN, obj=user, request=request)
+    audit_log(
+        actor=user, action=Action.LOGIN, obj=user, patient=_own_patient_id(user), request=request
+    )
 
 
 @receiver(user_logged_out, dispatch_uid="audit.user_logged_out")
 def _signed_out(sender, request, user, **kwargs) -> None:
-    audit_log(actor=user, action=Action.LOGOUT, obj=user, request=request)
+    audit_log(
+        actor=user, action=Action.LOGOUT, obj=user, patient=_own_patient_id(user), request=request
+    )
 
 
 @receiver(user_login_failed, dispatch_uid="audit.user_login_failed")

@@ -53,3 +53,12 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(rf):
         # The right-most address not added by a trusted proxy: the spoofed first hop is ignored.
         assert client_ip(spoofed) == "198.51.100.1"
     assert client_ip(rf.get("/", REMOTE_ADDR="not an address")) is None
+
+
+def test_a_patients_sign_in_is_filed_under_their_record(client, alice):
+    _sign_in(client, alice.user.username)
+    client.post(reverse("logout"))
+    assert list(AuditEvent.objects.values_list("action", "patient_id")) == [
+        ("logout", alice.pk),
+        ("login", alice.pk),
+    ]
