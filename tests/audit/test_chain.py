@@ -202,3 +202,16 @@ def test_the_first_append_ever_costs_the_same(db, django_assert_num_queries):
     with django_assert_num_queries(3):
         audit_log(actor=None, action=Action.VIEW, patient=1)
     assert audit_verify().ok
+
+
+def test_the_nightly_task_reports_a_break(front_desk_user, alice, caplog, settings):
+    from audit.tasks import verify_chain
+
+    assert "audit.verify_chain" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    first, second, third = _log_three(front_desk_user, alice)
+    assert verify_chain.delay().get() == {"ok": True, "verified": 3, "broken_at": None}
+    _raw(f"UPDATE {TABLE} SET detail = %s WHERE id = %s", ["edited", first.pk])
+    assert verify_chain.delay().get()["broken_at"] == first.pk
+    assert f"Audit log hash chain broken at event {first.pk}" in caplog.text
