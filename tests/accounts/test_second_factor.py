@@ -125,3 +125,15 @@ def test_a_verified_user_is_not_offered_a_second_authenticator(client, clinician
         response = client.get(reverse("otp_enrol"), follow=True)
     assert "already has an authenticator app" in response.content.decode()
     assert TOTPDevice.objects.filter(user=clinician_user).count() == 1
+
+
+def test_no_api_token_for_the_password_alone(client, clinician_user, front_desk_user):
+    with time_machine.travel(START, tick=False):
+        enrol(client, clinician_user)
+    client.logout()
+    url = reverse("api_token")
+    refused = client.post(url, {"username": clinician_user.username, "password": PASSWORD})
+    assert refused.status_code == 403
+    assert "two steps" in refused.json()["detail"]
+    allowed = client.post(url, {"username": front_desk_user.username, "password": PASSWORD})
+    assert allowed.status_code == 200
