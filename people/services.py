@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from audit.services import Action, audit_log
 
 from .models import Patient
 from .roles import Role, assign_role
-from .tokens import invite_token_generator
+from .tasks import send_patient_invite
 
 PATIENT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "notes")
 
@@ -78,10 +72,18 @@ def patient_invite(*, patient: Patient, by) -> None:
     if user is not None and user.has_usable_password():
         raise ValidationError("This patient already has a portal account.")
     User = get_user_model()
+    email = patient.email.strip().lower()
+    taken = User.objects.filter(username__iexact=email)
+    if user is not None:
+        taken = taken.exclude(pk=user.pk)
+    if taken.exists():
+        raise ValidationError("Another account already uses this email address.")
+    if user is not None and user.email != email:
+        # Not taken up yet, and the record's address has changed since: the link goes there.
+        user.username = user.email = email
+        user.full_clean()
+        user.save(update_fields=["username", "email"])
     if user is None:
-        email = patient.email.strip().lower()
-        if User.objects.filter(username__iexact=email).exists():
-            raise ValidationError("Another account already uses this email address.")
         user = User(
             username=email,
             email=email,
@@ -94,18 +96,5 @@ def patient_invite(*, patient: Patient, by) -> None:
         assign_role(user, Role.PATIENT)
         patient.user = user
         patient.save(update_fields=["user", "updated_at"])
-    link = settings.SITE_URL.rstrip("/") + reverse(
-        "invite_accept",
-        kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": invite_token_generator.make_token(user),
-        },
-    )
-    context = {"patient": patient, "link": link, "clinic_name": settings.CLINIC_NAME}
-    subject = render_to_string("people/email/invite_subject.txt", context).strip()
-    body = render_to_string("people/email/invite_body.txt", context)
-    recipient = user.email
     audit_log(actor=by, action=Action.INVITE, obj=patient, detail="portal invitation sent")
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient])
-    )
+    transaction.on_commit(lambda: send_patient_invite.delay(patient.pk))

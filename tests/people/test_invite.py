@@ -159,3 +159,25 @@ def test_the_record_page_offers_the_invitation(client, front_desk_user, alice):
     patient = PatientFactory(email="new@example.com")
     assert "Invite to the portal" in client.get(patient.get_absolute_url()).content.decode()
     assert "Invite to the portal" not in client.get(alice.get_absolute_url()).content.decode()
+
+
+def test_a_resent_invitation_follows_a_changed_address(
+    front_desk_user, django_capture_on_commit_callbacks
+):
+    patient = PatientFactory(email="old@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_invite(patient=patient, by=front_desk_user)
+    patient.email = "New@Example.com"
+    patient.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_invite(patient=patient, by=front_desk_user)
+    patient.refresh_from_db()
+    assert patient.user.username == patient.user.email == "new@example.com"
+    assert [message.to for message in mail.outbox] == [["old@example.com"], ["new@example.com"]]
+
+
+def test_no_email_once_the_password_is_chosen(alice):
+    from people.tasks import send_patient_invite
+
+    assert send_patient_invite(alice.pk) is False
+    assert mail.outbox == []
