@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrations-check bench check-deploy clean
+.PHONY: run test lint format migrations-check security bench check-deploy clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { tools/find-python; exit 1; }
@@ -26,6 +26,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(MAKE) --no-print-directory security
 	$(if $(TEST_DATABASE_URL),DATABASE_URL=$(TEST_DATABASE_URL)) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -34,6 +35,11 @@ lint: $(STAMP)
 
 migrations-check: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Static security checks: no high-severity bandit finding, no dependency with a known CVE.
+security: $(STAMP)
+	$(VENV)/bin/bandit -q -r -lll -x ./tests,./.venv,./var .
+	$(PY) tools/audit-dependencies $(VENV)/bin/pip-audit
 
 check-deploy: $(STAMP)
 	PRODUCTION=1 SECRET_KEY=$$(openssl rand -hex 40) ALLOWED_HOSTS=clinic.example \

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import models
+from dataclasses import dataclass
 
-from .models import AuditEvent
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from .ip import client_ip
+from .models import GENESIS_HASH, AuditChainHead, AuditEvent
 
 Action = AuditEvent.Action
 
@@ -17,9 +21,28 @@ def _role_of(user) -> str:
 
 
 def _client_ip(request) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
+
+
+# Creates the head on first use and locks it, in one statement: the upsert takes the row lock
+# (PostgreSQL waits here for a concurrent append to commit, then sees its result).
+_LOCK_HEAD_SQL = (
+    f"INSERT INTO {AuditChainHead._meta.db_table} (id, last_event_id, last_hash) "
+    "VALUES (1, NULL, %s) "
+    f"ON CONFLICT (id) DO UPDATE SET last_hash = {AuditChainHead._meta.db_table}.last_hash "
+    "RETURNING last_hash"
+)
+
+
+def _lock_chain_head() -> str:
+    """The newest event's hash, with the chain head locked until the transaction ends.
+
+    PostgreSQL: the upsert's row lock makes concurrent appends wait in turn. SQLite: every
+    transaction is IMMEDIATE (see settings), which serialises writers. One query either way.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_HEAD_SQL, [GENESIS_HASH])
+        return cursor.fetchone()[0]
 
 
 def audit_log(
@@ -36,6 +59,8 @@ def audit_log(
 
     `patient` may be a Patient or its id; when omitted it is taken from `obj.patient_id` or,
     for a Patient, the object itself. `detail` must never hold names, emails or image bytes.
+    The event joins the hash chain inside the caller's transaction, so it is written if and
+    only if the caller's change is.
     """
     if patient is None and obj is not None:
         patient = (
@@ -43,9 +68,9 @@ def audit_log(
         )
     patient_id = getattr(patient, "pk", patient)
     actor = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor=actor,
-        actor_role=_role_of(actor),
+        actor_role=_role_of(actor)[:60],
         action=action,
         allowed=allowed,
         patient_id=patient_id,
@@ -54,3 +79,61 @@ def audit_log(
         ip_address=_client_ip(request),
         detail=detail[:300],
     )
+    # No savepoint: if this fails, the caller's whole change must fail with it.
+    with transaction.atomic(savepoint=False):
+        prev_hash = _lock_chain_head()
+        # Taken under the lock, so the chain's timestamps never go backwards.
+        event.occurred_at = timezone.now()
+        event.prev_hash = prev_hash
+        event.hash = event.compute_hash()
+        event.save()
+        AuditChainHead.objects.filter(pk=1).update(last_event_id=event.pk, last_hash=event.hash)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    verified: int
+    broken_at: int | None = None
+    problem: str = ""
+
+
+def audit_verify(*, chunk_size: int = 2000) -> ChainReport:
+    """Walks the chain from the first event; reports the first break, or how many events hold."""
+    expected_prev = GENESIS_HASH
+    verified = 0
+    last_id = None
+    events = AuditEvent.objects.order_by("id")
+    for event in events.iterator(chunk_size=chunk_size):
+        if event.prev_hash != expected_prev:
+            return ChainReport(
+                False,
+                verified,
+                event.pk,
+                f"event {event.pk} does not follow "
+                + (f"event {last_id}" if last_id else "the start of the log")
+                + ": an event before it was removed or reordered",
+            )
+        if event.compute_hash() != event.hash:
+            return ChainReport(
+                False,
+                verified,
+                event.pk,
+                f"event {event.pk} was changed after it was written: its contents do not match "
+                "its hash",
+            )
+        expected_prev = event.hash
+        last_id = event.pk
+        verified += 1
+    head = AuditChainHead.objects.filter(pk=1).first()
+    head_id, head_hash = (head.last_event_id, head.last_hash) if head else (None, GENESIS_HASH)
+    if head_id != last_id or head_hash != expected_prev:
+        return ChainReport(
+            False,
+            verified,
+            head_id,
+            f"the log ends at event {last_id} but its last recorded event is {head_id}: "
+            "events were removed from the end",
+        )
+    return ChainReport(True, verified)

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from accounts.api import obtain_token
 from core import views as core_views
 from scheduling import views as scheduling_views
 
 api_patterns = [
-    path("auth/token/", obtain_auth_token, name="api_token"),
+    path("auth/token/", obtain_token, name="api_token"),
     path("", include("people.api_urls")),
     path("", include("treatments.api_urls")),
     path("", include("scheduling.api_urls")),
@@ -16,12 +16,14 @@ api_patterns = [
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("desk/", scheduling_views.day_view, name="desk_home"),
     path("desk/", include("scheduling.urls")),
     path("calendar/<str:token>.ics", scheduling_views.practitioner_feed, name="practitioner_feed"),
     path("clinical/", core_views.clinical_home, name="clinical_home"),
     path("manage/", core_views.admin_home, name="admin_home"),
+    path("manage/audit/", include("audit.urls")),
     path("health/", core_views.health, name="health"),
     path("health/live/", core_views.liveness, name="liveness"),
     path("patients/", include("people.urls")),

@@ -59,6 +59,7 @@ class Patient(models.Model):
             ("use_portal", "Can use the patient portal"),
             ("manage_clinic", "Can administer the clinic"),
             ("view_health", "Can see the system health page"),
+            ("invite_patient", "Can invite a patient to the portal"),
         ]
 
     def __str__(self) -> str:

@@ -42,6 +42,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         *TREATMENTS_CATALOGUE_VIEW,
         "treatments.view_treatmentplan",
         "treatments.view_session",
+        "people.invite_patient",
     ),
     Role.CLINICIAN: (
         "people.use_clinical",
@@ -76,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "people.add_patient",
         "people.change_patient",
         "people.delete_patient",
+        "people.invite_patient",
         "treatments.*",
         "scheduling.*",
         "photos.*",

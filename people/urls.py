@@ -8,4 +8,5 @@ urlpatterns = [
     path("new/", views.patient_create, name="patient_create"),
     path("<int:patient_id>/", views.patient_detail, name="patient_detail"),
     path("<int:patient_id>/edit/", views.patient_edit, name="patient_edit"),
+    path("<int:patient_id>/invite/", views.patient_invite, name="patient_invite"),
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from core.decorators import role_required
 
@@ -37,7 +38,7 @@ def patient_create(request):
 
 @role_required("people.view_patient")
 def patient_detail(request, patient_id: int):
-    patient = get_object_or_404(Patient, pk=patient_id)
+    patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
     return render(request, "people/patient_detail.html", {"patient": patient})
 
 
@@ -59,6 +60,20 @@ def patient_edit(request, patient_id: int):
         {"form": form, "patient": patient},
         status=_form_status(form),
     )
+
+
+@require_POST
+@role_required("people.invite_patient")
+def patient_invite(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    try:
+        services.patient_invite(patient=patient, by=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, "The invitation was emailed to the patient.")
+    return redirect(patient)
 
 
 def _form_status(form) -> int:

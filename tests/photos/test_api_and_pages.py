@@ -169,9 +169,10 @@ def test_the_timeline_takes_a_fixed_number_of_queries(
             add_photo(alice_plan.sessions.get(number=number), phase="after")
         add_photo(alice_plan.sessions.get(number=1), phase="before")
     client.force_login(clinician_user)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(12):
         # 1 the login session, 2 its user, 3 user permissions, 4 group permissions,
-        # 5 the patient, 6 the audit actor's groups, 7 the audit record,
-        # 8 photos with area and session, 9 their derivatives, 10 comparisons with plan and area
+        # 5 the patient, 6 the audit actor's groups, 7 the audit chain head (locked),
+        # 8 the audit record, 9 the chain head moved on,
+        # 10 photos with area and session, 11 their derivatives, 12 comparisons with plan and area
         response = client.get(reverse("photos:timeline", args=[alice_plan.patient_id]))
     assert response.content.decode().count("<img") == 4

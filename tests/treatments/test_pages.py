@@ -102,10 +102,11 @@ def test_the_chart_shows_history_plans_sessions_and_screenings(
         )
         services.history_add(patient=alice, factor=catalogue.factor("keloid"))
     # session, user, the user's own permissions, their groups' permissions (has_perm caches
-    # them), the patient, the viewer's groups for the audit record, the audit insert, history
-    # with factors and areas, plans with progress, sessions with plan/modality/area/level,
-    # screenings with modality/level/users/session, their findings
-    with django_assert_num_queries(12):
+    # them), the patient, the viewer's groups for the audit record, the audit chain head
+    # (locked), the audit insert, the chain head moved on, history with factors and areas,
+    # plans with progress, sessions with plan/modality/area/level, screenings with
+    # modality/level/users/session, their findings
+    with django_assert_num_queries(14):
         response = client.get(url)
     assert response.content.decode().count("Microneedling · Back · ") == 8
 

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from .models import Patient
+from .tokens import invite_token_generator
+
+
+@shared_task(
+    name="people.send_patient_invite",
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    max_retries=5,
+)
+def send_patient_invite(patient_id: int) -> bool:
+    """Emails the invited patient a link to choose a password; nothing once one is chosen."""
+    patient = Patient.objects.select_related("user").filter(pk=patient_id).first()
+    user = patient.user if patient else None
+    if user is None or user.has_usable_password():
+        return False
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "invite_accept",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": invite_token_generator.make_token(user),
+        },
+    )
+    context = {"patient": patient, "link": link, "clinic_name": settings.CLINIC_NAME}
+    subject = render_to_string("people/email/invite_subject.txt", context).strip()
+    body = render_to_string("people/email/invite_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    return True
