@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from treatments.models import Modality
+from treatments.models import Modality, Session, TreatmentPlan
 
 from .models import CrossModalityGap, Device, ModalityRequirement, Practitioner, Room, WorkingHours
 
@@ -16,6 +18,49 @@ LASER_KINDS = (Modality.Kind.LASER_PEEL, Modality.Kind.LASER_RESURFACING)
 
 
 def load() -> None:
+    _resources()
+    _book_upcoming_sessions()
+
+
+def _book_upcoming_sessions() -> None:
+    """Books the demo courses' planned sessions from tomorrow on, through the real booking path,
+    so the calendar, the check-in list and the portal show a course under way."""
+    from .availability import find_slots
+    from .services import session_book
+
+    front_desk = get_user_model().objects.filter(username="frontdesk").first()
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    planned = (
+        Session.objects.filter(
+            status=Session.Status.PLANNED,
+            plan__status=TreatmentPlan.Status.ACTIVE,
+            proposed_date__isnull=False,
+        )
+        .select_related("plan__modality", "plan__body_area", "patient", "depth_level")
+        .order_by("plan_id", "number")
+    )
+    for session in planned:
+        first_day = max(session.proposed_date, tomorrow)
+        slots = find_slots(
+            session=session, first_day=first_day, last_day=first_day + dt.timedelta(days=10)
+        )
+        # A mid-morning slot reads better in a demo than the first minute of the day.
+        slot = next((s for s in slots if timezone.localtime(s.starts_at).hour >= 10), None)
+        if slot is None:
+            continue
+        try:
+            session_book(
+                session=session,
+                starts_at=slot.starts_at,
+                practitioner_user_id=slot.practitioner.user_id,
+                by=front_desk,
+                notify=False,
+            )
+        except ValidationError:
+            continue  # the demo shows what the rules allow; a refused session stays planned
+
+
+def _resources() -> None:
     modalities = list(Modality.objects.all())
     rooms = [Room.objects.get_or_create(name=name)[0] for name in ROOMS]
     laser, _ = Device.objects.get_or_create(name="Laser")

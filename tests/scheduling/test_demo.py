@@ -22,3 +22,19 @@ def test_the_demo_calendar_loads_twice(db):
     assert WorkingHours.objects.count() == 10
     # qualified for every modality in the (seeded) catalogue
     assert Practitioner.objects.first().modalities.count() == Modality.objects.count() >= 2
+
+
+def test_the_demo_books_the_courses_upcoming_sessions_once(db):
+    from scheduling.models import Reservation
+    from treatments.models import Session
+
+    call_command("load_demo", stdout=StringIO())
+    upcoming = Session.objects.filter(patient__user__username="alice").exclude(
+        status=Session.Status.COMPLETED
+    )
+    assert upcoming.count() == 3
+    assert set(upcoming.values_list("status", flat=True)) == {Session.Status.BOOKED}
+    held = Reservation.objects.filter(active=True).count()
+    assert held >= 3 * upcoming.count()  # practitioner, room and patient for each
+    call_command("load_demo", stdout=StringIO())
+    assert Reservation.objects.filter(active=True).count() == held
