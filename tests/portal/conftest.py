@@ -106,4 +106,3 @@ def course(frozen, alice, carla):
 def comparison(course, carla, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         return add_comparison(course, by=carla)
-
