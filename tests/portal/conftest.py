@@ -83,12 +83,16 @@ def add_comparison(plan, *, by, portal: bool = True, release: bool = True) -> Co
     return comparison
 
 
+def make_practitioner(user):
+    user.first_name, user.last_name = "Carla", "Jansen"
+    user.save()
+    PractitionerFactory(user=user)
+    return user
+
+
 @pytest.fixture
 def carla(clinician_user):
-    clinician_user.first_name, clinician_user.last_name = "Carla", "Jansen"
-    clinician_user.save()
-    PractitionerFactory(user=clinician_user)
-    return clinician_user
+    return make_practitioner(clinician_user)
 
 
 @pytest.fixture
