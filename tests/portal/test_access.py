@@ -97,3 +97,32 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, alices):
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
     for url in post_urls(alices):
         assert client.post(url).status_code == 302
+
+
+def test_patients_get_nothing_from_the_staff_api(client, alice, bob, alices):
+    """The API is for staff: a patient account, Alice's own or Bob's, is refused every list and
+    every one of Alice's ids."""
+    booked, comparison = alices["booked"], alices["comparison"]
+    urls = [
+        "/api/patients/",
+        f"/api/patients/{alice.pk}/",
+        "/api/plans/",
+        f"/api/plans/{booked.plan_id}/",
+        "/api/sessions/",
+        f"/api/sessions/{booked.pk}/",
+        "/api/booking/sessions/",
+        f"/api/booking/sessions/{booked.pk}/",
+        "/api/photos/",
+        f"/api/photos/{comparison.before_id}/",
+        "/api/comparisons/",
+        f"/api/comparisons/{comparison.pk}/",
+        "/api/history/",
+        "/api/screenings/",
+    ]
+    for patient in (bob, alice):
+        client.force_login(patient.user)
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code in (403, 404), (patient.first_name, url)
+            if patient == bob:
+                assert b"Smit" not in response.content
