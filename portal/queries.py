@@ -71,6 +71,7 @@ class ChartPoint:
     x: int
     label: str
     show_date: bool = True
+    r: int = 11  # radius; smaller when a long course leaves less room between sessions
 
     @property
     def short_day(self) -> str:
@@ -114,6 +115,7 @@ CHART_PAD = 20
 def _chart(view: PlanView, today: dt.date) -> list[ChartPoint]:
     count = max(len(view.sessions), 1)
     step = (CHART_WIDTH - 2 * CHART_PAD) / max(count - 1, 1)
+    radius = max(4, min(11, int(step * 0.42)))
     points = []
     for index, session in enumerate(view.sessions):
         if session.status == Session.Status.COMPLETED:
@@ -134,6 +136,7 @@ def _chart(view: PlanView, today: dt.date) -> list[ChartPoint]:
                 x=round(CHART_PAD + index * step),
                 label=f"Session {session.number}, {when}: {word}",
                 show_date=count <= 7 or index % 2 == 0 or state == "next",
+                r=radius + 1 if state == "next" else radius,
             )
         )
     return points

@@ -237,3 +237,19 @@ def test_each_page_view_writes_one_audit_event(signed_in, course, alice):
         assert signed_in.get(url).status_code == 200
         events = AuditEvent.objects.order_by("id")[before:]
         assert [(e.action, e.detail, e.patient_id) for e in events] == [("view", detail, alice.pk)]
+
+
+@pytest.mark.parametrize("count", [1, 6, 12, 20])
+def test_the_chart_fits_any_course_length(signed_in, alice, carla, frozen, count):
+    from portal.queries import CHART_WIDTH, overview
+
+    from .conftest import make_course
+
+    make_course(alice, practitioner=carla, count=count, done=min(3, count), booked=0)
+    (view,) = overview(alice).plans
+    assert [p.number for p in view.points] == list(range(1, count + 1))
+    xs = [p.x for p in view.points]
+    assert all(p.x - p.r >= 0 and p.x + p.r <= CHART_WIDTH for p in view.points)
+    assert all(b - a > 2 * view.points[0].r for a, b in zip(xs, xs[1:], strict=False))
+    html = signed_in.get(reverse("portal:home")).content.decode()
+    assert html.count('<circle cx="') == count
