@@ -49,6 +49,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 CLINIC_NAME = env.str("CLINIC_NAME", default="Lumen Skin Clinic")
+# How patients reach the clinic: shown in the portal; the portal's change requests go to the email.
+CLINIC_PHONE = env.str("CLINIC_PHONE", default="020 123 4567")
+CLINIC_EMAIL = env.str("CLINIC_EMAIL", default="clinic@localhost")
 # Where emailed links point (patient invitations).
 SITE_URL = env.str(
     "SITE_URL",

@@ -5,4 +5,11 @@ from . import views
 app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("calendar.ics", views.calendar, name="calendar"),
+    path("history/", views.history, name="history"),
+    path("sessions/<int:session_id>/", views.session_detail, name="session"),
+    path("sessions/<int:session_id>/calendar.ics", views.session_calendar, name="session_ics"),
+    path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
+    path("sessions/<int:session_id>/change/", views.session_change, name="session_change"),
+    path("photos/<int:comparison_id>/", views.comparison, name="comparison"),
 ]

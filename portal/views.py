@@ -1,8 +1,187 @@
-from django.shortcuts import render
+"""The patient portal: every view gets the signed-in patient's own record from the account.
 
+Each page that shows the record writes one audit view event; cancel and change requests are
+POST with CSRF, look the session up among the patient's own (another id answers 404) and
+re-check the notice period in the service.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from audit.models import AuditEvent
+from audit.services import audit_log
+from scheduling.notifications import calendar_for, instructions
+from treatments.aftercare import aftercare_for
+from treatments.models import Session
+
+from . import dates, queries, services
 from .access import patient_required
+from .forms import CancelForm, ChangeForm
 
 
+def _viewed(request, patient, what: str, obj=None) -> None:
+    audit_log(
+        actor=request.user,
+        action=AuditEvent.Action.VIEW,
+        obj=obj,
+        patient=patient,
+        request=request,
+        detail=f"portal {what}",
+    )
+
+
+def _policy() -> dict:
+    return {
+        "notice_hours": settings.CANCELLATION_NOTICE_HOURS,
+        "clinic_phone": settings.CLINIC_PHONE,
+    }
+
+
+@require_GET
 @patient_required
 def home(request, patient):
-    return render(request, "portal/home.html", {"patient": patient})
+    overview = queries.overview(patient)
+    _viewed(request, patient, "home")
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "patient": patient,
+            "overview": overview,
+            "chart_width": queries.CHART_WIDTH,
+            **_policy(),
+        },
+    )
+
+
+@require_GET
+@patient_required
+def history(request, patient):
+    past = queries.history(patient)
+    _viewed(request, patient, "history")
+    return render(request, "portal/history.html", {"patient": patient, "past": past})
+
+
+def _session_page(request, patient, session, *, cancel_form=None, change_form=None, status=200):
+    session.patient = patient
+    context = {
+        "patient": patient,
+        "session": session,
+        "cancel_form": cancel_form or CancelForm(),
+        "change_form": change_form or ChangeForm(),
+        "upcoming": session.status in queries.UPCOMING,
+        "changeable": session.status == Session.Status.BOOKED and not session.late_to_cancel,
+        "instructions": instructions(session) if session.status in queries.UPCOMING else [],
+        "aftercare": queries.aftercare_items(aftercare_for(session), timezone.localdate()),
+        **_policy(),
+    }
+    return render(request, "portal/session.html", context, status=status)
+
+
+@require_GET
+@patient_required
+def session_detail(request, patient, session_id: int):
+    session = queries.own_session(patient, session_id)
+    _viewed(request, patient, "session", session)
+    return _session_page(request, patient, session)
+
+
+@require_POST
+@patient_required
+def session_cancel(request, patient, session_id: int):
+    session = queries.own_session(patient, session_id)
+    session.patient = patient
+    form = CancelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.portal_session_cancel(
+                session=session,
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"Your session on {dates.day_name(session.starts_at)} is cancelled. "
+                "We will contact you to book a new date.",
+            )
+            return redirect("portal:home")
+    return _session_page(request, patient, session, cancel_form=form, status=400)
+
+
+@require_POST
+@patient_required
+def session_change(request, patient, session_id: int):
+    session = queries.own_session(patient, session_id)
+    session.patient = patient
+    form = ChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            services.change_request_send(
+                session=session,
+                message=form.cleaned_data["message"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, "Thank you. We have your request and will contact you about a new time."
+            )
+            return redirect("portal:session", session_id=session.pk)
+    return _session_page(request, patient, session, change_form=form, status=400)
+
+
+def _ics(sessions, filename: str) -> HttpResponse:
+    body = calendar_for(sessions, name=settings.CLINIC_NAME, for_patient=True)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+@patient_required
+def session_calendar(request, patient, session_id: int):
+    session = queries.own_session(patient, session_id)
+    if session.starts_at is None or session.status not in queries.UPCOMING:
+        return render(
+            request,
+            "portal/message.html",
+            {"text": "This session has no booked time to add to a calendar."},
+            status=404,
+        )
+    _viewed(request, patient, "calendar file", session)
+    return _ics([session], f"session-{session.number}.ics")
+
+
+@require_GET
+@patient_required
+def calendar(request, patient):
+    sessions = list(
+        Session.objects.for_patient(patient)
+        .filter(status__in=queries.UPCOMING, starts_at__isnull=False)
+        .select_related("plan__modality")
+        .order_by("starts_at")
+    )
+    _viewed(request, patient, "calendar file")
+    return _ics(sessions, "my-sessions.ics")
+
+
+@require_GET
+@patient_required
+def comparison(request, patient, comparison_id: int):
+    item = queries.own_comparison(patient, comparison_id)
+    _viewed(request, patient, "comparison", item)
+    return render(request, "portal/comparison.html", {"patient": patient, "comparison": item})

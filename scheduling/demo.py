@@ -23,13 +23,14 @@ def load() -> None:
 
 
 def _book_upcoming_sessions() -> None:
-    """Books the demo courses' planned sessions from tomorrow on, through the real booking path,
+    """Books the demo courses' planned sessions from two days on, through the real booking path,
     so the calendar, the check-in list and the portal show a course under way."""
     from .availability import find_slots
     from .services import session_book
 
     front_desk = get_user_model().objects.filter(username="frontdesk").first()
-    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    # Two days ahead at the earliest, so a patient can still cancel within the notice period.
+    earliest = timezone.localdate() + dt.timedelta(days=2)
     planned = (
         Session.objects.filter(
             status=Session.Status.PLANNED,
@@ -40,7 +41,7 @@ def _book_upcoming_sessions() -> None:
         .order_by("plan_id", "number")
     )
     for session in planned:
-        first_day = max(session.proposed_date, tomorrow)
+        first_day = max(session.proposed_date, earliest)
         slots = find_slots(
             session=session, first_day=first_day, last_day=first_day + dt.timedelta(days=10)
         )

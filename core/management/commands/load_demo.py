@@ -10,7 +10,8 @@ DEMO_MODULES = [
     "people.demo",
     "treatments.demo",
     "scheduling.demo",
-    "photos.demo",  # last: it photographs the sessions the others made
+    "photos.demo",  # it photographs the sessions the others made
+    "portal.demo",  # last: books Alice's next session, releases her frontal comparison
 ]
 
 

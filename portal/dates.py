@@ -1,0 +1,43 @@
+"""Dates the way a patient reads them: "Thursday 14 March", "in 3 days", in the clinic's zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.formats import date_format, time_format
+
+
+def local_day(moment: dt.datetime | dt.date) -> dt.date:
+    if isinstance(moment, dt.datetime):
+        return timezone.localtime(moment).date()
+    return moment
+
+
+def day_name(moment: dt.datetime | dt.date, *, today: dt.date | None = None) -> str:
+    """ "Thursday 14 March", with the year only when it is not this year."""
+    day = local_day(moment)
+    today = today or timezone.localdate()
+    return date_format(day, "l j F" if day.year == today.year else "l j F Y")
+
+
+def short_day(moment: dt.datetime | dt.date) -> str:
+    return date_format(local_day(moment), "j M")
+
+
+def clock(moment: dt.datetime) -> str:
+    return time_format(timezone.localtime(moment), "H:i")
+
+
+def countdown(moment: dt.datetime | dt.date, *, today: dt.date | None = None) -> str:
+    """ "today", "tomorrow", "in 3 days", "yesterday", "5 days ago" (calendar days, local)."""
+    days = (local_day(moment) - (today or timezone.localdate())).days
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    if days == -1:
+        return "yesterday"
+    if days > 1:
+        return f"in {days} days"
+    return f"{-days} days ago"

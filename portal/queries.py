@@ -1,0 +1,249 @@
+"""What the portal shows a patient, read in a fixed number of queries however long the history.
+
+Every read starts from the patient the account belongs to (`portal.access.patient_required`),
+so no id in a URL can reach another patient's rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from photos.models import Comparison, Status
+from scheduling.services import is_late_cancel
+from treatments.aftercare import Instruction, aftercare_for_many
+from treatments.models import BodyArea, Session, TreatmentPlan
+
+from . import dates
+
+UPCOMING = (Session.Status.BOOKED, Session.Status.CHECKED_IN)
+
+
+@dataclass
+class Aftercare:
+    """One aftercare instruction in plain words with its last day and the day it ends."""
+
+    text: str
+    until: dt.date
+    again_from: dt.date
+    running: bool
+
+    @property
+    def sentence(self) -> str:
+        """ "retinoids again from Friday 15 March" or "until Thursday 9 April: protect ..." """
+        if self.text.lower().startswith("no "):
+            return f"{self.text[3:]} again from {dates.day_name(self.again_from)}"
+        return f"until {dates.day_name(self.until)}: {self.text}"
+
+    @property
+    def countdown(self) -> str:
+        """ "in 3 days" until a "no ..." ends; "5 days left" for something to keep doing."""
+        today = timezone.localdate()
+        if self.text.lower().startswith("no "):
+            return dates.countdown(self.again_from, today=today)
+        left = (self.until - today).days + 1
+        if left <= 1:
+            return "last day today"
+        return f"{left} days left"
+
+
+def aftercare_items(instructions: list[Instruction], today: dt.date) -> list[Aftercare]:
+    return [
+        Aftercare(
+            text=i.text,
+            until=i.until,
+            again_from=i.until + dt.timedelta(days=1),
+            running=i.until >= today,
+        )
+        for i in instructions
+    ]
+
+
+@dataclass
+class ChartPoint:
+    number: int
+    state: str  # done, missed, next, ahead
+    day: dt.date | None
+    x: int
+    label: str
+    show_date: bool = True
+    r: int = 11  # radius; smaller when a long course leaves less room between sessions
+
+    @property
+    def short_day(self) -> str:
+        return dates.short_day(self.day) if self.day else ""
+
+
+@dataclass
+class PlanView:
+    plan: TreatmentPlan
+    sessions: list[Session] = field(default_factory=list)
+    next_session: Session | None = None
+    points: list[ChartPoint] = field(default_factory=list)
+
+    @property
+    def done_x(self) -> int | None:
+        """Where the filled part of the chart's line ends: the last session done."""
+        done = [p.x for p in self.points if p.state == "done"]
+        return max(done) if done else None
+
+    @property
+    def last_x(self) -> int:
+        return self.points[-1].x if self.points else CHART_PAD
+
+    @property
+    def summary(self) -> str:
+        done, total = self.plan.sessions_done, self.plan.session_count
+        text = f"{done} of {total} sessions done"
+        if self.next_session and self.next_session.starts_at:
+            text += (
+                f"; next: session {self.next_session.number} on "
+                f"{dates.day_name(self.next_session.starts_at)} at "
+                f"{dates.clock(self.next_session.starts_at)}"
+            )
+        return text + "."
+
+
+CHART_WIDTH = 340
+CHART_PAD = 20
+
+
+def _chart(view: PlanView, today: dt.date) -> list[ChartPoint]:
+    count = max(len(view.sessions), 1)
+    step = (CHART_WIDTH - 2 * CHART_PAD) / max(count - 1, 1)
+    radius = max(4, min(11, int(step * 0.42)))
+    points = []
+    for index, session in enumerate(view.sessions):
+        if session.status == Session.Status.COMPLETED:
+            state, word = "done", "done"
+        elif session.status in (Session.Status.CANCELLED, Session.Status.NO_SHOW):
+            state, word = "missed", "cancelled" if session.status == "cancelled" else "missed"
+        elif session is view.next_session:
+            state, word = "next", "next"
+        else:
+            state, word = "ahead", "ahead"
+        day = session.day
+        when = dates.day_name(day, today=today) if day else "date to be set"
+        points.append(
+            ChartPoint(
+                number=session.number,
+                state=state,
+                day=day,
+                x=round(CHART_PAD + index * step),
+                label=f"Session {session.number}, {when}: {word}",
+                show_date=count <= 7 or index % 2 == 0 or state == "next",
+                r=radius + 1 if state == "next" else radius,
+            )
+        )
+    return points
+
+
+def _sessions(patient):
+    return (
+        Session.objects.for_patient(patient)
+        .select_related("depth_level", "practitioner")
+        .order_by("plan_id", "number")
+    )
+
+
+def _plans(patient):
+    return (
+        TreatmentPlan.objects.for_patient(patient)
+        .with_progress()
+        .select_related("modality", "body_area", "indication")
+    )
+
+
+@dataclass
+class Overview:
+    plans: list[PlanView]
+    upcoming: list[Session]
+    to_book: list[Session]
+    aftercare: list[tuple[Session, list[Aftercare]]]
+    comparisons: list[Comparison]
+
+
+def released_comparisons(patient):
+    """Comparisons a clinician released, every photo consented for the portal, sheet ready."""
+    return (
+        Comparison.objects.for_patient(patient)
+        .released()
+        .filter(sheet_status=Status.READY)
+        .select_related("body_area", "plan__modality", "before__session", "after__session")
+        .order_by("-created_at", "-id")
+    )
+
+
+def overview(patient, *, now: dt.datetime | None = None) -> Overview:
+    """The home page: 1 query for plans with progress, 1 for sessions, 2 for aftercare rules,
+    1 for comparisons."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    plans = {plan.pk: PlanView(plan=plan) for plan in _plans(patient)}
+    upcoming, to_book, completed = [], [], []
+    for session in _sessions(patient):
+        view = plans[session.plan_id]
+        session.plan = view.plan  # the plan already loaded, no query per session
+        view.sessions.append(session)
+        if session.status in UPCOMING and session.ends_at and session.ends_at >= now:
+            upcoming.append(session)
+        elif session.status == Session.Status.PLANNED and view.plan.status == "active":
+            to_book.append(session)
+        elif session.status == Session.Status.COMPLETED:
+            completed.append(session)
+    upcoming.sort(key=lambda s: s.starts_at)
+    for view in plans.values():
+        ahead = [s for s in view.sessions if s.status in (*UPCOMING, Session.Status.PLANNED)]
+        view.next_session = ahead[0] if ahead else None
+        view.points = _chart(view, today)
+    for session in upcoming:
+        session.late_to_cancel = is_late_cancel(session, now=now)
+    instructions = aftercare_for_many(completed)
+    aftercare = []
+    for session in sorted(completed, key=lambda s: s.day, reverse=True):
+        items = [a for a in aftercare_items(instructions[session.pk], today) if a.running]
+        if items:
+            aftercare.append((session, items))
+    return Overview(
+        plans=list(plans.values()),
+        upcoming=upcoming,
+        to_book=to_book,
+        aftercare=aftercare,
+        comparisons=list(released_comparisons(patient)),
+    )
+
+
+def history(patient) -> list[tuple[Session, list[Aftercare]]]:
+    """Completed sessions, newest first, each with its aftercare: 4 queries in all."""
+    today = timezone.localdate()
+    sessions = list(
+        Session.objects.for_patient(patient)
+        .filter(status=Session.Status.COMPLETED)
+        .select_related("plan__modality", "plan__body_area", "depth_level", "practitioner")
+        .prefetch_related(Prefetch("areas", queryset=BodyArea.objects.order_by("name")))
+        .order_by("-completed_at", "-starts_at", "-id")
+    )
+    instructions = aftercare_for_many(sessions)
+    return [(s, aftercare_items(instructions[s.pk], today)) for s in sessions]
+
+
+def own_session(patient, session_id: int) -> Session:
+    """One of this patient's sessions, or 404 (someone else's id looks like a missing one)."""
+    session = get_object_or_404(
+        Session.objects.for_patient(patient).select_related(
+            "plan__modality", "plan__body_area", "plan__indication", "depth_level", "practitioner"
+        ),
+        pk=session_id,
+    )
+    session.late_to_cancel = (
+        session.status in UPCOMING and session.starts_at is not None and is_late_cancel(session)
+    )
+    return session
+
+
+def own_comparison(patient, comparison_id: int) -> Comparison:
+    return get_object_or_404(released_comparisons(patient), pk=comparison_id)

@@ -1,0 +1,32 @@
+from django import template
+
+from portal import dates
+from scheduling import notifications
+
+register = template.Library()
+
+
+@register.filter
+def day_name(value):
+    return dates.day_name(value) if value else ""
+
+
+@register.filter
+def short_day(value):
+    return dates.short_day(value) if value else ""
+
+
+@register.filter
+def clock(value):
+    return dates.clock(value) if value else ""
+
+
+@register.filter
+def countdown(value):
+    return dates.countdown(value) if value else ""
+
+
+@register.filter
+def pre_treatment(session):
+    """The booking email's pre-treatment instructions, with this session's real dates."""
+    return notifications.instructions(session) if session.starts_at else []

@@ -1,0 +1,80 @@
+"""Each portal page takes the same number of queries however long a patient's history grows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from treatments.models import Session
+
+from .conftest import AMS, add_comparison, make_course
+
+
+def count(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.fixture
+def grow(alice, carla, django_capture_on_commit_callbacks):
+    """Adds an older finished course of 10 sessions with a released comparison."""
+    starts = iter(range(1, 10))
+
+    def more():
+        first = dt.datetime(2024, next(starts), 1, 10, 0, tzinfo=AMS)
+        plan = make_course(alice, practitioner=carla, first=first, count=10, done=10, booked=0)
+        plan.sessions.filter(number=10).update(status=Session.Status.CANCELLED)
+        with django_capture_on_commit_callbacks(execute=True):
+            add_comparison(plan, by=carla)
+
+    return more
+
+
+def test_home_queries_stay_constant(client, alice, course, grow, django_assert_num_queries):
+    client.force_login(alice.user)
+    url = reverse("portal:home")
+    small = count(client, url)
+    grow()
+    grow()
+    # 1 session, 2 user, 3-4 the account's own and group permissions (role check), 5 the
+    # patient of the account, 6 plans with progress counts and modality/area/indication, 7 all
+    # sessions with level and practitioner, 8-9 aftercare rules and their levels, 10 released
+    # consented ready comparisons with their photos' sessions, 11-14 the audit view event
+    # (groups, chain head lock, insert, head update).
+    with django_assert_num_queries(14):
+        client.get(url)
+    assert small == 14
+
+
+def test_history_queries_stay_constant(client, alice, course, grow, django_assert_num_queries):
+    client.force_login(alice.user)
+    url = reverse("portal:history")
+    small = count(client, url)
+    grow()
+    # 1 session, 2 user, 3-4 permissions, 5 patient, 6 completed sessions with plan, modality,
+    # area, level and practitioner, 7 their treated areas, 8-9 aftercare rules and levels,
+    # 10-13 the audit view event.
+    with django_assert_num_queries(13):
+        client.get(url)
+    assert small == 13
+
+
+def test_session_and_comparison_pages_take_fixed_queries(
+    client, alice, course, comparison, grow, django_assert_num_queries
+):
+    client.force_login(alice.user)
+    session = course.sessions.get(status=Session.Status.BOOKED)
+    grow()
+    # 1 session, 2 user, 3-4 permissions, 5 patient, 6 the session with plan, modality, area,
+    # indication, level and practitioner, 7-10 the audit view event (a booked session has no
+    # aftercare yet: no rules are read).
+    with django_assert_num_queries(10):
+        client.get(reverse("portal:session", args=[session.pk]))
+    # 1-5 as above, 6 the comparison with area, plan, photos and their sessions, 7-10 audit.
+    with django_assert_num_queries(10):
+        client.get(reverse("portal:comparison", args=[comparison.pk]))
