@@ -60,10 +60,37 @@ DAY_START, SLOT_MINUTES, SLOTS_PER_DAY = dt.time(9), 30, 16  # 09:00-17:00
 HISTORY_DAYS, AHEAD_DAYS = 5 * 365, 60
 CHUNK = 50_000
 IMAGES = 4  # real image files, reused by every photo
-FIRST_NAMES = (
-    "Anna Bram Carla Daan Eva Femke Gijs Hanna Ilse Joris Kim Lotte Maud Noor Olaf".split()
-)
-LAST_NAMES = "Bakker Jansen Visser Smit Meijer Mulder Bos Vos Peters Dekker Brouwer Kok".split()
+FIRST_NAMES = [
+    "Anna",
+    "Bram",
+    "Carla",
+    "Daan",
+    "Eva",
+    "Femke",
+    "Gijs",
+    "Hanna",
+    "Ilse",
+    "Joris",
+    "Kim",
+    "Lotte",
+    "Maud",
+    "Noor",
+    "Olaf",
+]
+LAST_NAMES = [
+    "Bakker",
+    "Jansen",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "Mulder",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Dekker",
+    "Brouwer",
+    "Kok",
+]
 
 # Tables the generator fills; --force empties them (with everything that refers to them).
 TABLES = [
