@@ -63,7 +63,7 @@ def django_env(database_url: str, **extra: str) -> dict:
             "DEBUG": "0",
             "DJANGO_SETTINGS_MODULE": "clinic.settings",
             "SECRET_KEY": env.get("SECRET_KEY", "bench-" + "x" * 50),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         }
     )
     env.update(extra)
