@@ -105,12 +105,33 @@ def clients() -> dict[str, Client]:
     return result
 
 
+def upload_target() -> dict:
+    """A clinician's API token and a completed session (not the chart patient's) to upload to."""
+    from rest_framework.authtoken.models import Token
+
+    user = get_user_model().objects.get(username="bench-prac-01")
+    token, _ = Token.objects.get_or_create(user=user)
+    session = (
+        Session.objects.filter(status="completed").exclude(patient_id=1).order_by("id").first()
+    )
+    return {
+        "token": token.key,
+        "session": session.pk,
+        "body_area": session.plan.body_area_id,
+    }
+
+
 def prepare() -> dict:
     cookies = {
         who: f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
         for who, client in clients().items()
     }
-    return {"bench_day": str(bench_day()), "pages": pages(), "cookies": cookies}
+    return {
+        "bench_day": str(bench_day()),
+        "pages": pages(),
+        "cookies": cookies,
+        "upload": upload_target(),
+    }
 
 
 def queries(runs: int) -> dict:

@@ -171,7 +171,7 @@ def measure_scale(database_url: str, seconds: float, connections: int, runs: int
     finally:
         stop(server)
     base = under_load["baseline"]
-    for name, row in under_load.items():
+    for row in under_load.values():
         row["rps_ratio_to_baseline"] = round(row["rps"] / base["rps"], 3) if base["rps"] else None
         row["p99_ratio_to_baseline"] = round(row["p99_ms"] / base["p99_ms"], 2)
     return {
