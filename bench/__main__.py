@@ -1,15 +1,26 @@
-"""`make bench` / `python -m bench`: runs every benchmark in this folder."""
+"""`make bench` / `python -m bench`: runs every benchmark in this folder.
+
+    python -m bench [thumbnails sheets pages upload]   (default: all, in that order)
+
+Each prints its table and merges its report into bench/results.json (git-ignored).
+"""
 
 from __future__ import annotations
 
-from bench import thumbnails
+import sys
 
-BENCHMARKS = [thumbnails]
+from bench import pages, sheets, thumbnails, upload
+
+BENCHMARKS = {"thumbnails": thumbnails, "sheets": sheets, "pages": pages, "upload": upload}
 
 
 def main() -> None:
-    for module in BENCHMARKS:
-        module.main()
+    chosen = sys.argv[1:] or list(BENCHMARKS)
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"Unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    for name in chosen:
+        BENCHMARKS[name].main([])
 
 
 if __name__ == "__main__":

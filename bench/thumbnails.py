@@ -20,7 +20,6 @@ and the ratios ours / pyvips; writes bench/results.json.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import platform
@@ -31,8 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import record
+
 SIZES = {"12MP": (4000, 3000), "24MP": (6000, 4000)}
-RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
 def make_camera_jpeg(path: Path, size: tuple[int, int], seed: int = 7) -> None:
@@ -182,8 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"peak memory {entry['peak_ratio_ours_to_pyvips']:.2f} "
             f"({entry['pixels']}, {entry['file_mb']} MB file)"
         )
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"Wrote {RESULTS}")
+    record("thumbnails", report)
     return report
 
 

@@ -329,6 +329,11 @@ SESSION_ABSOLUTE_AGE = env.int("SESSION_ABSOLUTE_AGE", default=60 * 60 * 12)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# `make bench` only: a bare view rendering a 50-row template at /bench/baseline/, the yardstick
+# the pages' throughput is divided by. Never in production.
+BENCH_BASELINE_VIEW = env.bool("BENCH_BASELINE_VIEW", default=False)
+if PRODUCTION and BENCH_BASELINE_VIEW:
+    raise ImproperlyConfigured("BENCH_BASELINE_VIEW is for the benchmarks, never production.")
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -38,3 +39,6 @@ urlpatterns = [
 
 admin.site.site_header = "Clinic administration"
 admin.site.site_title = "Clinic administration"
+
+if settings.BENCH_BASELINE_VIEW:  # `make bench` only (refused with PRODUCTION=1)
+    urlpatterns.append(path("bench/baseline/", core_views.bench_baseline, name="bench_baseline"))

@@ -54,3 +54,12 @@ def health(request):
     return render(
         request, "core/health.html", {"checks": checks, "healthy": healthy}, status=status
     )
+
+
+def bench_baseline(request):
+    """The benchmarks' yardstick: a 50-row template, no database, no session, no sign-in.
+
+    Routed only when settings.BENCH_BASELINE_VIEW is on (never in production).
+    """
+    rows = [{"n": n, "name": f"Row {n}", "value": n * 7 % 97} for n in range(1, 51)]
+    return render(request, "core/bench_baseline.html", {"rows": rows})

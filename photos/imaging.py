@@ -387,7 +387,10 @@ def render_sheet(
     for index, panel in enumerate(panels):
         left = margin + index * (box + gap)
         with Image.open(io.BytesIO(panel.image), formats=("JPEG",)) as photo:
-            photo.draft("RGB", (box, box))
+            # Draft to the contained size, not (box, box): a landscape 2048x1536 never reaches
+            # box=1000 in height, so (box, box) decoded it in full (bench/sheets.py, pair).
+            fit = box / max(photo.size)
+            photo.draft("RGB", (max(1, int(photo.width * fit)), max(1, int(photo.height * fit))))
             photo = ImageOps.contain(photo.convert("RGB"), (box, box), Image.Resampling.LANCZOS)
         draw.rectangle((left, header, left + box - 1, header + box - 1), fill=(238, 240, 243))
         offset = (left + (box - photo.width) // 2, header + (box - photo.height) // 2)

@@ -89,6 +89,9 @@ class SearchContext:
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = field(default_factory=dict)
     screening_data: screening.ScreeningData | None = None
     _refusals_by_day: dict[dt.date, list[str]] = field(default_factory=dict)
+    # Memoised per search (profiled in bench/: these ran for every candidate start).
+    _intervals: dict[tuple[int, dt.date], list] = field(default_factory=dict)
+    _range_windows: list[rules.Window] | None = None
 
     @classmethod
     def load(
@@ -187,6 +190,21 @@ class SearchContext:
             ]
         return self._refusals_by_day[day]
 
+    def intervals(self, practitioner: Practitioner, day: dt.date):
+        """work_intervals(practitioner, day), computed once per search."""
+        key = (practitioner.pk, day)
+        if key not in self._intervals:
+            self._intervals[key] = work_intervals(practitioner, day)
+        return self._intervals[key]
+
+    def windows_in_range(self) -> list[rules.Window]:
+        """The blocked windows that can hold a start in the searched days (a day either side)."""
+        if self._range_windows is None:
+            low = rules.local_midnight(self.first_day) - dt.timedelta(days=1)
+            high = rules.local_midnight(self.last_day + dt.timedelta(days=2))
+            self._range_windows = [w for w in self.windows if w.starts < high and w.ends > low]
+        return self._range_windows
+
     def _free(self, key: str, starts: dt.datetime, ends: dt.datetime) -> bool:
         return all(not (s < ends and starts < e) for s, e in self.busy.get(key, ()))
 
@@ -198,7 +216,7 @@ class SearchContext:
         held_until = ends_at + self.buffer
         local = timezone.localtime(starts_at)
         problems: list[str] = []
-        intervals = work_intervals(practitioner, local.date())
+        intervals = self.intervals(practitioner, local.date())
         if not any(start <= starts_at and ends_at <= end for start, end in intervals):
             problems.append(
                 f"{practitioner} does not work at {local:%H:%M} on {rules.nice_date(local)}"
@@ -217,21 +235,30 @@ class SearchContext:
             )
             if room is None:
                 problems.append("No treatment room is free at that time.")
-        problems += [w.reason for w in self.windows if w.contains(starts_at)]
+        problems += [w.reason for w in self.windows_in_range() if w.contains(starts_at)]
         problems += self.screening_refusals(local.date())
         return problems, room
 
     def slots(
-        self, *, mornings_only: bool = False, step_minutes: int = 15, now: dt.datetime | None = None
+        self,
+        *,
+        mornings_only: bool = False,
+        step_minutes: int = 15,
+        now: dt.datetime | None = None,
+        first_day_only: bool = False,
     ) -> list[Slot]:
+        """Every free slot, sorted; with first_day_only, those of the first day that has any
+        (so slots[0] is the same earliest slot, found without searching the later days)."""
         now = now or timezone.now()
         step = dt.timedelta(minutes=step_minutes)
         duration = dt.timedelta(minutes=self.minutes)
         found: list[Slot] = []
         day = self.first_day
         while day <= self.last_day:
+            if first_day_only and found:
+                break
             for practitioner in self.practitioners:
-                for start, end in work_intervals(practitioner, day):
+                for start, end in self.intervals(practitioner, day):
                     # Step in UTC: a local 02:00-03:00 that does not exist is never offered twice.
                     moment = start.astimezone(dt.UTC)
                     last_start = end.astimezone(dt.UTC) - duration
@@ -260,12 +287,21 @@ def find_slots(
     mornings_only: bool = False,
     step_minutes: int = 15,
     now: dt.datetime | None = None,
+    first_day_only: bool = False,
 ) -> list[Slot]:
-    """Free start times for a planned session between two local dates (inclusive)."""
+    """Free start times for a planned session between two local dates (inclusive).
+
+    first_day_only: only the first day with a free slot is searched (slots[0] is unchanged).
+    """
     context = SearchContext.load(
         session, first_day, last_day, practitioner_user_id=practitioner_user_id
     )
-    return context.slots(mornings_only=mornings_only, step_minutes=step_minutes, now=now)
+    return context.slots(
+        mornings_only=mornings_only,
+        step_minutes=step_minutes,
+        now=now,
+        first_day_only=first_day_only,
+    )
 
 
 def check_slot(

@@ -164,6 +164,7 @@ def course_propose(
             last_day=day + dt.timedelta(days=search_days),
             practitioner_user_id=practitioner_user_id,
             mornings_only=mornings_only,
+            first_day_only=True,  # only the earliest slot is proposed
         )
         slot = slots[0] if slots else None
         proposals.append((session, slot))

@@ -1,0 +1,89 @@
+"""Comparison sheets: time per sheet, drawn from the stored derivatives, against one photo's
+three-size derivative set (the goal: a sheet costs at most half of that set).
+
+    python -m bench.sheets [--runs 7]
+
+Both are timed in this one process, alternating, on the same realistic 12 MP camera JPEG
+(bench.thumbnails.make_camera_jpeg): the set is photos.imaging.make_derivatives on the original;
+the sheets are photos.imaging.render_sheet (JPEG and PDF) on its 2048 px derivative, as the
+sheet task reads it: a pair (two panels) and a series (three panels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import record, table
+from bench.thumbnails import make_camera_jpeg
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from photos import imaging
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "camera-12MP.jpg"
+        make_camera_jpeg(path, (4000, 3000))
+        original = path.read_bytes()
+    large = next(d for d in imaging.make_derivatives(original) if d.size == 2048).data
+    caption = ["Before · 3 Mar 2026", "Session 1 of 6 · Before", "Microneedling", "Face · Frontal"]
+
+    def thumbnail_set():
+        imaging.make_derivatives(original)
+
+    def sheet(panels: int):
+        imaging.render_sheet(
+            [imaging.Panel(large, caption) for _ in range(panels)],
+            title="Face · Frontal · pair",
+            subtitle="Microneedling course · patient record 1",
+            clinic_name="Bench Clinic",
+        )
+
+    work = {
+        "thumbnail set (2048/1024/320)": thumbnail_set,
+        "sheet, pair (2 panels)": lambda: sheet(2),
+        "sheet, series (3 panels)": lambda: sheet(3),
+    }
+    times: dict[str, list[float]] = {name: [] for name in work}
+    for function in work.values():
+        function()  # warm-up: imports, fonts
+    for _ in range(args.runs):
+        for name, function in work.items():
+            start = time.perf_counter()
+            function()
+            times[name].append((time.perf_counter() - start) * 1000)
+    base = statistics.median(times["thumbnail set (2048/1024/320)"])
+    rows = {
+        name: {
+            "ms_median": round(statistics.median(values), 1),
+            "ratio_to_thumbnail_set": round(statistics.median(values) / base, 2),
+        }
+        for name, values in times.items()
+    }
+    report = {
+        "runs": args.runs,
+        "load_average": os.getloadavg()[0],
+        "original_mb": round(len(original) / 1e6, 1),
+        "results": rows,
+        "goal": "sheet <= 0.5 x thumbnail set",
+    }
+    record("sheets", report)
+    print(f"\nComparison sheets (median of {args.runs}, alternating in one process)")
+    print(
+        table(
+            ["work", "ms", "x thumbnail set"],
+            [[n, r["ms_median"], r["ratio_to_thumbnail_set"]] for n, r in rows.items()],
+        )
+    )
+    return report
+
+
+if __name__ == "__main__":
+    main()
