@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from django.db.models import Prefetch
+from django.urls import reverse
 from django.utils import timezone
 
 from treatments.models import Session
@@ -32,6 +34,9 @@ class Cell:
     starts_at: dt.datetime | None = None
     column_key: int | None = None
     column_label: str = ""
+    # Worked out here once rather than by template tags in each of a day's hundreds of cells.
+    book_url: str = ""
+    time_label: str = ""
 
 
 @dataclass
@@ -119,6 +124,8 @@ def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = N
         if key in by_column:
             by_column[key].append(session)
     rows = [Row(time=timezone.localtime(t)) for t in times]
+    book_start_url = reverse("scheduling:book_start")
+    column_labels = {key: str(column) for column, key in zip(columns, column_keys, strict=True)}
     for column, key in zip(columns, column_keys, strict=True):
         covered_until = None
         queue = list(by_column[key])
@@ -133,8 +140,17 @@ def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = N
             if covered_until and moment < covered_until:
                 continue
             if open_at(column, moment) and moment >= now:
+                local = timezone.localtime(moment)
+                query = urlencode({"practitioner": key, "start": local.isoformat()})
                 row.cells.append(
-                    Cell("free", starts_at=moment, column_key=key, column_label=str(column))
+                    Cell(
+                        "free",
+                        starts_at=moment,
+                        column_key=key,
+                        column_label=column_labels[key],
+                        book_url=f"{book_start_url}?{query}",
+                        time_label=f"{local:%H:%M}",
+                    )
                 )
             else:
                 row.cells.append(Cell("closed"))
