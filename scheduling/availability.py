@@ -9,6 +9,7 @@ Times are stepped in UTC and shown in local time, so DST days have exactly their
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -88,6 +89,7 @@ class SearchContext:
     windows: list[rules.Window]
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = field(default_factory=dict)
     screening_data: screening.ScreeningData | None = None
+    _busy_index: dict[str, tuple[list, list]] = field(default_factory=dict)
     _refusals_by_day: dict[dt.date, list[str]] = field(default_factory=dict)
     # Memoised per search (profiled in bench/: these ran for every candidate start).
     _intervals: dict[tuple[int, dt.date], list] = field(default_factory=dict)
@@ -206,7 +208,19 @@ class SearchContext:
         return self._range_windows
 
     def _free(self, key: str, starts: dt.datetime, ends: dt.datetime) -> bool:
-        return all(not (s < ends and starts < e) for s, e in self.busy.get(key, ()))
+        """No busy interval of `key` overlaps [starts, ends): a bisect, not a scan."""
+        if key not in self._busy_index:
+            intervals = sorted(self.busy.get(key, ()))
+            running_max_end, latest = [], None
+            for _, end in intervals:
+                latest = end if latest is None or end > latest else latest
+                running_max_end.append(latest)
+            self._busy_index[key] = ([start for start, _ in intervals], running_max_end)
+        interval_starts, running_max_end = self._busy_index[key]
+        # Intervals starting before `ends` are the first `count`; one of them overlaps exactly
+        # when the latest end among them is after `starts`.
+        count = bisect_left(interval_starts, ends)
+        return count == 0 or running_max_end[count - 1] <= starts
 
     def problems_at(
         self, practitioner: Practitioner, starts_at: dt.datetime

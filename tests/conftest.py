@@ -41,7 +41,11 @@ def pytest_configure(config):
 def pytest_runtest_teardown(item, nextitem):
     """After a test that flushed the database (see tests/seeds.py), put the seeded rows back."""
     result = yield
-    if {"transactional_db", "live_server"} & set(item.fixturenames):
+    marker = item.get_closest_marker("django_db")
+    marked_transactional = marker is not None and marker.kwargs.get("transaction", False)
+    flushed = marked_transactional or {"transactional_db", "live_server"} & set(item.fixturenames)
+    # After the last test the test database itself is gone (session fixtures end with it).
+    if flushed and nextitem is not None:
         from pytest_django.plugin import blocking_manager_key
 
         from tests.seeds import reseed
