@@ -41,7 +41,8 @@ def pytest_configure(config):
 def pytest_runtest_teardown(item, nextitem):
     """After a test that flushed the database (see tests/seeds.py), put the seeded rows back."""
     result = yield
-    if {"transactional_db", "live_server"} & set(item.fixturenames):
+    # Not after the session's last test: its teardown has already dropped the test database.
+    if nextitem is not None and {"transactional_db", "live_server"} & set(item.fixturenames):
         from pytest_django.plugin import blocking_manager_key
 
         from tests.seeds import reseed
