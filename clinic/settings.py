@@ -249,6 +249,9 @@ else:
     # A killed worker's unacknowledged task is delivered again after the visibility timeout.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60),
+        # How often a worker looks for such tasks (kombu's defaults: every 10th 10-s poll).
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
     }
@@ -278,6 +281,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "photos-resend-pending": {"task": "photos.resend_pending", "schedule": 5 * 60},
 }
 PHOTOS_RESEND_AFTER_MINUTES = env.int("PHOTOS_RESEND_AFTER_MINUTES", default=10)
+# Tests only: a pause inside the derivative task after it claims its rows (0 = none).
+PHOTOS_TEST_DELAY_SECONDS = env.float("PHOTOS_TEST_DELAY_SECONDS", default=0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=3.0)
 

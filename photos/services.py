@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -383,6 +384,8 @@ def photo_derivatives_make(*, photo_id: int) -> str:
     )
     if not claimed:
         return "nothing to do"
+    if delay := getattr(settings, "PHOTOS_TEST_DELAY_SECONDS", 0):  # off unless a test sets it
+        time.sleep(delay)  # lets a test kill the worker mid-task, rows claimed
     photo = Photo.objects.get(pk=photo_id)
     rows = {d.size: d for d in photo.derivatives.filter(status=Status.RUNNING, claimed_at=now)}
     try:
