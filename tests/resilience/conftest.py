@@ -10,6 +10,7 @@ import pytest
 from photos import services as photo_services
 from photos.models import Comparison, Photo
 from tests.photos.conftest import create_plan, upload_file
+from tests.scheduling.conftest import clinic, frozen  # noqa: F401 - for the booking machine
 from treatments import services as treatment_services
 from treatments.models import Factor, HistoryEntry, Screening, Session, TreatmentPlan
 
