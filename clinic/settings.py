@@ -249,10 +249,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _default_result_backend = f"file://{VAR_DIR / 'celery-results'}"
     (VAR_DIR / "celery-results").mkdir(parents=True, exist_ok=True)
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+    # A killed worker's unacknowledged task is delivered again after the visibility timeout.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60),
+        # How often a worker looks for such tasks (kombu's defaults: every 10th 10-s poll).
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
     _default_result_backend = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_result_backend)
 CELERY_RESULT_EXPIRES = 60 * 60
+# A request that sends a task must not wait long for a broker that is down.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_TASK_ALWAYS_EAGER = False  # eager mode is switched on by the unit tests only
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -269,7 +280,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.int("REMINDER_CHECK_SECONDS", default=15 * 60),
     },
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 60 * 60 * 24},
+    # Derivative work whose send was lost while the broker was down.
+    "photos-resend-pending": {"task": "photos.resend_pending", "schedule": 5 * 60},
 }
+PHOTOS_RESEND_AFTER_MINUTES = env.int("PHOTOS_RESEND_AFTER_MINUTES", default=10)
+# Tests only: a pause inside the derivative task after it claims its rows (0 = none).
+PHOTOS_TEST_DELAY_SECONDS = env.float("PHOTOS_TEST_DELAY_SECONDS", default=0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=3.0)
 

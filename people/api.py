@@ -25,7 +25,7 @@ class PatientViewSet(
     queryset = Patient.objects.all()
 
     def get_queryset(self):
-        query = self.request.query_params.get("q", "").strip()
+        query = self.request.query_params.get("q", "").replace("\x00", "").strip()
         return Patient.objects.search(query) if query else Patient.objects.all()
 
     @extend_schema(parameters=[OpenApiParameter("q", str, description="name, phone or YYYY-MM-DD")])

@@ -16,7 +16,7 @@ SEARCH_LIMIT = 25
 
 @role_required("people.view_patient")
 def patient_list(request):
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").replace("\x00", "").strip()  # NUL: PostgreSQL refuses it
     patients = Patient.objects.search(query)[:SEARCH_LIMIT] if query else Patient.objects.none()
     template = "people/_patient_results.html" if request.htmx else "people/patient_list.html"
     return render(request, template, {"patients": patients, "query": query})

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import io
 import math
+import struct
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ def inspect_upload(
             raise ImageRejected(
                 f"This file is not a {ACCEPTED_DESCRIPTION} image (or it is damaged)."
             ) from None
-        except (Image.DecompressionBombWarning, OSError, ValueError, SyntaxError):
+        except (Image.DecompressionBombWarning, OSError, ValueError, SyntaxError, struct.error):
             raise ImageRejected("The image could not be read; the file is damaged.") from None
         with image:
             fmt = image.format
@@ -193,15 +194,23 @@ def inspect_upload(
             width, height = image.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise ImageRejected(_too_many_pixels(max_pixels))
-            exif = image.getexif()
-            orientation = int(exif.get(EXIF_ORIENTATION) or 1)
-            captured_at = exif_capture_time(exif, tz)
             try:
+                # A damaged file fails here too (a truncated PNG: struct.error), not only in load().
+                exif = image.getexif()
+                orientation = int(exif.get(EXIF_ORIENTATION) or 1)
+                captured_at = exif_capture_time(exif, tz)
                 if fmt == "JPEG":
                     # The whole entropy-coded stream is still read: truncation is caught.
                     image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 image.load()
-            except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning):
+            except (
+                OSError,
+                ValueError,
+                SyntaxError,
+                TypeError,
+                struct.error,
+                Image.DecompressionBombWarning,
+            ):
                 raise ImageRejected(
                     "The image is truncated or damaged and could not be read; nothing was stored."
                 ) from None

@@ -134,4 +134,5 @@ class ComparisonSerializer(serializers.ModelSerializer):
 
 
 class ProposeSerializer(serializers.Serializer):
-    plan = serializers.IntegerField()
+    # Bounded: an absurd id is a 400, not a database overflow (500).
+    plan = serializers.IntegerField(min_value=1, max_value=2**31 - 1)

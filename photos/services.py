@@ -6,6 +6,8 @@ The tasks in tasks.py only load ids and call the *_make functions here.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +36,8 @@ from .models import (
     Status,
     View,
 )
+
+logger = logging.getLogger(__name__)
 
 CLOSED_SESSION_STATUSES = (Session.Status.CANCELLED, Session.Status.NO_SHOW)
 
@@ -143,16 +147,52 @@ def photo_upload(
     return photo
 
 
-def _send_derivatives(photo_id: int) -> None:
+# A send after commit must not hang or fail the request when the broker is down: one quick
+# retry, then the work waits for the sweep (tasks.resend_pending) that re-sends it.
+SEND_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+
+
+def _send(task, *args) -> bool:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    try:
+        task.apply_async(args, retry=True, retry_policy=SEND_RETRY_POLICY)
+    except BrokerError as error:
+        logger.warning("%s(%s) not sent, the sweep will resend it: %s", task.name, args, error)
+        return False
+    return True
+
+
+def _send_derivatives(photo_id: int) -> bool:
     from .tasks import make_derivatives
 
-    make_derivatives.delay(photo_id)
+    return _send(make_derivatives, photo_id)
 
 
-def _send_sheet(comparison_id: int) -> None:
+def _send_sheet(comparison_id: int) -> bool:
     from .tasks import make_sheet
 
-    make_sheet.delay(comparison_id)
+    return _send(make_sheet, comparison_id)
+
+
+def pending_resend(*, older_than: dt.timedelta) -> int:
+    """Sends the derivative work of photos still pending after `older_than` (a lost send).
+
+    Safe to overlap with a send that did arrive: the task claims rows atomically.
+    """
+    cutoff = timezone.now() - older_than
+    photo_ids = list(
+        Derivative.objects.filter(status=Status.PENDING, photo__uploaded_at__lt=cutoff)
+        .values_list("photo_id", flat=True)
+        .distinct()
+        .order_by("photo_id")
+    )
+    return sum(_send_derivatives(photo_id) for photo_id in photo_ids)
 
 
 def photo_consent_update(*, photo: Photo, purposes: Iterable[str], by, request=None) -> Photo:
@@ -344,6 +384,8 @@ def photo_derivatives_make(*, photo_id: int) -> str:
     )
     if not claimed:
         return "nothing to do"
+    if delay := getattr(settings, "PHOTOS_TEST_DELAY_SECONDS", 0):  # off unless a test sets it
+        time.sleep(delay)  # lets a test kill the worker mid-task, rows claimed
     photo = Photo.objects.get(pk=photo_id)
     rows = {d.size: d for d in photo.derivatives.filter(status=Status.RUNNING, claimed_at=now)}
     try:

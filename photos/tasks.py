@@ -7,8 +7,11 @@ CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT settings.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from . import services
@@ -21,7 +24,13 @@ def _countdown(retries: int) -> int:
     return min(2 ** (retries + 1), 60)
 
 
-@shared_task(bind=True, name="photos.make_derivatives", acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    bind=True,
+    name="photos.make_derivatives",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,  # the rows hold the outcome; no result-store round trip on send
+)
 def make_derivatives(self, photo_id: int) -> str:
     try:
         return services.photo_derivatives_make(photo_id=photo_id)
@@ -37,7 +46,13 @@ def make_derivatives(self, photo_id: int) -> str:
         raise self.retry(exc=error, countdown=_countdown(self.request.retries)) from error
 
 
-@shared_task(bind=True, name="photos.make_sheet", acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    bind=True,
+    name="photos.make_sheet",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def make_sheet(self, comparison_id: int) -> str:
     try:
         return services.comparison_sheet_make(comparison_id=comparison_id)
@@ -53,3 +68,10 @@ def make_sheet(self, comparison_id: int) -> str:
             )
             raise
         raise self.retry(exc=error, countdown=_countdown(self.request.retries)) from error
+
+
+@shared_task(name="photos.resend_pending")
+def resend_pending() -> int:
+    """Beat: re-sends derivative work that a broker outage lost (pending too long)."""
+    minutes = getattr(settings, "PHOTOS_RESEND_AFTER_MINUTES", 10)
+    return services.pending_resend(older_than=dt.timedelta(minutes=minutes))

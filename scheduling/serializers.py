@@ -6,12 +6,15 @@ from treatments.models import Session
 
 from .models import Booking
 
+# An id a client sends: bounded, so an absurd number is a 400 and not a database overflow (500).
+ID_RANGE = {"min_value": 1, "max_value": 2**31 - 1}
+
 
 class AvailabilityQuerySerializer(serializers.Serializer):
-    session = serializers.IntegerField()
+    session = serializers.IntegerField(**ID_RANGE)
     first_day = serializers.DateField()
     last_day = serializers.DateField()
-    practitioner = serializers.IntegerField(required=False, help_text="user id")
+    practitioner = serializers.IntegerField(**ID_RANGE, required=False, help_text="user id")
     mornings_only = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
@@ -32,12 +35,14 @@ class SlotSerializer(serializers.Serializer):
 
 class BookSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField()
-    practitioner = serializers.IntegerField(help_text="user id of the practitioner")
+    practitioner = serializers.IntegerField(**ID_RANGE, help_text="user id of the practitioner")
 
 
 class RescheduleSerializer(serializers.Serializer):
     starts_at = serializers.DateTimeField()
-    practitioner = serializers.IntegerField(required=False, help_text="default: unchanged")
+    practitioner = serializers.IntegerField(
+        **ID_RANGE, required=False, help_text="default: unchanged"
+    )
 
 
 class CancelSerializer(serializers.Serializer):
@@ -46,9 +51,9 @@ class CancelSerializer(serializers.Serializer):
 
 
 class CourseItemSerializer(serializers.Serializer):
-    session = serializers.IntegerField()
+    session = serializers.IntegerField(**ID_RANGE)
     starts_at = serializers.DateTimeField()
-    practitioner = serializers.IntegerField()
+    practitioner = serializers.IntegerField(**ID_RANGE)
 
 
 class CourseBookSerializer(serializers.Serializer):

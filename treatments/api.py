@@ -201,7 +201,7 @@ class SessionViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
         return Response(ScreeningSerializer(screening).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: InstructionSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a plain list, as documented
     def aftercare(self, request, pk=None):
         """Dated aftercare instructions of a completed session (empty before it is completed)."""
         session = get_object_or_404(Session.objects.select_related("plan"), pk=pk)

@@ -48,5 +48,7 @@ def test_upload_to_sheet_round_trips_through_a_real_worker(
     log = celery_worker.log()
     assert "photos.make_derivatives" in log and "photos.make_sheet" in log
     # Sent again (as after a redelivery): the claim finds nothing to do, one set of files stays.
-    assert make_derivatives.delay(photos[0].pk).get(timeout=20) == "nothing to do"
+    # (The task ignores results by default; this call asks for its result.)
+    sent = make_derivatives.apply_async([photos[0].pk], ignore_result=False)
+    assert sent.get(timeout=20) == "nothing to do"
     assert Derivative.objects.count() == 6

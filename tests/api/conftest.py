@@ -1,0 +1,1 @@
+from tests.resilience.conftest import alice_file  # noqa: F401 - Alice's file, for real ids

@@ -1,0 +1,344 @@
+"""Every URL and every API operation, for every role, with the ids of Alice's records.
+
+The URLs come from Django's resolver and the operations from the OpenAPI schema, so a new
+URL or operation without a row in the tables below fails the test ("unclassified"), and a row
+whose URL is gone fails it too ("stale"). Each cell is what that role must get:
+
+    ok  - served (2xx, a redirect that is not to the sign-in page, or a 400/405/415 answer to
+          the empty form/body this test sends): the role may use this URL on Alice's record
+    --  - refused: 401, 403, 404 or a redirect to sign in, and nothing of Alice (name, email,
+          date of birth, phone) in the body
+
+Roles: fd = front desk, cl = clinician, ad = clinic admin, alice = Alice (the records are
+hers), bob = another patient, anon = not signed in. Every URL is requested with GET and with
+POST (an empty form); API operations with their own method and an empty body. No answer may
+be a 500.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings
+from django.shortcuts import resolve_url
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+ROLES = ("fd", "cl", "ad", "alice", "bob", "anon")
+# Patients first: a clinician's empty POST to "release" withdraws the release Alice relies on.
+REQUEST_ORDER = ("anon", "bob", "alice", "fd", "cl", "ad")
+
+# Pages. logout is "--" for all: it ends at the sign-in page. The API schema and its docs hold
+# no patient data; any signed-in user may read them.
+PAGES = """
+# name                         fd  cl  ad  alice bob anon
+admin_home                     --  --  ok  --    --  --
+api_docs                       ok  ok  ok  ok    ok  --
+api_schema                     ok  ok  ok  ok    ok  --
+audit:audit_list               --  --  ok  --    --  --
+clinical_home                  --  ok  --  --    --  --
+desk_home                      ok  --  --  --    --  --
+health                         ok  ok  ok  --    --  --
+home                           ok  ok  ok  ok    ok  --
+invite_accept                  ok  ok  ok  ok    ok  ok
+liveness                       ok  ok  ok  ok    ok  ok
+login                          ok  ok  ok  ok    ok  ok
+logout                         --  --  --  --    --  --
+otp_enrol                      ok  ok  ok  ok    ok  --
+otp_verify                     ok  ok  ok  ok    ok  --
+password_change                ok  ok  ok  ok    ok  --
+password_change_done           ok  ok  ok  ok    ok  --
+password_reset                 ok  ok  ok  ok    ok  ok
+password_reset_complete        ok  ok  ok  ok    ok  ok
+password_reset_confirm         ok  ok  ok  ok    ok  ok
+password_reset_done            ok  ok  ok  ok    ok  ok
+people:patient_create          ok  --  ok  --    --  --
+people:patient_detail          ok  ok  ok  --    --  --
+people:patient_edit            ok  ok  ok  --    --  --
+people:patient_invite          ok  --  ok  --    --  --
+people:patient_list            ok  ok  ok  --    --  --
+photos:comparison              --  ok  --  --    --  --
+photos:comparison_release      --  ok  --  --    --  --
+photos:image                   --  ok  --  ok    --  --
+photos:mine                    --  --  --  ok    ok  --
+photos:photo                   --  ok  --  --    --  --
+photos:session                 --  ok  --  --    --  --
+photos:sheet                   --  ok  --  ok    --  --
+photos:timeline                --  ok  --  --    --  --
+portal:home                    --  --  --  ok    ok  --
+practitioner_feed              --  --  --  --    --  --
+scheduling:book_confirm        ok  --  --  --    --  --
+scheduling:book_patients       ok  --  --  --    --  --
+scheduling:book_start          ok  --  --  --    --  --
+scheduling:check_in            ok  --  --  --    --  --
+scheduling:course_book         ok  --  --  --    --  --
+scheduling:no_show             ok  --  --  --    --  --
+scheduling:session             ok  --  --  --    --  --
+scheduling:session_cancel      ok  --  --  --    --  --
+scheduling:session_move        ok  --  --  --    --  --
+scheduling:session_slots       ok  --  --  --    --  --
+scheduling:today               ok  --  --  --    --  --
+scheduling:week                ok  --  --  --    --  --
+treatments:chart               ok  ok  ok  --    --  --
+treatments:history_create      --  ok  ok  --    --  --
+treatments:history_edit        --  ok  ok  --    --  --
+treatments:plan_create         --  ok  ok  --    --  --
+treatments:plan_detail         ok  ok  ok  --    --  --
+treatments:screening_detail    --  ok  ok  --    --  --
+treatments:screening_override  --  ok  ok  --    --  --
+treatments:session_detail      ok  ok  ok  --    --  --
+treatments:session_level       --  ok  ok  --    --  --
+treatments:session_record      --  ok  ok  --    --  --
+treatments:session_screen      --  ok  ok  --    --  --
+"""
+
+# API operations. Patients have no API: their file is reached through the portal pages.
+API = """
+# METHOD path                                  fd  cl  ad  alice bob anon
+POST   /api/auth/token/                       ok  ok  ok  ok    ok  ok
+GET    /api/body-areas/                       ok  ok  ok  --    --  --
+GET    /api/body-areas/{id}/                  ok  ok  ok  --    --  --
+GET    /api/booking/availability/             ok  --  --  --    --  --
+POST   /api/booking/plans/{plan_id}/book/     ok  --  --  --    --  --
+POST   /api/booking/sessions/{id}/book/       ok  --  --  --    --  --
+POST   /api/booking/sessions/{id}/cancel/     ok  --  --  --    --  --
+POST   /api/booking/sessions/{id}/reschedule/ ok  --  --  --    --  --
+GET    /api/comparisons/                      --  ok  --  --    --  --
+POST   /api/comparisons/propose/              --  ok  --  --    --  --
+GET    /api/comparisons/{id}/                 --  ok  --  --    --  --
+PATCH  /api/comparisons/{id}/                 --  ok  --  --    --  --
+GET    /api/history/                          --  ok  ok  --    --  --
+POST   /api/history/                          --  ok  ok  --    --  --
+GET    /api/history/{id}/                     --  ok  ok  --    --  --
+PATCH  /api/history/{id}/                     --  ok  ok  --    --  --
+PUT    /api/history/{id}/                     --  ok  ok  --    --  --
+GET    /api/indications/                      ok  ok  ok  --    --  --
+GET    /api/indications/{id}/                 ok  ok  ok  --    --  --
+GET    /api/modalities/                       ok  ok  ok  --    --  --
+GET    /api/modalities/{id}/                  ok  ok  ok  --    --  --
+GET    /api/patients/                         ok  ok  ok  --    --  --
+POST   /api/patients/                         ok  --  ok  --    --  --
+GET    /api/patients/{id}/                    ok  ok  ok  --    --  --
+PATCH  /api/patients/{id}/                    ok  ok  ok  --    --  --
+PUT    /api/patients/{id}/                    ok  ok  ok  --    --  --
+GET    /api/photos/                           --  ok  --  --    --  --
+POST   /api/photos/                           --  ok  --  --    --  --
+GET    /api/photos/{id}/                      --  ok  --  --    --  --
+GET    /api/plans/                            ok  ok  ok  --    --  --
+POST   /api/plans/                            --  ok  ok  --    --  --
+GET    /api/plans/{id}/                       ok  ok  ok  --    --  --
+GET    /api/screening-factors/                ok  ok  ok  --    --  --
+GET    /api/screening-factors/{id}/           ok  ok  ok  --    --  --
+GET    /api/screening-rules/                  ok  ok  ok  --    --  --
+GET    /api/screening-rules/{id}/             ok  ok  ok  --    --  --
+GET    /api/screenings/                       --  ok  ok  --    --  --
+GET    /api/screenings/{id}/                  --  ok  ok  --    --  --
+POST   /api/screenings/{id}/override/         --  ok  ok  --    --  --
+GET    /api/sessions/                         ok  ok  ok  --    --  --
+GET    /api/sessions/{id}/                    ok  ok  ok  --    --  --
+GET    /api/sessions/{id}/aftercare/          ok  ok  ok  --    --  --
+POST   /api/sessions/{id}/record/             --  ok  ok  --    --  --
+POST   /api/sessions/{id}/screen/             --  ok  ok  --    --  --
+"""
+
+
+def parse(table: str) -> dict[str, dict[str, str]]:
+    rows = {}
+    for line in table.strip().splitlines():
+        if line.startswith("#"):
+            continue
+        *key, fd, cl, ad, alice, bob, anon = line.split()
+        rows[" ".join(key)] = dict(zip(ROLES, (fd, cl, ad, alice, bob, anon), strict=True))
+    return rows
+
+
+def named_patterns(patterns=None, prefix: str = "", namespace: str | None = None):
+    """(name, route) of every named page URL; the admin and the API (from the schema) aside."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace
+            inner = f"{namespace}:{ns}" if namespace and ns else (ns or namespace)
+            yield from named_patterns(pattern.url_patterns, route, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            if route.startswith(("admin/", "api/")) and route not in ("api/schema/", "api/docs/"):
+                continue
+            yield (f"{namespace}:{pattern.name}" if namespace else pattern.name), route
+
+
+def schema_operations() -> list[tuple[str, str]]:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
+def fill(route: str, ids: dict[str, object]) -> str:
+    """A concrete path for a route: every parameter becomes the id of Alice's object."""
+
+    def value(match: re.Match) -> str:
+        return str(ids[match.group("name")])
+
+    route = re.sub(r"<(?:\w+:)?(?P<name>\w+)>", value, route)
+    return "/" + re.sub(r"\{(?P<name>\w+)\}", value, route).lstrip("/")
+
+
+def page_ids(f) -> dict[str, object]:
+    return {
+        "patient_id": f.patient.pk,
+        "plan_id": f.plan.pk,
+        "session_id": f.session.pk,
+        "screening_id": f.screening.pk,
+        "entry_id": f.history.pk,
+        "photo_id": f.photo.pk,
+        "comparison_id": f.comparison.pk,
+        "variant": "screen",
+        "fmt": "pdf",
+        "token": "not-a-token",
+        "uidb64": "MQ",
+    }
+
+
+def api_ids(path: str, f) -> dict[str, object]:
+    by_prefix = {
+        "/api/patients/": f.patient.pk,
+        "/api/plans/": f.plan.pk,
+        "/api/sessions/": f.session.pk,
+        "/api/booking/sessions/": f.session.pk,
+        "/api/screenings/": f.screening.pk,
+        "/api/history/": f.history.pk,
+        "/api/photos/": f.photo.pk,
+        "/api/comparisons/": f.comparison.pk,
+    }
+    pk = next((v for prefix, v in by_prefix.items() if path.startswith(prefix)), None)
+    if pk is None:  # the catalogue: any row
+        from treatments.models import BodyArea, Factor, Indication, Modality, ScreeningRule
+
+        model = {
+            "/api/body-areas/": BodyArea,
+            "/api/indications/": Indication,
+            "/api/modalities/": Modality,
+            "/api/screening-factors/": Factor,
+            "/api/screening-rules/": ScreeningRule,
+        }
+        pk = next((m.objects.first().pk for p, m in model.items() if path.startswith(p)), 0)
+    return {"id": pk, "plan_id": f.plan.pk}
+
+
+def outcome(response) -> str | None:
+    status = response.status_code
+    assert status < 500, f"{status} server error"
+    if status == 405:
+        return None  # says nothing about access: the other method decides
+    if status in (401, 403, 404):
+        return "--"
+    if status in (301, 302, 303, 307, 308):
+        login = resolve_url(settings.LOGIN_URL)
+        return "--" if response["Location"].split("?")[0] == login else "ok"
+    return "ok"
+
+
+def body_of(response) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+@pytest.fixture
+def clients(persona, alice_file):
+    def make(role: str) -> Client:
+        client = Client()
+        client.user = None
+        if role != "anon":
+            client.user = persona(
+                {"fd": "front_desk", "cl": "clinician", "ad": "admin"}.get(role, role)
+            )
+        return client
+
+    return make
+
+
+def check(grid_name, expected, observed, leaks):
+    unclassified = sorted(set(observed) - set(expected))
+    stale = sorted(set(expected) - set(observed))
+    wrong = [
+        f"{key} {role}: expected {expected[key][role]} got {got}"
+        for key, cells in sorted(observed.items())
+        if key in expected
+        for role, got in cells.items()
+        if got != expected[key][role]
+    ]
+    report = "\n".join(
+        [
+            f"unclassified {grid_name}: {k}  {'  '.join(observed[k][r] for r in ROLES)}"
+            for k in unclassified
+        ]
+        + [f"stale {grid_name} row: {k}" for k in stale]
+        + wrong
+        + leaks
+    )
+    assert not report, report
+
+
+def test_every_page_for_every_role(clients, alice_file):
+    ids = page_ids(alice_file)
+    routes = dict(named_patterns())
+    observed: dict[str, dict[str, str]] = {name: {} for name in routes}
+    leaks: list[str] = []
+    for role in REQUEST_ORDER:
+        client = clients(role)
+        for name, route in sorted(routes.items()):
+            path = fill(route, ids)
+            results = []
+            for method in ("get", "post"):
+                if client.user is not None and "_auth_user_id" not in client.session:
+                    client.force_login(client.user)  # again after a POST that signed out
+                response = getattr(client, method)(path)
+                try:
+                    results.append(outcome(response))
+                except AssertionError as error:
+                    raise AssertionError(f"{method.upper()} {path} as {role}: {error}") from None
+                if results[-1] == "--" and role != "alice":  # her own name is in her header
+                    body = body_of(response)
+                    leaks += [
+                        f"{name} {role} {method}: {secret!r} in a refused answer"
+                        for secret in alice_file.secrets
+                        if secret in body
+                    ]
+            observed[name][role] = "--" if "--" in results else "ok"
+    check("page", parse(PAGES), observed, leaks)
+
+
+def test_every_api_operation_for_every_role(clients, alice_file):
+    operations = schema_operations()
+    observed: dict[str, dict[str, str]] = {f"{m} {p}": {} for m, p in operations}
+    leaks: list[str] = []
+    for role in REQUEST_ORDER:
+        client = clients(role)
+        for method, route in operations:
+            if client.user is not None and "_auth_user_id" not in client.session:
+                client.force_login(client.user)
+            path = fill(route, api_ids(route, alice_file))
+            if method in ("PUT", "PATCH"):
+                response = client.generic(method, path, "{}", content_type="application/json")
+            else:
+                response = getattr(client, method.lower())(path)
+            key = f"{method} {route}"
+            try:
+                observed[key][role] = outcome(response) or "ok"
+            except AssertionError as error:
+                raise AssertionError(f"{key} as {role}: {error}") from None
+            if observed[key][role] == "--" and role != "alice":
+                body = body_of(response)
+                leaks += [
+                    f"{key} {role}: {secret!r} in a refused answer"
+                    for secret in alice_file.secrets
+                    if secret in body
+                ]
+    check("operation", parse(API), observed, leaks)
