@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import Action, audit_log
+from core.tasks import task_send_on_commit
 
 from .models import Patient
 from .roles import Role, assign_role
@@ -97,4 +98,4 @@ def patient_invite(*, patient: Patient, by) -> None:
         patient.user = user
         patient.save(update_fields=["user", "updated_at"])
     audit_log(actor=by, action=Action.INVITE, obj=patient, detail="portal invitation sent")
-    transaction.on_commit(lambda: send_patient_invite.delay(patient.pk))
+    task_send_on_commit(send_patient_invite, patient.pk)

@@ -16,6 +16,7 @@ from .tokens import invite_token_generator
 
 @shared_task(
     name="people.send_patient_invite",
+    ignore_result=True,
     autoretry_for=(smtplib.SMTPException, OSError),
     retry_backoff=30,
     max_retries=5,

@@ -6,7 +6,6 @@ The tasks in tasks.py only load ids and call the *_make functions here.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 import uuid
 from collections.abc import Iterable
@@ -22,6 +21,7 @@ from django.utils import formats, timezone
 from PIL import Image
 
 from audit.services import Action, audit_log
+from core.tasks import task_send
 from treatments.models import Session
 
 from . import imaging
@@ -36,8 +36,6 @@ from .models import (
     Status,
     View,
 )
-
-logger = logging.getLogger(__name__)
 
 CLOSED_SESSION_STATUSES = (Session.Status.CANCELLED, Session.Status.NO_SHOW)
 
@@ -147,37 +145,16 @@ def photo_upload(
     return photo
 
 
-# A send after commit must not hang or fail the request when the broker is down: one quick
-# retry, then the work waits for the sweep (tasks.resend_pending) that re-sends it.
-SEND_RETRY_POLICY = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.2,
-}
-
-
-def _send(task, *args) -> bool:
-    from kombu.exceptions import OperationalError as BrokerError
-
-    try:
-        task.apply_async(args, retry=True, retry_policy=SEND_RETRY_POLICY)
-    except BrokerError as error:
-        logger.warning("%s(%s) not sent, the sweep will resend it: %s", task.name, args, error)
-        return False
-    return True
-
-
 def _send_derivatives(photo_id: int) -> bool:
     from .tasks import make_derivatives
 
-    return _send(make_derivatives, photo_id)
+    return task_send(make_derivatives, photo_id)
 
 
 def _send_sheet(comparison_id: int) -> bool:
     from .tasks import make_sheet
 
-    return _send(make_sheet, comparison_id)
+    return task_send(make_sheet, comparison_id)
 
 
 def pending_resend(*, older_than: dt.timedelta) -> int:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_log
+from core.tasks import task_send_on_commit
 from treatments.models import Session, TreatmentPlan
 from treatments.services import session_check_bookable
 
@@ -335,4 +336,4 @@ def session_no_show(*, session: Session, by, request=None) -> Session:
 def _send_confirmation_on_commit(session_ids: list[int], *, moved: bool = False) -> None:
     from .tasks import send_booking_confirmation
 
-    transaction.on_commit(lambda: send_booking_confirmation.delay(session_ids, moved=moved))
+    task_send_on_commit(send_booking_confirmation, session_ids, moved=moved)

@@ -23,7 +23,7 @@ from .models import Booking
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=3)
+@shared_task(bind=True, max_retries=3, ignore_result=True)
 def send_booking_confirmation(self, session_ids: list[int], moved: bool = False) -> bool:
     sessions = list(
         Session.objects.filter(pk__in=session_ids, status=Session.Status.BOOKED)
