@@ -66,7 +66,15 @@ photos:photo                   --  ok  --  --    --  --
 photos:session                 --  ok  --  --    --  --
 photos:sheet                   --  ok  --  ok    --  --
 photos:timeline                --  ok  --  --    --  --
+portal:calendar                --  --  --  ok    ok  --
+portal:comparison              --  --  --  ok    --  --
+portal:history                 --  --  --  ok    ok  --
 portal:home                    --  --  --  ok    ok  --
+portal:session                 --  --  --  ok    --  --
+portal:session_cancel          --  --  --  ok    --  --
+portal:session_change          --  --  --  ok    --  --
+# Alice's session here has no booked time, so there is no .ics of it for anyone.
+portal:session_ics             --  --  --  --    --  --
 practitioner_feed              --  --  --  --    --  --
 scheduling:book_confirm        ok  --  --  --    --  --
 scheduling:book_patients       ok  --  --  --    --  --
