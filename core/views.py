@@ -17,6 +17,11 @@ ROLE_HOMES = (
 )
 
 
+def form_status(form) -> int:
+    """A form sent back with errors is a client error (400), not a success."""
+    return 400 if form.is_bound and form.errors else 200
+
+
 @login_required
 def home(request):
     for permission, url_name in ROLE_HOMES:

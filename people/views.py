@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core.decorators import role_required
+from core.views import form_status
 
 from . import services
 from .forms import PatientForm
@@ -33,7 +34,7 @@ def patient_create(request):
         else:
             messages.success(request, f"{patient.full_name} was added.")
             return redirect(patient)
-    return render(request, "people/patient_form.html", {"form": form}, status=_form_status(form))
+    return render(request, "people/patient_form.html", {"form": form}, status=form_status(form))
 
 
 @role_required("people.view_patient")
@@ -58,7 +59,7 @@ def patient_edit(request, patient_id: int):
         request,
         "people/patient_form.html",
         {"form": form, "patient": patient},
-        status=_form_status(form),
+        status=form_status(form),
     )
 
 
@@ -74,8 +75,3 @@ def patient_invite(request, patient_id: int):
     else:
         messages.success(request, "The invitation was emailed to the patient.")
     return redirect(patient)
-
-
-def _form_status(form) -> int:
-    """A form sent back with errors is a client error, not a success."""
-    return 400 if form.is_bound and form.errors else 200

@@ -13,7 +13,6 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from treatments import screening
@@ -118,18 +117,8 @@ class SearchContext:
             if not rooms:
                 rooms = list(Room.objects.filter(active=True))
         device = requirement.device if requirement and requirement.device_id else None
-        practitioners_qs = (
-            Practitioner.objects.filter(active=True, modalities=modality)
-            .select_related("user")
-            .prefetch_related(
-                "working_hours",
-                Prefetch(
-                    "exceptions",
-                    queryset=AvailabilityException.objects.filter(
-                        first_day__lte=last_day, last_day__gte=first_day
-                    ),
-                ),
-            )
+        practitioners_qs = Practitioner.objects.with_schedule(first_day, last_day).filter(
+            modalities=modality
         )
         if practitioner_user_id:
             practitioners_qs = practitioners_qs.filter(user_id=practitioner_user_id)

@@ -12,14 +12,13 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 
 from treatments.models import Session
 
 from .availability import work_intervals
-from .models import AvailabilityException, Practitioner, Room
+from .models import Practitioner, Room
 from .rules import local_midnight
 
 ROW_MINUTES = 15
@@ -58,19 +57,7 @@ def day_sessions(day: dt.date):
 
 
 def practitioners_for(first_day: dt.date, last_day: dt.date) -> list[Practitioner]:
-    return list(
-        Practitioner.objects.filter(active=True)
-        .select_related("user")
-        .prefetch_related(
-            "working_hours",
-            Prefetch(
-                "exceptions",
-                queryset=AvailabilityException.objects.filter(
-                    first_day__lte=last_day, last_day__gte=first_day
-                ),
-            ),
-        )
-    )
+    return list(Practitioner.objects.with_schedule(first_day, last_day))
 
 
 def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = None):

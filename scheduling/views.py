@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from audit.models import AuditEvent
 from audit.services import audit_log
 from core.decorators import role_required
+from core.views import form_status
 from people.models import Patient
 from treatments.models import Session, TreatmentPlan
 
@@ -244,12 +245,8 @@ def session_slots(request, session_id: int):
         )[:60]
     context = {"session": session, "form": form, "slots": slots}
     if request.htmx:
-        return render(request, "scheduling/_slots.html", context, status=_status(form))
-    return render(request, "scheduling/slots.html", context, status=_status(form))
-
-
-def _status(form) -> int:
-    return 400 if form.is_bound and form.errors else 200
+        return render(request, "scheduling/_slots.html", context, status=form_status(form))
+    return render(request, "scheduling/slots.html", context, status=form_status(form))
 
 
 @role_required(DESK)

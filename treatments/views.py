@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from audit.services import Action, audit_log
 from core.decorators import role_required
+from core.views import form_status
 from people.models import Patient
 
 from . import services
@@ -32,11 +33,6 @@ from .models import (
 )
 
 CHART_SCREENINGS = 10
-
-
-def _status(form) -> int:
-    """A form sent back with errors is a client error, not a success."""
-    return 400 if form.is_bound and form.errors else 200
 
 
 def _screenings():
@@ -85,7 +81,7 @@ def history_create(request, patient_id: int):
         request,
         "treatments/history_form.html",
         {"form": form, "patient": patient},
-        status=_status(form),
+        status=form_status(form),
     )
 
 
@@ -105,7 +101,7 @@ def history_edit(request, entry_id: int):
         request,
         "treatments/history_form.html",
         {"form": form, "patient": entry.patient, "entry": entry},
-        status=_status(form),
+        status=form_status(form),
     )
 
 
@@ -134,7 +130,7 @@ def plan_create(request, patient_id: int):
         request,
         "treatments/plan_form.html",
         {"form": form, "patient": patient, "modalities": modalities, "defaults": defaults},
-        status=_status(form),
+        status=form_status(form),
     )
 
 
@@ -286,7 +282,7 @@ def session_record(request, session_id: int):
         request,
         "treatments/session_record.html",
         {"form": form, "session": session, "patient": session.patient},
-        status=_status(form),
+        status=form_status(form),
     )
 
 
