@@ -47,18 +47,7 @@ def photo_for(request, photo_id: int, *, original: bool) -> Photo:
         )
         if not original and photo.consent_portal and released:
             return photo
-    if photo is not None:
-        audit_log(
-            actor=user,
-            action=Action.VIEW,
-            obj=photo,
-            allowed=False,
-            request=request,
-            detail="image",
-        )
-    if photo is not None and patient_id is None and user.is_authenticated:
-        raise PermissionDenied("Photos are for clinicians.")
-    raise Http404("No such photo.")
+    _refuse(request, photo, patient_id, detail="image", missing="No such photo.")
 
 
 def comparison_for(request, comparison_id: int) -> Comparison:
@@ -73,18 +62,24 @@ def comparison_for(request, comparison_id: int) -> Comparison:
         and Comparison.objects.released().filter(pk=comparison.pk).exists()
     ):
         return comparison
-    if comparison is not None:
+    _refuse(request, comparison, patient_id, detail="sheet", missing="No such comparison.")
+
+
+def _refuse(request, obj, patient_id, *, detail: str, missing: str):
+    """Audits a refused attempt on an existing object, then answers 403 to signed-in staff
+    without the clinical role and 404 to everyone else (a patient learns nothing of others)."""
+    if obj is not None:
         audit_log(
-            actor=user,
+            actor=request.user,
             action=Action.VIEW,
-            obj=comparison,
+            obj=obj,
             allowed=False,
             request=request,
-            detail="sheet",
+            detail=detail,
         )
-    if comparison is not None and patient_id is None and user.is_authenticated:
-        raise PermissionDenied("Photos are for clinicians.")
-    raise Http404("No such comparison.")
+        if patient_id is None and request.user.is_authenticated:
+            raise PermissionDenied("Photos are for clinicians.")
+    raise Http404(missing)
 
 
 def send_file(key: str, content_type: str, *, filename: str | None = None) -> HttpResponse:

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from people.models import Patient
 
-from . import screening as engine
 from . import services
 from .models import BodyArea, Factor, Indication, Modality, Screening, Session
 
@@ -30,24 +29,8 @@ def _patient(first: str, last: str) -> Patient | None:
 def _record_past(session: Session, *, by, products: str, notes: str) -> None:
     day = session.proposed_date
     plan = session.plan
-    findings = engine.screen(
-        patient=session.patient,
-        modality=plan.modality,
-        depth_level=session.depth_level,
-        on=day,
-        body_area=plan.body_area,
-        exclude_session=session,
-    )
-    screening = services.screening_create(
-        patient=session.patient,
-        modality=plan.modality,
-        depth_level=session.depth_level,
-        body_area=plan.body_area,
-        on=day,
-        occasion=Screening.Occasion.CHECK_IN,
-        findings=findings,
-        session=session,
-        by=by,
+    screening = services.session_screen(
+        session=session, occasion=Screening.Occasion.CHECK_IN, on=day, by=by
     )
     Screening.objects.filter(pk=screening.pk).update(screened_at=_at(day, 9))
     starts = _at(day)
