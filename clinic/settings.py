@@ -126,8 +126,14 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'clinic.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# A server database keeps each worker's connection open between requests (opening one costs
+# more than most of our queries); SQLite opens a file, which is cheap.
+_server_database = DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
+DATABASES["default"].setdefault(
+    "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60 if _server_database else 0)
+)
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", _server_database)
+if not _server_database:
     # WAL and a busy timeout let the web server and the worker share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
