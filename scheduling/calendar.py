@@ -3,6 +3,12 @@
 A day grid costs a fixed number of queries, however many sessions the day holds: the columns
 (practitioners with their hours and exceptions, or rooms) and the day's sessions with
 everything a cell shows.
+
+Drawing a full day (ten practitioners, hundreds of cells) costs far more than serving it, and
+every open desk asks for it again each minute, so the drawn grid is cached. The key holds the
+calendar version (raised after every committed change a grid shows, see signals.py), today's
+date and the quarter hour that decides which free cells are still in the future: a cached grid
+is never stale, and nothing has to find and delete it.
 """
 
 from __future__ import annotations
@@ -12,17 +18,24 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from treatments.models import Session
 
 from .availability import work_intervals
-from .models import Practitioner, Room
+from .models import CalendarVersion, Practitioner, Room
 from .rules import local_midnight
 
 ROW_MINUTES = 15
 SHOWN = (*Session.ACTIVE_STATUSES, Session.Status.NO_SHOW)
+# A safety net only: correctness comes from the version in the key.
+GRID_CACHE_SECONDS = 15 * 60
 
 
 @dataclass
@@ -159,3 +172,72 @@ def week_sessions(days: list[dt.date]):
         .select_related("patient", "plan__modality", "practitioner")
         .order_by("starts_at")
     )
+
+
+def calendar_version() -> int:
+    return CalendarVersion.objects.filter(pk=1).values_list("number", flat=True).first() or 0
+
+
+def _raise_version() -> None:
+    if not CalendarVersion.objects.filter(pk=1).update(number=F("number") + 1):
+        CalendarVersion.objects.get_or_create(pk=1, defaults={"number": 1})
+
+
+def calendar_changed() -> None:
+    """Retire every cached grid once the current transaction commits.
+
+    After the commit, not inside it: a reader that saw the old version and the new rows only
+    caches under a version that is about to be retired, and no booking waits on this row.
+    """
+    transaction.on_commit(_raise_version)
+
+
+def _quarter_hour_key(day: dt.date, now: dt.datetime) -> str:
+    """What of `now` a day's grid depends on: free cells are offered from `now` on, and rows
+    fall on quarter hours, so only the next quarter hour matters, and only around that day."""
+    if now < local_midnight(day):
+        return "before"
+    if now >= local_midnight(day + dt.timedelta(days=2)):  # a late session may pass midnight
+        return "after"
+    step = ROW_MINUTES * 60
+    return str(-(-int(now.timestamp()) // step))
+
+
+def rendered_day_grid(
+    day: dt.date, *, by_room: bool = False, now: dt.datetime | None = None
+) -> SafeString:
+    """The day grid's HTML (scheduling/_day_grid.html), drawn once per calendar version."""
+    now = now or timezone.now()
+    # The version is read before the rows, so a grid drawn from newer rows is at worst cached
+    # under a version already retired.
+    key = ":".join(
+        [
+            "calendar-day",
+            str(calendar_version()),
+            day.isoformat(),
+            "room" if by_room else "practitioner",
+            timezone.localdate(now).isoformat(),
+            _quarter_hour_key(day, now),
+        ]
+    )
+    html = cache.get(key)
+    if html is None:
+        columns, rows, sessions = day_grid(day, by_room=by_room, now=now)
+        today = timezone.localdate(now)
+        html = render_to_string(
+            "scheduling/_day_grid.html",
+            {
+                "day": day,
+                "by_room": by_room,
+                "columns": columns,
+                "rows": rows,
+                "sessions": sessions,
+                "steps": [
+                    ("← Previous day", day - dt.timedelta(days=1)),
+                    ("Today", today),
+                    ("Next day →", day + dt.timedelta(days=1)),
+                ],
+            },
+        )
+        cache.set(key, str(html), GRID_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 (our own template's output, escaped when drawn)

@@ -246,3 +246,17 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class CalendarVersion(models.Model):
+    """A counter raised after every committed change that a desk calendar shows.
+
+    Rendered day grids are cached under the version current when they were drawn, so a change
+    made by any web worker retires every cached grid at once, whatever cache backend each
+    worker has. One row (pk 1), created by the first change.
+    """
+
+    number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Calendar version {self.number}"

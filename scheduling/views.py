@@ -68,21 +68,10 @@ def _session(session_id: int) -> Session:
 def day_view(request):
     day = _day_from(request)
     by_room = request.GET.get("by") == "room"
-    columns, rows, sessions = calendar.day_grid(day, by_room=by_room)
-    context = {
-        "day": day,
-        "by_room": by_room,
-        "columns": columns,
-        "rows": rows,
-        "sessions": sessions,
-        "steps": [
-            ("← Previous day", day - dt.timedelta(days=1)),
-            ("Today", timezone.localdate()),
-            ("Next day →", day + dt.timedelta(days=1)),
-        ],
-    }
-    template = "scheduling/_day_grid.html" if request.htmx else "scheduling/day.html"
-    return render(request, template, context)
+    grid = calendar.rendered_day_grid(day, by_room=by_room)
+    if request.htmx:
+        return HttpResponse(grid)
+    return render(request, "scheduling/day.html", {"day": day, "by_room": by_room, "grid": grid})
 
 
 @role_required(DESK)

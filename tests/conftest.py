@@ -69,6 +69,15 @@ def _test_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: a test's rolled-back rows must not come back from
+    a cache filled by the test before it (the calendar version rolls back with them)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery():
     """Unit tests run tasks in-process; tests with a real worker switch this off."""
     from celery._state import _set_task_join_will_block
