@@ -9,9 +9,10 @@ Times are stepped in UTC and shown in local time, so DST days have exactly their
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from bisect import bisect_left
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.utils import timezone
 
@@ -55,13 +56,14 @@ def work_intervals(
 
     Uses the prefetched `working_hours` and `exceptions`; an exception replaces the week's hours.
     """
+    return working_time(practitioner.working_hours.all(), practitioner.exceptions.all(), day)
+
+
+def working_time(weekly_hours, exceptions, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
+    """work_intervals from the practitioner's weekly hours and exceptions, already in hand."""
     tz = timezone.get_current_timezone()
-    hours = [
-        (wh.starts, wh.ends)
-        for wh in practitioner.working_hours.all()
-        if wh.weekday == day.weekday()
-    ]
-    for exception in practitioner.exceptions.all():
+    hours = [(wh.starts, wh.ends) for wh in weekly_hours if wh.weekday == day.weekday()]
+    for exception in exceptions:
         if exception.first_day <= day <= exception.last_day:
             if exception.kind == AvailabilityException.Kind.OFF:
                 return []
@@ -72,9 +74,20 @@ def work_intervals(
     ]
 
 
+# A course search reads reservations two weeks at a time, as far as its searches go.
+BUSY_CHUNK_DAYS = 14
+# Longer than any session with its cleaning buffer (sessions last hours), so a search reads
+# only the reservations starting within this of the days it looks at.
+LONGEST_RESERVATION = dt.timedelta(days=1)
+
+
 @dataclass
 class SearchContext:
-    """Everything a search over [first_day, last_day] needs, loaded once."""
+    """Everything a search over [first_day, last_day] needs, loaded once.
+
+    `for_session` hands the same data to the next session of the same course, so proposing a
+    whole course costs one load, not one per session.
+    """
 
     session: Session
     first_day: dt.date
@@ -88,10 +101,20 @@ class SearchContext:
     windows: list[rules.Window]
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = field(default_factory=dict)
     screening_data: screening.ScreeningData | None = None
+    # What for_session needs to work out another session's windows without a query.
+    patient_sessions: list[Session] = field(default_factory=list)
+    gaps: list = field(default_factory=list)
+    # The local days whose reservations `busy` holds (a lazy search loads more as it goes).
+    covered: set[dt.date] = field(default_factory=set)
+    lazy_busy: bool = False
+    # The reservation start times read so far, as sorted disjoint [from, to) stretches.
+    _read_starts: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
     _busy_index: dict[str, tuple[list, list]] = field(default_factory=dict)
     _refusals_by_day: dict[dt.date, list[str]] = field(default_factory=dict)
     # Memoised per search (profiled in bench/: these ran for every candidate start).
     _intervals: dict[tuple[int, dt.date], list] = field(default_factory=dict)
+    _schedules: dict[int, tuple[list, list]] = field(default_factory=dict)
+    _roomless: dict[tuple, bool] = field(default_factory=dict)
     _range_windows: list[rules.Window] | None = None
 
     @classmethod
@@ -102,7 +125,12 @@ class SearchContext:
         last_day: dt.date,
         *,
         practitioner_user_id: int | None = None,
+        schedule_until: dt.date | None = None,
+        lazy_busy: bool = False,
     ) -> SearchContext:
+        """schedule_until: load working-hour exceptions that far (a course's later sessions);
+        lazy_busy: read reservations a week at a time as the search reaches them, rather than
+        the whole range up front (a search that stops at the first free day reads little)."""
         modality = session.plan.modality
         requirement = (
             ModalityRequirement.objects.filter(modality=modality)
@@ -117,45 +145,91 @@ class SearchContext:
             if not rooms:
                 rooms = list(Room.objects.filter(active=True))
         device = requirement.device if requirement and requirement.device_id else None
-        practitioners_qs = Practitioner.objects.with_schedule(first_day, last_day).filter(
-            modalities=modality
-        )
+        practitioners_qs = Practitioner.objects.with_schedule(
+            first_day, max(last_day, schedule_until or last_day)
+        ).filter(modalities=modality)
         if practitioner_user_id:
             practitioners_qs = practitioners_qs.filter(user_id=practitioner_user_id)
-        practitioners = list(practitioners_qs)
-        range_start = rules.local_midnight(first_day)
-        range_end = rules.local_midnight(last_day + dt.timedelta(days=1))
-        keys = [p.resource_key for p in practitioners] + [r.resource_key for r in rooms]
-        keys.append(patient_key(session))
-        if device:
-            keys.append(device.resource_key)
-        busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-        reservations = (
-            Reservation.objects.filter(
-                active=True,
-                resource__in=keys,
-                starts_at__lt=range_end + dt.timedelta(days=1),
-                ends_at__gt=range_start - dt.timedelta(days=1),
-            )
-            .exclude(session_id=session.pk)
-            .values_list("resource", "starts_at", "ends_at")
-        )
-        for resource, starts_at, ends_at in reservations:
-            busy[resource].append((starts_at, ends_at))
-        return cls(
+        minutes = rules.session_minutes(session)
+        patient_sessions = rules.patient_sessions(session.patient_id)
+        gaps = rules.gaps_for(modality)
+        context = cls(
             session=session,
             first_day=first_day,
             last_day=last_day,
-            practitioners=practitioners,
+            practitioners=list(practitioners_qs),
             rooms=rooms,
             device=device,
             needs_room=needs_room,
-            minutes=rules.session_minutes(session),
+            minutes=minutes,
             buffer=dt.timedelta(minutes=modality.buffer_minutes),
-            windows=rules.blocked_windows(session),
-            busy=busy,
+            windows=rules.blocked_windows(session, patient_sessions, gaps),
+            busy=defaultdict(list),
             screening_data=screening.load(patient=session.patient),
+            patient_sessions=patient_sessions,
+            gaps=gaps,
+            lazy_busy=lazy_busy,
         )
+        if not lazy_busy:
+            context.read_busy(first_day, last_day)
+        return context
+
+    def for_session(self, session: Session, first_day: dt.date, last_day: dt.date):
+        """The same search for another session of this course over another range of days.
+
+        Shares the loaded practitioners, rooms, reservations and screening data (the course's
+        sessions are bookable, so none of them holds an active reservation to leave out); only
+        the session's own duration, windows and screening verdicts are worked out again.
+        """
+        return replace(
+            self,
+            session=session,
+            first_day=first_day,
+            last_day=last_day,
+            minutes=rules.session_minutes(session),
+            windows=rules.blocked_windows(session, self.patient_sessions, self.gaps),
+            _refusals_by_day={},
+            _range_windows=None,
+        )
+
+    def resource_keys(self) -> list[str]:
+        keys = [p.resource_key for p in self.practitioners] + [r.resource_key for r in self.rooms]
+        keys.append(patient_key(self.session))
+        if self.device:
+            keys.append(self.device.resource_key)
+        return keys
+
+    def read_busy(self, first_day: dt.date, last_day: dt.date) -> None:
+        """Adds the reservations that can clash with a start on those days: one query for each
+        stretch of start times not read before (one, for a search moving forward)."""
+        # A start on these days, held at most LONGEST_RESERVATION, can only meet reservations
+        # starting within LONGEST_RESERVATION of the days (and none is longer than that).
+        wanted_from = rules.local_midnight(first_day) - LONGEST_RESERVATION
+        wanted_to = rules.local_midnight(last_day + dt.timedelta(days=1)) + LONGEST_RESERVATION
+        for read_from, read_to in _unread(self._read_starts, wanted_from, wanted_to):
+            reservations = (
+                Reservation.objects.filter(
+                    active=True,
+                    resource__in=self.resource_keys(),
+                    starts_at__gte=read_from,
+                    starts_at__lt=read_to,
+                )
+                .exclude(session_id=self.session.pk)
+                .values_list("resource", "starts_at", "ends_at")
+            )
+            for resource, starts_at, ends_at in reservations:
+                self.busy[resource].append((starts_at, ends_at))
+            self._read_starts = _merged([*self._read_starts, (read_from, read_to)])
+        day = first_day
+        while day <= last_day:
+            self.covered.add(day)
+            day += dt.timedelta(days=1)
+        self._busy_index.clear()
+
+    def cover(self, day: dt.date) -> None:
+        """Makes sure `busy` holds what can clash with a start on `day`."""
+        if day not in self.covered:
+            self.read_busy(day, day + dt.timedelta(days=BUSY_CHUNK_DAYS - 1))
 
     def screening_refusals(self, day: dt.date) -> list[str]:
         """Absolute screening findings for the session on `day`: evaluated in memory, per day.
@@ -185,7 +259,12 @@ class SearchContext:
         """work_intervals(practitioner, day), computed once per search."""
         key = (practitioner.pk, day)
         if key not in self._intervals:
-            self._intervals[key] = work_intervals(practitioner, day)
+            if practitioner.pk not in self._schedules:
+                self._schedules[practitioner.pk] = (
+                    list(practitioner.working_hours.all()),
+                    list(practitioner.exceptions.all()),
+                )
+            self._intervals[key] = working_time(*self._schedules[practitioner.pk], day)
         return self._intervals[key]
 
     def windows_in_range(self) -> list[rules.Window]:
@@ -196,20 +275,56 @@ class SearchContext:
             self._range_windows = [w for w in self.windows if w.starts < high and w.ends > low]
         return self._range_windows
 
-    def _free(self, key: str, starts: dt.datetime, ends: dt.datetime) -> bool:
-        """No busy interval of `key` overlaps [starts, ends): a bisect, not a scan."""
+    def _index(self, key: str) -> tuple[list, list, list]:
+        """The busy intervals of `key` sorted by start, their starts, and the running latest
+        end (built once per read of reservations)."""
         if key not in self._busy_index:
             intervals = sorted(self.busy.get(key, ()))
             running_max_end, latest = [], None
             for _, end in intervals:
                 latest = end if latest is None or end > latest else latest
                 running_max_end.append(latest)
-            self._busy_index[key] = ([start for start, _ in intervals], running_max_end)
-        interval_starts, running_max_end = self._busy_index[key]
+            self._busy_index[key] = ([start for start, _ in intervals], running_max_end, intervals)
+        return self._busy_index[key]
+
+    def _blocked_until(self, key: str, starts: dt.datetime, ends: dt.datetime):
+        """None when no busy interval of `key` overlaps [starts, ends); else the time before
+        which every later start is blocked too. A bisect, not a scan."""
+        interval_starts, running_max_end, _ = self._index(key)
         # Intervals starting before `ends` are the first `count`; one of them overlaps exactly
-        # when the latest end among them is after `starts`.
+        # when the latest end among them is after `starts`, and it keeps overlapping every
+        # start until that end.
         count = bisect_left(interval_starts, ends)
-        return count == 0 or running_max_end[count - 1] <= starts
+        if count == 0 or running_max_end[count - 1] <= starts:
+            return None
+        return running_max_end[count - 1]
+
+    def _has_gap(self, key: str, opens: dt.datetime, closes: dt.datetime, length) -> bool:
+        """Whether `key` is free for `length` at a stretch somewhere in [opens, closes)."""
+        interval_starts, _, intervals = self._index(key)
+        cursor = opens
+        for start, end in intervals[bisect_left(interval_starts, opens - LONGEST_RESERVATION) :]:
+            if start >= closes:
+                break
+            if start - cursor >= length:
+                return True
+            cursor = max(cursor, end)
+        return closes - cursor >= length
+
+    def _no_room_all_day(self, day: dt.date, opens, closes, held: dt.timedelta) -> bool:
+        """No room is free for a whole session anywhere in the day's working time: the day
+        is skipped without trying its starts. Kept for the course's later sessions."""
+        if not self.needs_room:
+            return False
+        key = (day, opens, closes, held)
+        if key not in self._roomless:
+            self._roomless[key] = not any(
+                self._has_gap(room.resource_key, opens, closes, held) for room in self.rooms
+            )
+        return self._roomless[key]
+
+    def _free(self, key: str, starts: dt.datetime, ends: dt.datetime) -> bool:
+        return self._blocked_until(key, starts, ends) is None
 
     def problems_at(
         self, practitioner: Practitioner, starts_at: dt.datetime
@@ -218,6 +333,7 @@ class SearchContext:
         ends_at = starts_at + dt.timedelta(minutes=self.minutes)
         held_until = ends_at + self.buffer
         local = timezone.localtime(starts_at)
+        self.cover(local.date())
         problems: list[str] = []
         intervals = self.intervals(practitioner, local.date())
         if not any(start <= starts_at and ends_at <= end for start, end in intervals):
@@ -242,43 +358,150 @@ class SearchContext:
         problems += self.screening_refusals(local.date())
         return problems, room
 
+    def _clash(
+        self, practitioner: Practitioner, starts_at: dt.datetime, windows: list[rules.Window]
+    ) -> tuple[dt.datetime | None, Room | None]:
+        """(None, room) when problems_at(...) would be empty, for a start inside working time
+        on a day screening allows; else the time before which no later start of this
+        practitioner can fit either. Stops at the first clash."""
+        held_until = starts_at + dt.timedelta(minutes=self.minutes) + self.buffer
+        keys = [practitioner.resource_key, patient_key(self.session)]
+        if self.device:
+            keys.append(self.device.resource_key)
+        for key in keys:
+            until = self._blocked_until(key, starts_at, held_until)
+            if until is not None:
+                return until, None
+        room = None
+        if self.needs_room:
+            first_free = None
+            for candidate in self.rooms:
+                until = self._blocked_until(candidate.resource_key, starts_at, held_until)
+                if until is None:
+                    room = candidate
+                    break
+                first_free = until if first_free is None else min(first_free, until)
+            if room is None:
+                return first_free or starts_at + dt.timedelta(days=1), None
+        for window in windows:
+            if window.contains(starts_at):
+                return window.ends, None
+        return None, room
+
+    def _free_starts(self, day: dt.date, *, mornings_only: bool, step: dt.timedelta, now):
+        """The free slots of `day` in order of time, then practitioner.
+
+        Every practitioner's starts lie on a grid of `step` from the start of their working
+        time (stepped in UTC, so a local 02:00-03:00 that does not exist is never offered
+        twice); a clash jumps that practitioner's next try past the whole busy stretch, so a
+        fully booked day costs one check per booking, not one per quarter hour.
+        """
+        duration = dt.timedelta(minutes=self.minutes)
+        noon = dt.datetime.combine(day, NOON, tzinfo=timezone.get_current_timezone())
+        windows = self.windows_in_range()
+        by_name = sorted(self.practitioners, key=str)
+        tries: list = []
+        for rank, practitioner in enumerate(by_name):
+            for start, end in self.intervals(practitioner, day):
+                grid = start.astimezone(dt.UTC)
+                last_start = end.astimezone(dt.UTC) - duration
+                if mornings_only:
+                    last_start = min(last_start, noon - dt.timedelta(microseconds=1))
+                moment = _on_grid(grid, max(grid, now), step)
+                if moment <= last_start:
+                    tries.append((moment, rank, len(tries), grid, last_start, practitioner))
+        held = duration + self.buffer
+        if tries and self._no_room_all_day(
+            day, min(t[0] for t in tries), max(t[4] for t in tries) + held, held
+        ):
+            return
+        heapq.heapify(tries)
+        while tries:
+            moment, rank, order, grid, last_start, practitioner = heapq.heappop(tries)
+            blocked_until, room = self._clash(practitioner, moment, windows)
+            if blocked_until is None:
+                yield Slot(moment, moment + duration, practitioner, room, self.device)
+                following = moment + step
+            else:
+                following = _on_grid(grid, max(blocked_until, moment + step), step)
+            if following <= last_start:
+                heapq.heappush(tries, (following, rank, order, grid, last_start, practitioner))
+
+    def _days(self):
+        """The searched days, less those screening refuses outright, each with its
+        reservations read."""
+        day = self.first_day
+        while day <= self.last_day:
+            if not self.screening_refusals(day):
+                self.cover(day)
+                yield day
+            day += dt.timedelta(days=1)
+
     def slots(
         self,
         *,
         mornings_only: bool = False,
         step_minutes: int = 15,
         now: dt.datetime | None = None,
-        first_day_only: bool = False,
     ) -> list[Slot]:
-        """Every free slot, sorted; with first_day_only, those of the first day that has any
-        (so slots[0] is the same earliest slot, found without searching the later days)."""
+        """Every free slot, by time, then practitioner."""
         now = now or timezone.now()
         step = dt.timedelta(minutes=step_minutes)
-        duration = dt.timedelta(minutes=self.minutes)
-        found: list[Slot] = []
-        day = self.first_day
-        while day <= self.last_day:
-            if first_day_only and found:
-                break
-            for practitioner in self.practitioners:
-                for start, end in self.intervals(practitioner, day):
-                    # Step in UTC: a local 02:00-03:00 that does not exist is never offered twice.
-                    moment = start.astimezone(dt.UTC)
-                    last_start = end.astimezone(dt.UTC) - duration
-                    while moment <= last_start:
-                        local = timezone.localtime(moment)
-                        if mornings_only and local.time() >= NOON:
-                            break
-                        if moment >= now:
-                            problems, room = self.problems_at(practitioner, moment)
-                            if not problems:
-                                found.append(
-                                    Slot(moment, moment + duration, practitioner, room, self.device)
-                                )
-                        moment += step
-            day += dt.timedelta(days=1)
-        found.sort(key=lambda slot: (slot.starts_at, str(slot.practitioner)))
-        return found
+        return [
+            slot
+            for day in self._days()
+            for slot in self._free_starts(day, mornings_only=mornings_only, step=step, now=now)
+        ]
+
+    def earliest(
+        self,
+        *,
+        mornings_only: bool = False,
+        step_minutes: int = 15,
+        now: dt.datetime | None = None,
+    ) -> Slot | None:
+        """slots()[0], or None: the search stops at the first free slot."""
+        now = now or timezone.now()
+        step = dt.timedelta(minutes=step_minutes)
+        for day in self._days():
+            for slot in self._free_starts(day, mornings_only=mornings_only, step=step, now=now):
+                return slot
+        return None
+
+
+def _unread(read: list, wanted_from: dt.datetime, wanted_to: dt.datetime) -> list:
+    """The parts of [wanted_from, wanted_to) outside the sorted, disjoint stretches `read`."""
+    missing, cursor = [], wanted_from
+    for read_from, read_to in read:
+        if read_to <= cursor:
+            continue
+        if read_from >= wanted_to:
+            break
+        if read_from > cursor:
+            missing.append((cursor, read_from))
+        cursor = max(cursor, read_to)
+        if cursor >= wanted_to:
+            break
+    if cursor < wanted_to:
+        missing.append((cursor, wanted_to))
+    return missing
+
+
+def _merged(stretches: list) -> list:
+    merged: list = []
+    for start, end in sorted(stretches):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _on_grid(grid: dt.datetime, moment: dt.datetime, step: dt.timedelta) -> dt.datetime:
+    """The first point of the grid (grid + n * step) at or after `moment`."""
+    if moment <= grid:
+        return grid
+    return grid + step * -(-(moment - grid) // step)
 
 
 def find_slots(
@@ -290,21 +513,12 @@ def find_slots(
     mornings_only: bool = False,
     step_minutes: int = 15,
     now: dt.datetime | None = None,
-    first_day_only: bool = False,
 ) -> list[Slot]:
-    """Free start times for a planned session between two local dates (inclusive).
-
-    first_day_only: only the first day with a free slot is searched (slots[0] is unchanged).
-    """
+    """Free start times for a planned session between two local dates (inclusive)."""
     context = SearchContext.load(
         session, first_day, last_day, practitioner_user_id=practitioner_user_id
     )
-    return context.slots(
-        mornings_only=mornings_only,
-        step_minutes=step_minutes,
-        now=now,
-        first_day_only=first_day_only,
-    )
+    return context.slots(mornings_only=mornings_only, step_minutes=step_minutes, now=now)
 
 
 def check_slot(

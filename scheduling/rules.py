@@ -48,21 +48,37 @@ def session_minutes(session: Session) -> int:
     return level.session_minutes if level is not None else 45
 
 
-def _other_sessions(session: Session) -> list[Session]:
-    """The patient's other sessions holding a time, with their modality (one query)."""
+def patient_sessions(patient_id: int) -> list[Session]:
+    """The patient's sessions holding a time, with their modality (one query)."""
     return list(
         Session.objects.active()
-        .filter(patient_id=session.patient_id, starts_at__isnull=False)
-        .exclude(pk=session.pk)
+        .filter(patient_id=patient_id, starts_at__isnull=False)
         .select_related("plan__modality")
         .order_by("starts_at")
     )
 
 
-def blocked_windows(session: Session, others: list[Session] | None = None) -> list[Window]:
-    """When this session may not start, and why. Two queries."""
+def gaps_for(modality) -> list[CrossModalityGap]:
+    """The cross-modality gaps that involve this modality, either way round (one query)."""
+    return list(
+        CrossModalityGap.objects.filter(
+            Q(after_id=modality.pk) | Q(then_id=modality.pk)
+        ).select_related("after", "then")
+    )
+
+
+def blocked_windows(
+    session: Session,
+    others: list[Session] | None = None,
+    gaps: list[CrossModalityGap] | None = None,
+) -> list[Window]:
+    """When this session may not start, and why. Two queries, none when the patient's sessions
+    (patient_sessions) and the modality's gaps (gaps_for) are given."""
     modality = session.plan.modality
-    others = _other_sessions(session) if others is None else others
+    if others is None:
+        others = patient_sessions(session.patient_id)
+    others = [other for other in others if other.pk != session.pk]
+    gaps = gaps_for(modality) if gaps is None else gaps
     windows: list[Window] = []
     for other in others:
         if other.plan_id != session.plan_id or other.number >= session.number:
@@ -78,11 +94,6 @@ def blocked_windows(session: Session, others: list[Session] | None = None) -> li
                 f"session {other.number} on {nice_date(day)}.",
             )
         )
-    gaps = list(
-        CrossModalityGap.objects.filter(
-            Q(after_id=modality.pk) | Q(then_id=modality.pk)
-        ).select_related("after", "then")
-    )
     for other in others:
         day = timezone.localtime(other.starts_at).date()
         for gap in gaps:

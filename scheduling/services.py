@@ -152,22 +152,29 @@ def course_propose(
     """One proposed slot per not-yet-booked session, spaced by the plan's interval."""
     sessions = list(
         plan.sessions.filter(status__in=BOOKABLE)
-        .select_related("plan__modality", "depth_level")
+        .select_related("plan__modality", "plan__body_area", "patient", "depth_level")
         .order_by("number")
     )
     interval = dt.timedelta(days=max(plan.interval_days, plan.modality.min_interval_days))
     proposals: list[tuple[Session, availability.Slot | None]] = []
     day = max(first_day, timezone.localdate())
+    window = dt.timedelta(days=search_days)
+    # The furthest any session's search can reach: each may find nothing in its window.
+    horizon = day + (interval + window) * len(sessions)
+    context = None
     for session in sessions:
-        slots = availability.find_slots(
-            session=session,
-            first_day=day,
-            last_day=day + dt.timedelta(days=search_days),
-            practitioner_user_id=practitioner_user_id,
-            mornings_only=mornings_only,
-            first_day_only=True,  # only the earliest slot is proposed
-        )
-        slot = slots[0] if slots else None
+        if context is None:
+            context = availability.SearchContext.load(
+                session,
+                day,
+                day + window,
+                practitioner_user_id=practitioner_user_id,
+                schedule_until=horizon,
+                lazy_busy=True,
+            )
+        else:
+            context = context.for_session(session, day, day + window)
+        slot = context.earliest(mornings_only=mornings_only)
         proposals.append((session, slot))
         if slot:
             day = timezone.localtime(slot.starts_at).date() + interval

@@ -152,11 +152,32 @@ def load(*, patient, check: PreSessionCheck | None = None) -> ScreeningData:
     return data
 
 
+@dataclass(frozen=True)
+class _RuleIds:
+    modalities: frozenset[int]
+    levels: tuple[tuple[int, int], ...]  # (level id, its modality id)
+    counted: frozenset[int]  # the modalities whose sessions count as the rule's factor
+
+
+def _ids(rule: ScreeningRule) -> _RuleIds:
+    """The ids a rule is checked against, read once per loaded rule (a search evaluates the
+    same rules for every day it looks at)."""
+    ids = getattr(rule, "_screening_ids", None)
+    if ids is None:
+        ids = _RuleIds(
+            modalities=frozenset(m.pk for m in rule.modalities.all()),
+            levels=tuple((level.pk, level.modality_id) for level in rule.levels.all()),
+            counted=frozenset(m.pk for m in rule.factor.counts_modalities.all()),
+        )
+        rule._screening_ids = ids
+    return ids
+
+
 def _applies(rule: ScreeningRule, modality_id: int, level_id: int | None) -> bool:
-    modalities = {m.pk for m in rule.modalities.all()}
-    if modalities and modality_id not in modalities:
+    ids = _ids(rule)
+    if ids.modalities and modality_id not in ids.modalities:
         return False
-    levels = {level.pk for level in rule.levels.all() if level.modality_id == modality_id}
+    levels = {level for level, level_modality in ids.levels if level_modality == modality_id}
     return not (levels and level_id is not None and level_id not in levels)
 
 
@@ -200,7 +221,7 @@ def _evidence(
     if factor.pk in data.check_present and data.check_day and start <= data.check_day <= on:
         found.append(f"{factor.name} noted in the pre-session check of {data.check_day:%-d %B}")
 
-    counted = {m.pk for m in factor.counts_modalities.all()}
+    counted = _ids(rule).counted
     for fact in data.sessions:
         if fact.id == exclude_session_id or fact.modality.pk not in counted:
             continue
@@ -223,7 +244,7 @@ def _forward_evidence(
     """This session is itself the treatment the rule counts (a laser), and a session the rule
     protects (a microdermabrasion) is already booked within the window after it."""
     found: list[str] = []
-    counted = {m.pk for m in rule.factor.counts_modalities.all()}
+    counted = _ids(rule).counted
     if modality.pk in counted and rule.window_days:
         end = on + timedelta(days=rule.window_days)
         for fact in data.sessions:
