@@ -6,4 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Sign-in and accounts"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (stamps new sessions at sign-in)
+        from . import signals  # stamps new sessions at sign-in
+
+        signals.connect_permission_signals()

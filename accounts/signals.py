@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from .backends import permissions_changed
 from .sessions import LOGIN_AT, OTP_PENDING, SEEN_AT, needs_second_factor, now_ts
 
 
@@ -18,3 +22,31 @@ def _stamp_session(sender, request, user, **kwargs) -> None:
         session[OTP_PENDING] = pending
     else:
         session.pop(OTP_PENDING, None)
+
+
+def _permissions_changed(sender, **kwargs) -> None:
+    permissions_changed()
+
+
+def _user_saved(sender, update_fields=None, **kwargs) -> None:
+    # Signing in saves last_login alone; a save that can change is_superuser or is_active can
+    # change what the user may do.
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    permissions_changed()
+
+
+def connect_permission_signals() -> None:
+    """What a user may do changes with their roles, a role's permissions, or the user."""
+    User = get_user_model()
+    for through in (
+        User.groups.through,
+        User.user_permissions.through,
+        Group.permissions.through,
+    ):
+        m2m_changed.connect(_permissions_changed, sender=through, dispatch_uid=f"perms-{through}")
+    for model in (Group, Permission):
+        post_save.connect(_permissions_changed, sender=model, dispatch_uid=f"perms-save-{model}")
+        post_delete.connect(_permissions_changed, sender=model, dispatch_uid=f"perms-del-{model}")
+    post_save.connect(_user_saved, sender=User, dispatch_uid="perms-user-save")
+    post_delete.connect(_permissions_changed, sender=User, dispatch_uid="perms-user-del")

@@ -1,0 +1,58 @@
+"""Django's ModelBackend, with each user's permission set kept in the shared cache.
+
+Every staff and portal page checks permissions; ModelBackend reads them with two queries per
+request. With a shared cache (settings.SHARED_CACHE) the set is read once and kept under a
+permissions version that any committed change to roles or permissions replaces (see
+`permissions_changed`), so a role taken away holds from the next request on. Without a
+shared cache it is plain ModelBackend.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
+from django.core.cache import cache
+from django.db import transaction
+
+VERSION_KEY = "permissions:version"
+SET_SECONDS = 60 * 60
+
+
+def _user_key(user_id: int) -> str:
+    return f"permissions:user:{user_id}"
+
+
+def _new_version() -> None:
+    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def permissions_changed() -> None:
+    """Retire every cached permission set once the current transaction commits."""
+    transaction.on_commit(_new_version)
+
+
+class CachedPermissionsBackend(ModelBackend):
+    def get_all_permissions(self, user_obj, obj=None):
+        if (
+            not settings.SHARED_CACHE
+            or obj is not None
+            or not user_obj.is_active
+            or user_obj.is_anonymous
+        ):
+            return super().get_all_permissions(user_obj, obj)
+        if not hasattr(user_obj, "_perm_cache"):
+            key = _user_key(user_obj.pk)
+            found = cache.get_many([VERSION_KEY, key])
+            version = found.get(VERSION_KEY)
+            if version is None:  # never set, or evicted: sets cached before are not trusted
+                cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+                version = cache.get(VERSION_KEY)
+            kept = found.get(key)
+            if kept is not None and kept[0] == version:
+                user_obj._perm_cache = kept[1]
+            else:
+                permissions = super().get_all_permissions(user_obj)
+                cache.set(key, (version, permissions), SET_SECONDS)
+        return user_obj._perm_cache
