@@ -47,7 +47,10 @@ class AvailabilityView(APIView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         session = get_object_or_404(
-            Session.objects.select_related("plan__modality", "depth_level"), pk=data["session"]
+            Session.objects.select_related(
+                "plan__modality", "plan__body_area", "depth_level", "patient"
+            ),
+            pk=data["session"],
         )
         slots = find_slots(
             session=session,
