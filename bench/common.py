@@ -64,6 +64,9 @@ def django_env(database_url: str, **extra: str) -> dict:
             "DJANGO_SETTINGS_MODULE": "clinic.settings",
             "SECRET_KEY": env.get("SECRET_KEY", "bench-" + "x" * 50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            # Production shares a Redis cache between its web processes (sessions, permission
+            # sets, drawn calendars); so does the benchmark.
+            "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/13"),
         }
     )
     env.update(extra)
