@@ -141,6 +141,10 @@ if not _server_database:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # django-redis keeps one client per server; Django's own backend makes a new one for each
+    # operation, and redis-py rebuilds its table of ~160 reply parsers every time.
+    CACHES["default"]["BACKEND"] = "django_redis.cache.RedisCache"
 # A cache that every web process shares (CACHE_URL=redis://...) can also hold sessions and
 # each user's permission set, saving three queries a page. A per-process cache cannot: a
 # sign-out or a role change in one process would not reach the others.

@@ -20,7 +20,7 @@ DESK = reverse("scheduling:week")
 def shared_cache(settings, redis_url):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": redis_url,
             "KEY_PREFIX": "test-shared-cache",
         }
