@@ -94,6 +94,12 @@ def test_a_clinician_uploads_photos_and_views_the_comparison_sheet(
     assert clip == "inset(0px 20% 0px 0px)" or clip == "inset(0 20% 0 0)"
     page.get_by_role("button", name="Release to the patient's portal").click()
     page.get_by_text("Released to the portal.").wait_for()
+    # The reloaded viewer's images are audited as they are served: let them finish before the
+    # test ends, or the database flush after it can deadlock with their audit rows.
+    wait_until(
+        page,
+        "() => [...document.querySelectorAll('img')].every(i => i.complete)",
+    )
     # The one refused upload logs its 400; anything else (a CSP violation) would show here.
     refused = [e for e in page.console_errors if "status of 400" in e]
     assert len(refused) == 1
