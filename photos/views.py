@@ -17,7 +17,7 @@ from people.models import Patient
 from portal.access import patient_required
 from treatments.models import BodyArea, Session
 
-from . import services
+from . import queries, services
 from .access import CLINICAL_PERMISSION, comparison_for, photo_for, send_file
 from .models import Comparison, Derivative, Phase, Photo, Purpose, Status, View, expected_views
 
@@ -173,30 +173,42 @@ def session_photos(request, session_id: int):
     return render(request, "photos/session_photos.html", context, status=status)
 
 
+def _page_number(value: str | None) -> int | None:
+    """The ?page= of a listing: 1 when absent, None for anything but 1, 2, 3..."""
+    if value is None:
+        return 1
+    value = value.strip()
+    if not value.isdecimal() or int(value) < 1:
+        return None
+    return int(value)
+
+
 @role_required(CLINICAL_PERMISSION)
 def patient_timeline(request, patient_id: int):
+    """The patient's photos session by session, newest first, a page at a time; "Older photos"
+    appends the next page in place with htmx, or opens it as a page without JavaScript."""
     patient = get_object_or_404(Patient, pk=patient_id)
-    photos = _photos_with_derivatives(Photo.objects.filter(patient=patient)).order_by(
-        "body_area__name", "view", "view_label", "session__number", "phase", "id"
-    )
-    groups: dict[tuple, list[Photo]] = {}
-    for photo in photos:
-        groups.setdefault((photo.body_area.name, photo.view_name), []).append(photo)
-    comparisons = (
-        Comparison.objects.for_patient(patient)
-        .select_related("body_area", "plan__modality")
-        .order_by("plan", "body_area", "view", "kind")
-    )
-    audit_log(actor=request.user, action=Action.VIEW, obj=patient, request=request, detail="photos")
-    return render(
-        request,
-        "photos/patient_timeline.html",
-        {
-            "patient": patient,
-            "groups": [{"area": a, "view": v, "photos": ps} for (a, v), ps in groups.items()],
-            "comparisons": comparisons,
-        },
-    )
+    context = {"patient": patient}
+    number = _page_number(request.GET.get("page"))
+    if number is None:
+        context["problem"] = "Pages are numbered 1, 2, 3 and so on."
+        return render(request, "photos/patient_timeline.html", context, status=400)
+    page = queries.timeline_page(patient, number)
+    if number > 1 and not page.sessions:
+        context["problem"] = f"There is no page {number}: this patient's photos end before it."
+        return render(request, "photos/patient_timeline.html", context, status=404)
+    detail = "photos" if number == 1 else f"photos page {number}"
+    audit_log(actor=request.user, action=Action.VIEW, obj=patient, request=request, detail=detail)
+    context["page"] = page
+    if request.htmx:
+        return render(request, "photos/_timeline_page.html", context)
+    if number == 1:
+        context["comparisons"] = (
+            Comparison.objects.for_patient(patient)
+            .select_related("body_area", "plan__modality")
+            .order_by("plan", "body_area", "view", "kind")
+        )
+    return render(request, "photos/patient_timeline.html", context)
 
 
 class PairForm(forms.Form):

@@ -145,7 +145,7 @@ def _chart(view: PlanView, today: dt.date) -> list[ChartPoint]:
 def _sessions(patient):
     return (
         Session.objects.for_patient(patient)
-        .select_related("depth_level", "practitioner")
+        .select_related("practitioner")
         .order_by("plan_id", "number")
     )
 
@@ -173,7 +173,6 @@ def released_comparisons(patient):
         Comparison.objects.for_patient(patient)
         .released()
         .filter(sheet_status=Status.READY)
-        .select_related("body_area", "plan__modality", "before__session", "after__session")
         .order_by("-created_at", "-id")
     )
 
@@ -185,7 +184,9 @@ def overview(patient, *, now: dt.datetime | None = None) -> Overview:
     today = timezone.localdate(now)
     plans = {plan.pk: PlanView(plan=plan) for plan in _plans(patient)}
     upcoming, to_book, completed = [], [], []
+    sessions = {}
     for session in _sessions(patient):
+        sessions[session.pk] = session
         view = plans[session.plan_id]
         session.plan = view.plan  # the plan already loaded, no query per session
         view.sessions.append(session)
@@ -208,12 +209,19 @@ def overview(patient, *, now: dt.datetime | None = None) -> Overview:
         items = [a for a in aftercare_items(instructions[session.pk], today) if a.running]
         if items:
             aftercare.append((session, items))
+    # The photos' sessions are among the patient's, loaded above: joining them again made
+    # this the costliest query of the page to plan.
+    comparisons = list(released_comparisons(patient).select_related("body_area", "before", "after"))
+    for comparison in comparisons:
+        for photo in (comparison.before, comparison.after):
+            if photo.session_id in sessions:
+                photo.session = sessions[photo.session_id]
     return Overview(
         plans=list(plans.values()),
         upcoming=upcoming,
         to_book=to_book,
         aftercare=aftercare,
-        comparisons=list(released_comparisons(patient)),
+        comparisons=comparisons,
     )
 
 
@@ -246,4 +254,9 @@ def own_session(patient, session_id: int) -> Session:
 
 
 def own_comparison(patient, comparison_id: int) -> Comparison:
-    return get_object_or_404(released_comparisons(patient), pk=comparison_id)
+    return get_object_or_404(
+        released_comparisons(patient).select_related(
+            "body_area", "before__session", "after__session"
+        ),
+        pk=comparison_id,
+    )

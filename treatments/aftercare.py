@@ -35,10 +35,10 @@ def aftercare_for(session: Session) -> list[Instruction]:
     if session.status != Session.Status.COMPLETED or session.day is None:
         return []
     modality_id = session.plan.modality_id
-    rules = AftercareRule.objects.filter(
-        Q(modality_id=modality_id) | Q(modality__isnull=True)
-    ).prefetch_related("levels")
-    return _instructions(session, modality_id, list(rules))
+    rules = _rules(
+        AftercareRule.objects.filter(Q(modality_id=modality_id) | Q(modality__isnull=True))
+    )
+    return _instructions(session, modality_id, rules)
 
 
 def aftercare_for_many(sessions) -> dict[int, list[Instruction]]:
@@ -46,7 +46,7 @@ def aftercare_for_many(sessions) -> dict[int, list[Instruction]]:
 
     The sessions' plans must be loaded (select_related("plan")) or the lookups cost one each.
     """
-    rules = list(AftercareRule.objects.prefetch_related("levels"))
+    rules = _rules(AftercareRule.objects.all())
     return {
         session.pk: _instructions(session, session.plan.modality_id, rules)
         if session.status == Session.Status.COMPLETED and session.day is not None
@@ -55,15 +55,32 @@ def aftercare_for_many(sessions) -> dict[int, list[Instruction]]:
     }
 
 
-def _instructions(session: Session, modality_id: int, rules) -> list[Instruction]:
+def _rules(rules) -> list[tuple[AftercareRule, frozenset[int]]]:
+    """Each rule with the ids of the depth levels it is limited to (none: every level).
+
+    Read once per call, the levels as bare ids: asking each rule for its levels once per
+    session built a related manager every time, and prefetching level objects to use only
+    their ids cost more than both queries.
+    """
+    rules = list(rules)
+    if not rules:
+        return []
+    levels: dict[int, set[int]] = {rule.pk: set() for rule in rules}
+    links = AftercareRule.levels.through.objects.filter(aftercarerule_id__in=levels)
+    for rule_id, level_id in links.values_list("aftercarerule_id", "depthlevel_id"):
+        levels[rule_id].add(level_id)
+    return [(rule, frozenset(levels[rule.pk])) for rule in rules]
+
+
+def _instructions(
+    session: Session, modality_id: int, rules: list[tuple[AftercareRule, frozenset[int]]]
+) -> list[Instruction]:
     day = session.day
-    instructions = []
-    for rule in rules:
-        if rule.modality_id not in (None, modality_id):
-            continue
-        levels = {level.pk for level in rule.levels.all()}
-        if levels and session.depth_level_id not in levels:
-            continue
-        instructions.append(Instruction(text=rule.text, until=day + timedelta(days=rule.days)))
+    instructions = [
+        Instruction(text=rule.text, until=day + timedelta(days=rule.days))
+        for rule, levels in rules
+        if rule.modality_id in (None, modality_id)
+        and (not levels or session.depth_level_id in levels)
+    ]
     instructions.sort(key=lambda instruction: instruction.until)
     return instructions

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from photos.models import Comparison, Derivative, Photo, Status
+from photos.queries import TIMELINE_SESSIONS
+from photos.services import photo_upload
 from tests.browser.test_login import sign_in
 from tests.photos import images
 from tests.photos.conftest import create_plan
@@ -91,7 +94,45 @@ def test_a_clinician_uploads_photos_and_views_the_comparison_sheet(
     assert clip == "inset(0px 20% 0px 0px)" or clip == "inset(0 20% 0 0)"
     page.get_by_role("button", name="Release to the patient's portal").click()
     page.get_by_text("Released to the portal.").wait_for()
+    # The reloaded viewer's images are audited as they are served: let them finish before the
+    # test ends, or the database flush after it can deadlock with their audit rows.
+    wait_until(
+        page,
+        "() => [...document.querySelectorAll('img')].every(i => i.complete)",
+    )
     # The one refused upload logs its 400; anything else (a CSP violation) would show here.
     refused = [e for e in page.console_errors if "status of 400" in e]
     assert len(refused) == 1
     assert [e for e in page.console_errors if e not in refused] == []
+
+
+def test_older_photos_load_in_place_under_the_csp(page, clinician_user, alice):
+    plan = create_plan(alice, sessions=TIMELINE_SESSIONS + 1)
+    for session in plan.sessions.all():
+        photo_upload(
+            session=session,
+            body_area=plan.body_area,
+            view="frontal",
+            phase="after",
+            purposes=("clinical",),
+            file=SimpleUploadedFile("after.jpg", images.jpeg(), content_type="image/jpeg"),
+            by=clinician_user,
+        )
+
+    sign_in(page, clinician_user.username)
+    page.wait_for_url("**/clinical/")
+    page.goto(f"/photos/patients/{alice.pk}/")
+    sessions = page.locator("section.timeline-session")
+    assert sessions.count() == TIMELINE_SESSIONS
+    page.get_by_role("link", name="Older photos").click()
+    page.get_by_role("heading", name="Session 1 · Microdermabrasion, face").wait_for()
+    # Appended below the first page, on the same page; the link is gone with the last page.
+    assert sessions.count() == TIMELINE_SESSIONS + 1
+    assert page.url.endswith(f"/photos/patients/{alice.pk}/")
+    assert page.get_by_role("link", name="Older photos").count() == 0
+    wait_until(
+        page,
+        "() => [...document.querySelectorAll('.timeline img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+    )
+    assert page.console_errors == []

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from audit.models import AuditEvent
 from photos.models import Comparison, Photo
+from photos.queries import TIMELINE_SESSIONS
 from tests.photos import images
 from tests.photos.conftest import upload_file
 
@@ -159,20 +165,110 @@ def test_timeline_and_comparison_viewer(
 def test_the_timeline_takes_a_fixed_number_of_queries(
     client,
     clinician_user,
-    alice_plan,
+    make_plan,
+    alice,
     add_photo,
     django_assert_num_queries,
     django_capture_on_commit_callbacks,
 ):
+    plan = make_plan(alice, sessions=2 * TIMELINE_SESSIONS + 1)
+    sessions = list(plan.sessions.order_by("number"))
     with django_capture_on_commit_callbacks(execute=True):
-        for number in (1, 2, 3):
-            add_photo(alice_plan.sessions.get(number=number), phase="after")
-        add_photo(alice_plan.sessions.get(number=1), phase="before")
+        add_photo(sessions[0], phase="before")
+        add_photo(sessions[0], phase="after")
     client.force_login(clinician_user)
+    url = reverse("photos:timeline", args=[alice.pk])
+
+    def timeline(page=None):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {"page": page} if page else {})
+        assert response.status_code == 200
+        return len(queries), response.content.decode()
+
+    small, page = timeline()
+    assert page.count("<img") == 2
+    # Every session gets photos: three pages of sessions, more views, more thumbnails.
+    with django_capture_on_commit_callbacks(execute=True):
+        for session in sessions[1:]:
+            add_photo(session, phase="after")
+            add_photo(session, phase="before", view="left_45")
     with django_assert_num_queries(12):
         # 1 the login session, 2 its user, 3 user permissions, 4 group permissions,
-        # 5 the patient, 6 the audit actor's groups, 7 the audit chain head (locked),
-        # 8 the audit record, 9 the chain head moved on,
-        # 10 photos with area and session, 11 their derivatives, 12 comparisons with plan and area
-        response = client.get(reverse("photos:timeline", args=[alice_plan.patient_id]))
-    assert response.content.decode().count("<img") == 4
+        # 5 the patient, 6 a page of sessions with photos (one more to know there is an older
+        # page) with plan, modality and area, 7 their photos with area and grid thumbnail,
+        # 8 the audit actor's groups, 9 the audit chain head (locked), 10 the audit record,
+        # 11 the chain head moved on, 12 comparisons with plan and area
+        response = client.get(url)
+    assert response.content.decode().count("<img") == 2 * TIMELINE_SESSIONS
+    assert timeline()[0] == small
+    # Older pages: the same, without the comparisons (they head the first page only).
+    assert timeline(2)[0] == timeline(3)[0] == small - 1
+    assert timeline(3)[1].count("<img") == 2
+
+
+def test_the_timeline_shows_sessions_newest_first_a_page_at_a_time(
+    client, clinician_user, make_plan, alice, add_photo, django_capture_on_commit_callbacks
+):
+    plan = make_plan(alice, sessions=TIMELINE_SESSIONS + 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        for session in plan.sessions.all():
+            add_photo(session, phase="after")
+    client.force_login(clinician_user)
+    url = reverse("photos:timeline", args=[alice.pk])
+    numbers = list(range(TIMELINE_SESSIONS + 2, 0, -1))  # newest first
+
+    first = client.get(url).content.decode()
+    shown = [int(n) for n in re.findall(r">Session (\d+) ·", first)]
+    assert shown == numbers[:TIMELINE_SESSIONS]
+    assert "Comparisons" in first and "Face · Frontal · After" in first
+    assert f'href="{url}?page=2" rel="next"' in first and 'hx-get="' in first
+
+    # Without JavaScript the link opens page 2 as a whole page.
+    second = client.get(url, {"page": "2"}).content.decode()
+    assert [int(n) for n in re.findall(r">Session (\d+) ·", second)] == numbers[TIMELINE_SESSIONS:]
+    assert "<html" in second and "Comparisons" not in second
+    assert "Older photos" not in second  # the last page
+
+    # With htmx it gets only the next sessions, which replace the link in place.
+    partial = client.get(url, {"page": "2"}, headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in partial
+    assert [int(n) for n in re.findall(r">Session (\d+) ·", partial)] == numbers[TIMELINE_SESSIONS:]
+
+    # Each page shown is audited as a view of the patient's photos.
+    details = list(
+        AuditEvent.objects.filter(patient_id=alice.pk, action="view").values_list(
+            "detail", flat=True
+        )
+    )
+    assert sorted(details) == ["photos", "photos page 2", "photos page 2"]
+
+
+@pytest.mark.parametrize(
+    ("page", "status", "message"),
+    [
+        ("two", 400, "Pages are numbered 1, 2, 3 and so on."),
+        ("0", 400, "Pages are numbered 1, 2, 3 and so on."),
+        ("-1", 400, "Pages are numbered 1, 2, 3 and so on."),
+        ("1.5", 400, "Pages are numbered 1, 2, 3 and so on."),
+        ("", 400, "Pages are numbered 1, 2, 3 and so on."),
+        ("3", 404, "There is no page 3: this patient&#x27;s photos end before it."),
+        ("9" * 30, 404, "There is no page 9999"),
+    ],
+)
+def test_a_page_number_that_is_no_page_gets_a_clear_answer(
+    client, clinician_user, alice_plan, add_photo, page, status, message
+):
+    add_photo(alice_plan.sessions.get(number=1))
+    client.force_login(clinician_user)
+    response = client.get(reverse("photos:timeline", args=[alice_plan.patient_id]), {"page": page})
+    assert response.status_code == status
+    assert message in response.content.decode()
+    assert "photos/1/grid" not in response.content.decode()
+    assert not AuditEvent.objects.filter(detail__startswith="photos").exists()
+
+
+def test_a_patient_without_photos_has_an_empty_timeline(client, clinician_user, alice_plan):
+    client.force_login(clinician_user)
+    url = reverse("photos:timeline", args=[alice_plan.patient_id])
+    assert "No photos yet." in client.get(url).content.decode()
+    assert client.get(url, {"page": "2"}).status_code == 404

@@ -11,7 +11,14 @@ from django.core.exceptions import ValidationError
 from audit.models import AuditEvent
 from treatments import services
 from treatments.aftercare import Instruction, aftercare_for, aftercare_for_many
-from treatments.models import PreSessionCheck, Screening, Session, TreatmentPlan
+from treatments.models import (
+    AftercareRule,
+    DepthLevel,
+    PreSessionCheck,
+    Screening,
+    Session,
+    TreatmentPlan,
+)
 
 from .conftest import AMS, at
 
@@ -285,6 +292,28 @@ def test_aftercare_is_per_modality_and_only_for_completed_sessions(
         needling.pk: aftercare_for(needling),
         planned.sessions.get().pk: [],
     }
+
+
+def test_an_aftercare_rule_limited_to_levels_holds_only_after_those_levels(
+    alice, session_done, catalogue
+):
+    day = datetime.date(2026, 5, 4)
+    first = session_done(alice, "microneedling", day)
+    second = session_done(alice, "microneedling", day + datetime.timedelta(days=30))
+    other = DepthLevel.objects.filter(modality=first.depth_level.modality).exclude(
+        pk=first.depth_level_id
+    )[0]
+    Session.objects.filter(pk=second.pk).update(depth_level=other)
+    rule = AftercareRule.objects.create(
+        modality=first.depth_level.modality, text="no gym for the deep level", days=5
+    )
+    rule.levels.add(other)
+    sessions = list(Session.objects.filter(pk__in=[first.pk, second.pk]).select_related("plan"))
+    many = aftercare_for_many(sessions)
+    assert rule.text not in {i.text for i in many[first.pk]}
+    assert Instruction(rule.text, second.day + datetime.timedelta(days=5)) in many[second.pk]
+    for session in sessions:
+        assert aftercare_for(session) == many[session.pk]
 
 
 def test_history_entry_validation(alice, catalogue):
