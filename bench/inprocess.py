@@ -84,7 +84,7 @@ def pages() -> dict[str, tuple[str, str]]:
     week = f"first_day={start}&last_day={start + dt.timedelta(days=6)}"
     return {
         "day calendar": ("desk", f"/desk/?date={day}"),
-        "patient chart": ("desk", "/patients/1/"),
+        "patient chart": ("clinician", "/treatments/patients/1/"),
         "photo timeline": ("clinician", "/photos/patients/1/"),
         "portal home": ("patient", "/portal/"),
         "availability": ("desk", f"/api/booking/availability/?session={planned.pk}&{week}"),

@@ -282,11 +282,16 @@ class Session(models.Model):
     @property
     def day(self) -> date | None:
         """The local date the session happens (or happened, or is proposed for)."""
-        moment = self.completed_at if self.status == self.Status.COMPLETED else None
-        moment = moment or self.starts_at
+        return self.day_of(self.status, self.completed_at, self.starts_at, self.proposed_date)
+
+    @classmethod
+    def day_of(cls, status, completed_at, starts_at, proposed_date) -> date | None:
+        """`day` from the columns alone, for lists read without building sessions."""
+        moment = completed_at if status == cls.Status.COMPLETED else None
+        moment = moment or starts_at
         if moment is not None:
             return timezone.localdate(moment)
-        return self.proposed_date
+        return proposed_date
 
     def clean(self) -> None:
         if self.plan_id and self.patient_id and self.plan.patient_id != self.patient_id:
