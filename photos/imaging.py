@@ -16,9 +16,11 @@ import functools
 import hashlib
 import io
 import math
+import os
 import struct
 import warnings
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -288,21 +290,42 @@ def _encode_jpeg(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _resize_in_strips(image: Image.Image, size: tuple[int, int], strips: int = 8) -> Image.Image:
+# Pillow lets go of the GIL while it resamples, so the bands of the first reduction can run
+# side by side, as libvips runs its own threads: half the time on two cores.
+RESIZE_THREADS = max(1, min(4, os.cpu_count() or 1))
+BANDED_FROM_PIXELS = 4_000_000
+_resize_pool: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Made on first use, so each worker process (forked by Celery) gets its own threads."""
+    global _resize_pool
+    if _resize_pool is None:
+        _resize_pool = ThreadPoolExecutor(RESIZE_THREADS, thread_name_prefix="resize")
+    return _resize_pool
+
+
+def _resize_in_strips(image: Image.Image, size: tuple[int, int], strips: int = 16) -> Image.Image:
     """The first, big reduction in horizontal bands: the same pixels as one resize() (the filter
     reads past each band's edges), a fraction of its intermediate buffer, and cache-friendlier.
-    Bilinear is an antialiased triangle filter when reducing: smooth and fast for <= 2:1."""
+    Bilinear is an antialiased triangle filter when reducing: smooth and fast for <= 2:1.
+    Sixteen bands rather than eight: with two threads, eight raised the peak memory by ~20 MB
+    (each thread's allocator kept its larger bands), sixteen keeps the serial peak."""
     width, height = size
-    if height < strips * 8:
+    if height < strips * 8 or image.width * image.height < BANDED_FROM_PIXELS:
+        # Small: bands and threads would cost more than they save.
         return image.resize(size, FIRST_RESAMPLE)
     out = Image.new(image.mode, size)
     scale = image.height / height
-    for index in range(strips):
+
+    def band(index: int) -> tuple[int, Image.Image]:
         top, bottom = height * index // strips, height * (index + 1) // strips
-        band = image.resize(
-            (width, bottom - top), FIRST_RESAMPLE, box=(0, top * scale, image.width, bottom * scale)
-        )
-        out.paste(band, (0, top))
+        box = (0, top * scale, image.width, bottom * scale)
+        return top, image.resize((width, bottom - top), FIRST_RESAMPLE, box=box)
+
+    bands = _pool().map(band, range(strips)) if RESIZE_THREADS > 1 else map(band, range(strips))
+    for top, resized in bands:
+        out.paste(resized, (0, top))
     return out
 
 

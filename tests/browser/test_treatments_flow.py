@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from people.models import Patient
 from tests.browser.test_login import sign_in
@@ -50,16 +51,17 @@ def test_patient_history_plan_blocked_and_overridden_findings(
     page.get_by_label("Indication").select_option(label="Acne scars")
     page.get_by_label("Modality").select_option(label="Microneedling")
     # The catalogue's defaults show in the fields left empty.
-    assert page.get_by_label("Number of sessions").get_attribute("placeholder") == (
-        "4 (catalogue default)"
+    # Filled in by the page's script after the choice: wait for it rather than read at once.
+    expect(page.get_by_label("Number of sessions")).to_have_attribute(
+        "placeholder", "4 (catalogue default)"
     )
     page.get_by_label("Body area").select_option(label="Face")
     page.get_by_label("First session").fill(timezone.localdate().isoformat())
     page.get_by_label("Interval (days)").fill("7")
     page.get_by_role("button", name="Plan the course").click()
-    assert page.get_by_text(
-        "Microneedling sessions need at least 28 days between them"
-    ).is_visible()
+    expect(
+        page.get_by_text("Microneedling sessions need at least 28 days between them")
+    ).to_be_visible()
     page.get_by_label("Interval (days)").fill("")
     page.get_by_role("button", name="Plan the course").click()
     page.get_by_role("heading", name="Microneedling course: Face").wait_for()
