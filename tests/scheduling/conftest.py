@@ -27,6 +27,19 @@ def at(day: int, hour: int, minute: int = 0, month: int = 3) -> dt.datetime:
     return dt.datetime(2026, month, day, hour, minute, tzinfo=AMS)
 
 
+def book(clinic, session, when, by):
+    """Books the session with Carla, without the confirmation email."""
+    from scheduling import services
+
+    return services.session_book(
+        session=session,
+        starts_at=when,
+        practitioner_user_id=clinic.carla.user_id,
+        by=by,
+        notify=False,
+    )
+
+
 @pytest.fixture
 def frozen():
     with time_machine.travel(NOW, tick=False) as traveller:

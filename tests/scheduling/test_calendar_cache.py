@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from scheduling import calendar, services
+from scheduling import calendar
 from scheduling.models import WorkingHours
-from tests.scheduling.conftest import at
+from tests.scheduling.conftest import at, book
 
 DAY = dt.date(2026, 3, 2)
 
@@ -18,16 +18,6 @@ DAY = dt.date(2026, 3, 2)
 def committed(django_capture_on_commit_callbacks):
     """Runs a block as if its transaction committed (the test's own transaction never does)."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def book(clinic, session, when, by):
-    return services.session_book(
-        session=session,
-        starts_at=when,
-        practitioner_user_id=clinic.carla.user_id,
-        by=by,
-        notify=False,
-    )
 
 
 def test_a_committed_booking_retires_the_drawn_grid(clinic, front_desk_user, committed):

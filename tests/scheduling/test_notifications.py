@@ -8,21 +8,11 @@ import pytest
 from django.db import connections
 from icalendar import Calendar
 
-from scheduling import services, tasks
+from scheduling import tasks
 from scheduling.models import Booking
 from scheduling.notifications import calendar_for
-from tests.scheduling.conftest import at
+from tests.scheduling.conftest import at, book
 from tests.scheduling.factories import PlanFactory
-
-
-def book(clinic, session, when, by):
-    return services.session_book(
-        session=session,
-        starts_at=when,
-        practitioner_user_id=clinic.carla.user_id,
-        by=by,
-        notify=False,
-    )
 
 
 def test_a_reminder_goes_out_once_even_if_the_task_runs_twice(

@@ -6,20 +6,9 @@ import datetime as dt
 
 import pytest
 
-from scheduling import services
-from tests.scheduling.conftest import AMS, at
+from tests.scheduling.conftest import AMS, at, book
 from tests.scheduling.factories import PlanFactory, RoomFactory
 from treatments.models import Session
-
-
-def book(clinic, session, when, by):
-    return services.session_book(
-        session=session,
-        starts_at=when,
-        practitioner_user_id=clinic.carla.user_id,
-        by=by,
-        notify=False,
-    )
 
 
 @pytest.fixture
