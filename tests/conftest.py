@@ -30,6 +30,9 @@ def pytest_configure(config):
     from django.conf import settings
 
     database = settings.DATABASES["default"]
+    # Threads of live-server and concurrency tests open their own connections; persistent
+    # ones would outlive their threads and keep the test database from being dropped.
+    database["CONN_MAX_AGE"] = 0
     if database["ENGINE"] == "django.db.backends.sqlite3":
         # A file, not memory, so that a worker process can open the test database too.
         test_db = Path(settings.VAR_DIR) / "test.sqlite3"
