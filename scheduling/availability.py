@@ -14,6 +14,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
+from django.db import connection
 from django.utils import timezone
 
 from treatments import screening
@@ -76,6 +77,8 @@ def working_time(weekly_hours, exceptions, day: dt.date) -> list[tuple[dt.dateti
 
 # A course search reads reservations two weeks at a time, as far as its searches go.
 BUSY_CHUNK_DAYS = 14
+# A course search asks for rooms' busy minutes four weeks at a time.
+ROOM_LOAD_DAYS = 28
 # Longer than any session with its cleaning buffer (sessions last hours), so a search reads
 # only the reservations starting within this of the days it looks at.
 LONGEST_RESERVATION = dt.timedelta(days=1)
@@ -115,6 +118,10 @@ class SearchContext:
     _intervals: dict[tuple[int, dt.date], list] = field(default_factory=dict)
     _schedules: dict[int, tuple[list, list]] = field(default_factory=dict)
     _roomless: dict[tuple, bool] = field(default_factory=dict)
+    # Days whose rooms were found full from their busy minutes, per session length.
+    _room_load_read: set[tuple] = field(default_factory=set)
+    _full_days: set[tuple] = field(default_factory=set)
+    _room_load_useless: bool = False
     _range_windows: list[rules.Window] | None = None
 
     @classmethod
@@ -428,14 +435,89 @@ class SearchContext:
                 heapq.heappush(tries, (following, rank, order, grid, last_start, practitioner))
 
     def _days(self):
-        """The searched days, less those screening refuses outright, each with its
-        reservations read."""
+        """The searched days that someone works, less those screening refuses outright and
+        those whose rooms are known to be full, each with its reservations read."""
         day = self.first_day
         while day <= self.last_day:
-            if not self.screening_refusals(day):
+            if (
+                any(self.intervals(p, day) for p in self.practitioners)  # someone works
+                and not self.screening_refusals(day)
+                and not self._rooms_full(day)
+            ):
                 self.cover(day)
                 yield day
             day += dt.timedelta(days=1)
+
+    def _rooms_full(self, day: dt.date) -> bool:
+        """Whether no room has a session's length free in the day's working time, told from
+        each room's busy minutes that day, before any reservation of the day is read.
+
+        A course search at full size met two months booked solid; reading every reservation of
+        those days to find them full was most of its time. PostgreSQL only, where active
+        reservations of one room never overlap (the exclusion constraint), so a room's busy
+        time is the plain sum of its reservations'. Elsewhere the day is read and tried.
+        """
+        if not (self.lazy_busy and self.needs_room and self.rooms) or day in self.covered:
+            return False
+        if connection.vendor != "postgresql":
+            return False
+        held = dt.timedelta(minutes=self.minutes) + self.buffer
+        if (day, held) not in self._room_load_read:
+            if self._room_load_useless:
+                return False
+            found = self._read_room_load(day, day + dt.timedelta(days=ROOM_LOAD_DAYS - 1), held)
+            # Once a stretch has no full day, the next ones are read and tried directly: the
+            # extra query would cost more than it saves.
+            self._room_load_useless = not found
+        return (day, held) in self._full_days
+
+    def _read_room_load(self, first_day: dt.date, last_day: dt.date, held: dt.timedelta) -> int:
+        """One query: each room's busy seconds within each day's working time (a reservation
+        counts on the day it starts, so one from the evening before is missed: the day then
+        looks freer than it is, and is tried). Returns how many full days it found."""
+        windows = []
+        day = first_day
+        while day <= last_day:
+            self._room_load_read.add((day, held))
+            hours = [i for p in self.practitioners for i in self.intervals(p, day)]
+            if hours:
+                windows.append((day, min(s for s, _ in hours), max(e for _, e in hours)))
+            day += dt.timedelta(days=1)
+        if not windows:
+            return 0
+        keys = [room.resource_key for room in self.rooms]
+        values = ", ".join(["(%s::date, %s::timestamptz, %s::timestamptz)"] * len(windows))
+        sql = (
+            "SELECT r.resource, w.day, SUM(EXTRACT(EPOCH FROM "
+            "LEAST(r.ends_at, w.closes) - GREATEST(r.starts_at, w.opens))) "
+            f"FROM {Reservation._meta.db_table} r JOIN (VALUES {values}) AS w(day, opens, closes) "
+            "ON (r.starts_at AT TIME ZONE %s)::date = w.day "
+            f"WHERE r.active AND r.resource IN ({', '.join(['%s'] * len(keys))}) "
+            "AND r.starts_at >= %s AND r.starts_at < %s AND r.session_id <> %s "
+            "GROUP BY r.resource, w.day"
+        )
+        params = [value for window in windows for value in window]
+        params += [timezone.get_current_timezone_name(), *keys]
+        params += [
+            min(opens for _, opens, _ in windows) - LONGEST_RESERVATION,
+            max(closes for _, _, closes in windows),
+            self.session.pk or 0,
+        ]
+        busy_seconds: dict[dt.date, dict[str, float]] = defaultdict(dict)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)  # noqa: S608 (placeholders; table name from the model)
+            for resource, day, seconds in cursor.fetchall():
+                busy_seconds[day][resource] = float(seconds)
+        full = 0
+        for day, opens, closes in windows:
+            free_at_most = (closes - opens).total_seconds()
+            if all(
+                free_at_most - max(0.0, busy_seconds[day].get(key, 0.0)) < held.total_seconds()
+                for key in keys
+            ):
+                self._full_days.add((day, held))
+                full += 1
+        return full
 
     def slots(
         self,

@@ -138,3 +138,35 @@ def test_reading_reservations_in_stretches_reads_each_start_time_once():
     assert _unread(read, hours[2], hours[4]) == []
     assert _unread(read, hours[3], hours[7]) == [(hours[4], hours[6])]
     assert _merged([*read, (hours[4], hours[6])]) == [(hours[2], hours[8])]
+
+
+def test_a_course_search_skips_days_whose_rooms_are_full_without_reading_them(
+    postgres, clinic, front_desk_user
+):
+    """On PostgreSQL a lazy (course) search learns from the rooms' busy minutes that a day is
+    full and never reads its reservations; what it proposes is what the plain search finds."""
+    tue = MON + dt.timedelta(days=1)
+    dana = PractitionerFactory(modalities=[clinic.micro])
+    erin = PractitionerFactory(modalities=[clinic.micro])
+    for day in (2, 3):  # Monday and Tuesday: both rooms taken from nine to five
+        for practitioner in (dana, erin):
+            for hour in range(9, 17):
+                session = PlanFactory(modality=clinic.micro, session_count=1).sessions.get()
+                services.session_book(
+                    session=session,
+                    starts_at=at(day, hour),
+                    practitioner_user_id=practitioner.user_id,
+                    by=front_desk_user,
+                    notify=False,
+                )
+    session = Session.objects.select_related("plan__modality", "patient").get(
+        pk=clinic.sessions[0].pk
+    )
+    lazy = SearchContext.load(session, MON, FRI, lazy_busy=True)
+    first = lazy.earliest(now=at(1, 0))
+    plain = availability.find_slots(session=session, first_day=MON, last_day=FRI, now=at(1, 0))
+    assert (first.starts_at, first.practitioner) == (plain[0].starts_at, plain[0].practitioner)
+    assert first.starts_at.astimezone(AMS).date() == dt.date(2026, 3, 4)  # Wednesday
+    held = dt.timedelta(minutes=lazy.minutes) + lazy.buffer
+    assert {(MON, held), (tue, held)} <= lazy._full_days
+    assert MON not in lazy.covered and tue not in lazy.covered
