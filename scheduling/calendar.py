@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
@@ -174,13 +176,32 @@ def week_sessions(days: list[dt.date]):
     )
 
 
-def calendar_version() -> int:
-    return CalendarVersion.objects.filter(pk=1).values_list("number", flat=True).first() or 0
+VERSION_KEY = "calendar-version"
+
+
+def calendar_version() -> str:
+    """The version drawn grids are cached under.
+
+    With a shared cache it is a token kept there (no query): a missing token, never set or
+    evicted, is replaced by a new one, which only means every grid is drawn again. A cache of
+    the process's own could not see another process's change, so there the database's counter
+    is read instead.
+    """
+    if settings.SHARED_CACHE:
+        token = cache.get(VERSION_KEY)
+        if token is None:
+            cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+            token = cache.get(VERSION_KEY)
+        return token
+    number = CalendarVersion.objects.filter(pk=1).values_list("number", flat=True).first()
+    return str(number or 0)
 
 
 def _raise_version() -> None:
     if not CalendarVersion.objects.filter(pk=1).update(number=F("number") + 1):
         CalendarVersion.objects.get_or_create(pk=1, defaults={"number": 1})
+    if settings.SHARED_CACHE:
+        cache.set(VERSION_KEY, uuid.uuid4().hex, None)
 
 
 def calendar_changed() -> None:
@@ -213,7 +234,7 @@ def rendered_day_grid(
     key = ":".join(
         [
             "calendar-day",
-            str(calendar_version()),
+            calendar_version(),
             day.isoformat(),
             "room" if by_room else "practitioner",
             timezone.localdate(now).isoformat(),

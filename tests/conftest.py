@@ -162,6 +162,25 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def shared_cache(settings, redis_url):
+    """Production's shared cache: Redis through django-redis, with what it enables."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "test-shared-cache",
+        }
+    }
+    settings.SHARED_CACHE = True
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def postgres(db):
     from django.db import connection
 

@@ -17,24 +17,6 @@ DESK = reverse("scheduling:week")
 
 
 @pytest.fixture
-def shared_cache(settings, redis_url):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": "test-shared-cache",
-        }
-    }
-    settings.SHARED_CACHE = True
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
 def committed(django_capture_on_commit_callbacks):
     return lambda: django_capture_on_commit_callbacks(execute=True)
 

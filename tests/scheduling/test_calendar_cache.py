@@ -10,6 +10,7 @@ import pytest
 from scheduling import calendar
 from scheduling.models import WorkingHours
 from tests.scheduling.conftest import at, book
+from tests.scheduling.factories import PlanFactory
 
 DAY = dt.date(2026, 3, 2)
 
@@ -40,6 +41,37 @@ def test_a_second_look_draws_nothing(clinic, django_assert_num_queries):
     calendar.rendered_day_grid(DAY)
     with django_assert_num_queries(1):  # the calendar version
         calendar.rendered_day_grid(DAY)
+
+
+def test_with_a_shared_cache_a_second_look_reads_no_table(
+    shared_cache, clinic, django_assert_num_queries
+):
+    calendar.rendered_day_grid(DAY)
+    with django_assert_num_queries(0):  # the version is a token in the cache
+        calendar.rendered_day_grid(DAY)
+
+
+def test_with_a_shared_cache_a_committed_booking_retires_the_grid(
+    shared_cache, clinic, front_desk_user, committed
+):
+    before = calendar.rendered_day_grid(DAY)
+    book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
+    assert calendar.rendered_day_grid(DAY) == before  # not committed yet
+    other = PlanFactory(modality=clinic.micro, session_count=1).sessions.get()
+    with committed():
+        book(clinic, other, at(2, 14), front_desk_user)
+    after = calendar.rendered_day_grid(DAY)
+    assert "10:00 Alice Smit" in after
+    assert f"14:00 {other.patient.full_name}" in after
+
+
+def test_with_a_shared_cache_a_lost_token_means_a_fresh_grid(shared_cache, clinic, front_desk_user):
+    from django.core.cache import cache
+
+    calendar.rendered_day_grid(DAY)
+    book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)  # no commit, no new token
+    cache.delete(calendar.VERSION_KEY)  # evicted
+    assert "10:00 Alice Smit" in calendar.rendered_day_grid(DAY)
 
 
 @pytest.mark.parametrize(
