@@ -9,12 +9,12 @@ shared cache it is plain ModelBackend.
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.db import transaction
+
+from core.cache import current_token, renew_token
 
 VERSION_KEY = "permissions:version"
 SET_SECONDS = 60 * 60
@@ -24,13 +24,9 @@ def _user_key(user_id: int) -> str:
     return f"permissions:user:{user_id}"
 
 
-def _new_version() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-
-
 def permissions_changed() -> None:
     """Retire every cached permission set once the current transaction commits."""
-    transaction.on_commit(_new_version)
+    transaction.on_commit(lambda: renew_token(VERSION_KEY))
 
 
 class CachedPermissionsBackend(ModelBackend):
@@ -44,11 +40,8 @@ class CachedPermissionsBackend(ModelBackend):
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):
             key = _user_key(user_obj.pk)
-            found = cache.get_many([VERSION_KEY, key])
-            version = found.get(VERSION_KEY)
-            if version is None:  # never set, or evicted: sets cached before are not trusted
-                cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-                version = cache.get(VERSION_KEY)
+            found = cache.get_many([VERSION_KEY, key])  # one round trip for both
+            version = current_token(VERSION_KEY, found.get(VERSION_KEY))
             kept = found.get(key)
             if kept is not None and kept[0] == version:
                 user_obj._perm_cache = kept[1]

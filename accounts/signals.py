@@ -6,6 +6,8 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from core.cache import saves_only_last_login
+
 from .backends import permissions_changed
 from .sessions import LOGIN_AT, OTP_PENDING, SEEN_AT, needs_second_factor, now_ts
 
@@ -29,9 +31,8 @@ def _permissions_changed(sender, **kwargs) -> None:
 
 
 def _user_saved(sender, update_fields=None, **kwargs) -> None:
-    # Signing in saves last_login alone; a save that can change is_superuser or is_active can
-    # change what the user may do.
-    if update_fields is not None and set(update_fields) <= {"last_login"}:
+    # A save that can change is_superuser or is_active can change what the user may do.
+    if saves_only_last_login(update_fields):
         return
     permissions_changed()
 

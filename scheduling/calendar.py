@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -28,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from core.cache import current_token, renew_token
 from treatments.models import Session
 
 from .availability import work_intervals
@@ -188,11 +188,7 @@ def calendar_version() -> str:
     is read instead.
     """
     if settings.SHARED_CACHE:
-        token = cache.get(VERSION_KEY)
-        if token is None:
-            cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-            token = cache.get(VERSION_KEY)
-        return token
+        return current_token(VERSION_KEY)
     number = CalendarVersion.objects.filter(pk=1).values_list("number", flat=True).first()
     return str(number or 0)
 
@@ -201,7 +197,7 @@ def _raise_version() -> None:
     if not CalendarVersion.objects.filter(pk=1).update(number=F("number") + 1):
         CalendarVersion.objects.get_or_create(pk=1, defaults={"number": 1})
     if settings.SHARED_CACHE:
-        cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+        renew_token(VERSION_KEY)
 
 
 def calendar_changed() -> None:
@@ -229,6 +225,7 @@ def rendered_day_grid(
 ) -> SafeString:
     """The day grid's HTML (scheduling/_day_grid.html), drawn once per calendar version."""
     now = now or timezone.now()
+    today = timezone.localdate(now)
     # The version is read before the rows, so a grid drawn from newer rows is at worst cached
     # under a version already retired.
     key = ":".join(
@@ -237,14 +234,13 @@ def rendered_day_grid(
             calendar_version(),
             day.isoformat(),
             "room" if by_room else "practitioner",
-            timezone.localdate(now).isoformat(),
+            today.isoformat(),
             _quarter_hour_key(day, now),
         ]
     )
     html = cache.get(key)
     if html is None:
         columns, rows, sessions = day_grid(day, by_room=by_room, now=now)
-        today = timezone.localdate(now)
         html = render_to_string(
             "scheduling/_day_grid.html",
             {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save
 
+from core.cache import saves_only_last_login
 from people.models import Patient
 from treatments.models import Modality, Session
 
@@ -33,8 +34,7 @@ def _changed(sender, **kwargs) -> None:
 
 
 def _user_changed(sender, update_fields=None, **kwargs) -> None:
-    # Signing in saves last_login alone; that changes nothing a calendar shows.
-    if update_fields is not None and set(update_fields) <= {"last_login"}:
+    if saves_only_last_login(update_fields):
         return
     calendar.calendar_changed()
 

@@ -162,6 +162,12 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Runs a block as if its transaction committed (the test's own transaction never does)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def shared_cache(settings, redis_url):
     """Production's shared cache: Redis through django-redis, with what it enables."""
     settings.CACHES = {

@@ -4,7 +4,6 @@ everywhere. Without one, every request reads them from the database."""
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,11 +13,6 @@ from tests.factories import PASSWORD
 
 LOGIN = reverse("login")
 DESK = reverse("scheduling:week")
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def tables_read(client, url) -> tuple[int, str]:

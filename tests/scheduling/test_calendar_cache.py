@@ -15,12 +15,6 @@ from tests.scheduling.factories import PlanFactory
 DAY = dt.date(2026, 3, 2)
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Runs a block as if its transaction committed (the test's own transaction never does)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def test_a_committed_booking_retires_the_drawn_grid(clinic, front_desk_user, committed):
     before = calendar.rendered_day_grid(DAY)
     assert "Alice" not in before
