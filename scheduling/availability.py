@@ -164,7 +164,8 @@ class SearchContext:
             session=session,
             first_day=first_day,
             last_day=last_day,
-            practitioners=list(practitioners_qs),
+            # By name once: slots of the same time are offered in this order.
+            practitioners=sorted(practitioners_qs, key=str),
             rooms=rooms,
             device=device,
             needs_room=needs_room,
@@ -406,9 +407,8 @@ class SearchContext:
         duration = dt.timedelta(minutes=self.minutes)
         noon = dt.datetime.combine(day, NOON, tzinfo=timezone.get_current_timezone())
         windows = self.windows_in_range()
-        by_name = sorted(self.practitioners, key=str)
         tries: list = []
-        for rank, practitioner in enumerate(by_name):
+        for rank, practitioner in enumerate(self.practitioners):
             for start, end in self.intervals(practitioner, day):
                 grid = start.astimezone(dt.UTC)
                 last_start = end.astimezone(dt.UTC) - duration
