@@ -6,14 +6,16 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Action, audit_log
 from core.decorators import role_required
 from people.models import Patient
+from people.records import cached_part
 from portal.access import patient_required
 from treatments.models import BodyArea, Session
 
@@ -193,21 +195,37 @@ def patient_timeline(request, patient_id: int):
     if number is None:
         context["problem"] = "Pages are numbered 1, 2, 3 and so on."
         return render(request, "photos/patient_timeline.html", context, status=400)
-    page = queries.timeline_page(patient, number)
-    if number > 1 and not page.sessions:
+    with_comparisons = number == 1 and not request.htmx
+
+    def draw():
+        page = queries.timeline_page(patient, number)
+        part = {
+            "empty": not page.sessions,
+            "page": render_to_string(
+                "photos/_timeline_page.html", {"patient": patient, "page": page}
+            ),
+        }
+        if with_comparisons:
+            comparisons = (
+                Comparison.objects.for_patient(patient)
+                .select_related("body_area", "plan__modality")
+                .order_by("plan", "body_area", "view", "kind")
+            )
+            part["comparisons"] = render_to_string(
+                "photos/_timeline_comparisons.html", {"comparisons": comparisons}
+            )
+        return part, None
+
+    # Drawn once per version of the record (people/records.py).
+    part = cached_part("timeline", patient, number, with_comparisons, draw=draw)
+    if number > 1 and part["empty"]:
         context["problem"] = f"There is no page {number}: this patient's photos end before it."
         return render(request, "photos/patient_timeline.html", context, status=404)
     detail = "photos" if number == 1 else f"photos page {number}"
     audit_log(actor=request.user, action=Action.VIEW, obj=patient, request=request, detail=detail)
-    context["page"] = page
     if request.htmx:
-        return render(request, "photos/_timeline_page.html", context)
-    if number == 1:
-        context["comparisons"] = (
-            Comparison.objects.for_patient(patient)
-            .select_related("body_area", "plan__modality")
-            .order_by("plan", "body_area", "view", "kind")
-        )
+        return HttpResponse(part["page"])
+    context.update(number=number, part=part)
     return render(request, "photos/patient_timeline.html", context)
 
 

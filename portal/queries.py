@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from photos.models import Comparison, Status
-from scheduling.services import is_late_cancel
+from scheduling.services import is_late_cancel, late_cancel_from
 from treatments.aftercare import Instruction, aftercare_for_many
 from treatments.models import BodyArea, Session, TreatmentPlan
 
@@ -165,6 +165,9 @@ class Overview:
     to_book: list[Session]
     aftercare: list[tuple[Session, list[Aftercare]]]
     comparisons: list[Comparison]
+    # When the clock alone changes what this overview shows (an upcoming session ends, or its
+    # notice for cancelling runs out); None when only the date matters.
+    true_until: dt.datetime | None = None
 
 
 def released_comparisons(patient):
@@ -201,8 +204,12 @@ def overview(patient, *, now: dt.datetime | None = None) -> Overview:
         ahead = [s for s in view.sessions if s.status in (*UPCOMING, Session.Status.PLANNED)]
         view.next_session = ahead[0] if ahead else None
         view.points = _chart(view, today)
+    turning_points = []
     for session in upcoming:
         session.late_to_cancel = is_late_cancel(session, now=now)
+        turning_points.append(session.ends_at)
+        if not session.late_to_cancel:
+            turning_points.append(late_cancel_from(session))
     instructions = aftercare_for_many(completed)
     aftercare = []
     for session in sorted(completed, key=lambda s: s.day, reverse=True):
@@ -222,6 +229,7 @@ def overview(patient, *, now: dt.datetime | None = None) -> Overview:
         to_book=to_book,
         aftercare=aftercare,
         comparisons=comparisons,
+        true_until=min(turning_points, default=None),
     )
 
 

@@ -12,11 +12,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.services import audit_log
+from people.records import cached_part
 from scheduling.notifications import calendar_for, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
@@ -47,18 +49,20 @@ def _policy() -> dict:
 @require_GET
 @patient_required
 def home(request, patient):
-    overview = queries.overview(patient)
-    _viewed(request, patient, "home")
-    return render(
-        request,
-        "portal/home.html",
-        {
+    def draw():
+        overview = queries.overview(patient)
+        context = {
             "patient": patient,
             "overview": overview,
             "chart_width": queries.CHART_WIDTH,
             **_policy(),
-        },
-    )
+        }
+        return render_to_string("portal/_home_body.html", context), overview.true_until
+
+    # Drawn once per version of the record, and again when the clock changes what it says.
+    body = cached_part("portal-home", patient, draw=draw)
+    _viewed(request, patient, "home")
+    return render(request, "portal/home.html", {"patient": patient, "body": body})
 
 
 @require_GET

@@ -10,6 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import versions
+from people.records import cached_part
 from treatments.models import Session, TreatmentPlan
 
 from . import services
@@ -52,14 +54,33 @@ class AvailabilityView(APIView):
             ),
             pk=data["session"],
         )
-        slots = find_slots(
-            session=session,
-            first_day=data["first_day"],
-            last_day=data["last_day"],
-            practitioner_user_id=data.get("practitioner"),
-            mornings_only=data["mornings_only"],
+
+        def draw():
+            slots = find_slots(
+                session=session,
+                first_day=data["first_day"],
+                last_day=data["last_day"],
+                practitioner_user_id=data.get("practitioner"),
+                mornings_only=data["mornings_only"],
+            )
+            # Time passing only takes slots away: the earliest goes first.
+            earliest = min((slot.starts_at for slot in slots), default=None)
+            return list(SlotSerializer(slots, many=True).data), earliest
+
+        # The search reads the whole calendar and the patient's record: it is done once per
+        # version of both (and of the clinic's lists), and again once its first slot passes.
+        found = cached_part(
+            "availability",
+            session.patient,
+            versions.current(versions.CALENDAR),
+            session.pk,
+            data["first_day"],
+            data["last_day"],
+            data.get("practitioner"),
+            data["mornings_only"],
+            draw=draw,
         )
-        return Response(SlotSerializer(slots, many=True).data)
+        return Response(found)
 
 
 @extend_schema(tags=["booking"])

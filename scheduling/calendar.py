@@ -18,20 +18,17 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from core.cache import current_token, renew_token
+from core import versions
 from treatments.models import Session
 
 from .availability import work_intervals
-from .models import CalendarVersion, Practitioner, Room
+from .models import Practitioner, Room
 from .rules import local_midnight
 
 ROW_MINUTES = 15
@@ -176,37 +173,14 @@ def week_sessions(days: list[dt.date]):
     )
 
 
-VERSION_KEY = "calendar-version"
-
-
 def calendar_version() -> str:
-    """The version drawn grids are cached under.
-
-    With a shared cache it is a token kept there (no query): a missing token, never set or
-    evicted, is replaced by a new one, which only means every grid is drawn again. A cache of
-    the process's own could not see another process's change, so there the database's counter
-    is read instead.
-    """
-    if settings.SHARED_CACHE:
-        return current_token(VERSION_KEY)
-    number = CalendarVersion.objects.filter(pk=1).values_list("number", flat=True).first()
-    return str(number or 0)
-
-
-def _raise_version() -> None:
-    if not CalendarVersion.objects.filter(pk=1).update(number=F("number") + 1):
-        CalendarVersion.objects.get_or_create(pk=1, defaults={"number": 1})
-    if settings.SHARED_CACHE:
-        renew_token(VERSION_KEY)
+    """The version drawn grids are cached under (see core/versions.py)."""
+    return versions.current(versions.CALENDAR)
 
 
 def calendar_changed() -> None:
-    """Retire every cached grid once the current transaction commits.
-
-    After the commit, not inside it: a reader that saw the old version and the new rows only
-    caches under a version that is about to be retired, and no booking waits on this row.
-    """
-    transaction.on_commit(_raise_version)
+    """Retire every cached grid once the current transaction commits."""
+    versions.changed(versions.CALENDAR)
 
 
 def _quarter_hour_key(day: dt.date, now: dt.datetime) -> str:

@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from people.records import RecordQuerySet
+
 
 def _new_token() -> str:
     return secrets.token_urlsafe(32)
@@ -197,6 +199,10 @@ class CrossModalityGap(models.Model):
         return f"No {self.then} within {self.days} days after {self.after}"
 
 
+class BookingQuerySet(RecordQuerySet):
+    patient_field = "session__patient_id"
+
+
 class Booking(models.Model):
     """The booking facts of a session that its own table does not hold."""
 
@@ -219,6 +225,8 @@ class Booking(models.Model):
     cancel_reason = models.CharField(max_length=300, blank=True)
     cancelled_late = models.BooleanField(default=False)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BookingQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Booking of {self.session_id}"
@@ -246,17 +254,3 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} {self.starts_at:%Y-%m-%d %H:%M}"
-
-
-class CalendarVersion(models.Model):
-    """A counter raised after every committed change that a desk calendar shows.
-
-    Rendered day grids are cached under the version current when they were drawn, so a change
-    made by any web worker retires every cached grid at once, whatever cache backend each
-    worker has. One row (pk 1), created by the first change.
-    """
-
-    number = models.PositiveBigIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"Calendar version {self.number}"

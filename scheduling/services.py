@@ -249,10 +249,13 @@ def session_reschedule(
         return rules.spacing_warnings(session, slot.starts_at)
 
 
+def late_cancel_from(session: Session) -> dt.datetime:
+    """From this moment on, less notice is left than CANCELLATION_NOTICE_HOURS."""
+    return session.starts_at - dt.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+
+
 def is_late_cancel(session: Session, *, now: dt.datetime | None = None) -> bool:
-    """Less notice than CANCELLATION_NOTICE_HOURS before the session starts."""
-    notice = dt.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
-    return session.starts_at - (now or timezone.now()) < notice
+    return (now or timezone.now()) > late_cancel_from(session)
 
 
 def session_cancel(

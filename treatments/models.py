@@ -14,6 +14,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from people.records import RecordQuerySet
+
 
 class Modality(models.Model):
     class Kind(models.TextChoices):
@@ -135,7 +137,7 @@ class ModalityIndication(models.Model):
         return f"{self.modality} treats {self.indication} ({self.get_benefit_display()})"
 
 
-class TreatmentPlanQuerySet(models.QuerySet):
+class TreatmentPlanQuerySet(RecordQuerySet):
     def for_patient(self, patient) -> TreatmentPlanQuerySet:
         return self.filter(patient=patient)
 
@@ -197,7 +199,7 @@ class TreatmentPlan(models.Model):
         return self.status == self.Status.COMPLETED
 
 
-class SessionQuerySet(models.QuerySet):
+class SessionQuerySet(RecordQuerySet):
     def for_patient(self, patient) -> SessionQuerySet:
         return self.filter(patient=patient)
 
@@ -384,7 +386,7 @@ class ScreeningRule(models.Model):
         return self.name
 
 
-class HistoryEntryQuerySet(models.QuerySet):
+class HistoryEntryQuerySet(RecordQuerySet):
     def for_patient(self, patient) -> HistoryEntryQuerySet:
         return self.filter(patient=patient)
 
@@ -456,7 +458,7 @@ class PreSessionCheck(models.Model):
         return f"Check on {self.checked_on}"
 
 
-class ScreeningQuerySet(models.QuerySet):
+class ScreeningQuerySet(RecordQuerySet):
     def for_patient(self, patient) -> ScreeningQuerySet:
         return self.filter(patient=patient)
 

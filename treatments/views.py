@@ -9,13 +9,16 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
+from accounts.backends import permissions_key
 from audit.services import Action, audit_log
 from core.decorators import role_required
 from core.links import link_for_each
 from core.views import form_status
 from people.models import Patient
+from people.records import cached_part
 
 from . import services
 from .aftercare import aftercare_for
@@ -97,22 +100,31 @@ def _chart_sessions(patient) -> list[ChartRow]:
 def chart(request, patient_id: int):
     patient = get_object_or_404(Patient, pk=patient_id)
     user = request.user
-    context = {
-        "patient": patient,
-        "chart_open": True,
-        "plans": TreatmentPlan.objects.for_patient(patient)
-        .with_progress()
-        .select_related("modality", "body_area", "indication"),
-        "sessions": _chart_sessions(patient),
-    }
-    if user.has_perm("treatments.view_historyentry"):
-        context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
-            "factor", "body_area"
-        )
-    if user.has_perm("treatments.view_screening"):
-        context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
+
+    def draw():
+        context = {
+            "patient": patient,
+            "plans": TreatmentPlan.objects.for_patient(patient)
+            .with_progress()
+            .select_related("modality", "body_area", "indication"),
+            "sessions": _chart_sessions(patient),
+        }
+        if user.has_perm("treatments.view_historyentry"):
+            context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
+                "factor", "body_area"
+            )
+        if user.has_perm("treatments.view_screening"):
+            context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
+        return render_to_string("treatments/_chart_body.html", context, request=request), None
+
+    # Drawn once per version of the record, and per set of permissions (what links it offers).
+    body = cached_part("chart", patient, permissions_key(user), draw=draw)
     audit_log(actor=user, action=Action.VIEW, obj=patient, request=request, detail="chart")
-    return render(request, "treatments/chart.html", context)
+    return render(
+        request,
+        "treatments/chart.html",
+        {"patient": patient, "chart_open": True, "chart_body": body},
+    )
 
 
 @role_required("treatments.add_historyentry")

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.scheduling.conftest import at
+from tests.scheduling.factories import PlanFactory
 from treatments.models import Session
 
 
@@ -115,3 +116,44 @@ def test_the_endpoints_are_in_the_openapi_schema(api, admin_user):
         "/api/booking/plans/{plan_id}/book/",
     ]:
         assert path in paths, path
+
+
+def test_availability_is_searched_again_after_a_committed_booking(api, clinic, bob, committed):
+    """The search is kept per calendar version: a slot booked for another patient goes."""
+    query = {
+        "session": clinic.sessions[0].pk,
+        "first_day": "2026-03-02",
+        "last_day": "2026-03-02",
+        "mornings_only": "true",
+    }
+    nine = at(2, 9).isoformat()
+
+    def carla_at_nine():
+        slots = api.get("/api/booking/availability/", query).json()
+        return [s for s in slots if s["starts_at"] == nine and s["practitioner"] == uid]
+
+    uid = clinic.carla.user_id
+    with committed():  # the clinic as set up, committed
+        bobs = PlanFactory(patient=bob, modality=clinic.micro, session_count=1).sessions.get()
+    assert carla_at_nine()
+    with committed():
+        booked = api.post(
+            f"/api/booking/sessions/{bobs.pk}/book/",
+            {"starts_at": nine, "practitioner": uid},
+            format="json",
+        )
+    assert booked.status_code == 201
+    assert not carla_at_nine()
+
+
+def test_availability_drops_a_slot_once_it_has_started(api, clinic, frozen):
+    query = {
+        "session": clinic.sessions[0].pk,
+        "first_day": "2026-03-02",
+        "last_day": "2026-03-02",
+        "mornings_only": "true",
+    }
+    first = api.get("/api/booking/availability/", query).json()[0]["starts_at"]
+    frozen.move_to(at(2, 9, 5))
+    later = api.get("/api/booking/availability/", query).json()
+    assert later and all(slot["starts_at"] > first for slot in later)

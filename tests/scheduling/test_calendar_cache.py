@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from core import versions
 from scheduling import calendar
 from scheduling.models import WorkingHours
 from tests.scheduling.conftest import at, book
@@ -64,7 +65,7 @@ def test_with_a_shared_cache_a_lost_token_means_a_fresh_grid(shared_cache, clini
 
     calendar.rendered_day_grid(DAY)
     book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)  # no commit, no new token
-    cache.delete(calendar.VERSION_KEY)  # evicted
+    cache.delete(versions.token_key(versions.CALENDAR))  # evicted
     assert "10:00 Alice Smit" in calendar.rendered_day_grid(DAY)
 
 

@@ -1,0 +1,52 @@
+"""Named versions of data that drawn pages are cached under: "calendar" for what a desk
+calendar shows, "reference" for the clinic's lists that every record shows beside a patient's
+own rows (modalities, body areas, practitioners, staff names and the like).
+
+A version is raised after every committed change of its kind (the apps' signals call
+`changed`), and caches put the current version in their keys, so a change retires everything
+drawn before it at once, and nothing has to find and delete it.
+
+With a shared cache the version is a token kept there (no query): a missing token, never set
+or evicted, is replaced by a new one, which only means drawing everything again. A cache of
+the process's own could not see another process's change, so there the database's counter
+(core.Version) is read instead.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from .cache import current_token, renew_token
+from .models import Version
+
+CALENDAR = "calendar"
+REFERENCE = "reference"
+
+
+def token_key(name: str) -> str:
+    return f"{name}-version"
+
+
+def current(name: str) -> str:
+    if settings.SHARED_CACHE:
+        return current_token(token_key(name))
+    number = Version.objects.filter(name=name).values_list("number", flat=True).first()
+    return str(number or 0)
+
+
+def _raise(name: str) -> None:
+    if not Version.objects.filter(name=name).update(number=F("number") + 1):
+        Version.objects.get_or_create(name=name, defaults={"number": 1})
+    if settings.SHARED_CACHE:
+        renew_token(token_key(name))
+
+
+def changed(name: str) -> None:
+    """Raise the version once the current transaction commits.
+
+    After the commit, not inside it: a reader that saw the old version and the new rows only
+    caches under a version that is about to be retired, and no writer waits on the counter.
+    """
+    transaction.on_commit(lambda: _raise(name))
