@@ -15,10 +15,12 @@ the process's own could not see another process's change, so there the database'
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 
-from .cache import current_token, renew_token
+from .cache import current_token, renew_token, saves_only_last_login
 from .models import Version
 
 CALENDAR = "calendar"
@@ -50,3 +52,24 @@ def changed(name: str) -> None:
     caches under a version that is about to be retired, and no writer waits on the counter.
     """
     transaction.on_commit(lambda: _raise(name))
+
+
+def raise_on_change(name: str, models, *, users: bool = False) -> None:
+    """Raise the named version after committed saves and deletes of these models, and, with
+    `users`, of users (their names are shown), but for sign-in's `last_login` saves."""
+
+    def on_change(sender, **kwargs) -> None:
+        changed(name)
+
+    def on_user_save(sender, update_fields=None, **kwargs) -> None:
+        if not saves_only_last_login(update_fields):
+            changed(name)
+
+    for model in models:
+        uid = f"{name}-{model._meta.label}"
+        post_save.connect(on_change, sender=model, weak=False, dispatch_uid=f"{uid}-save")
+        post_delete.connect(on_change, sender=model, weak=False, dispatch_uid=f"{uid}-del")
+    if users:
+        user = get_user_model()
+        post_save.connect(on_user_save, sender=user, weak=False, dispatch_uid=f"{name}-user-save")
+        post_delete.connect(on_change, sender=user, weak=False, dispatch_uid=f"{name}-user-del")

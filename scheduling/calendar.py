@@ -178,11 +178,6 @@ def calendar_version() -> str:
     return versions.current(versions.CALENDAR)
 
 
-def calendar_changed() -> None:
-    """Retire every cached grid once the current transaction commits."""
-    versions.changed(versions.CALENDAR)
-
-
 def _quarter_hour_key(day: dt.date, now: dt.datetime) -> str:
     """What of `now` a day's grid depends on: free cells are offered from `now` on, and rows
     fall on quarter hours, so only the next quarter hour matters, and only around that day."""

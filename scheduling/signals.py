@@ -7,14 +7,10 @@ rooms, working hours and their exceptions).
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.db.models.signals import post_delete, post_save
-
-from core.cache import saves_only_last_login
+from core import versions
 from people.models import Patient
 from treatments.models import Modality, Session
 
-from . import calendar
 from .models import AvailabilityException, Booking, Practitioner, Room, WorkingHours
 
 SHOWN_ON_THE_CALENDAR = (
@@ -29,20 +25,5 @@ SHOWN_ON_THE_CALENDAR = (
 )
 
 
-def _changed(sender, **kwargs) -> None:
-    calendar.calendar_changed()
-
-
-def _user_changed(sender, update_fields=None, **kwargs) -> None:
-    if saves_only_last_login(update_fields):
-        return
-    calendar.calendar_changed()
-
-
 def connect() -> None:
-    for model in SHOWN_ON_THE_CALENDAR:
-        post_save.connect(_changed, sender=model, dispatch_uid=f"calendar-{model.__name__}-save")
-        post_delete.connect(_changed, sender=model, dispatch_uid=f"calendar-{model.__name__}-del")
-    user = get_user_model()
-    post_save.connect(_user_changed, sender=user, dispatch_uid="calendar-user-save")
-    post_delete.connect(_changed, sender=user, dispatch_uid="calendar-user-del")
+    versions.raise_on_change(versions.CALENDAR, SHOWN_ON_THE_CALENDAR, users=True)
