@@ -8,19 +8,23 @@ raise the reference version, which every cached record part is keyed on as well.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from core import versions
-from core.cache import saves_only_last_login
 
 from .models import Patient
 from .records import record_changed
 
 
-def _patient_of_parent(model, pk):
-    """The parent row may be gone already, when it is deleted with its children."""
-    return model.objects.filter(pk=pk).values_list("patient_id", flat=True).first()
+def _patient_of_parent(row, relation: str):
+    """From the parent the row was saved with, when it is loaded (a service saving a booking
+    with its session); else read, and the parent may be gone already, deleted with its children.
+    """
+    field = row._meta.get_field(relation)
+    if field.is_cached(row):
+        return getattr(row, relation).patient_id
+    parents = field.related_model.objects.filter(pk=getattr(row, field.attname))
+    return parents.values_list("patient_id", flat=True).first()
 
 
 def _record_models():
@@ -43,11 +47,11 @@ def _record_models():
         HistoryEntry: lambda row: row.patient_id,
         PreSessionCheck: lambda row: row.patient_id,
         Screening: lambda row: row.patient_id,
-        ScreeningFinding: lambda row: _patient_of_parent(Screening, row.screening_id),
+        ScreeningFinding: lambda row: _patient_of_parent(row, "screening"),
         Photo: lambda row: row.patient_id,
-        Derivative: lambda row: _patient_of_parent(Photo, row.photo_id),
+        Derivative: lambda row: _patient_of_parent(row, "photo"),
         Comparison: lambda row: row.patient_id,
-        Booking: lambda row: _patient_of_parent(Session, row.session_id),
+        Booking: lambda row: _patient_of_parent(row, "session"),
     }
 
 
@@ -81,16 +85,6 @@ def _reference_models():
     )
 
 
-def _reference_changed(sender, **kwargs) -> None:
-    versions.changed(versions.REFERENCE)
-
-
-def _user_changed(sender, update_fields=None, **kwargs) -> None:
-    # Staff names are shown on records; signing in changes nothing shown.
-    if not saves_only_last_login(update_fields):
-        versions.changed(versions.REFERENCE)
-
-
 def connect() -> None:
     for model, patient_of in _record_models().items():
 
@@ -110,10 +104,5 @@ def connect() -> None:
     m2m_changed.connect(
         areas_changed, sender=Session.areas.through, weak=False, dispatch_uid="record-areas"
     )
-    for model in _reference_models():
-        name = model.__name__
-        post_save.connect(_reference_changed, sender=model, dispatch_uid=f"ref-{name}-save")
-        post_delete.connect(_reference_changed, sender=model, dispatch_uid=f"ref-{name}-del")
-    user = get_user_model()
-    post_save.connect(_user_changed, sender=user, dispatch_uid="ref-user-save")
-    post_delete.connect(_reference_changed, sender=user, dispatch_uid="ref-user-del")
+    # Staff names are shown on records too.
+    versions.raise_on_change(versions.REFERENCE, _reference_models(), users=True)
