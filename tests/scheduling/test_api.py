@@ -10,6 +10,16 @@ from tests.scheduling.factories import PlanFactory
 from treatments.models import Session
 
 
+def mornings(session, *, last_day: str = "2026-03-02") -> dict:
+    """An availability query for the session: mornings from Monday 2 March."""
+    return {
+        "session": session.pk,
+        "first_day": "2026-03-02",
+        "last_day": last_day,
+        "mornings_only": "true",
+    }
+
+
 @pytest.fixture
 def api(front_desk_user):
     client = APIClient()
@@ -18,12 +28,7 @@ def api(front_desk_user):
 
 
 def test_availability(api, clinic, django_assert_max_num_queries):
-    query = {
-        "session": clinic.sessions[0].pk,
-        "first_day": "2026-03-02",
-        "last_day": "2026-03-06",
-        "mornings_only": "true",
-    }
+    query = mornings(clinic.sessions[0], last_day="2026-03-06")
     # the search's 19 (see test_the_search_loads_its_data_once) less what the API has loaded
     with django_assert_max_num_queries(19):
         response = api.get("/api/booking/availability/", query)
@@ -120,12 +125,7 @@ def test_the_endpoints_are_in_the_openapi_schema(api, admin_user):
 
 def test_availability_is_searched_again_after_a_committed_booking(api, clinic, bob, committed):
     """The search is kept per calendar version: a slot booked for another patient goes."""
-    query = {
-        "session": clinic.sessions[0].pk,
-        "first_day": "2026-03-02",
-        "last_day": "2026-03-02",
-        "mornings_only": "true",
-    }
+    query = mornings(clinic.sessions[0])
     nine = at(2, 9).isoformat()
 
     def carla_at_nine():
@@ -147,12 +147,7 @@ def test_availability_is_searched_again_after_a_committed_booking(api, clinic, b
 
 
 def test_availability_drops_a_slot_once_it_has_started(api, clinic, frozen):
-    query = {
-        "session": clinic.sessions[0].pk,
-        "first_day": "2026-03-02",
-        "last_day": "2026-03-02",
-        "mornings_only": "true",
-    }
+    query = mornings(clinic.sessions[0])
     first = api.get("/api/booking/availability/", query).json()[0]["starts_at"]
     frozen.move_to(at(2, 9, 5))
     later = api.get("/api/booking/availability/", query).json()
