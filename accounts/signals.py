@@ -8,7 +8,7 @@ from django.dispatch import receiver
 
 from core.cache import saves_only_last_login
 
-from .backends import permissions_changed
+from .backends import forget_user, permissions_changed
 from .sessions import LOGIN_AT, OTP_PENDING, SEEN_AT, needs_second_factor, now_ts
 
 
@@ -30,9 +30,11 @@ def _permissions_changed(sender, **kwargs) -> None:
     permissions_changed()
 
 
-def _user_saved(sender, update_fields=None, **kwargs) -> None:
-    # A save that can change is_superuser or is_active can change what the user may do.
+def _user_saved(sender, instance, update_fields=None, **kwargs) -> None:
+    # A save that can change is_superuser, is_active or the password can change what the user
+    # may do and whose sessions hold; a sign-in only moves last_login, kept with the user's row.
     if saves_only_last_login(update_fields):
+        forget_user(instance.pk)
         return
     permissions_changed()
 

@@ -35,6 +35,7 @@ def test_permissions_and_the_session_come_from_the_shared_cache(
     assert status == 200
     assert "auth_permission" not in second
     assert "django_session" not in second
+    assert 'FROM "auth_user"' not in second  # the signed-in user's row is kept with the set
 
 
 def test_without_a_shared_cache_every_request_reads_them(client, front_desk_user, settings):
@@ -80,6 +81,44 @@ def test_a_lost_version_trusts_no_cached_set(shared_cache, client, clinician_use
         Permission.objects.get(codename="use_front_desk")
     )
     assert client.get(DESK).status_code == 200
+
+
+def test_an_account_closed_holds_from_the_next_request(
+    shared_cache, client, front_desk_user, committed
+):
+    sign_in(client, front_desk_user)
+    assert client.get(DESK).status_code == 200
+    with committed():
+        front_desk_user.is_active = False
+        front_desk_user.save()
+    response = client.get(DESK)
+    assert response.status_code == 302 and response.url.startswith(LOGIN)
+
+
+def test_a_password_changed_elsewhere_ends_the_other_sessions(
+    shared_cache, client, front_desk_user, committed
+):
+    sign_in(client, front_desk_user)
+    assert client.get(DESK).status_code == 200
+    with committed():
+        front_desk_user.set_password("a-new-long-passphrase-42")
+        front_desk_user.save()
+    response = client.get(DESK)
+    assert response.status_code == 302 and response.url.startswith(LOGIN)
+
+
+def test_a_new_sign_in_is_seen_by_the_users_other_sessions(
+    shared_cache, client, front_desk_user, committed
+):
+    from django.test import Client
+
+    sign_in(client, front_desk_user)
+    client.get(DESK)
+    with committed():
+        sign_in(Client(), front_desk_user)  # moves last_login only
+    front_desk_user.refresh_from_db()
+    response = client.get(DESK)
+    assert response.wsgi_request.user.last_login == front_desk_user.last_login
 
 
 def test_signing_out_ends_the_session_everywhere(shared_cache, client, clinician_user):
