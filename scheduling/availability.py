@@ -60,9 +60,11 @@ def work_intervals(
     return working_time(practitioner.working_hours.all(), practitioner.exceptions.all(), day)
 
 
-def working_time(weekly_hours, exceptions, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
+def working_time(
+    weekly_hours, exceptions, day: dt.date, tz: dt.tzinfo | None = None
+) -> list[tuple[dt.datetime, dt.datetime]]:
     """work_intervals from the practitioner's weekly hours and exceptions, already in hand."""
-    tz = timezone.get_current_timezone()
+    tz = tz or timezone.get_current_timezone()
     hours = [(wh.starts, wh.ends) for wh in weekly_hours if wh.weekday == day.weekday()]
     for exception in exceptions:
         if exception.first_day <= day <= exception.last_day:
@@ -123,6 +125,8 @@ class SearchContext:
     _full_days: set[tuple] = field(default_factory=set)
     _room_load_useless: bool = False
     _range_windows: list[rules.Window] | None = None
+    # Looked up once: the current time zone is a context-local read, thousands per search.
+    tz: dt.tzinfo = field(default_factory=timezone.get_current_timezone)
 
     @classmethod
     def load(
@@ -272,7 +276,7 @@ class SearchContext:
                     list(practitioner.working_hours.all()),
                     list(practitioner.exceptions.all()),
                 )
-            self._intervals[key] = working_time(*self._schedules[practitioner.pk], day)
+            self._intervals[key] = working_time(*self._schedules[practitioner.pk], day, self.tz)
         return self._intervals[key]
 
     def windows_in_range(self) -> list[rules.Window]:
@@ -405,7 +409,7 @@ class SearchContext:
         fully booked day costs one check per booking, not one per quarter hour.
         """
         duration = dt.timedelta(minutes=self.minutes)
-        noon = dt.datetime.combine(day, NOON, tzinfo=timezone.get_current_timezone())
+        noon = dt.datetime.combine(day, NOON, tzinfo=self.tz)
         windows = self.windows_in_range()
         tries: list = []
         for rank, practitioner in enumerate(self.practitioners):
@@ -435,14 +439,15 @@ class SearchContext:
                 heapq.heappush(tries, (following, rank, order, grid, last_start, practitioner))
 
     def _days(self):
-        """The searched days that someone works, less those screening refuses outright and
-        those whose rooms are known to be full, each with its reservations read."""
+        """The searched days that someone works, less those whose rooms are known to be full
+        and those screening refuses outright, each with its reservations read."""
         day = self.first_day
         while day <= self.last_day:
             if (
                 any(self.intervals(p, day) for p in self.practitioners)  # someone works
-                and not self.screening_refusals(day)
+                # Rooms before screening: a full day costs a look-up, screening an evaluation.
                 and not self._rooms_full(day)
+                and not self.screening_refusals(day)
             ):
                 self.cover(day)
                 yield day

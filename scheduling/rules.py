@@ -9,6 +9,7 @@ empty list meaning "fine". `spacing_warnings` lists the later sessions a move br
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -26,7 +27,13 @@ FAR_PAST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 class Window:
     starts: dt.datetime
     ends: dt.datetime
-    reason: str
+    # Worded only when shown: a search builds a window for each of the patient's sessions
+    # and words almost none of them (formatting dates was a tenth of a course proposal).
+    words: Callable[[], str]
+
+    @property
+    def reason(self) -> str:
+        return self.words()
 
     def contains(self, moment: dt.datetime) -> bool:
         return self.starts <= moment < self.ends
@@ -86,13 +93,7 @@ def blocked_windows(
         day = timezone.localtime(other.starts_at).date()
         allowed_from = day + dt.timedelta(days=modality.min_interval_days)
         windows.append(
-            Window(
-                FAR_PAST,
-                local_midnight(allowed_from),
-                f"Session {session.number} of this course can be booked from "
-                f"{nice_date(allowed_from)}: at least {modality.min_interval_days} days after "
-                f"session {other.number} on {nice_date(day)}.",
-            )
+            Window(FAR_PAST, local_midnight(allowed_from), _too_soon(session, other, day))
         )
     for other in others:
         day = timezone.localtime(other.starts_at).date()
@@ -101,13 +102,7 @@ def blocked_windows(
                 # "Within N days after" includes day N, as screening's look-back windows do.
                 until = day + dt.timedelta(days=gap.days + 1)
                 windows.append(
-                    Window(
-                        local_midnight(day),
-                        local_midnight(until),
-                        f"No {gap.then.name.lower()} within {gap.days} days after the "
-                        f"{gap.after.name.lower()} session on {nice_date(day)}: "
-                        f"possible from {nice_date(until)}.",
-                    )
+                    Window(local_midnight(day), local_midnight(until), _gap_after(gap, day))
                 )
             if gap.after_id == modality.pk and gap.then_id == other.plan.modality_id:
                 since = day - dt.timedelta(days=gap.days)
@@ -115,13 +110,36 @@ def blocked_windows(
                     Window(
                         local_midnight(since),
                         local_midnight(day + dt.timedelta(days=1)),
-                        f"A {gap.then.name.lower()} session is booked on {nice_date(day)}; "
-                        f"{gap.after.name.lower()} must be at least {gap.days} days before it.",
+                        _gap_before(gap, day),
                     )
                 )
     # Screening findings known in advance (a laser session elsewhere, isotretinoin until a date)
     # are evaluated per day by availability.SearchContext.screening_refusals.
     return windows
+
+
+def _too_soon(session: Session, other: Session, day: dt.date) -> Callable[[], str]:
+    days = session.plan.modality.min_interval_days
+    return lambda: (
+        f"Session {session.number} of this course can be booked from "
+        f"{nice_date(day + dt.timedelta(days=days))}: at least {days} days after "
+        f"session {other.number} on {nice_date(day)}."
+    )
+
+
+def _gap_after(gap: CrossModalityGap, day: dt.date) -> Callable[[], str]:
+    return lambda: (
+        f"No {gap.then.name.lower()} within {gap.days} days after the "
+        f"{gap.after.name.lower()} session on {nice_date(day)}: "
+        f"possible from {nice_date(day + dt.timedelta(days=gap.days + 1))}."
+    )
+
+
+def _gap_before(gap: CrossModalityGap, day: dt.date) -> Callable[[], str]:
+    return lambda: (
+        f"A {gap.then.name.lower()} session is booked on {nice_date(day)}; "
+        f"{gap.after.name.lower()} must be at least {gap.days} days before it."
+    )
 
 
 def booking_problems(session: Session, starts_at: dt.datetime) -> list[str]:
