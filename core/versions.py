@@ -14,8 +14,12 @@ the process's own could not see another process's change, so there the database'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
@@ -36,6 +40,31 @@ def current(name: str) -> str:
         return current_token(token_key(name))
     number = Version.objects.filter(name=name).values_list("number", flat=True).first()
     return str(number or 0)
+
+
+def read_kept(names: Sequence[str], key: str) -> tuple[tuple[str, ...], Any]:
+    """The current versions of `names`, and what `key` holds if it was kept under exactly those
+    versions (else None). With a shared cache, one round trip for the versions and the value.
+
+    The versions are checked in the value rather than put in the key, so reading them costs no
+    trip of its own; a drawing kept under versions since retired is just not used.
+    """
+    if settings.SHARED_CACHE:
+        token_keys = [token_key(name) for name in names]
+        found = cache.get_many([*token_keys, key])
+        stamp = tuple(current_token(token, found.get(token)) for token in token_keys)
+        kept = found.get(key)
+    else:
+        stamp = tuple(current(name) for name in names)
+        kept = cache.get(key)
+    if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == stamp:
+        return stamp, kept[1]
+    return stamp, None
+
+
+def keep(stamp: tuple[str, ...], key: str, value: Any, timeout: int) -> None:
+    """Keeps `value` under `key` for the versions `read_kept` returned."""
+    cache.set(key, (stamp, value), timeout)
 
 
 def _raise(name: str) -> None:

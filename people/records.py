@@ -7,8 +7,10 @@ under a key that holds everything it was drawn from:
 - the patient's `record_version`, raised after every committed change to the patient's own
   rows (people/signals.py and `RecordQuerySet` below call `record_changed`); it is a column of
   the patient row, which every record page reads anyway, so it costs no query;
-- the reference version (core/versions.py): the clinic's lists shown beside those rows;
 - today's date, and whatever else the caller names (e.g. the viewer's permissions);
+- and, checked in the kept value rather than the key (core/versions.py `read_kept`, one cache
+  round trip with the part), the reference version, the clinic's lists shown beside those
+  rows, and any other named version the caller names (the calendar, for availability);
 - for parts that change with the clock (an upcoming session passing), the drawing names the
   moment it stops being true, and is drawn again from then on.
 
@@ -21,7 +23,6 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -93,12 +94,14 @@ def cached_part(
     patient,
     *vary: Any,
     draw: Callable[[], tuple[Any, dt.datetime | None]],
+    versions_named: tuple[str, ...] = (),
     now: dt.datetime | None = None,
 ):
     """What `draw()` returns for this patient's record, drawn at most once per version.
 
     `draw` returns the part (any picklable value, usually HTML) and the moment it stops being
-    true, or None when only the date matters. `vary`: anything else the part depends on.
+    true, or None when only the date matters. `vary`: anything else the part depends on;
+    `versions_named`: named versions it depends on besides the reference lists.
     """
     now = now or timezone.now()
     key = ":".join(
@@ -107,14 +110,13 @@ def cached_part(
             name,
             str(patient.pk),
             str(patient.record_version),
-            versions.current(versions.REFERENCE),
             timezone.localdate(now).isoformat(),
             *(str(value) for value in vary),
         ]
     )
-    kept = cache.get(key)
+    stamp, kept = versions.read_kept((versions.REFERENCE, *versions_named), key)
     if kept is not None and (kept[1] is None or now < kept[1]):
         return kept[0]
     part, true_until = draw()
-    cache.set(key, (part, true_until), PART_CACHE_SECONDS)
+    versions.keep(stamp, key, (part, true_until), PART_CACHE_SECONDS)
     return part

@@ -72,13 +72,13 @@ class AvailabilityView(APIView):
         found = cached_part(
             "availability",
             session.patient,
-            versions.current(versions.CALENDAR),
             session.pk,
             data["first_day"],
             data["last_day"],
             data.get("practitioner"),
             data["mornings_only"],
             draw=draw,
+            versions_named=(versions.CALENDAR,),
         )
         return Response(found)
 

@@ -91,6 +91,22 @@ def test_the_portal_home_follows_every_committed_change(
     assert after == fresh(client, url)
 
 
+@pytest.mark.parametrize("change", [rename_patient, rename_modality, rename_practitioner])
+def test_with_a_shared_cache_the_portal_home_follows_the_record_and_the_lists(
+    shared_cache, client, alice, comparison, committed, change
+):
+    """Production's Redis: the lists' version is a token read in one round trip with the part."""
+    client.force_login(alice.user)
+    url = reverse("portal:home")
+    before = page(client, url)
+    assert page(client, url) == before
+    with committed():
+        change(alice, comparison)
+    after = page(client, url)
+    assert after != before
+    assert after == fresh(client, url)
+
+
 def test_an_uncommitted_change_leaves_the_version_alone(alice, course):
     version = Patient.objects.get(pk=alice.pk).record_version
     alice.first_name = "Alicia"
