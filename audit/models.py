@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -111,11 +112,9 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("Audit events cannot be deleted.")
 
-    def canonical(self) -> bytes:
-        """The bytes the hash covers: every field a reader relies on, and the previous hash."""
-        occurred_at = self.occurred_at.astimezone(datetime.UTC)
-        fields = {
-            "occurred_at": occurred_at.isoformat(timespec="microseconds"),
+    def _canonical_fields(self, occurred_at: str, prev_hash: str) -> dict:
+        return {
+            "occurred_at": occurred_at,
             "actor_id": self.actor_id,
             "actor_role": self.actor_role,
             "action": self.action,
@@ -125,12 +124,35 @@ class AuditEvent(models.Model):
             "object_id": self.object_id,
             "ip_address": self.ip_address,
             "detail": self.detail,
-            "prev_hash": self.prev_hash,
+            "prev_hash": prev_hash,
         }
-        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+    def canonical(self) -> bytes:
+        """The bytes the hash covers: every field a reader relies on, and the previous hash."""
+        occurred_at = self.occurred_at.astimezone(datetime.UTC)
+        fields = self._canonical_fields(
+            occurred_at.isoformat(timespec="microseconds"), self.prev_hash
+        )
+        return _canonical_json(fields).encode()
+
+    def canonical_around_chain(self) -> tuple[str, str]:
+        """canonical() without the two values only known under the chain's lock: the text
+        before the timestamp, and the text between it and the previous hash, which comes
+        last (keys are sorted) and is followed only by '"}'. PostgreSQL fills them in."""
+        at, prev = (uuid.uuid4().hex for _ in range(2))
+        text = _canonical_json(self._canonical_fields(at, prev))
+        before, rest = text.split(at)
+        between, after = rest.split(prev)
+        if after != '"}':  # a new field sorting after prev_hash would break the SQL's hash
+            raise ValueError("prev_hash must be the last field of the canonical form")
+        return before, between
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical()).hexdigest()
+
+
+def _canonical_json(fields: dict) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
 class AuditChainHead(models.Model):
@@ -139,6 +161,10 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_event_id = models.BigIntegerField(null=True, blank=True)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # The last event's previous hash and time: PostgreSQL's one-statement append moves the
+    # head first and writes the event from what the move returns.
+    prev_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    last_occurred_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"audit chain head at event {self.last_event_id}"

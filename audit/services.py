@@ -25,30 +25,24 @@ def _client_ip(request) -> str | None:
     return client_ip(request)
 
 
-# Creates the head on first use and locks it, in one statement: the upsert takes the row lock
-# (PostgreSQL waits here for a concurrent append to commit, then sees its result).
-_LOCK_HEAD_SQL = (
-    f"INSERT INTO {AuditChainHead._meta.db_table} (id, last_event_id, last_hash) "
-    "VALUES (1, NULL, %s) "
-    f"ON CONFLICT (id) DO UPDATE SET last_hash = {AuditChainHead._meta.db_table}.last_hash "
-    "RETURNING last_hash"
-)
-
-
+_HEAD = AuditChainHead._meta.db_table
+_EVENT = AuditEvent._meta.db_table
 _EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+
+# SQLite: the head is locked by the transaction (every one is IMMEDIATE, see settings), created
+# on first use by the upsert; the event is inserted, then the head moved to it.
+_LOCK_HEAD_SQL = (
+    f"INSERT INTO {_HEAD} (id, last_event_id, last_hash, prev_hash) VALUES (1, NULL, %s, %s) "
+    f"ON CONFLICT (id) DO UPDATE SET last_hash = {_HEAD}.last_hash RETURNING last_hash"
+)
 _INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING id".format(
-    table=AuditEvent._meta.db_table,
+    table=_EVENT,
     columns=", ".join(field.column for field in _EVENT_FIELDS),
     values=", ".join(["%s"] * len(_EVENT_FIELDS)),
 )
 _MOVE_HEAD_SQL = (
-    f"UPDATE {AuditChainHead._meta.db_table} SET last_event_id = %s, last_hash = %s WHERE id = 1"
-)
-# PostgreSQL: the insert and the head's move in one statement, one round trip.
-_INSERT_AND_MOVE_HEAD_SQL = (
-    f"WITH event AS ({_INSERT_SQL}) UPDATE {AuditChainHead._meta.db_table} "
-    "SET last_event_id = event.id, last_hash = %s FROM event "
-    f"WHERE {AuditChainHead._meta.db_table}.id = 1 RETURNING event.id"
+    f"UPDATE {_HEAD} SET last_event_id = %s, last_hash = %s, prev_hash = %s, "
+    "last_occurred_at = %s WHERE id = 1"
 )
 
 
@@ -58,26 +52,77 @@ def _insert_and_move_head(event: AuditEvent) -> None:
     values = [
         field.get_db_prep_save(getattr(event, field.attname), connection) for field in _EVENT_FIELDS
     ]
+    occurred_at = AuditEvent._meta.get_field("occurred_at")
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_INSERT_AND_MOVE_HEAD_SQL, [*values, event.hash])
-            event.pk = cursor.fetchone()[0]
-        else:
-            cursor.execute(_INSERT_SQL, values)
-            event.pk = cursor.fetchone()[0]
-            cursor.execute(_MOVE_HEAD_SQL, [event.pk, event.hash])
+        cursor.execute(_INSERT_SQL, values)
+        event.pk = cursor.fetchone()[0]
+        cursor.execute(
+            _MOVE_HEAD_SQL,
+            [
+                event.pk,
+                event.hash,
+                event.prev_hash,
+                occurred_at.get_db_prep_save(event.occurred_at, connection),
+            ],
+        )
+    event._state.adding = False
+    event._state.db = connection.alias
+
+
+# Filled in by PostgreSQL under the chain's lock; the other fields come from Python.
+_CHAINED = ("occurred_at", "prev_hash", "hash")
+_GIVEN_FIELDS = [field for field in _EVENT_FIELDS if field.name not in _CHAINED]
+# PostgreSQL: the whole append in one statement. The UPDATE locks the head (waiting for a
+# concurrent append to commit, then re-reading it), takes the event's id under that lock, and
+# hashes the canonical form with the last hash; the event is written from what it returns.
+# The time is the caller's clock, but never before the last event's, so the chain's times
+# never go backwards. Outside a transaction it commits on its own: one round trip per append.
+_APPEND_SQL = (
+    f"WITH moved AS (UPDATE {_HEAD} AS head "
+    "SET (last_event_id, last_hash, prev_hash, last_occurred_at) = ("
+    f"SELECT nextval(pg_get_serial_sequence('{_EVENT}', 'id')), "
+    "encode(sha256(convert_to(%s || to_char(now.at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00' || %s || head.last_hash || '\"}', 'UTF8')), "
+    "'hex'), head.last_hash, now.at "
+    "FROM (SELECT GREATEST(%s::timestamptz, head.last_occurred_at) AS at) AS now) "
+    "WHERE head.id = 1 RETURNING head.last_event_id, head.last_hash, head.prev_hash, "
+    "head.last_occurred_at) "
+    f"INSERT INTO {_EVENT} (id, occurred_at, prev_hash, hash, "
+    f"{', '.join(field.column for field in _GIVEN_FIELDS)}) "
+    "SELECT moved.last_event_id, moved.last_occurred_at, moved.prev_hash, moved.last_hash, "
+    f"{', '.join(['%s'] * len(_GIVEN_FIELDS))} FROM moved "
+    "RETURNING id, occurred_at, prev_hash, hash"
+)
+_CREATE_HEAD_SQL = (
+    f"INSERT INTO {_HEAD} (id, last_event_id, last_hash, prev_hash) "
+    "VALUES (1, NULL, %s, %s) ON CONFLICT (id) DO NOTHING"
+)
+
+
+def _append_in_one_statement(event: AuditEvent) -> None:
+    """PostgreSQL: chains and writes the event in one statement (see _APPEND_SQL)."""
+    before, between = event.canonical_around_chain()
+    values = [
+        field.get_db_prep_save(getattr(event, field.attname), connection) for field in _GIVEN_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        params = [before, between, timezone.now(), *values]
+        cursor.execute(_APPEND_SQL, params)
+        row = cursor.fetchone()
+        if row is None:  # the first append ever: no head yet
+            cursor.execute(_CREATE_HEAD_SQL, [GENESIS_HASH, GENESIS_HASH])
+            cursor.execute(_APPEND_SQL, params)
+            row = cursor.fetchone()
+    event.pk, event.occurred_at, event.prev_hash, event.hash = row
     event._state.adding = False
     event._state.db = connection.alias
 
 
 def _lock_chain_head() -> str:
-    """The newest event's hash, with the chain head locked until the transaction ends.
-
-    PostgreSQL: the upsert's row lock makes concurrent appends wait in turn. SQLite: every
-    transaction is IMMEDIATE (see settings), which serialises writers. One query either way.
-    """
+    """SQLite: the newest event's hash, with the head created on first use. Every transaction
+    is IMMEDIATE (see settings), which serialises writers."""
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_HEAD_SQL, [GENESIS_HASH])
+        cursor.execute(_LOCK_HEAD_SQL, [GENESIS_HASH, GENESIS_HASH])
         return cursor.fetchone()[0]
 
 
@@ -115,6 +160,11 @@ def audit_log(
         ip_address=_client_ip(request),
         detail=detail[:300],
     )
+    if connection.vendor == "postgresql":
+        # Inside the caller's transaction if there is one (written if and only if the
+        # caller's change is), else committed on its own.
+        _append_in_one_statement(event)
+        return event
     # No savepoint: if this fails, the caller's whole change must fail with it.
     with transaction.atomic(savepoint=False):
         prev_hash = _lock_chain_head()

@@ -6,6 +6,7 @@ import datetime
 import threading
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
@@ -188,9 +189,7 @@ def test_an_append_costs_a_fixed_number_of_queries(
     front_desk_user, alice, django_assert_num_queries
 ):
     audit_log(actor=front_desk_user, action=Action.VIEW, obj=alice)
-    # 1 the actor's groups (for actor_role), 2 lock the chain head and read the last hash
-    # (one upsert, which also creates the head on first use), 3 insert the event and move
-    # the head to it (one statement on PostgreSQL, two elsewhere).
+    # The actor's groups (for actor_role), then the append's writes (tests/services.py).
     with django_assert_num_queries(1 + AUDIT_WRITES):
         audit_log(actor=front_desk_user, action=Action.VIEW, obj=alice)
     with django_assert_num_queries(AUDIT_WRITES):
@@ -200,18 +199,51 @@ def test_an_append_costs_a_fixed_number_of_queries(
 def test_with_a_shared_cache_the_actors_groups_come_with_their_permissions(
     shared_cache, front_desk_user, alice, django_assert_num_queries
 ):
-    front_desk_user.get_all_permissions()  # kept in the shared cache, with the groups
-    user = type(front_desk_user).objects.get(pk=front_desk_user.pk)  # as the next request
+    from accounts.backends import CachedPermissionsBackend
+
+    # A request's sign-in check keeps the user with their permissions and groups in the
+    # shared cache; the next request's user comes from there.
+    CachedPermissionsBackend().get_user(front_desk_user.pk)
+    user = CachedPermissionsBackend().get_user(front_desk_user.pk)
+    audit_log(actor=None, action=Action.VIEW, obj=alice)  # the chain's head exists
     with django_assert_num_queries(AUDIT_WRITES):
         event = audit_log(actor=user, action=Action.VIEW, obj=alice)
     assert event.actor_role == "Front desk"
     assert audit_verify().ok
 
 
-def test_the_first_append_ever_costs_the_same(db, django_assert_num_queries):
+def test_the_first_append_ever_creates_the_head(db, django_assert_max_num_queries):
     assert not AuditChainHead.objects.exists()
-    with django_assert_num_queries(AUDIT_WRITES):
-        audit_log(actor=None, action=Action.VIEW, patient=1)
+    # PostgreSQL finds no head to move, creates it and appends again: two statements more.
+    with django_assert_max_num_queries(AUDIT_WRITES + 2):
+        first = audit_log(actor=None, action=Action.VIEW, patient=1)
+    assert first.prev_hash == GENESIS_HASH
+    head = AuditChainHead.objects.get()
+    assert (head.last_event_id, head.last_hash) == (first.pk, first.hash)
+    assert audit_verify().ok
+
+
+def test_the_head_describes_the_last_event(front_desk_user, alice):
+    first = audit_log(actor=front_desk_user, action=Action.VIEW, obj=alice)
+    second = audit_log(actor=None, action=Action.CHANGE, obj=alice, detail="x")
+    head = AuditChainHead.objects.get()
+    assert head.last_event_id == second.pk
+    assert (head.last_hash, head.prev_hash) == (second.hash, first.hash)
+    assert head.last_occurred_at == second.occurred_at
+    stored = AuditEvent.objects.get(pk=second.pk)
+    assert stored.hash == stored.compute_hash() == second.hash
+    assert stored.occurred_at == second.occurred_at
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_time_never_goes_back_along_the_chain(postgres, alice):
+    with time_machine.travel(datetime.datetime(2026, 3, 5, 10, 0, tzinfo=datetime.UTC)):
+        later = audit_log(actor=None, action=Action.VIEW, patient=alice.pk)
+    with time_machine.travel(
+        datetime.datetime(2026, 3, 5, 9, 0, tzinfo=datetime.UTC)
+    ):  # a slower clock
+        next_one = audit_log(actor=None, action=Action.VIEW, patient=alice.pk)
+    assert next_one.occurred_at == later.occurred_at
     assert audit_verify().ok
 
 
