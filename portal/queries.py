@@ -251,7 +251,12 @@ def own_session(patient, session_id: int) -> Session:
     """One of this patient's sessions, or 404 (someone else's id looks like a missing one)."""
     session = get_object_or_404(
         Session.objects.for_patient(patient).select_related(
-            "plan__modality", "plan__body_area", "plan__indication", "depth_level", "practitioner"
+            "plan__modality",
+            "plan__body_area",
+            "plan__indication",
+            "depth_level",
+            "practitioner",
+            "booking",
         ),
         pk=session_id,
     )

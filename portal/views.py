@@ -176,7 +176,7 @@ def calendar(request, patient):
     sessions = list(
         Session.objects.for_patient(patient)
         .filter(status__in=queries.UPCOMING, starts_at__isnull=False)
-        .select_related("plan__modality")
+        .select_related("plan__modality", "booking")
         .order_by("starts_at")
     )
     _viewed(request, patient, "calendar file")

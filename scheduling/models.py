@@ -225,6 +225,10 @@ class Booking(models.Model):
     cancel_reason = models.CharField(max_length=300, blank=True)
     cancelled_late = models.BooleanField(default=False)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # RFC 5545 SEQUENCE of the session's calendar event (its UID never changes): raised each
+    # time the session is moved, cancelled or booked again, so a calendar that imported an
+    # earlier .ics takes the newer one as the update.
+    calendar_sequence = models.PositiveIntegerField(default=0)
 
     objects = BookingQuerySet.as_manager()
 

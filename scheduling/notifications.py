@@ -1,7 +1,8 @@
 """What patients and practitioners receive: booking emails with real dates, reminders, iCalendar.
 
 iCalendar output follows RFC 5545 (built and re-parsed with the `icalendar` library): every
-event has a stable UID, DTSTAMP, DTSTART and DTEND in UTC.
+event has a stable UID, DTSTAMP, DTSTART and DTEND in UTC, and a SEQUENCE that grows each time
+the session is moved, cancelled or booked again, so a calendar replaces what it imported.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMessage
 from django.utils import timezone
 from icalendar import Calendar, Event
@@ -26,18 +28,30 @@ def _uid(session: Session) -> str:
     return f"session-{session.pk}@clinic-planner"
 
 
-def calendar_for(sessions: Iterable[Session], *, name: str, for_patient: bool) -> bytes:
+def _sequence(session: Session) -> int:
+    try:
+        return session.booking.calendar_sequence
+    except ObjectDoesNotExist:  # never booked
+        return 0
+
+
+def calendar_for(
+    sessions: Iterable[Session], *, name: str, for_patient: bool, method: str = "PUBLISH"
+) -> bytes:
+    """An iCalendar of the sessions (with their bookings selected, for the SEQUENCE).
+    `method`: PUBLISH for a feed or a booking, CANCEL for a cancellation notice (RFC 5546)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     calendar.add("x-wr-calname", name)
     stamp = timezone.now().astimezone(dt.UTC)
     for session in sessions:
         event = Event()
         event.add("uid", _uid(session))
         event.add("dtstamp", stamp)
+        event.add("sequence", _sequence(session))
         event.add("dtstart", session.starts_at.astimezone(dt.UTC))
         event.add("dtend", session.ends_at.astimezone(dt.UTC))
         modality = session.plan.modality.name
@@ -97,6 +111,38 @@ def send_booking_confirmation(sessions: list[Session], *, moved: bool = False) -
     message.attach(
         "booking.ics",
         calendar_for(sessions, name=settings.CLINIC_NAME, for_patient=True),
+        "text/calendar",
+    )
+    message.send()
+    return True
+
+
+def send_cancellation_notice(session: Session) -> bool:
+    """Tells the patient a session is off, with a calendar file that removes it. The staff's
+    reason is not passed on: it is written for colleagues."""
+    patient = session.patient
+    if not patient.email:
+        return False
+    local = timezone.localtime(session.starts_at)
+    by_clinic = session.booking.cancelled_by == session.booking.CancelledBy.CLINIC
+    lines = [
+        f"Dear {patient.first_name},",
+        "",
+        f"Your {session.plan.modality.name.lower()} session on {nice_date(local)} at "
+        f"{local:%H:%M} has been cancelled"
+        + (" by the clinic. We are sorry for the change." if by_clinic else ", as you asked."),
+        "",
+        "We will be glad to find you a new time: book it with us, or reply to this email.",
+        "The attached calendar file removes the session from your calendar.",
+    ]
+    message = EmailMessage(
+        subject=f"Cancelled: your session on {nice_date(local)}",
+        body="\n".join(lines),
+        to=[patient.email],
+    )
+    message.attach(
+        "cancelled.ics",
+        calendar_for([session], name=settings.CLINIC_NAME, for_patient=True, method="CANCEL"),
         "text/calendar",
     )
     message.send()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -114,7 +115,7 @@ def session_book(
         session.status = Session.Status.BOOKED
         session.full_clean()
         session.save()
-        Booking.objects.update_or_create(
+        _, first_booking = Booking.objects.update_or_create(
             session=session,
             defaults={
                 "room": slot.room,
@@ -129,6 +130,8 @@ def session_book(
                 "reminder_sent_at": None,
             },
         )
+        if not first_booking:  # booked again after a cancellation or a no-show
+            _revise_calendar_event(session)
         audit_log(
             actor=by,
             action=AuditEvent.Action.CHANGE,
@@ -235,7 +238,10 @@ def session_reschedule(
         session.full_clean()
         session.save()
         Booking.objects.filter(session=session).update(
-            room=slot.room, device=slot.device, reminder_sent_at=None
+            room=slot.room,
+            device=slot.device,
+            reminder_sent_at=None,
+            calendar_sequence=F("calendar_sequence") + 1,
         )
         audit_log(
             actor=by,
@@ -287,6 +293,7 @@ def session_cancel(
                 "cancelled_late": late,
             },
         )
+        _revise_calendar_event(session)
         audit_log(
             actor=by,
             action=AuditEvent.Action.CHANGE,
@@ -294,6 +301,7 @@ def session_cancel(
             request=request,
             detail=f"cancelled by {cancelled_by}{' (late)' if late else ''}",
         )
+        _send_cancellation_on_commit(session.pk)
     return session
 
 
@@ -347,3 +355,13 @@ def _send_confirmation_on_commit(session_ids: list[int], *, moved: bool = False)
     from .tasks import send_booking_confirmation
 
     task_send_on_commit(send_booking_confirmation, session_ids, moved=moved)
+
+
+def _send_cancellation_on_commit(session_id: int) -> None:
+    from .tasks import send_cancellation_notice
+
+    task_send_on_commit(send_cancellation_notice, session_id)
+
+
+def _revise_calendar_event(session: Session) -> None:
+    Booking.objects.filter(session=session).update(calendar_sequence=F("calendar_sequence") + 1)

@@ -1,4 +1,5 @@
-"""Background work: the booking email, and the reminders a beat schedule sends.
+"""Background work: the booking and cancellation emails, and the reminders a beat schedule
+sends.
 
 Reminders are idempotent by an atomic claim on Booking.reminder_sent_at: whichever run sets it
 first sends; a second run (or a second worker) finds it set and skips. If sending raises, the
@@ -27,11 +28,26 @@ logger = logging.getLogger(__name__)
 def send_booking_confirmation(self, session_ids: list[int], moved: bool = False) -> bool:
     sessions = list(
         Session.objects.filter(pk__in=session_ids, status=Session.Status.BOOKED)
-        .select_related("patient", "plan__modality")
+        .select_related("patient", "plan__modality", "booking")
         .order_by("starts_at")
     )
     try:
         return notifications.send_booking_confirmation(sessions, moved=moved)
+    except OSError as error:  # the mail server is unreachable: try again later
+        raise self.retry(exc=error, countdown=60) from error
+
+
+@shared_task(bind=True, max_retries=3, ignore_result=True)
+def send_cancellation_notice(self, session_id: int) -> bool:
+    session = (
+        Session.objects.filter(pk=session_id, status=Session.Status.CANCELLED)
+        .select_related("patient", "plan__modality", "booking")
+        .first()
+    )
+    if session is None:  # booked again before the notice went out
+        return False
+    try:
+        return notifications.send_cancellation_notice(session)
     except OSError as error:  # the mail server is unreachable: try again later
         raise self.retry(exc=error, countdown=60) from error
 

@@ -421,7 +421,7 @@ def practitioner_feed(request, token: str):
             starts_at__gte=since,
             status__in=(*Session.ACTIVE_STATUSES, Session.Status.CANCELLED),
         )
-        .select_related("patient", "plan__modality")
+        .select_related("patient", "plan__modality", "booking")
         .order_by("starts_at")
     )
     body = calendar_for(sessions, name=f"Sessions of {practitioner}", for_patient=False)

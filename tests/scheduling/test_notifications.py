@@ -150,3 +150,82 @@ def test_reminders_through_a_real_worker_go_out_once(transactional_db, request, 
     assert tasks.send_due_reminders.delay().get(timeout=30) == 0
     assert Booking.objects.get(session=session).reminder_sent_at is not None
     assert "send_due_reminders" in worker.log()
+
+
+def _event(ical: bytes | str):
+    # An email's text/calendar attachment comes back as text.
+    calendar = _valid(ical.encode() if isinstance(ical, str) else ical)
+    [event] = calendar.walk("VEVENT")
+    return calendar, event
+
+
+def test_each_change_of_a_session_revises_its_calendar_event(
+    clinic, front_desk_user, mailoutbox, committed
+):
+    """One UID for the session's life; SEQUENCE grows with every move, cancellation and new
+    booking, so a calendar that imported an earlier file takes the newer one."""
+    from scheduling import services
+
+    with committed():
+        session = services.session_book(
+            session=clinic.sessions[0],
+            starts_at=at(12, 10),
+            practitioner_user_id=clinic.carla.user_id,
+            by=front_desk_user,
+        )
+    with committed():
+        services.session_reschedule(session=session, starts_at=at(13, 14), by=front_desk_user)
+    with committed():
+        services.session_cancel(
+            session=session, cancelled_by="clinic", reason="Carla ill", by=front_desk_user
+        )
+    with committed():
+        book(clinic, session, at(16, 10), front_desk_user)
+    booked, moved, cancelled = (_event(mail.attachments[0][1]) for mail in mailoutbox)
+    uids = {event["UID"] for _, event in (booked, moved, cancelled)}
+    assert uids == {f"session-{session.pk}@clinic-planner"}
+    assert [event["SEQUENCE"] for _, event in (booked, moved, cancelled)] == [0, 1, 2]
+    assert moved[1].decoded("DTSTART") == at(13, 14)
+    assert cancelled[0]["METHOD"] == "CANCEL" and cancelled[1]["STATUS"] == "CANCELLED"
+    session.refresh_from_db()
+    rebooked = _event(calendar_for([session], name="Clinic", for_patient=True))[1]
+    assert rebooked["SEQUENCE"] == 3 and rebooked.decoded("DTSTART") == at(16, 10)
+
+
+@pytest.mark.parametrize(
+    ("cancelled_by", "words"),
+    [("clinic", "cancelled by the clinic"), ("patient", "cancelled, as you asked")],
+)
+def test_a_cancellation_tells_the_patient_but_not_the_staff_reason(
+    clinic, front_desk_user, mailoutbox, committed, cancelled_by, words
+):
+    from scheduling import services
+
+    session = book(clinic, clinic.sessions[0], at(12, 10), front_desk_user)
+    with committed():
+        services.session_cancel(
+            session=session, cancelled_by=cancelled_by, reason="Carla ill", by=front_desk_user
+        )
+    [mail] = mailoutbox
+    assert mail.to == [clinic.plan.patient.email]
+    assert mail.subject == "Cancelled: your session on Thursday 12 March 2026"
+    assert "session on Thursday 12 March 2026 at 10:00 has been " + words in mail.body
+    assert "Carla ill" not in mail.body
+
+
+def test_no_cancellation_email_before_the_commit_or_without_an_address(
+    clinic, front_desk_user, mailoutbox, committed
+):
+    from scheduling import services
+
+    session = book(clinic, clinic.sessions[0], at(12, 10), front_desk_user)
+    services.session_cancel(session=session, cancelled_by="clinic", reason="x", by=front_desk_user)
+    assert mailoutbox == []  # not committed: nothing said
+    other = book(clinic, clinic.sessions[1], at(19, 10), front_desk_user)
+    other.patient.email = ""
+    other.patient.save()
+    with committed():
+        services.session_cancel(
+            session=other, cancelled_by="clinic", reason="x", by=front_desk_user
+        )
+    assert mailoutbox == []
