@@ -71,9 +71,16 @@ def working_time(
             if exception.kind == AvailabilityException.Kind.OFF:
                 return []
             hours = [(exception.starts, exception.ends)]
+    # Overlapping blocks (refused by the admin, but possible in older data) count once.
+    merged: list[list] = []
+    for start, end in sorted(hours):
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
     return [
         (dt.datetime.combine(day, start, tzinfo=tz), dt.datetime.combine(day, end, tzinfo=tz))
-        for start, end in hours
+        for start, end in merged
     ]
 
 

@@ -8,6 +8,7 @@ SQLite the booking service serialises writers (IMMEDIATE transactions) and check
 
 from __future__ import annotations
 
+import itertools
 import secrets
 
 from django.conf import settings
@@ -94,11 +95,34 @@ class WorkingHours(models.Model):
             models.CheckConstraint(
                 condition=models.Q(ends__gt=models.F("starts")),
                 name="working_hours_end_after_start",
+                violation_error_message="A block of working hours must end after it starts.",
             )
         ]
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+def overlapping_hours(blocks) -> list[str]:
+    """A sentence for each weekly block that overlaps the one before it on its weekday.
+
+    `blocks`: (weekday, starts, ends) triples, saved or not (a form's rows checked together).
+    """
+    by_day: dict[int, list] = {}
+    for weekday, starts, ends in blocks:
+        by_day.setdefault(weekday, []).append((starts, ends))
+    names = dict(WorkingHours.WEEKDAYS)
+    problems = []
+    for weekday, spans in sorted(by_day.items()):
+        spans.sort()
+        for (first_start, first_end), (next_start, next_end) in itertools.pairwise(spans):
+            if next_start < first_end:
+                problems.append(
+                    f"{names[weekday]}: {first_start:%H:%M}-{first_end:%H:%M} overlaps "
+                    f"{next_start:%H:%M}-{next_end:%H:%M}. Make them one block, or let one "
+                    "end when the next begins."
+                )
+    return problems
 
 
 class AvailabilityException(models.Model):

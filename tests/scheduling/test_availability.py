@@ -230,3 +230,17 @@ def test_the_search_loads_its_data_once(clinic, bob, front_desk_user, django_ass
     # The same for a month as for a day, however many sessions are booked.
     with django_assert_num_queries(19):
         find_slots(session=session, first_day=MON, last_day=dt.date(2026, 3, 31))
+
+
+def test_overlapping_weekly_blocks_offer_each_time_once(clinic):
+    """Older data may hold overlapping blocks (the admin now refuses them): counted once."""
+    from scheduling.models import WorkingHours
+
+    WorkingHours.objects.filter(practitioner=clinic.carla, weekday=0).delete()
+    for starts, ends in ((9, 13), (12, 17)):
+        WorkingHours.objects.create(
+            practitioner=clinic.carla, weekday=0, starts=dt.time(starts), ends=dt.time(ends)
+        )
+    starts = local_starts(find_slots(session=clinic.sessions[0], first_day=MON, last_day=MON))
+    assert len(starts) == len(set(starts)) == 30  # 09:00 to 16:15, as one 9-17 block
+    assert "02 12:30" in starts  # across where the first block ended
