@@ -103,17 +103,9 @@ def send_booking_confirmation(sessions: list[Session], *, moved: bool = False) -
         lines.append(f"For {nice_date(local)}:")
         lines += [f"  * {line}" for line in instructions(session)]
     lines += ["", "The attached calendar file adds the dates to your calendar."]
-    message = EmailMessage(
-        subject=f"{what} at {settings.CLINIC_NAME}",
-        body="\n".join(lines),
-        to=[patient.email],
+    _send_with_calendar(
+        patient, f"{what} at {settings.CLINIC_NAME}", lines, "booking.ics", sessions, "PUBLISH"
     )
-    message.attach(
-        "booking.ics",
-        calendar_for(sessions, name=settings.CLINIC_NAME, for_patient=True),
-        "text/calendar",
-    )
-    message.send()
     return True
 
 
@@ -135,18 +127,19 @@ def send_cancellation_notice(session: Session) -> bool:
         "We will be glad to find you a new time: book it with us, or reply to this email.",
         "The attached calendar file removes the session from your calendar.",
     ]
-    message = EmailMessage(
-        subject=f"Cancelled: your session on {nice_date(local)}",
-        body="\n".join(lines),
-        to=[patient.email],
-    )
+    subject = f"Cancelled: your session on {nice_date(local)}"
+    _send_with_calendar(patient, subject, lines, "cancelled.ics", [session], "CANCEL")
+    return True
+
+
+def _send_with_calendar(patient, subject: str, lines: list[str], filename: str, sessions, method):
+    message = EmailMessage(subject=subject, body="\n".join(lines), to=[patient.email])
     message.attach(
-        "cancelled.ics",
-        calendar_for([session], name=settings.CLINIC_NAME, for_patient=True, method="CANCEL"),
+        filename,
+        calendar_for(sessions, name=settings.CLINIC_NAME, for_patient=True, method=method),
         "text/calendar",
     )
     message.send()
-    return True
 
 
 def send_reminder(session: Session) -> bool:
