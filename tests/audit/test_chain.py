@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 
@@ -156,7 +157,10 @@ def test_postgresql_trigger_rejects_update_and_delete(postgres, front_desk_user,
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_appends_keep_one_unbroken_chain(front_desk_user, alice):
+@pytest.mark.parametrize("in_transaction", [True, False], ids=["in a transaction", "on its own"])
+def test_concurrent_appends_keep_one_unbroken_chain(front_desk_user, alice, in_transaction):
+    """A page view appends outside any transaction (its one statement commits by itself); a
+    service appends inside its own. Either way, concurrent appends make one chain."""
     require(connection.vendor == "postgresql", "needs PostgreSQL (set TEST_DATABASE_URL)")
     threads, per_thread = 6, 10
     barrier = threading.Barrier(threads)
@@ -166,7 +170,7 @@ def test_concurrent_appends_keep_one_unbroken_chain(front_desk_user, alice):
         try:
             barrier.wait()
             for i in range(per_thread):
-                with transaction.atomic():
+                with transaction.atomic() if in_transaction else contextlib.nullcontext():
                     audit_log(actor=None, action=Action.VIEW, patient=alice.pk, detail=f"{n}.{i}")
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
@@ -183,6 +187,8 @@ def test_concurrent_appends_keep_one_unbroken_chain(front_desk_user, alice):
     report = audit_verify()
     assert report.ok, report.problem
     assert report.verified == threads * per_thread
+    times = list(AuditEvent.objects.order_by("id").values_list("occurred_at", flat=True))
+    assert times == sorted(times)  # along the chain, time never goes back
 
 
 def test_an_append_costs_a_fixed_number_of_queries(
