@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import versions
+from people.models import Patient
 from people.records import cached_part
 from treatments.models import Session, TreatmentPlan
 
@@ -48,14 +49,20 @@ class AvailabilityView(APIView):
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        session = get_object_or_404(
-            Session.objects.select_related(
-                "plan__modality", "plan__body_area", "depth_level", "patient"
-            ),
+        # A search kept in the cache needs only the patient's record version for its key;
+        # the session itself is loaded when the search is run again.
+        patient_id, record_version = get_object_or_404(
+            Session.objects.values_list("patient_id", "patient__record_version"),
             pk=data["session"],
         )
 
         def draw():
+            session = get_object_or_404(
+                Session.objects.select_related(
+                    "plan__modality", "plan__body_area", "depth_level", "patient"
+                ),
+                pk=data["session"],
+            )
             slots = find_slots(
                 session=session,
                 first_day=data["first_day"],
@@ -71,8 +78,8 @@ class AvailabilityView(APIView):
         # version of both (and of the clinic's lists), and again once its first slot passes.
         found = cached_part(
             "availability",
-            session.patient,
-            session.pk,
+            Patient(pk=patient_id, record_version=record_version),
+            data["session"],
             data["first_day"],
             data["last_day"],
             data.get("practitioner"),

@@ -27,18 +27,32 @@ def api(front_desk_user):
     return client
 
 
-def test_availability(api, clinic, django_assert_max_num_queries):
+def test_availability(api, clinic, django_assert_max_num_queries, django_assert_num_queries):
     query = mornings(clinic.sessions[0], last_day="2026-03-06")
-    # the search's 19 (see test_the_search_loads_its_data_once) less what the API has loaded
-    with django_assert_max_num_queries(19):
+    # The session's patient and record version (the cache key), then the search's 19 (see
+    # test_the_search_loads_its_data_once).
+    with django_assert_max_num_queries(20):
         response = api.get("/api/booking/availability/", query)
     assert response.status_code == 200
+    # The same search again: the cache key, and the lists' and calendar's versions, read from
+    # the database here (a process's own cache; with Redis they are tokens there, see below).
+    with django_assert_num_queries(3):
+        assert api.get("/api/booking/availability/", query).json() == response.json()
     first = response.json()[0]
     assert first["starts_at"] == "2026-03-02T09:00:00+01:00"
     assert first["practitioner"] == clinic.carla.user_id and first["room"] == "Room 1"
     assert len(response.json()) == 5 * 12
     bad = api.get("/api/booking/availability/", {**query, "last_day": "2026-01-01"})
     assert bad.status_code == 400
+
+
+def test_with_a_shared_cache_a_repeated_search_reads_one_row(
+    shared_cache, api, clinic, django_assert_num_queries
+):
+    query = mornings(clinic.sessions[0])
+    first = api.get("/api/booking/availability/", query).json()
+    with django_assert_num_queries(1):  # the session's patient and record version
+        assert api.get("/api/booking/availability/", query).json() == first
 
 
 def test_book_reschedule_cancel(api, clinic):
