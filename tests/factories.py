@@ -11,6 +11,24 @@ from people.roles import Role, assign_role
 PASSWORD = "correct-horse-battery"
 
 
+# The named test patients (conftest's alice and bob). Many tests check that a page does not
+# show them; a random staff "Jane Smith" in a page header would read as "Smit" leaking.
+NAMED_PATIENTS = ("Alice", "Smit", "Bob", "Mulder")
+
+
+def _unlike_named_patients(kind: str):
+    """A Faker name of `kind` that neither contains nor is contained in a named patient's."""
+    faker = factory.Faker._get_faker()
+
+    def pick(_):
+        while True:
+            name = getattr(faker, kind)()
+            if not any(n in name or name in n for n in NAMED_PATIENTS):
+                return name
+
+    return factory.LazyAttribute(pick)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
@@ -18,8 +36,8 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    first_name = _unlike_named_patients("first_name")
+    last_name = _unlike_named_patients("last_name")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     password = factory.django.Password(PASSWORD)
 
@@ -38,8 +56,8 @@ class PatientFactory(factory.django.DjangoModelFactory):
         model = Patient
         skip_postgeneration_save = True
 
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    first_name = _unlike_named_patients("first_name")
+    last_name = _unlike_named_patients("last_name")
     date_of_birth = factory.Faker(
         "date_between", start_date=datetime.date(1950, 1, 1), end_date=datetime.date(2005, 12, 31)
     )

@@ -294,6 +294,19 @@ def check(grid_name, expected, observed, leaks):
     assert not report, report
 
 
+def shows(secret: str, body: str) -> bool:
+    """Whether the answer shows the secret as a whole word: staff names are random, and a
+    signed-in "Jane Smith" in the header is not Alice Smit's name leaking."""
+    return re.search(rf"(?<!\w){re.escape(secret)}(?!\w)", body) is not None
+
+
+def test_a_secret_is_found_as_a_word_not_inside_another():
+    assert shows("Smit", "<p>Alice Smit</p>") and shows("Smit", "Smit, Alice")
+    assert not shows("Smit", '<span class="who">Jane Smith</span>')
+    assert shows("alice.smit@example.com", "mail alice.smit@example.com now")
+    assert shows("1990-01-02", "born 1990-01-02.") and shows("+31 6 00000001", ">+31 6 00000001<")
+
+
 def test_every_page_for_every_role(clients, alice_file):
     ids = page_ids(alice_file)
     routes = dict(named_patterns())
@@ -317,7 +330,7 @@ def test_every_page_for_every_role(clients, alice_file):
                     leaks += [
                         f"{name} {role} {method}: {secret!r} in a refused answer"
                         for secret in alice_file.secrets
-                        if secret in body
+                        if shows(secret, body)
                     ]
             observed[name][role] = "--" if "--" in results else "ok"
     check("page", parse(PAGES), observed, leaks)
@@ -347,6 +360,6 @@ def test_every_api_operation_for_every_role(clients, alice_file):
                 leaks += [
                     f"{key} {role}: {secret!r} in a refused answer"
                     for secret in alice_file.secrets
-                    if secret in body
+                    if shows(secret, body)
                 ]
     check("operation", parse(API), observed, leaks)

@@ -153,6 +153,9 @@ def test_random_book_move_cancel_never_overlaps(postgres, clinic, front_desk_use
         settings=settings(
             max_examples=15,
             stateful_step_count=15,
+            # The same runs whatever pytest-randomly's seed: with a random one, 15 short runs
+            # now and then never reached a successful cancellation, and the check below failed.
+            derandomize=True,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
