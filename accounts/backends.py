@@ -11,6 +11,7 @@ holds from the next request on. Without a shared cache it is plain ModelBackend.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
 
-from core.cache import current_token, renew_token
+from core.cache import keep_under, read_under_tokens, renew_token
 
 VERSION_KEY = "permissions:version"
 SET_SECONDS = 60 * 60
@@ -40,48 +41,40 @@ def forget_user(user_id: int) -> None:
     transaction.on_commit(lambda: cache.delete(_user_key(user_id)))
 
 
-def _row(user) -> tuple:
-    return tuple(getattr(user, field.attname) for field in user._meta.concrete_fields)
+@functools.cache
+def _attnames() -> list[str]:
+    return [field.attname for field in get_user_model()._meta.concrete_fields]
 
 
 class CachedPermissionsBackend(ModelBackend):
-    def _kept(self, user_id) -> tuple[str, tuple | None]:
-        """The current permissions version and the user's entry kept under it, if any: one
+    def _kept(self, user_id) -> tuple[tuple[str, ...], tuple | None]:
+        """The permissions version, and (row, permissions, role names) if kept under it: one
         round trip for both."""
-        key = _user_key(user_id)
-        found = cache.get_many([VERSION_KEY, key])
-        version = current_token(VERSION_KEY, found.get(VERSION_KEY))
-        kept = found.get(key)
-        if kept is not None and len(kept) == 4 and kept[0] == version:
-            return version, kept
-        return version, None
+        return read_under_tokens([VERSION_KEY], _user_key(user_id))
 
-    def _keep(self, user_obj, version: str) -> None:
-        """Reads the user's permissions and role names and keeps them with the row just read."""
-        permissions = super().get_all_permissions(user_obj)
-        # Kept beside the permissions, for the role that audit records name.
+    def _read(self, user_obj) -> None:
+        """ModelBackend's two queries for the permissions, and the role names beside them
+        (for the role that audit records name)."""
+        super().get_all_permissions(user_obj)
         user_obj._group_names = sorted(user_obj.groups.values_list("name", flat=True))
-        cache.set(
-            _user_key(user_obj.pk),
-            (version, _row(user_obj), permissions, user_obj._group_names),
-            SET_SECONDS,
-        )
 
     def get_user(self, user_id):
         """The signed-in user of each request: from the shared cache, without a query, when
         it holds the user under the current version."""
         if not settings.SHARED_CACHE:
             return super().get_user(user_id)
-        version, kept = self._kept(user_id)
+        stamp, kept = self._kept(user_id)
         if kept is None:
             user = super().get_user(user_id)
             if user is not None:
-                self._keep(user, version)
+                self._read(user)
+                row = tuple(getattr(user, name) for name in _attnames())
+                entry = (row, user._perm_cache, user._group_names)
+                keep_under(stamp, _user_key(user.pk), entry, SET_SECONDS)
             return user
-        User = get_user_model()
-        names = [field.attname for field in User._meta.concrete_fields]
-        user = User.from_db(DEFAULT_DB_ALIAS, names, kept[1])
-        user._perm_cache, user._group_names = kept[2], kept[3]
+        row, permissions, group_names = kept
+        user = get_user_model().from_db(DEFAULT_DB_ALIAS, _attnames(), row)
+        user._perm_cache, user._group_names = permissions, group_names
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):
@@ -95,12 +88,11 @@ class CachedPermissionsBackend(ModelBackend):
         if not hasattr(user_obj, "_perm_cache"):
             _, kept = self._kept(user_obj.pk)
             if kept is not None:
-                user_obj._perm_cache, user_obj._group_names = kept[2], kept[3]
+                _, user_obj._perm_cache, user_obj._group_names = kept
             else:
                 # Not kept: this user object may hold unsaved changes, so only get_user,
                 # which reads the row itself, keeps an entry.
-                super().get_all_permissions(user_obj)
-                user_obj._group_names = sorted(user_obj.groups.values_list("name", flat=True))
+                self._read(user_obj)
         return user_obj._perm_cache
 
 

@@ -24,7 +24,13 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 
-from .cache import current_token, renew_token, saves_only_last_login
+from .cache import (
+    current_token,
+    kept_under,
+    read_under_tokens,
+    renew_token,
+    saves_only_last_login,
+)
 from .models import Version
 
 CALENDAR = "calendar"
@@ -44,27 +50,11 @@ def current(name: str) -> str:
 
 def read_kept(names: Sequence[str], key: str) -> tuple[tuple[str, ...], Any]:
     """The current versions of `names`, and what `key` holds if it was kept under exactly those
-    versions (else None). With a shared cache, one round trip for the versions and the value.
-
-    The versions are checked in the value rather than put in the key, so reading them costs no
-    trip of its own; a drawing kept under versions since retired is just not used.
-    """
+    versions (else None); with a shared cache, one round trip for the versions and the value."""
     if settings.SHARED_CACHE:
-        token_keys = [token_key(name) for name in names]
-        found = cache.get_many([*token_keys, key])
-        stamp = tuple(current_token(token, found.get(token)) for token in token_keys)
-        kept = found.get(key)
-    else:
-        stamp = tuple(current(name) for name in names)
-        kept = cache.get(key)
-    if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == stamp:
-        return stamp, kept[1]
-    return stamp, None
-
-
-def keep(stamp: tuple[str, ...], key: str, value: Any, timeout: int) -> None:
-    """Keeps `value` under `key` for the versions `read_kept` returned."""
-    cache.set(key, (stamp, value), timeout)
+        return read_under_tokens([token_key(name) for name in names], key)
+    stamp = tuple(current(name) for name in names)
+    return stamp, kept_under(stamp, cache.get(key))
 
 
 def _raise(name: str) -> None:

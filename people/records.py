@@ -28,8 +28,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import versions
+from core.cache import keep_under
 
-# A safety net only: correctness comes from the versions in the key.
+# A safety net only: correctness comes from the versions in the key and the kept value.
 PART_CACHE_SECONDS = 6 * 60 * 60
 
 
@@ -118,5 +119,5 @@ def cached_part(
     if kept is not None and (kept[1] is None or now < kept[1]):
         return kept[0]
     part, true_until = draw()
-    versions.keep(stamp, key, (part, true_until), PART_CACHE_SECONDS)
+    keep_under(stamp, key, (part, true_until), PART_CACHE_SECONDS)
     return part
