@@ -27,51 +27,21 @@ def _client_ip(request) -> str | None:
 
 _HEAD = AuditChainHead._meta.db_table
 _EVENT = AuditEvent._meta.db_table
-_EVENT_FIELDS = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
 
 # SQLite: the head is locked by the transaction (every one is IMMEDIATE, see settings), created
-# on first use by the upsert; the event is inserted, then the head moved to it.
+# on first use by the upsert; the event is then inserted and the head moved to it.
 _LOCK_HEAD_SQL = (
     f"INSERT INTO {_HEAD} (id, last_event_id, last_hash, prev_hash) VALUES (1, NULL, %s, %s) "
     f"ON CONFLICT (id) DO UPDATE SET last_hash = {_HEAD}.last_hash RETURNING last_hash"
 )
-_INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING id".format(
-    table=_EVENT,
-    columns=", ".join(field.column for field in _EVENT_FIELDS),
-    values=", ".join(["%s"] * len(_EVENT_FIELDS)),
-)
-_MOVE_HEAD_SQL = (
-    f"UPDATE {_HEAD} SET last_event_id = %s, last_hash = %s, prev_hash = %s, "
-    "last_occurred_at = %s WHERE id = 1"
-)
-
-
-def _insert_and_move_head(event: AuditEvent) -> None:
-    """Writes the event and makes it the chain's head. Plain SQL: every page view writes one,
-    and the ORM's insert and update cost more than the round trips themselves."""
-    values = [
-        field.get_db_prep_save(getattr(event, field.attname), connection) for field in _EVENT_FIELDS
-    ]
-    occurred_at = AuditEvent._meta.get_field("occurred_at")
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, values)
-        event.pk = cursor.fetchone()[0]
-        cursor.execute(
-            _MOVE_HEAD_SQL,
-            [
-                event.pk,
-                event.hash,
-                event.prev_hash,
-                occurred_at.get_db_prep_save(event.occurred_at, connection),
-            ],
-        )
-    event._state.adding = False
-    event._state.db = connection.alias
-
 
 # Filled in by PostgreSQL under the chain's lock; the other fields come from Python.
 _CHAINED = ("occurred_at", "prev_hash", "hash")
-_GIVEN_FIELDS = [field for field in _EVENT_FIELDS if field.name not in _CHAINED]
+_GIVEN_FIELDS = [
+    field
+    for field in AuditEvent._meta.concrete_fields
+    if not field.primary_key and field.name not in _CHAINED
+]
 # PostgreSQL: the whole append in one statement. The UPDATE locks the head (waiting for a
 # concurrent append to commit, then re-reading it), takes the event's id under that lock, and
 # hashes the canonical form with the last hash; the event is written from what it returns.
@@ -172,7 +142,13 @@ def audit_log(
         event.occurred_at = timezone.now()
         event.prev_hash = prev_hash
         event.hash = event.compute_hash()
-        _insert_and_move_head(event)
+        event.save()
+        AuditChainHead.objects.filter(pk=1).update(
+            last_event_id=event.pk,
+            last_hash=event.hash,
+            prev_hash=event.prev_hash,
+            last_occurred_at=event.occurred_at,
+        )
     return event
 
 
