@@ -26,7 +26,6 @@ def _client_ip(request) -> str | None:
 
 
 _HEAD = AuditChainHead._meta.db_table
-_EVENT = AuditEvent._meta.db_table
 
 # SQLite: the head is locked by the transaction (every one is IMMEDIATE, see settings), created
 # on first use by the upsert; the event is then inserted and the head moved to it.
@@ -37,53 +36,29 @@ _LOCK_HEAD_SQL = (
 
 # Filled in by PostgreSQL under the chain's lock; the other fields come from Python.
 _CHAINED = ("occurred_at", "prev_hash", "hash")
-_GIVEN_FIELDS = [
+# The arguments of the PostgreSQL function `audit_append` (migration audit/0005), in order,
+# after the canonical form's two pieces and the time.
+APPEND_FIELDS = [
     field
     for field in AuditEvent._meta.concrete_fields
     if not field.primary_key and field.name not in _CHAINED
 ]
-# PostgreSQL: the whole append in one statement. The UPDATE locks the head (waiting for a
-# concurrent append to commit, then re-reading it), takes the event's id under that lock, and
-# hashes the canonical form with the last hash; the event is written from what it returns.
-# The time is the caller's clock, but never before the last event's, so the chain's times
-# never go backwards. Outside a transaction it commits on its own: one round trip per append.
-_APPEND_SQL = (
-    f"WITH moved AS (UPDATE {_HEAD} AS head "
-    "SET (last_event_id, last_hash, prev_hash, last_occurred_at) = ("
-    f"SELECT nextval(pg_get_serial_sequence('{_EVENT}', 'id')), "
-    "encode(sha256(convert_to(%s || to_char(now.at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00' || %s || head.last_hash || '\"}', 'UTF8')), "
-    "'hex'), head.last_hash, now.at "
-    "FROM (SELECT GREATEST(%s::timestamptz, head.last_occurred_at) AS at) AS now) "
-    "WHERE head.id = 1 RETURNING head.last_event_id, head.last_hash, head.prev_hash, "
-    "head.last_occurred_at) "
-    f"INSERT INTO {_EVENT} (id, occurred_at, prev_hash, hash, "
-    f"{', '.join(field.column for field in _GIVEN_FIELDS)}) "
-    "SELECT moved.last_event_id, moved.last_occurred_at, moved.prev_hash, moved.last_hash, "
-    f"{', '.join(['%s'] * len(_GIVEN_FIELDS))} FROM moved "
-    "RETURNING id, occurred_at, prev_hash, hash"
-)
-_CREATE_HEAD_SQL = (
-    f"INSERT INTO {_HEAD} (id, last_event_id, last_hash, prev_hash) "
-    "VALUES (1, NULL, %s, %s) ON CONFLICT (id) DO NOTHING"
-)
+# PostgreSQL: the whole append in one call of a server-side function, whose plans are kept for
+# the connection. Under the head's row lock (waiting for a concurrent append to commit) it
+# takes the event's id and time and hashes the canonical form with the last hash. Outside a
+# transaction it commits on its own: one round trip per append.
+_APPEND_SQL = f"SELECT * FROM audit_append(%s, %s, %s, {', '.join(['%s'] * len(APPEND_FIELDS))})"
 
 
 def _append_in_one_statement(event: AuditEvent) -> None:
-    """PostgreSQL: chains and writes the event in one statement (see _APPEND_SQL)."""
+    """PostgreSQL: chains and writes the event in one call (see _APPEND_SQL)."""
     before, between = event.canonical_around_chain()
     values = [
-        field.get_db_prep_save(getattr(event, field.attname), connection) for field in _GIVEN_FIELDS
+        field.get_db_prep_save(getattr(event, field.attname), connection) for field in APPEND_FIELDS
     ]
     with connection.cursor() as cursor:
-        params = [before, between, timezone.now(), *values]
-        cursor.execute(_APPEND_SQL, params)
-        row = cursor.fetchone()
-        if row is None:  # the first append ever: no head yet
-            cursor.execute(_CREATE_HEAD_SQL, [GENESIS_HASH, GENESIS_HASH])
-            cursor.execute(_APPEND_SQL, params)
-            row = cursor.fetchone()
-    event.pk, event.occurred_at, event.prev_hash, event.hash = row
+        cursor.execute(_APPEND_SQL, [before, between, timezone.now(), *values])
+        event.pk, event.occurred_at, event.prev_hash, event.hash = cursor.fetchone()
     event._state.adding = False
     event._state.db = connection.alias
 

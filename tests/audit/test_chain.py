@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 
 from audit.models import GENESIS_HASH, AppendOnlyError, AuditChainHead, AuditEvent
-from audit.services import Action, audit_log, audit_verify
+from audit.services import APPEND_FIELDS, Action, audit_log, audit_verify
 from tests.services import AUDIT_WRITES, require
 
 TABLE = AuditEvent._meta.db_table
@@ -239,6 +239,17 @@ def test_the_head_describes_the_last_event(front_desk_user, alice):
     stored = AuditEvent.objects.get(pk=second.pk)
     assert stored.hash == stored.compute_hash() == second.hash
     assert stored.occurred_at == second.occurred_at
+
+
+@pytest.mark.postgres
+def test_the_append_function_takes_the_events_fields_in_the_services_order(postgres):
+    """audit_append (migration audit/0005) names its columns itself: a field added to
+    AuditEvent without a migration that changes the function would be refused here."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proargnames FROM pg_proc WHERE proname = 'audit_append'")
+        (names,) = cursor.fetchone()
+    given = [name.removeprefix("p_") for name in names if name.startswith("p_")]
+    assert given == [field.column for field in APPEND_FIELDS]
 
 
 @pytest.mark.postgres
