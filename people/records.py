@@ -20,15 +20,17 @@ A cached part is therefore never stale, and nothing has to find and delete it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from django.db import models, transaction
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core import versions
-from core.cache import keep_under
+from core.cache import keep_under, read_under_tokens, renew_token
 
 # A safety net only: correctness comes from the versions in the key and the kept value.
 PART_CACHE_SECONDS = 6 * 60 * 60
@@ -41,6 +43,16 @@ def _raise_pending(connection) -> None:
     connection.pending_record_changes.clear()
     if patient_ids:
         Patient.objects.filter(pk__in=patient_ids).update(record_version=F("record_version") + 1)
+        if settings.SHARED_CACHE:
+            for patient_id in patient_ids:
+                renew_token(record_token_key(patient_id))
+
+
+def record_token_key(patient_id: int) -> str:
+    """With a shared cache: the patient's record token, renewed beside every raise of their
+    record version, so a kept record page needs no read of the patient row to know it is
+    current."""
+    return f"record-token:{patient_id}"
 
 
 def record_changed(patient_id: int | None) -> None:
@@ -90,6 +102,19 @@ class RecordQuerySet(models.QuerySet):
     delete.queryset_only = True
 
 
+def _part_key(name: str, patient_id: int, version: str, now: dt.datetime, vary) -> str:
+    return ":".join(
+        [
+            "record",
+            name,
+            str(patient_id),
+            version,
+            timezone.localdate(now).isoformat(),
+            *(str(value) for value in vary),
+        ]
+    )
+
+
 def cached_part(
     name: str,
     patient,
@@ -105,19 +130,55 @@ def cached_part(
     `versions_named`: named versions it depends on besides the reference lists.
     """
     now = now or timezone.now()
-    key = ":".join(
-        [
-            "record",
-            name,
-            str(patient.pk),
-            str(patient.record_version),
-            timezone.localdate(now).isoformat(),
-            *(str(value) for value in vary),
-        ]
-    )
+    key = _part_key(name, patient.pk, f"v{patient.record_version}", now, vary)
     stamp, kept = versions.read_kept((versions.REFERENCE, *versions_named), key)
     if kept is not None and (kept[1] is None or now < kept[1]):
         return kept[0]
     part, true_until = draw()
     keep_under(stamp, key, (part, true_until), PART_CACHE_SECONDS)
     return part
+
+
+@functools.cache
+def _patient_attnames() -> list[str]:
+    from .models import Patient
+
+    return [field.attname for field in Patient._meta.concrete_fields]
+
+
+def record_page(
+    name: str,
+    patient_id: int,
+    *vary: Any,
+    load: Callable[[], Any],
+    draw: Callable[[Any], tuple[Any, dt.datetime | None]],
+    now: dt.datetime | None = None,
+):
+    """The patient and what `draw(patient)` returns for their record, for a record page.
+
+    `load()` reads the patient (raising Http404 or PermissionDenied as the page needs). With a
+    shared cache, the patient's row and the part are kept together under the patient's record
+    token and the reference version, so a kept page reads no row at all; a missing or renewed
+    token only means reading and drawing again. Without one, the patient is read for their
+    record version and the part is kept under it (`cached_part`).
+    """
+    if not settings.SHARED_CACHE:
+        patient = load()
+        part = cached_part(name, patient, *vary, draw=lambda: draw(patient), now=now)
+        return patient, part
+    from .models import Patient
+
+    now = now or timezone.now()
+    key = _part_key(name, patient_id, "token", now, vary)
+    stamp, kept = read_under_tokens(
+        [versions.token_key(versions.REFERENCE), record_token_key(patient_id)], key
+    )
+    if kept is not None and (kept[2] is None or now < kept[2]):
+        row, part, _ = kept
+        return Patient.from_db(DEFAULT_DB_ALIAS, _patient_attnames(), row), part
+    patient = load()
+    part, true_until = draw(patient)
+    # The row, not the instance: whatever relations drawing loaded onto it are not kept.
+    row = tuple(getattr(patient, attname) for attname in _patient_attnames())
+    keep_under(stamp, key, (row, part, true_until), PART_CACHE_SECONDS)
+    return patient, part

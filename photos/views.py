@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.services import Action, audit_log
 from core.decorators import role_required
 from people.models import Patient
-from people.records import cached_part
+from people.records import record_page
 from portal.access import patient_required
 from treatments.models import BodyArea, Session
 
@@ -189,15 +189,16 @@ def _page_number(value: str | None) -> int | None:
 def patient_timeline(request, patient_id: int):
     """The patient's photos session by session, newest first, a page at a time; "Older photos"
     appends the next page in place with htmx, or opens it as a page without JavaScript."""
-    patient = get_object_or_404(Patient, pk=patient_id)
-    context = {"patient": patient}
     number = _page_number(request.GET.get("page"))
     if number is None:
-        context["problem"] = "Pages are numbered 1, 2, 3 and so on."
+        context = {
+            "patient": get_object_or_404(Patient, pk=patient_id),
+            "problem": "Pages are numbered 1, 2, 3 and so on.",
+        }
         return render(request, "photos/patient_timeline.html", context, status=400)
     with_comparisons = number == 1 and not request.htmx
 
-    def draw():
+    def draw(patient):
         page = queries.timeline_page(patient, number)
         part = {
             "empty": not page.sessions,
@@ -217,7 +218,15 @@ def patient_timeline(request, patient_id: int):
         return part, None
 
     # Drawn once per version of the record (people/records.py).
-    part = cached_part("timeline", patient, number, with_comparisons, draw=draw)
+    patient, part = record_page(
+        "timeline",
+        patient_id,
+        number,
+        with_comparisons,
+        load=lambda: get_object_or_404(Patient, pk=patient_id),
+        draw=draw,
+    )
+    context = {"patient": patient}
     if number > 1 and part["empty"]:
         context["problem"] = f"There is no page {number}: this patient's photos end before it."
         return render(request, "photos/patient_timeline.html", context, status=404)

@@ -18,7 +18,7 @@ from core.decorators import role_required
 from core.links import link_for_each
 from core.views import form_status
 from people.models import Patient
-from people.records import cached_part
+from people.records import record_page
 
 from . import services
 from .aftercare import aftercare_for
@@ -98,10 +98,9 @@ def _chart_sessions(patient) -> list[ChartRow]:
 
 @role_required("treatments.view_treatmentplan")
 def chart(request, patient_id: int):
-    patient = get_object_or_404(Patient, pk=patient_id)
     user = request.user
 
-    def draw():
+    def draw(patient):
         context = {
             "patient": patient,
             "plans": TreatmentPlan.objects.for_patient(patient)
@@ -118,7 +117,13 @@ def chart(request, patient_id: int):
         return render_to_string("treatments/_chart_body.html", context, request=request), None
 
     # Drawn once per version of the record, and per set of permissions (what links it offers).
-    body = cached_part("chart", patient, permissions_key(user), draw=draw)
+    patient, body = record_page(
+        "chart",
+        patient_id,
+        permissions_key(user),
+        load=lambda: get_object_or_404(Patient, pk=patient_id),
+        draw=draw,
+    )
     audit_log(actor=user, action=Action.VIEW, obj=patient, request=request, detail="chart")
     return render(
         request,

@@ -176,6 +176,51 @@ def test_the_chart_follows_history_and_screening(client, alice, course, carla, c
     assert after == fresh(client, url)
 
 
+def history_added(alice, comparison):
+    treatment_services.history_add(
+        patient=alice, factor=Factor.objects.get(slug="isotretinoin"), notes="acne"
+    )
+
+
+def derivative_pending(alice, comparison):
+    Derivative.objects.filter(photo_id=comparison.before_id).update(status="pending")
+
+
+@pytest.mark.parametrize(
+    ("url_name", "change"),
+    [
+        ("treatments:chart", rename_patient),
+        ("treatments:chart", history_added),
+        ("treatments:chart", rename_modality),
+        ("photos:timeline", rename_patient),
+        ("photos:timeline", derivative_pending),
+        ("photos:timeline", withdraw_comparison),
+    ],
+)
+def test_with_a_shared_cache_the_staff_record_pages_follow_every_committed_change(
+    shared_cache, client, alice, comparison, carla, committed, url_name, change
+):
+    """The patient's row is kept with the part under the record token: a kept page reads no row,
+    yet shows every committed change, to the patient's own details too."""
+    client.force_login(carla)
+    url = reverse(url_name, args=[alice.pk])
+    before = page(client, url)
+    with CaptureQueriesContext(connection) as kept_look:
+        assert page(client, url) == before
+    assert not [q for q in kept_look if "people_patient" in q["sql"]]
+    with committed():
+        change(alice, comparison)
+    after = page(client, url)
+    assert after != before
+    assert after == fresh(client, url)
+
+
+def test_with_a_shared_cache_an_unknown_patient_is_still_not_found(shared_cache, client, carla):
+    client.force_login(carla)
+    for url_name in ("treatments:chart", "photos:timeline"):
+        assert client.get(reverse(url_name, args=[987654])).status_code == 404
+
+
 def test_the_chart_is_drawn_per_set_of_permissions(client, alice, course, carla, front_desk_user):
     """The desk may see a chart without the clinical history; it never gets the clinician's."""
     url = reverse("treatments:chart", args=[alice.pk])
