@@ -18,13 +18,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.services import audit_log
-from people.records import cached_part
+from core.decorators import role_required
 from scheduling.notifications import calendar_for, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
 
 from . import dates, queries, services
-from .access import patient_required
+from .access import own_record_page, patient_required
 from .forms import CancelForm, ChangeForm
 
 
@@ -47,9 +47,9 @@ def _policy() -> dict:
 
 
 @require_GET
-@patient_required
-def home(request, patient):
-    def draw():
+@role_required("people.use_portal")
+def home(request):
+    def draw(patient):
         overview = queries.overview(patient)
         context = {
             "patient": patient,
@@ -60,7 +60,7 @@ def home(request, patient):
         return render_to_string("portal/_home_body.html", context), overview.true_until
 
     # Drawn once per version of the record, and again when the clock changes what it says.
-    body = cached_part("portal-home", patient, draw=draw)
+    patient, body = own_record_page(request, "portal-home", draw=draw)
     _viewed(request, patient, "home")
     return render(request, "portal/home.html", {"patient": patient, "body": body})
 

@@ -249,3 +249,41 @@ def test_the_timeline_follows_the_worker(client, alice, comparison, carla, commi
     with committed():
         photo_services.derivatives_mark_failed(photo_id=photo_id, reason="broken")
     assert page(client, url) == fresh(client, url)
+
+
+def test_with_a_shared_cache_a_kept_portal_home_reads_no_patient_row(
+    shared_cache, client, alice, comparison
+):
+    client.force_login(alice.user)
+    url = reverse("portal:home")
+    before = page(client, url)
+    with CaptureQueriesContext(connection) as kept_look:
+        assert page(client, url) == before
+    assert not [q for q in kept_look if "people_patient" in q["sql"]]
+
+
+@pytest.mark.parametrize("cache_kind", ["own cache", "shared cache"])
+def test_the_portal_home_follows_the_account_to_another_record(
+    request, cache_kind, client, alice, bob, comparison, committed
+):
+    """An account linked to another record (a duplicate merged, say) sees that record from the
+    next look, though the first record's id was kept in its session."""
+    if cache_kind == "shared cache":
+        request.getfixturevalue("shared_cache")
+    client.force_login(alice.user)
+    url = reverse("portal:home")
+    assert "Alice" in page(client, url)
+    account = alice.user
+    with committed():
+        bob.user, alice.user = None, None
+        bob.save()
+        alice.save()
+        bob.user = account
+        bob.save()
+    moved = page(client, url)
+    assert "Bob" in moved  # the account keeps its own name, Alice's, in the top bar
+    assert moved == fresh(client, url)
+    with committed():
+        bob.user = None
+        bob.save()
+    assert client.get(url).status_code == 403
