@@ -191,7 +191,47 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def measure_scale(database_url: str, seconds: float, connections: int, runs: int) -> dict:
+def merged(runs: list[dict]) -> dict:
+    """One figure from several slices of load: throughput over their whole time, the middle
+    slice's p50 and the worst slice's p99."""
+    seconds = sum(run["seconds"] for run in runs)
+    statuses: dict = {}
+    for run in runs:
+        for status, number in run["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + number
+    p50s = sorted(run["p50_ms"] for run in runs)
+    return {
+        "requests": sum(run["requests"] for run in runs),
+        "rps": round(sum(run["rps"] * run["seconds"] for run in runs) / seconds, 1),
+        "p50_ms": p50s[len(p50s) // 2],
+        "p99_ms": max(run["p99_ms"] for run in runs),
+        "errors": sum(run["errors"] for run in runs),
+        "statuses": statuses,
+    }
+
+
+def side_by_side(port: int, page: tuple, seconds: float, connections: int, slices: int) -> tuple:
+    """The page and the baseline in alternating slices of seconds / slices each: this machine's
+    speed drifts by tens of percent within a minute, and a baseline measured once, before
+    every page, would put that drift into each page's ratio."""
+    slice_seconds = seconds / slices
+    page_runs, baseline_runs = [], []
+    for _ in range(slices):
+        for runs, (run_cookie, run_path) in ((baseline_runs, ("", BASELINE)), (page_runs, page)):
+            run = load_from_another_process(
+                port=port,
+                path=run_path,
+                cookie=run_cookie,
+                seconds=slice_seconds,
+                connections=connections,
+            )
+            runs.append({**run, "seconds": slice_seconds})
+    return merged(page_runs), baseline_runs
+
+
+def measure_scale(
+    database_url: str, seconds: float, connections: int, runs: int, slices: int
+) -> dict:
     prepared = run_child("bench.inprocess", database_url, "prepare")
     queries = run_child("bench.inprocess", database_url, "queries", "--runs", str(runs))
     course = run_child("bench.inprocess", database_url, "availability", "--runs", str(runs))
@@ -199,27 +239,34 @@ def measure_scale(database_url: str, seconds: float, connections: int, runs: int
     port = free_port()
     server = gunicorn(database_url, port)
     under_load = {}
+    all_baseline_runs = []
     try:
-        targets = [("baseline", "", BASELINE)] + [
-            (name, prepared["cookies"][who], path)
-            for name, (who, path) in prepared["pages"].items()
-        ]
-        for name, cookie, path in targets:
-            under_load[name] = load_from_another_process(
-                port=port, path=path, cookie=cookie, seconds=seconds, connections=connections
+        # Warm both workers on every page before anything is measured.
+        for who, path in prepared["pages"].values():
+            load_from_another_process(
+                port=port, path=path, cookie=prepared["cookies"][who], seconds=1, connections=4
             )
+        for name, (who, path) in prepared["pages"].items():
+            row, baseline_runs = side_by_side(
+                port, (prepared["cookies"][who], path), seconds, connections, slices
+            )
+            baseline = merged(baseline_runs)
+            row["baseline_rps"] = baseline["rps"]
+            row["rps_ratio_to_baseline"] = round(row["rps"] / baseline["rps"], 3)
+            row["p99_ratio_to_baseline"] = round(row["p99_ms"] / baseline["p99_ms"], 2)
+            under_load[name] = row
+            all_baseline_runs += baseline_runs
     finally:
         stop(server)
-    base = under_load["baseline"]
-    for row in under_load.values():
-        row["rps_ratio_to_baseline"] = round(row["rps"] / base["rps"], 3) if base["rps"] else None
-        row["p99_ratio_to_baseline"] = round(row["p99_ms"] / base["p99_ms"], 2)
+    baseline = merged(all_baseline_runs)
+    baseline.update(baseline_rps=baseline["rps"], rps_ratio_to_baseline=1.0)
+    baseline["p99_ratio_to_baseline"] = 1.0
     return {
         "data": info,
         "bench_day": prepared["bench_day"],
         "in_process": queries,
         "course_availability": course,
-        "under_load": under_load,
+        "under_load": {"baseline": baseline, **under_load},
     }
 
 
@@ -228,6 +275,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument(
+        "--slices", type=int, default=4, help="alternating slices of page and baseline load"
+    )
     args = parser.parse_args(argv)
     for url in SCALES.values():
         problem = database_ready(url)
@@ -238,10 +288,11 @@ def main(argv: list[str] | None = None) -> dict | None:
         "seconds": args.seconds,
         "connections": args.connections,
         "workers": 2,
+        "slices": args.slices,
         "client": "wrk" if shutil.which("wrk") else "python threads",
     }
     for label, url in SCALES.items():
-        report[label] = measure_scale(url, args.seconds, args.connections, args.runs)
+        report[label] = measure_scale(url, args.seconds, args.connections, args.runs, args.slices)
     small, large = report["small"], report["large"]
     report["growth"] = {
         name: {
@@ -278,7 +329,8 @@ def print_report(report: dict) -> None:
             f"\nPages under load, {label} clinic ({data['patients']:,} patients, "
             f"{data['sessions']:,} sessions, {data['photos']:,} photos): gunicorn 2 sync workers, "
             f"{report['connections']} connections from {report.get('client', 'python threads')}, "
-            f"{report['seconds']:.0f} s per page"
+            f"{report['seconds']:.0f} s per page and as much of the baseline, in "
+            f"{report.get('slices', 1)} alternating slices"
         )
         rows = []
         for name, row in scale["under_load"].items():
@@ -286,6 +338,7 @@ def print_report(report: dict) -> None:
                 [
                     name,
                     row["rps"],
+                    row.get("baseline_rps", ""),
                     row["p50_ms"],
                     row["p99_ms"],
                     row["rps_ratio_to_baseline"],
@@ -293,7 +346,8 @@ def print_report(report: dict) -> None:
                     scale["in_process"].get(name, {}).get("queries", ""),
                 ]
             )
-        print(table(["page", "req/s", "p50 ms", "p99 ms", "x baseline", "errors", "queries"], rows))
+        headers = ["page", "req/s", "baseline req/s", "p50 ms", "p99 ms", "x baseline"]
+        print(table([*headers, "errors", "queries"], rows))
         course = scale["course_availability"]
         print(
             f"Course availability (12 sessions, every 14 days, 10 practitioners): "
