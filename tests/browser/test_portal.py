@@ -61,7 +61,10 @@ def test_alice_follows_her_course_on_her_phone(phone_page, alices_course):
     page.wait_for_url("**/portal/photos/*/")
     before = page.get_by_role("img", name="Before,")
     before.wait_for()
-    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    # Each image is its own audited request; on SQLite they are served one at a time. Wait
+    # until every one has finished loading, then require that none is broken.
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    assert page.evaluate("[...document.images].every(i => i.naturalWidth > 0)")
     page.get_by_label("Slide left for after, right for before").fill("20")
     clip = page.evaluate("getComputedStyle(document.getElementById('compare-top')).clipPath")
     assert "80%" in clip
