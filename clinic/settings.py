@@ -133,6 +133,9 @@ DATABASES["default"].setdefault(
     "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60 if _server_database else 0)
 )
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", _server_database)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with a health check that asks the socket before sending SELECT 1.
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
 if not _server_database:
     # WAL and a busy timeout let the web server and the worker share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -61,7 +61,7 @@ def database_url_of(settings_dict: dict) -> str:
     engine = settings_dict["ENGINE"]
     if engine == "django.db.backends.sqlite3":
         return f"sqlite:///{settings_dict['NAME']}"
-    if engine.startswith("django.db.backends.postgresql"):
+    if engine.startswith("django.db.backends.postgresql") or engine == "core.postgresql":
         user = quote(settings_dict.get("USER") or "", safe="")
         password = quote(settings_dict.get("PASSWORD") or "", safe="")
         auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
