@@ -270,6 +270,26 @@ def measure_scale(
     }
 
 
+def settle_in_process(report: dict, runs: int, rounds: int) -> None:
+    """Each clinic's in-process times again, the two clinics taking turns, for the growth
+    ratios: they compare times taken minutes apart, and this machine's speed drifts by more
+    than the ratios' goal within minutes. The growth table uses each figure's best p50 of all
+    the turns (`p50_ms_best`) on both sides; the reported p50s stay those of the first turn."""
+    for scale in (report["small"], report["large"]):
+        for row in (*scale["in_process"].values(), scale["course_availability"]):
+            row["p50_ms_best"] = row["p50_ms"]
+    for _ in range(rounds):
+        for label, url in SCALES.items():
+            scale = report[label]
+            again = run_child("bench.inprocess", url, "queries", "--runs", str(runs))
+            for name, row in again.items():
+                kept = scale["in_process"][name]
+                kept["p50_ms_best"] = min(kept["p50_ms_best"], row["p50_ms"])
+            course = run_child("bench.inprocess", url, "availability", "--runs", str(runs))
+            kept = scale["course_availability"]
+            kept["p50_ms_best"] = min(kept["p50_ms_best"], course["p50_ms"])
+
+
 def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8)
@@ -277,6 +297,12 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument(
         "--slices", type=int, default=4, help="alternating slices of page and baseline load"
+    )
+    parser.add_argument(
+        "--growth-rounds",
+        type=int,
+        default=2,
+        help="more in-process turns of the two clinics for the growth ratios",
     )
     args = parser.parse_args(argv)
     for url in SCALES.values():
@@ -293,12 +319,14 @@ def main(argv: list[str] | None = None) -> dict | None:
     }
     for label, url in SCALES.items():
         report[label] = measure_scale(url, args.seconds, args.connections, args.runs, args.slices)
+    settle_in_process(report, args.runs, args.growth_rounds)
     small, large = report["small"], report["large"]
     report["growth"] = {
         name: {
             "data_ratio": round(large["data"]["sessions"] / small["data"]["sessions"], 1),
             "time_ratio_in_process": round(
-                large["in_process"][name]["p50_ms"] / small["in_process"][name]["p50_ms"], 2
+                large["in_process"][name]["p50_ms_best"] / small["in_process"][name]["p50_ms_best"],
+                2,
             ),
             "p50_ratio_under_load": round(
                 large["under_load"][name]["p50_ms"] / small["under_load"][name]["p50_ms"], 2
@@ -311,7 +339,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     report["growth"]["course availability"] = {
         "data_ratio": report["growth"]["day calendar"]["data_ratio"],
         "time_ratio_in_process": round(
-            large["course_availability"]["p50_ms"] / small["course_availability"]["p50_ms"], 2
+            large["course_availability"]["p50_ms_best"]
+            / small["course_availability"]["p50_ms_best"],
+            2,
         ),
         "queries_small": small["course_availability"]["queries"],
         "queries_large": large["course_availability"]["queries"],
