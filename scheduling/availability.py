@@ -513,7 +513,8 @@ class SearchContext:
         keys = [room.resource_key for room in self.rooms]
         values = ", ".join(["(%s::date, %s::timestamptz, %s::timestamptz)"] * len(windows))
         sql = (
-            "SELECT r.resource, w.day, SUM(EXTRACT(EPOCH FROM "
+            # The intervals summed first, and turned into seconds once per room and day.
+            "SELECT r.resource, w.day, EXTRACT(EPOCH FROM SUM("
             "LEAST(r.ends_at, w.closes) - GREATEST(r.starts_at, w.opens))) "
             f"FROM {Reservation._meta.db_table} r JOIN (VALUES {values}) AS w(day, opens, closes) "
             "ON (r.starts_at AT TIME ZONE %s)::date = w.day "
