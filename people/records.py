@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.models import F
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from core import versions
@@ -44,8 +45,7 @@ def _raise_pending(connection) -> None:
     if patient_ids:
         Patient.objects.filter(pk__in=patient_ids).update(record_version=F("record_version") + 1)
         if settings.SHARED_CACHE:
-            for patient_id in patient_ids:
-                renew_token(record_token_key(patient_id))
+            renew_token(*(record_token_key(patient_id) for patient_id in patient_ids))
 
 
 def record_token_key(patient_id: int) -> str:
@@ -115,6 +115,16 @@ def _part_key(name: str, patient_id: int, version: str, now: dt.datetime, vary) 
     )
 
 
+def _kept_or_drawn(stamp, kept, key: str, now: dt.datetime, draw: Callable[[], tuple]):
+    """What a `keep_under` entry read under `stamp` holds, if it is still true at `now`; else
+    what `draw()` returns (the value, and the moment it stops being true), kept under `stamp`."""
+    if kept is not None and (kept[1] is None or now < kept[1]):
+        return kept[0]
+    value, true_until = draw()
+    keep_under(stamp, key, (value, true_until), PART_CACHE_SECONDS)
+    return value
+
+
 def cached_part(
     name: str,
     patient,
@@ -132,11 +142,7 @@ def cached_part(
     now = now or timezone.now()
     key = _part_key(name, patient.pk, f"v{patient.record_version}", now, vary)
     stamp, kept = versions.read_kept((versions.REFERENCE, *versions_named), key)
-    if kept is not None and (kept[1] is None or now < kept[1]):
-        return kept[0]
-    part, true_until = draw()
-    keep_under(stamp, key, (part, true_until), PART_CACHE_SECONDS)
-    return part
+    return _kept_or_drawn(stamp, kept, key, now, draw)
 
 
 @functools.cache
@@ -150,35 +156,41 @@ def record_page(
     name: str,
     patient_id: int,
     *vary: Any,
-    load: Callable[[], Any],
     draw: Callable[[Any], tuple[Any, dt.datetime | None]],
+    load: Callable[[], Any] | None = None,
     now: dt.datetime | None = None,
 ):
     """The patient and what `draw(patient)` returns for their record, for a record page.
 
-    `load()` reads the patient (raising Http404 or PermissionDenied as the page needs). With a
-    shared cache, the patient's row and the part are kept together under the patient's record
-    token and the reference version, so a kept page reads no row at all; a missing or renewed
-    token only means reading and drawing again. Without one, the patient is read for their
-    record version and the part is kept under it (`cached_part`).
+    `load()` reads the patient, raising what the page answers when it cannot (by default
+    Http404 for an unknown id). With a shared cache, the patient's row and the part are kept
+    together under the patient's record token and the reference version, so a kept page reads
+    no row at all; a missing or renewed token only means reading and drawing again. Without
+    one, the patient is read for their record version and the part is kept under it
+    (`cached_part`).
     """
-    if not settings.SHARED_CACHE:
-        patient = load()
-        part = cached_part(name, patient, *vary, draw=lambda: draw(patient), now=now)
-        return patient, part
     from .models import Patient
 
+    if load is None:
+
+        def load():
+            return get_object_or_404(Patient, pk=patient_id)
+
+    if not settings.SHARED_CACHE:
+        patient = load()
+        return patient, cached_part(name, patient, *vary, draw=lambda: draw(patient), now=now)
     now = now or timezone.now()
     key = _part_key(name, patient_id, "token", now, vary)
     stamp, kept = read_under_tokens(
         [versions.token_key(versions.REFERENCE), record_token_key(patient_id)], key
     )
-    if kept is not None and (kept[2] is None or now < kept[2]):
-        row, part, _ = kept
-        return Patient.from_db(DEFAULT_DB_ALIAS, _patient_attnames(), row), part
-    patient = load()
-    part, true_until = draw(patient)
-    # The row, not the instance: whatever relations drawing loaded onto it are not kept.
-    row = tuple(getattr(patient, attname) for attname in _patient_attnames())
-    keep_under(stamp, key, (row, part, true_until), PART_CACHE_SECONDS)
-    return patient, part
+
+    def drawn():
+        patient = load()
+        part, true_until = draw(patient)
+        # The row, not the instance: whatever relations drawing loaded onto it are not kept.
+        row = tuple(getattr(patient, attname) for attname in _patient_attnames())
+        return (row, part), true_until
+
+    row, part = _kept_or_drawn(stamp, kept, key, now, drawn)
+    return Patient.from_db(DEFAULT_DB_ALIAS, _patient_attnames(), row), part

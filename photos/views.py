@@ -223,7 +223,6 @@ def patient_timeline(request, patient_id: int):
         patient_id,
         number,
         with_comparisons,
-        load=lambda: get_object_or_404(Patient, pk=patient_id),
         draw=draw,
     )
     context = {"patient": patient}

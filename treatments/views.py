@@ -121,7 +121,6 @@ def chart(request, patient_id: int):
         "chart",
         patient_id,
         permissions_key(user),
-        load=lambda: get_object_or_404(Patient, pk=patient_id),
         draw=draw,
     )
     audit_log(actor=user, action=Action.VIEW, obj=patient, request=request, detail="chart")
