@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
@@ -39,27 +40,22 @@ def own_record_page(request, name: str, *vary, draw):
     """`people.records.record_page` for the signed-in patient's own record: their Patient and
     the drawn part, reading no row when both are kept (with a shared cache).
 
-    The record's id comes from the session, where the first look put it; the patient row kept
-    with the part is current (it is kept under the record's token), and it must still name
-    this account, else the account was linked to another record since and the link is read
-    again from the database.
+    The record's id comes from the session, where the first look put it. A kept row is current
+    (it is kept under the record's token, which linking the account elsewhere renews), and a
+    row read from the database must still name this account; if it does not, the account was
+    linked to another record since, and the link is read again.
     """
     user = request.user
     patient_id = request.session.get(PATIENT_IN_SESSION)
     if patient_id is not None:
-        try:
-            patient, part = record_page(
+        with suppress(Patient.DoesNotExist):
+            return record_page(
                 name,
                 patient_id,
                 *vary,
                 load=lambda: Patient.objects.get(pk=patient_id, user=user),
                 draw=draw,
             )
-        except Patient.DoesNotExist:
-            pass
-        else:
-            if patient.user_id == user.pk:
-                return patient, part
     patient = own_patient(user)
     request.session[PATIENT_IN_SESSION] = patient.pk
     return record_page(name, patient.pk, *vary, load=lambda: patient, draw=draw)
