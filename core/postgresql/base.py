@@ -3,8 +3,9 @@ has said nothing.
 
 With CONN_HEALTH_CHECKS, Django sends `SELECT 1` before the first query of every request that
 reuses a connection, so a connection the server has closed since (a restart, a terminated
-backend, an idle timeout) is replaced instead of failing the request. On a page whose only
-query is its audit event that check cost 0.6 ms of CPU and 0.8 ms of waiting, measured in-process.
+backend, an idle timeout) is replaced instead of failing the request. On the chart, whose only
+query is its audit event, that round trip cost 0.19 ms of CPU and 0.14 ms of waiting
+(in-process, interleaved with this check).
 
 An idle connection's socket has nothing to read unless the server has sent something: it says
 why it closes a session (FATAL, then end of stream) before it does. So the check first asks the
@@ -21,9 +22,11 @@ from django.db.backends.postgresql import base
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def _server_has_spoken(self) -> bool:
+        if self.connection.closed:
+            return True
         try:
             readable, _, _ = select.select([self.connection.fileno()], [], [], 0)
-        except (OSError, ValueError):  # closed, or no socket any more
+        except (OSError, ValueError):  # no socket any more
             return True
         return bool(readable)
 
@@ -32,7 +35,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.connection is not None
             and self.health_check_enabled
             and not self.health_check_done
-            and not self.pool
             and not self._server_has_spoken()
         ):
             self.health_check_done = True
