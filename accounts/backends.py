@@ -107,8 +107,13 @@ def group_names(user) -> list[str]:
 
 
 def permissions_key(user) -> str:
-    """A short digest of what the user may do, for the keys of parts drawn differently by role."""
+    """A short digest of what the user may do, for the keys of parts drawn differently by role.
+
+    Kept on the user object beside its permission set (a page asks for it for its part and for
+    the top bar's links)."""
     if user.is_superuser:
         return "superuser"
-    names = "\n".join(sorted(user.get_all_permissions()))
-    return hashlib.blake2s(names.encode(), digest_size=8).hexdigest()
+    if not hasattr(user, "_permissions_key"):
+        names = "\n".join(sorted(user.get_all_permissions()))
+        user._permissions_key = hashlib.blake2s(names.encode(), digest_size=8).hexdigest()
+    return user._permissions_key
