@@ -1,7 +1,7 @@
 """The top bar's links, drawn once per process for each set of permissions.
 
 Every signed-in page shows them, and they depend only on what the user may do: checking six
-permissions and reversing seven URLs on every request cost more than the rest of the base
+permissions and reversing six URLs on every request cost more than the rest of the base
 template. What differs per user and request (their name, the CSRF token) stays in the template.
 """
 
