@@ -180,7 +180,8 @@ def record_page(
         patient = load()
         return patient, cached_part(name, patient, *vary, draw=lambda: draw(patient), now=now)
     now = now or timezone.now()
-    key = _part_key(name, patient_id, "token", now, vary)
+    # "row": these entries hold (patient row, part), where cached_part's hold the part alone.
+    key = _part_key(name, patient_id, "row", now, vary)
     stamp, kept = read_under_tokens(
         [versions.token_key(versions.REFERENCE), record_token_key(patient_id)], key
     )
