@@ -210,6 +210,16 @@ def merged(runs: list[dict]) -> dict:
     }
 
 
+def compared(row: dict, baseline: dict) -> dict:
+    """The row with its ratios to the baseline measured beside it."""
+    return {
+        **row,
+        "baseline_rps": baseline["rps"],
+        "rps_ratio_to_baseline": round(row["rps"] / baseline["rps"], 3),
+        "p99_ratio_to_baseline": round(row["p99_ms"] / baseline["p99_ms"], 2),
+    }
+
+
 def side_by_side(port: int, page: tuple, seconds: float, connections: int, slices: int) -> tuple:
     """The page and the baseline in alternating slices of seconds / slices each: this machine's
     speed drifts by tens of percent within a minute, and a baseline measured once, before
@@ -250,23 +260,17 @@ def measure_scale(
             row, baseline_runs = side_by_side(
                 port, (prepared["cookies"][who], path), seconds, connections, slices
             )
-            baseline = merged(baseline_runs)
-            row["baseline_rps"] = baseline["rps"]
-            row["rps_ratio_to_baseline"] = round(row["rps"] / baseline["rps"], 3)
-            row["p99_ratio_to_baseline"] = round(row["p99_ms"] / baseline["p99_ms"], 2)
-            under_load[name] = row
+            under_load[name] = compared(row, merged(baseline_runs))
             all_baseline_runs += baseline_runs
     finally:
         stop(server)
     baseline = merged(all_baseline_runs)
-    baseline.update(baseline_rps=baseline["rps"], rps_ratio_to_baseline=1.0)
-    baseline["p99_ratio_to_baseline"] = 1.0
     return {
         "data": info,
         "bench_day": prepared["bench_day"],
         "in_process": queries,
         "course_availability": course,
-        "under_load": {"baseline": baseline, **under_load},
+        "under_load": {"baseline": compared(baseline, baseline), **under_load},
     }
 
 
