@@ -143,6 +143,12 @@ if not _server_database:
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# PostgreSQL: an allowed look at a record (a page, a photo) appended on its own commits without
+# waiting for the disk, as the server's own logs are written: a database crash can lose the
+# looks of its last 0.6 s, never a change's event nor a link of the chain (audit/services.py).
+# Set AUDIT_READS_WAIT_FOR_DISK=1 where every look must survive a crash, at 10-15 % of a
+# record page's throughput (bench/README.md).
+AUDIT_READS_WAIT_FOR_DISK = env.bool("AUDIT_READS_WAIT_FOR_DISK", default=False)
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
