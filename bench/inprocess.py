@@ -121,11 +121,17 @@ def upload_target() -> dict:
     }
 
 
+def browser_cookies(client: Client) -> str:
+    """The Cookie header a browser signed in as this client sends: its session, and the CSRF
+    cookie the first page it opened set (without it, every page would make a new CSRF secret
+    and set the cookie again)."""
+    client.get("/", follow=True)
+    names = (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+    return "; ".join(f"{name}={client.cookies[name].value}" for name in names)
+
+
 def prepare() -> dict:
-    cookies = {
-        who: f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-        for who, client in clients().items()
-    }
+    cookies = {who: browser_cookies(client) for who, client in clients().items()}
     return {
         "bench_day": str(bench_day()),
         "pages": pages(),
