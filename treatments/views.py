@@ -96,6 +96,11 @@ def _chart_sessions(patient) -> list[ChartRow]:
     ]
 
 
+# The kept part's name, and so its key, changes with its layout: a kept part of another
+# layout (a release before) is never read, and expires.
+CHART_PART = "chart.2"
+
+
 @role_required("treatments.view_treatmentplan")
 def chart(request, patient_id: int):
     user = request.user
@@ -114,21 +119,26 @@ def chart(request, patient_id: int):
             )
         if user.has_perm("treatments.view_screening"):
             context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
-        return render_to_string("treatments/_chart_body.html", context, request=request), None
+        part = {
+            # The patient's head and card too: on a chart they cost more to draw than the rest
+            # of the page around the kept part.
+            "head": render_to_string(
+                "people/_patient_head.html", {"patient": patient, "chart_open": True}, request
+            ),
+            "card": render_to_string("people/_patient_card.html", {"patient": patient}),
+            "body": render_to_string("treatments/_chart_body.html", context, request=request),
+        }
+        return part, None
 
     # Drawn once per version of the record, and per set of permissions (what links it offers).
-    patient, body = record_page(
-        "chart",
+    patient, part = record_page(
+        CHART_PART,
         patient_id,
         permissions_key(user),
         draw=draw,
     )
     audit_log(actor=user, action=Action.VIEW, obj=patient, request=request, detail="chart")
-    return render(
-        request,
-        "treatments/chart.html",
-        {"patient": patient, "chart_open": True, "chart_body": body},
-    )
+    return render(request, "treatments/chart.html", {"patient": patient, "chart": part})
 
 
 @role_required("treatments.add_historyentry")

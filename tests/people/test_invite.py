@@ -181,3 +181,25 @@ def test_no_email_once_the_password_is_chosen(alice):
 
     assert send_patient_invite(alice.pk) is False
     assert mail.outbox == []
+
+
+def test_the_chart_offers_the_invitation_until_the_patient_sets_a_password(
+    client, front_desk_user, django_capture_on_commit_callbacks
+):
+    """The chart keeps the patient's head and card with its drawn part; the invitation form
+    (it holds the viewer's CSRF token) is drawn for each request, so it follows the account."""
+    patient = PatientFactory(email="new@example.com", first_name="Nadia")
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_invite(patient=patient, by=front_desk_user)
+    patient.refresh_from_db()
+    client.force_login(front_desk_user)
+    chart = reverse("treatments:chart", args=[patient.pk])
+    html = client.get(chart).content.decode()
+    assert "Nadia" in html and "invited" in html
+    assert "Send the portal invitation again" in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    patient.user.set_password(NEW_PASSWORD)
+    patient.user.save()
+    html = client.get(chart).content.decode()
+    assert "Nadia" in html and "invited" in html
+    assert "Send the portal invitation again" not in html
