@@ -1,14 +1,17 @@
-"""The top bar's links, drawn once per process for each set of permissions.
+"""The signed-in top bar, drawn once per process for each set of permissions.
 
-Every signed-in page shows them, and they depend only on what the user may do: checking six
-permissions and reversing six URLs on every request cost more than the rest of the base
-template. What differs per user and request (their name, the CSRF token) stays in the template.
+Every signed-in page shows it, and all but two things in it depend only on what the user may
+do: checking seven permissions and reversing nine URLs on every request cost more than the
+rest of the base template. The two that differ per request, the user's name and the CSRF
+token, are drawn as markers, and the drawing is kept as the pieces between them; each request
+puts its own values, escaped, between the pieces.
 """
 
 from __future__ import annotations
 
 from django import template
 from django.template.loader import render_to_string
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.backends import permissions_key
@@ -25,21 +28,48 @@ MAIN_LINKS = (
     ("people.view_health", "health", "Health"),
 )
 
-_drawn: dict[str, SafeString] = {}
+# The per-request values, in the order the template shows them. Neither character survives in
+# a drawing otherwise: escaping leaves them, and no label, URL or clinic name holds them.
+HOLES = ("csrf_token", "who")
+_MARKS = {name: f"\x00{name}\x00" for name in HOLES}
+
+_drawn: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
-def draw_main_nav(user) -> SafeString:
+def draw_top_bar(user, clinic_name: str) -> tuple[str, ...]:
+    """The top bar for this user's permissions, as the pieces around the HOLES."""
     links = [(name, label) for permission, name, label in MAIN_LINKS if user.has_perm(permission)]
-    return mark_safe(render_to_string("core/_main_nav.html", {"links": links}))  # noqa: S308 (our own template, escaped as it rendered)
+    context = {
+        "clinic_name": clinic_name,
+        "links": links,
+        "two_step_link": not user.has_perm("people.use_portal"),
+        **_MARKS,
+    }
+    drawing = render_to_string("core/_top_bar.html", context)
+    pieces = []
+    for name in HOLES:
+        before, mark, drawing = drawing.partition(_MARKS[name])
+        if not mark or _MARKS[name] in drawing:
+            raise ValueError(f"core/_top_bar.html must show {{{{ {name} }}}} exactly once")
+        pieces.append(before)
+    return (*pieces, drawing)
 
 
 @register.simple_tag(takes_context=True)
-def main_nav(context) -> SafeString:
-    """The main links the signed-in user's roles offer."""
+def top_bar(context) -> SafeString:
+    """The brand, the main links the signed-in user's roles offer, and the sign-out form."""
     user = context["user"]
-    key = permissions_key(user)
-    drawn = _drawn.get(key)
-    if drawn is None:
+    clinic_name = context.get("clinic_name", "")
+    key = (permissions_key(user), clinic_name)
+    pieces = _drawn.get(key)
+    if pieces is None:
         # A process sees few distinct permission sets (one per combination of roles).
-        drawn = _drawn[key] = draw_main_nav(user)
-    return drawn
+        pieces = _drawn[key] = draw_top_bar(user, clinic_name)
+    values = {
+        "csrf_token": context.get("csrf_token", ""),
+        "who": user.get_full_name() or user.username,
+    }
+    filled = [pieces[0]]
+    for name, piece in zip(HOLES, pieces[1:], strict=True):
+        filled += [conditional_escape(values[name]), piece]
+    return mark_safe("".join(filled))  # noqa: S308 (our own template, escaped as it rendered; the values escaped above)
