@@ -1,4 +1,5 @@
-"""The signed-in top bar, drawn once per process for each set of permissions.
+"""What the base template shows on every page, drawn once per process: the assets in the head,
+and the signed-in top bar, once for each set of permissions.
 
 Every signed-in page shows it, and all but two things in it depend only on what the user may
 do: checking seven permissions and reversing nine URLs on every request cost more than the
@@ -9,7 +10,10 @@ puts its own values, escaped, between the pieces.
 
 from __future__ import annotations
 
+import functools
+
 from django import template
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
@@ -73,3 +77,15 @@ def top_bar(context) -> SafeString:
     for name, piece in zip(HOLES, pieces[1:], strict=True):
         filled += [conditional_escape(values[name]), piece]
     return mark_safe("".join(filled))  # noqa: S308 (our own template, escaped as it rendered; the values escaped above)
+
+
+@register.simple_tag
+def head_assets() -> SafeString:
+    """The icon, the stylesheet and the scripts every page loads (each a storage lookup and a
+    URL join with `{% static %}`), and django-htmx's error overlay in development."""
+    return _head_assets(settings.STATIC_URL, settings.DEBUG)
+
+
+@functools.cache
+def _head_assets(static_url: str, debug: bool) -> SafeString:
+    return mark_safe(render_to_string("core/_head_assets.html", {"htmx_debug": debug}))  # noqa: S308 (our own template, escaped as it rendered)
