@@ -145,6 +145,33 @@ def cached_part(
     return _kept_or_drawn(stamp, kept, key, now, draw)
 
 
+def patient_part(
+    name: str,
+    patient_id: int,
+    *vary: Any,
+    draw: Callable[[], tuple[Any, dt.datetime | None]],
+    versions_named: tuple[str, ...] = (),
+    now: dt.datetime | None = None,
+):
+    """`cached_part` for a patient known by id alone, for a part that shows nothing of the
+    patient's row: with a shared cache, kept under the patient's record token, so a kept part
+    reads no row at all; without one, the patient's record version is read for the key.
+    Http404 for an unknown patient."""
+    from .models import Patient
+
+    if not settings.SHARED_CACHE:
+        version = get_object_or_404(
+            Patient.objects.values_list("record_version", flat=True), pk=patient_id
+        )
+        patient = Patient(pk=patient_id, record_version=version)
+        return cached_part(name, patient, *vary, draw=draw, versions_named=versions_named, now=now)
+    now = now or timezone.now()
+    key = _part_key(name, patient_id, "token", now, vary)
+    tokens = [versions.token_key(named) for named in (versions.REFERENCE, *versions_named)]
+    stamp, kept = read_under_tokens([*tokens, record_token_key(patient_id)], key)
+    return _kept_or_drawn(stamp, kept, key, now, draw)
+
+
 @functools.cache
 def _patient_attnames() -> list[str]:
     from .models import Patient

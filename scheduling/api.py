@@ -3,6 +3,7 @@ messages as the desk pages."""
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, viewsets
@@ -11,8 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import versions
-from people.models import Patient
-from people.records import cached_part
+from people.records import patient_part
 from treatments.models import Session, TreatmentPlan
 
 from . import services
@@ -35,6 +35,27 @@ class FrontDesk(permissions.BasePermission):
         return request.user.has_perm("people.use_front_desk")
 
 
+# session id -> its patient's id, remembered per process: a session never changes patient (it
+# is its course's, and a course its patient's) and ids are never given again.
+_SESSION_PATIENTS: dict[int, int] = {}
+_SESSION_PATIENTS_KEPT = 100_000
+
+
+def patient_of_session(session_id: int) -> int:
+    """The id of the session's patient (Http404 for an unknown session), read once per process."""
+    patient_id = _SESSION_PATIENTS.get(session_id)
+    if patient_id is None:
+        patient_id = (
+            Session.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
+        )
+        if patient_id is None:
+            raise Http404("No such session.")
+        if len(_SESSION_PATIENTS) >= _SESSION_PATIENTS_KEPT:
+            _SESSION_PATIENTS.clear()
+        _SESSION_PATIENTS[session_id] = patient_id
+    return patient_id
+
+
 def _out(session: Session, warnings: list[str] | None = None) -> dict:
     session.warnings = warnings or []
     return BookedSessionSerializer(session).data
@@ -49,12 +70,9 @@ class AvailabilityView(APIView):
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        # A search kept in the cache needs only the patient's record version for its key;
+        # A kept search needs only the patient's id for its key (people.records.patient_part);
         # the session itself is loaded when the search is run again.
-        patient_id, record_version = get_object_or_404(
-            Session.objects.values_list("patient_id", "patient__record_version"),
-            pk=data["session"],
-        )
+        patient_id = patient_of_session(data["session"])
 
         def draw():
             session = get_object_or_404(
@@ -76,9 +94,9 @@ class AvailabilityView(APIView):
 
         # The search reads the whole calendar and the patient's record: it is done once per
         # version of both (and of the clinic's lists), and again once its first slot passes.
-        found = cached_part(
+        found = patient_part(
             "availability",
-            Patient(pk=patient_id, record_version=record_version),
+            patient_id,
             data["session"],
             data["first_day"],
             data["last_day"],

@@ -74,10 +74,14 @@ def _test_settings(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: a test's rolled-back rows must not come back from
-    a cache filled by the test before it (the calendar version rolls back with them)."""
+    a cache filled by the test before it (the calendar version rolls back with them). So does
+    the per-process memo of sessions' patients: a rolled-back SQLite table gives ids again."""
     from django.core.cache import cache
 
+    from scheduling.api import _SESSION_PATIENTS
+
     cache.clear()
+    _SESSION_PATIENTS.clear()
 
 
 @pytest.fixture(autouse=True)

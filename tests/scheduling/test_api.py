@@ -29,9 +29,9 @@ def api(front_desk_user):
 
 def test_availability(api, clinic, django_assert_max_num_queries, django_assert_num_queries):
     query = mornings(clinic.sessions[0], last_day="2026-03-06")
-    # The session's patient and record version (the cache key), then the search's 19 (see
-    # test_the_search_loads_its_data_once).
-    with django_assert_max_num_queries(20):
+    # The session's patient (remembered after this), the patient's record version (the cache
+    # key), then the search's 19 (see test_the_search_loads_its_data_once).
+    with django_assert_max_num_queries(21):
         response = api.get("/api/booking/availability/", query)
     assert response.status_code == 200
     # The same search again: the cache key, and the lists' and calendar's versions, read from
@@ -46,13 +46,51 @@ def test_availability(api, clinic, django_assert_max_num_queries, django_assert_
     assert bad.status_code == 400
 
 
-def test_with_a_shared_cache_a_repeated_search_reads_one_row(
+def test_with_a_shared_cache_a_repeated_search_reads_no_row(
     shared_cache, api, clinic, django_assert_num_queries
 ):
     query = mornings(clinic.sessions[0])
     first = api.get("/api/booking/availability/", query).json()
-    with django_assert_num_queries(1):  # the session's patient and record version
+    # The session's patient is remembered, the patient's record token is in the cache.
+    with django_assert_num_queries(0):
         assert api.get("/api/booking/availability/", query).json() == first
+
+
+def test_with_a_shared_cache_a_kept_search_follows_the_patients_record(
+    shared_cache, api, clinic, alice, django_capture_on_commit_callbacks
+):
+    """Isotretinoin stopped 8 September refuses the week (183 days run through 10 March): a
+    change to the patient's record alone, not to the calendar, and the kept search follows it
+    because the history entry renews the patient's record token after it commits."""
+    import datetime as dt
+
+    from treatments.models import Factor
+    from treatments.services import history_add
+
+    query = mornings(clinic.sessions[0], last_day="2026-03-06")
+    assert len(api.get("/api/booking/availability/", query).json()) == 5 * 12
+    with django_capture_on_commit_callbacks(execute=True):
+        history_add(
+            patient=alice,
+            factor=Factor.objects.get(slug="isotretinoin"),
+            started_on=dt.date(2025, 6, 1),
+            ended_on=dt.date(2025, 9, 8),
+        )
+    assert api.get("/api/booking/availability/", query).json() == []
+
+
+@pytest.mark.parametrize("cache", ["shared", "own"])
+def test_an_unknown_or_deleted_session_is_404(
+    request, cache, api, clinic, django_capture_on_commit_callbacks
+):
+    if cache == "shared":
+        request.getfixturevalue("shared_cache")
+    query = mornings(clinic.sessions[0])
+    assert api.get("/api/booking/availability/", {**query, "session": 999_999}).status_code == 404
+    assert api.get("/api/booking/availability/", query).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        Session.objects.filter(pk=clinic.sessions[0].pk).delete()
+    assert api.get("/api/booking/availability/", query).status_code == 404
 
 
 def test_book_reschedule_cancel(api, clinic):
