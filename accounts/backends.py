@@ -100,7 +100,8 @@ def group_names(user) -> list[str]:
     """The user's groups by name: from the shared cache with their permissions when it holds
     them (no query), else read."""
     if settings.SHARED_CACHE and user.is_active:
-        user.get_all_permissions()
+        if not hasattr(user, "_group_names"):
+            user.get_all_permissions()
         if hasattr(user, "_group_names"):
             return user._group_names
     return sorted(group.name for group in user.groups.all())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 
 from accounts.backends import group_names
@@ -58,29 +58,27 @@ _WITHOUT_WAITING_FOR_DISK = "SET LOCAL synchronous_commit TO OFF; "
 READS = frozenset({Action.VIEW, Action.DOWNLOAD})
 
 
-def _may_skip_disk_wait(event: AuditEvent) -> bool:
+def _may_skip_disk_wait(event: AuditEvent, db) -> bool:
     """Whether this append commits without waiting for the disk: an allowed read, outside any
     transaction of the caller's, unless settings.AUDIT_READS_WAIT_FOR_DISK."""
     return (
         event.action in READS
         and event.allowed
-        and not connection.in_atomic_block
+        and not db.in_atomic_block
         and not settings.AUDIT_READS_WAIT_FOR_DISK
     )
 
 
-def _append_in_one_statement(event: AuditEvent) -> None:
+def _append_in_one_statement(event: AuditEvent, db) -> None:
     """PostgreSQL: chains and writes the event in one call (see _APPEND_SQL)."""
     before, between = event.canonical_around_chain()
-    values = [
-        field.get_db_prep_save(getattr(event, field.attname), connection) for field in APPEND_FIELDS
-    ]
-    sql = _WITHOUT_WAITING_FOR_DISK + _APPEND_SQL if _may_skip_disk_wait(event) else _APPEND_SQL
-    with connection.cursor() as cursor:
+    values = [field.get_db_prep_save(getattr(event, field.attname), db) for field in APPEND_FIELDS]
+    sql = _WITHOUT_WAITING_FOR_DISK + _APPEND_SQL if _may_skip_disk_wait(event, db) else _APPEND_SQL
+    with db.cursor() as cursor:
         cursor.execute(sql, [before, between, timezone.now(), *values])
         event.pk, event.occurred_at, event.prev_hash, event.hash = cursor.fetchone()
     event._state.adding = False
-    event._state.db = connection.alias
+    event._state.db = db.alias
 
 
 def _lock_chain_head() -> str:
@@ -125,10 +123,12 @@ def audit_log(
         ip_address=_client_ip(request),
         detail=detail[:300],
     )
-    if connection.vendor == "postgresql":
+    # The connection itself, once: `connection` is a proxy that looks it up on every use.
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
         # Inside the caller's transaction if there is one (written if and only if the
         # caller's change is), else committed on its own.
-        _append_in_one_statement(event)
+        _append_in_one_statement(event, db)
         return event
     # No savepoint: if this fails, the caller's whole change must fail with it.
     with transaction.atomic(savepoint=False):
