@@ -185,6 +185,11 @@ def _page_number(value: str | None) -> int | None:
     return int(value)
 
 
+# The kept part's name, and so its key, changes with its layout: a kept part of another
+# layout (a release before) is never read, and expires.
+TIMELINE_PART = "timeline.2"
+
+
 @role_required(CLINICAL_PERMISSION)
 def patient_timeline(request, patient_id: int):
     """The patient's photos session by session, newest first, a page at a time; "Older photos"
@@ -202,6 +207,7 @@ def patient_timeline(request, patient_id: int):
         page = queries.timeline_page(patient, number)
         part = {
             "empty": not page.sessions,
+            "head": render_to_string("photos/_timeline_head.html", {"patient": patient}),
             "page": render_to_string(
                 "photos/_timeline_page.html", {"patient": patient, "page": page}
             ),
@@ -219,7 +225,7 @@ def patient_timeline(request, patient_id: int):
 
     # Drawn once per version of the record (people/records.py).
     patient, part = record_page(
-        "timeline",
+        TIMELINE_PART,
         patient_id,
         number,
         with_comparisons,
