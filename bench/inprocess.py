@@ -23,6 +23,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.db.models.functions import TruncDate  # noqa: E402
@@ -131,6 +132,9 @@ def browser_cookies(client: Client) -> str:
 
 
 def prepare() -> dict:
+    # Every part is drawn by the code being measured, not kept from an earlier run's (the
+    # bench's cache outlives its runs; the clinics share it, and each run prepares both).
+    cache.clear()
     cookies = {who: browser_cookies(client) for who, client in clients().items()}
     return {
         "bench_day": str(bench_day()),

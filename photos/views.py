@@ -8,12 +8,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Action, audit_log
 from core.decorators import role_required
+from core.html import render_compact
 from people.models import Patient
 from people.records import record_page
 from portal.access import patient_required
@@ -207,8 +207,8 @@ def patient_timeline(request, patient_id: int):
         page = queries.timeline_page(patient, number)
         part = {
             "empty": not page.sessions,
-            "head": render_to_string("photos/_timeline_head.html", {"patient": patient}),
-            "page": render_to_string(
+            "head": render_compact("photos/_timeline_head.html", {"patient": patient}),
+            "page": render_compact(
                 "photos/_timeline_page.html", {"patient": patient, "page": page}
             ),
         }
@@ -218,7 +218,7 @@ def patient_timeline(request, patient_id: int):
                 .select_related("body_area", "plan__modality")
                 .order_by("plan", "body_area", "view", "kind")
             )
-            part["comparisons"] = render_to_string(
+            part["comparisons"] = render_compact(
                 "photos/_timeline_comparisons.html", {"comparisons": comparisons}
             )
         return part, None

@@ -12,13 +12,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.services import audit_log
 from core.decorators import role_required
+from core.html import render_compact
 from scheduling.notifications import calendar_for, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
@@ -57,7 +57,7 @@ def home(request):
             "chart_width": queries.CHART_WIDTH,
             **_policy(),
         }
-        return render_to_string("portal/_home_body.html", context), overview.true_until
+        return render_compact("portal/_home_body.html", context), overview.true_until
 
     # Drawn once per version of the record, and again when the clock changes what it says.
     patient, body = own_record_page(request, "portal-home", draw=draw)

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from core import versions
+from core.html import render_compact
 from treatments.models import Session
 
 from .availability import work_intervals
@@ -210,7 +210,7 @@ def rendered_day_grid(
     html = cache.get(key)
     if html is None:
         columns, rows, sessions = day_grid(day, by_room=by_room, now=now)
-        html = render_to_string(
+        html = render_compact(
             "scheduling/_day_grid.html",
             {
                 "day": day,

@@ -9,12 +9,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from accounts.backends import permissions_key
 from audit.services import Action, audit_log
 from core.decorators import role_required
+from core.html import render_compact
 from core.links import link_for_each
 from core.views import form_status
 from people.models import Patient
@@ -122,11 +122,11 @@ def chart(request, patient_id: int):
         part = {
             # The patient's head and card too: on a chart they cost more to draw than the rest
             # of the page around the kept part.
-            "head": render_to_string(
+            "head": render_compact(
                 "people/_patient_head.html", {"patient": patient, "chart_open": True}, request
             ),
-            "card": render_to_string("people/_patient_card.html", {"patient": patient}),
-            "body": render_to_string("treatments/_chart_body.html", context, request=request),
+            "card": render_compact("people/_patient_card.html", {"patient": patient}),
+            "body": render_compact("treatments/_chart_body.html", context, request=request),
         }
         return part, None
 
