@@ -165,8 +165,17 @@ def patient_part(
         )
         patient = Patient(pk=patient_id, record_version=version)
         return cached_part(name, patient, *vary, draw=draw, versions_named=versions_named, now=now)
+    return _kept_under_record_token(name, patient_id, "token", vary, draw, versions_named, now)
+
+
+def _kept_under_record_token(
+    name: str, patient_id: int, layout: str, vary, draw, versions_named=(), now=None
+):
+    """With a shared cache: what `draw()` returns, kept under the patient's record token and
+    the named versions (the reference lists always), read with them in one round trip.
+    `layout` names what the entries hold, so entries of two layouts never share a key."""
     now = now or timezone.now()
-    key = _part_key(name, patient_id, "token", now, vary)
+    key = _part_key(name, patient_id, layout, now, vary)
     tokens = [versions.token_key(named) for named in (versions.REFERENCE, *versions_named)]
     stamp, kept = read_under_tokens([*tokens, record_token_key(patient_id)], key)
     return _kept_or_drawn(stamp, kept, key, now, draw)
@@ -189,12 +198,13 @@ def record_page(
 ):
     """The patient and what `draw(patient)` returns for their record, for a record page.
 
-    `load()` reads the patient, raising what the page answers when it cannot (by default
-    Http404 for an unknown id). With a shared cache, the patient's row and the part are kept
-    together under the patient's record token and the reference version, so a kept page reads
-    no row at all; a missing or renewed token only means reading and drawing again. Without
-    one, the patient is read for their record version and the part is kept under it
-    (`cached_part`).
+    `name` names the part's layout too: a page that changes what its part holds gives it a new
+    name, so entries kept by a release before are never read (they expire). `load()` reads the
+    patient, raising what the page answers when it cannot (by default Http404 for an unknown
+    id). With a shared cache, the patient's row and the part are kept together under the
+    patient's record token and the reference version, so a kept page reads no row at all; a
+    missing or renewed token only means reading and drawing again. Without one, the patient is
+    read for their record version and the part is kept under it (`cached_part`).
     """
     from .models import Patient
 
@@ -206,12 +216,6 @@ def record_page(
     if not settings.SHARED_CACHE:
         patient = load()
         return patient, cached_part(name, patient, *vary, draw=lambda: draw(patient), now=now)
-    now = now or timezone.now()
-    # "row": these entries hold (patient row, part), where cached_part's hold the part alone.
-    key = _part_key(name, patient_id, "row", now, vary)
-    stamp, kept = read_under_tokens(
-        [versions.token_key(versions.REFERENCE), record_token_key(patient_id)], key
-    )
 
     def drawn():
         patient = load()
@@ -220,5 +224,6 @@ def record_page(
         row = tuple(getattr(patient, attname) for attname in _patient_attnames())
         return (row, part), true_until
 
-    row, part = _kept_or_drawn(stamp, kept, key, now, drawn)
+    # "row": these entries hold (patient row, part), where patient_part's hold the part alone.
+    row, part = _kept_under_record_token(name, patient_id, "row", vary, drawn, now=now)
     return Patient.from_db(DEFAULT_DB_ALIAS, _patient_attnames(), row), part

@@ -185,8 +185,7 @@ def _page_number(value: str | None) -> int | None:
     return int(value)
 
 
-# The kept part's name, and so its key, changes with its layout: a kept part of another
-# layout (a release before) is never read, and expires.
+# A new name for each new layout of the kept part (people.records.record_page).
 TIMELINE_PART = "timeline.2"
 
 

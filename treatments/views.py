@@ -96,8 +96,7 @@ def _chart_sessions(patient) -> list[ChartRow]:
     ]
 
 
-# The kept part's name, and so its key, changes with its layout: a kept part of another
-# layout (a release before) is never read, and expires.
+# A new name for each new layout of the kept part (people.records.record_page).
 CHART_PART = "chart.2"
 
 
