@@ -3,6 +3,8 @@ messages as the desk pages."""
 
 from __future__ import annotations
 
+import functools
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -35,24 +37,14 @@ class FrontDesk(permissions.BasePermission):
         return request.user.has_perm("people.use_front_desk")
 
 
-# session id -> its patient's id, remembered per process: a session never changes patient (it
-# is its course's, and a course its patient's) and ids are never given again.
-_SESSION_PATIENTS: dict[int, int] = {}
-_SESSION_PATIENTS_KEPT = 100_000
-
-
+# Remembered per process: a session never changes patient (it is its course's, and a course
+# its patient's) and ids are never given again. An unknown id raises, which is not remembered.
+@functools.lru_cache(maxsize=100_000)
 def patient_of_session(session_id: int) -> int:
-    """The id of the session's patient (Http404 for an unknown session), read once per process."""
-    patient_id = _SESSION_PATIENTS.get(session_id)
+    """The id of the session's patient (Http404 for an unknown session)."""
+    patient_id = Session.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
     if patient_id is None:
-        patient_id = (
-            Session.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
-        )
-        if patient_id is None:
-            raise Http404("No such session.")
-        if len(_SESSION_PATIENTS) >= _SESSION_PATIENTS_KEPT:
-            _SESSION_PATIENTS.clear()
-        _SESSION_PATIENTS[session_id] = patient_id
+        raise Http404("No such session.")
     return patient_id
 
 

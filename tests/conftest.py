@@ -78,10 +78,10 @@ def _empty_cache():
     the per-process memo of sessions' patients: a rolled-back SQLite table gives ids again."""
     from django.core.cache import cache
 
-    from scheduling.api import _SESSION_PATIENTS
+    from scheduling.api import patient_of_session
 
     cache.clear()
-    _SESSION_PATIENTS.clear()
+    patient_of_session.cache_clear()
 
 
 @pytest.fixture(autouse=True)
