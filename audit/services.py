@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .ip import client_ip
 from .models import GENESIS_HASH, AuditChainHead, AuditEvent
@@ -31,15 +33,22 @@ _HEAD = AuditChainHead._meta.db_table
 # and each event follows the one before it.
 _LOCK_HEAD_SQL = (
     f"INSERT INTO {_HEAD} (id, last_event_id, last_hash, prev_hash) VALUES (1, NULL, %s, %s) "
-    f"ON CONFLICT (id) DO UPDATE SET last_hash = {_HEAD}.last_hash RETURNING last_hash"
+    f"ON CONFLICT (id) DO UPDATE SET last_hash = {_HEAD}.last_hash "
+    "RETURNING last_hash, last_occurred_at"
 )
 
 
-def _lock_chain_head() -> str:
-    """The newest event's hash, with the chain's head locked until the transaction ends."""
+def _lock_chain_head() -> tuple[str, dt.datetime | None]:
+    """The newest event's hash and time, with the chain's head locked until the transaction
+    ends."""
     with connection.cursor() as cursor:
         cursor.execute(_LOCK_HEAD_SQL, [GENESIS_HASH, GENESIS_HASH])
-        return cursor.fetchone()[0]
+        last_hash, last_at = cursor.fetchone()
+    if isinstance(last_at, str):  # SQLite hands back the stored value as it is, in UTC
+        last_at = parse_datetime(last_at)
+    if last_at is not None and timezone.is_naive(last_at):
+        last_at = last_at.replace(tzinfo=dt.UTC)
+    return last_hash, last_at
 
 
 def audit_log(
@@ -78,9 +87,10 @@ def audit_log(
     )
     # No savepoint: if this fails, the caller's whole change must fail with it.
     with transaction.atomic(savepoint=False):
-        prev_hash = _lock_chain_head()
-        # Taken under the lock, so the chain's timestamps never go backwards.
-        event.occurred_at = timezone.now()
+        prev_hash, last_at = _lock_chain_head()
+        # Taken under the lock, and never before the last event, so the chain's times never go
+        # backwards even when the clock does.
+        event.occurred_at = max(timezone.now(), last_at) if last_at else timezone.now()
         event.prev_hash = prev_hash
         event.hash = event.compute_hash()
         event.save()

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Action, audit_log
 from core.decorators import role_required
+from people.access import patient_required
 from people.models import Patient
-from portal.access import patient_required
 from treatments.models import BodyArea, Session
 
 from . import queries, services

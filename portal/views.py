@@ -17,12 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.services import audit_log
+from people.access import patient_required
 from scheduling.notifications import calendar_for, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
 
 from . import dates, queries, services
-from .access import patient_required
 from .forms import CancelForm, ChangeForm
 
 

@@ -5,7 +5,8 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 
 from core.decorators import role_required
-from people.models import Patient
+
+from .models import Patient
 
 
 def own_patient(user) -> Patient:
