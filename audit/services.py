@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, models, transaction
@@ -101,6 +102,33 @@ def audit_log(
             last_occurred_at=event.occurred_at,
         )
     return event
+
+
+def audited_update(
+    *, obj: models.Model, fields: Iterable[str], changes: dict, by, request=None
+) -> models.Model:
+    """Sets `changes` on `obj`, validates and saves it, and records which fields changed (by
+    name, never their values). Only names in `fields` may change; another is a programming
+    error. When no value differs, nothing is saved or recorded."""
+    if unknown := set(changes) - set(fields):
+        raise TypeError(f"{obj._meta.label} has no changeable {', '.join(sorted(unknown))}")
+
+    def values() -> dict:
+        return {name: obj._meta.get_field(name).value_from_object(obj) for name in changes}
+
+    before = values()
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    changed = sorted(name for name, value in values().items() if value != before[name])
+    if not changed:
+        return obj
+    with transaction.atomic():
+        obj.full_clean()
+        obj.save()
+        audit_log(
+            actor=by, action=Action.CHANGE, obj=obj, request=request, detail=", ".join(changed)
+        )
+    return obj
 
 
 @dataclass(frozen=True)

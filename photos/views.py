@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,7 +19,7 @@ from treatments.models import BodyArea, Session
 
 from . import queries, services
 from .access import CLINICAL_PERMISSION, comparison_for, photo_for, send_file
-from .models import Comparison, Derivative, Phase, Photo, Purpose, Status, View, expected_views
+from .models import Comparison, Derivative, Phase, Photo, Purpose, Status, View
 
 VARIANTS = {"original": None, "large": 2048, "screen": 1024, "grid": 320}
 
@@ -52,63 +52,6 @@ class ConsentForm(forms.Form):
     )
 
 
-def _grid(session: Session, photos: list[Photo]) -> list[dict]:
-    """One row per expected (or present) view: the before and after photo or a gap."""
-    area = session.plan.body_area
-    rows: dict[tuple, dict] = {}
-    for view in expected_views(area):
-        rows[(area.pk, view, "")] = {
-            "area": area,
-            "view": View(view).label,
-            "expected": True,
-            "before": None,
-            "after": None,
-        }
-    for photo in photos:
-        key = (photo.body_area_id, photo.view, photo.view_label)
-        if key not in rows and (photo.body_area_id, photo.view, "") in rows:
-            key = (photo.body_area_id, photo.view, "")
-        row = rows.setdefault(
-            key,
-            {
-                "area": photo.body_area,
-                "view": photo.view_name,
-                "expected": False,
-                "before": None,
-                "after": None,
-            },
-        )
-        row[photo.phase] = photo
-    return list(rows.values())
-
-
-def _busy(photos) -> bool:
-    return any(
-        d.status in (Status.PENDING, Status.RUNNING) for p in photos for d in p.derivatives.all()
-    )
-
-
-def _guides(session: Session) -> dict[str, int]:
-    """For each view of the course's area: the earlier photo to frame the after photo against.
-
-    This session's own before photo when there is one, else the baseline before of the course,
-    else the latest earlier photo of the same patient, area and view.
-    """
-    earlier = (
-        Photo.objects.filter(patient_id=session.patient_id, body_area_id=session.plan.body_area_id)
-        .filter(Q(session=session, phase=Phase.BEFORE) | Q(session__number__lt=session.number))
-        .order_by("view", "-session__number")
-        .values_list("view", "pk", "session_id", "phase")
-    )
-    guides: dict[str, int] = {}
-    for view, pk, session_id, phase in earlier:
-        if session_id == session.pk and phase == Phase.BEFORE:
-            guides[view] = pk
-        else:
-            guides.setdefault(view, pk)
-    return guides
-
-
 @role_required(CLINICAL_PERMISSION)
 def session_photos(request, session_id: int):
     session = get_object_or_404(
@@ -118,8 +61,8 @@ def session_photos(request, session_id: int):
     photos = list(_photos_with_derivatives(Photo.objects.filter(session=session)))
     context = {
         "session": session,
-        "grid": _grid(session, photos),
-        "busy": _busy(photos),
+        "grid": queries.session_grid(session, photos),
+        "busy": queries.derivatives_pending(photos),
         "photos": photos,
     }
     if request.htmx:
@@ -160,15 +103,13 @@ def session_photos(request, session_id: int):
                 form.add_error(None, "Choose at least one photo.")
             status = 400
         photos = list(_photos_with_derivatives(Photo.objects.filter(session=session)))
-        context.update(grid=_grid(session, photos), busy=_busy(photos), photos=photos)
-    guides = _guides(session)
+        context.update(
+            grid=queries.session_grid(session, photos),
+            busy=queries.derivatives_pending(photos),
+            photos=photos,
+        )
     context.update(
-        form=form,
-        guides=[
-            {"view": view, "url": reverse("photos:image", args=[pk, "screen"])}
-            for view, pk in guides.items()
-        ],
-        upload_url=reverse("photo-list"),
+        form=form, guides=queries.framing_guides(session), upload_url=reverse("photo-list")
     )
     return render(request, "photos/session_photos.html", context, status=status)
 

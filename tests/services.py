@@ -14,9 +14,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-# What an audit append writes after reading the actor's groups: on PostgreSQL one statement
-# (the head locked and moved, the event chained and inserted); elsewhere three (the head
-# locked, the event inserted, the head moved).
+# What an audit append writes after reading the actor's groups, on every database: 1 the
+# chain's head locked (created on first use), 2 the event inserted, 3 the head moved on.
 AUDIT_WRITES = 3
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") not in ("", "0", "false", "no")

@@ -45,6 +45,11 @@ def _screenings():
     ).prefetch_related(Prefetch("findings", queryset=ScreeningFinding.objects.order_by("id")))
 
 
+def _screenings_shown(user, **where):
+    """The screenings matching `where` for a user who may see them; none for the front desk."""
+    return _screenings().filter(**where) if user.has_perm("treatments.view_screening") else []
+
+
 @dataclass(frozen=True)
 class ChartRow:
     day: dt.date | None
@@ -189,11 +194,6 @@ def plan_detail(request, plan_id: int):
         pk=plan_id,
     )
     sessions = plan.sessions.select_related("depth_level").order_by("number")
-    screenings = (
-        _screenings().filter(plan=plan)
-        if request.user.has_perm("treatments.view_screening")
-        else []
-    )
     audit_log(actor=request.user, action=Action.VIEW, obj=plan, request=request)
     return render(
         request,
@@ -204,7 +204,7 @@ def plan_detail(request, plan_id: int):
             "sessions": sessions,
             "benefit": services.plan_benefit(plan),
             "levels": plan.modality.levels.all(),
-            "screenings": screenings,
+            "screenings": _screenings_shown(request.user, plan=plan),
         },
     )
 
@@ -221,11 +221,6 @@ def _session(session_id: int) -> Session:
 @role_required("treatments.view_session")
 def session_detail(request, session_id: int, check_form=None, status=200):
     session = _session(session_id)
-    screenings = (
-        _screenings().filter(session=session)
-        if request.user.has_perm("treatments.view_screening")
-        else []
-    )
     audit_log(actor=request.user, action=Action.VIEW, obj=session, request=request)
     return render(
         request,
@@ -234,7 +229,7 @@ def session_detail(request, session_id: int, check_form=None, status=200):
             "session": session,
             "plan": session.plan,
             "patient": session.patient,
-            "screenings": screenings,
+            "screenings": _screenings_shown(request.user, session=session),
             "check_form": check_form or PreSessionCheckForm(),
             "aftercare": aftercare_for(session),
             "areas": session.areas.all(),

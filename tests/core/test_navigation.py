@@ -1,5 +1,4 @@
-"""The top bar offers each role its own links, though drawn once per permission set, with each
-request's own name and CSRF token put in."""
+"""The top bar offers each role its own links, with each request's own name and CSRF token."""
 
 from __future__ import annotations
 
