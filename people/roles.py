@@ -90,16 +90,29 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
     Role.PATIENT: ("people.use_portal",),
 }
 
+# Acts at the point of care: only those who treat do them. A clinic admin manages every
+# record of the clinic but screens, overrides and records nothing unless also a clinician.
+CLINICAL_ACTS = (
+    "treatments.add_presessioncheck",
+    "treatments.add_screening",
+    "treatments.override_screening",
+    "treatments.record_session",
+)
+WITHOUT: dict[Role, tuple[str, ...]] = {Role.CLINIC_ADMIN: CLINICAL_ACTS}
+
 
 def permissions_for(role: Role) -> list[Permission]:
     found: list[Permission] = []
     for spec in ROLE_PERMISSIONS[role]:
         app_label, codename = spec.split(".", 1)
-        perms = Permission.objects.filter(content_type__app_label=app_label)
+        perms = Permission.objects.filter(content_type__app_label=app_label).select_related(
+            "content_type"
+        )
         if codename != "*":
             perms = perms.filter(codename=codename)
         found.extend(perms)
-    return found
+    left_out = {tuple(spec.split(".", 1)) for spec in WITHOUT.get(role, ())}
+    return [p for p in found if (p.content_type.app_label, p.codename) not in left_out]
 
 
 def sync_role_groups(sender=None, **kwargs) -> None:

@@ -2,7 +2,7 @@
 
 Safe to load twice: a patient who already has a course of that modality is left alone. The
 sessions in the past are written as records of what happened (screened and recorded on their
-day), since the services only record today's sessions.
+day, under that day's screening), since the services only record today's sessions.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def _record_past(session: Session, *, by, products: str, notes: str) -> None:
         completed_at=starts + timedelta(minutes=session.depth_level.session_minutes),
         practitioner=by,
         recorded_by=by,
+        completed_screening=screening,
         products=products,
         notes=notes,
     )

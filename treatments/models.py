@@ -253,6 +253,11 @@ class Session(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The screening the session was completed under (treatments/gate.py): set only by
+    # services.session_record, and required of every completed session by a constraint.
+    completed_screening = models.ForeignKey(
+        "Screening", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     objects = SessionQuerySet.as_manager()
 
@@ -264,6 +269,12 @@ class Session(models.Model):
                 condition=models.Q(ends_at__isnull=True)
                 | models.Q(ends_at__gt=models.F("starts_at")),
                 name="session_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="completed")
+                | models.Q(completed_screening__isnull=False),
+                name="completed_session_names_its_screening",
+                violation_error_message="A session is completed only through its screening.",
             ),
         ]
         permissions = [("record_session", "Can record (complete) a treatment session")]
@@ -286,9 +297,9 @@ class Session(models.Model):
 
     @classmethod
     def day_of(cls, status, completed_at, starts_at, proposed_date) -> date | None:
-        """`day` from the columns alone, for lists read without building sessions."""
-        moment = completed_at if status == cls.Status.COMPLETED else None
-        moment = moment or starts_at
+        """`day` from the columns alone, for lists read without building sessions. A booked
+        session keeps its booked day, even when it is recorded after midnight."""
+        moment = starts_at or (completed_at if status == cls.Status.COMPLETED else None)
         if moment is not None:
             return timezone.localdate(moment)
         return proposed_date

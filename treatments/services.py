@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit.services import Action, audit_log, audited_update
 
+from . import gate
 from . import screening as engine
 from .models import (
     BodyArea,
@@ -394,28 +395,27 @@ def session_record(
     products: str = "",
     by=None,
 ) -> Session:
-    """Records what was done and completes the session (its aftercare starts today).
+    """Records what was done and completes the session; its aftercare runs from its booked day.
 
-    Needs today's screening of the session to allow treatment: clear, or relative findings
-    overridden with a reason.
+    Only through the gate (treatments/gate.py): the day's screening of this session, for the
+    level used, still current, allowing treatment. The completed session names it.
     """
-    session = Session.objects.select_for_update().select_related("plan").get(pk=session.pk)
+    session = (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("plan__modality", "plan__body_area", "patient", "depth_level")
+        .get(pk=session.pk)
+    )
     if session.status not in OPEN_STATUSES:
         raise ValidationError(
             f"Session {session.number} is {session.get_status_display().lower()}; "
             "only a planned, booked or checked-in session can be recorded."
         )
-    today = timezone.localdate()
-    latest = session.screenings.filter(screened_for=today).order_by("-screened_at", "-id").first()
-    if latest is None:
-        raise ValidationError("Screen the patient today before recording the session.")
-    if not latest.allows_treatment:
-        reasons = "; ".join(latest.findings.values_list("reason", flat=True))
-        if latest.outcome == Screening.Outcome.BLOCKED:
-            raise ValidationError(f"Screening refused this session: {reasons}")
+    level = depth_level or session.depth_level
+    if level is not None and level.modality_id != session.plan.modality_id:
         raise ValidationError(
-            f"Screening has relative findings; record why you proceed first: {reasons}"
+            {"depth_level": f"{level} is not a level of {session.plan.modality}."}
         )
+    session.completed_screening = gate.screening_for_treatment(session, depth_level=level)
     if depth_level is not None:
         session.depth_level = depth_level
     session.notes = notes.strip()

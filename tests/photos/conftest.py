@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from photos import services
 from tests.photos import images
+from tests.records import screening_on_record
 from treatments.models import BodyArea, DepthLevel, Modality, Session, TreatmentPlan
 
 
@@ -37,6 +38,7 @@ def create_plan(patient, *, sessions: int = 3, area=None) -> TreatmentPlan:
         interval_days=14,
     )
     start = timezone.make_aware(dt.datetime(2026, 3, 2, 10, 0))
+    on_record = screening_on_record(plan)
     for number in range(1, sessions + 1):
         Session.objects.create(
             plan=plan,
@@ -44,6 +46,7 @@ def create_plan(patient, *, sessions: int = 3, area=None) -> TreatmentPlan:
             number=number,
             depth_level=level,
             status=Session.Status.COMPLETED,
+            completed_screening=on_record,
             starts_at=start + dt.timedelta(days=14 * (number - 1)),
             ends_at=start + dt.timedelta(days=14 * (number - 1), minutes=45),
         )

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from photos import services as photo_services
 from photos.models import Comparison
 from tests.photos import images
+from tests.records import screening_on_record
 from tests.scheduling.factories import PractitionerFactory
 from treatments.models import BodyArea, DepthLevel, Indication, Modality, Session, TreatmentPlan
 
@@ -42,6 +43,7 @@ def make_course(
         interval_days=14,
     )
     level = DepthLevel.objects.get(modality=modality, rank=1)
+    on_record = screening_on_record(plan)
     for index in range(count):
         starts = first + dt.timedelta(days=14 * index)
         session = Session(
@@ -53,6 +55,7 @@ def make_course(
             session.practitioner = practitioner
         if index < done:
             session.status = Session.Status.COMPLETED
+            session.completed_screening = on_record
             session.completed_at = session.ends_at
             session.recorded_by = practitioner
         elif index < done + booked:

@@ -94,11 +94,11 @@ treatments:history_edit        --  ok  ok  --    --  --
 treatments:plan_create         --  ok  ok  --    --  --
 treatments:plan_detail         ok  ok  ok  --    --  --
 treatments:screening_detail    --  ok  ok  --    --  --
-treatments:screening_override  --  ok  ok  --    --  --
+treatments:screening_override  --  ok  --  --    --  --
 treatments:session_detail      ok  ok  ok  --    --  --
 treatments:session_level       --  ok  ok  --    --  --
-treatments:session_record      --  ok  ok  --    --  --
-treatments:session_screen      --  ok  ok  --    --  --
+treatments:session_record      --  ok  --  --    --  --
+treatments:session_screen      --  ok  --  --    --  --
 """
 
 # API operations. Patients have no API: their file is reached through the portal pages.
@@ -142,12 +142,12 @@ GET    /api/screening-rules/                  ok  ok  ok  --    --  --
 GET    /api/screening-rules/{id}/             ok  ok  ok  --    --  --
 GET    /api/screenings/                       --  ok  ok  --    --  --
 GET    /api/screenings/{id}/                  --  ok  ok  --    --  --
-POST   /api/screenings/{id}/override/         --  ok  ok  --    --  --
+POST   /api/screenings/{id}/override/         --  ok  --  --    --  --
 GET    /api/sessions/                         ok  ok  ok  --    --  --
 GET    /api/sessions/{id}/                    ok  ok  ok  --    --  --
 GET    /api/sessions/{id}/aftercare/          ok  ok  ok  --    --  --
-POST   /api/sessions/{id}/record/             --  ok  ok  --    --  --
-POST   /api/sessions/{id}/screen/             --  ok  ok  --    --  --
+POST   /api/sessions/{id}/record/             --  ok  --  --    --  --
+POST   /api/sessions/{id}/screen/             --  ok  --  --    --  --
 """
 
 

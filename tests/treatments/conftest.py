@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.records import screening_on_record
 from treatments import services
 from treatments.models import (
     BodyArea,
@@ -78,7 +79,11 @@ def session_done(make_plan):
         plan = make_plan(patient, kind, day, area=area, session_count=1)
         session = plan.sessions.get()
         Session.objects.filter(pk=session.pk).update(
-            status=Session.Status.COMPLETED, starts_at=at(day), completed_at=at(day, 11)
+            status=Session.Status.COMPLETED,
+            starts_at=at(day),
+            ends_at=at(day, 11),
+            completed_at=at(day, 11),
+            completed_screening=screening_on_record(plan),
         )
         session.refresh_from_db()
         return session

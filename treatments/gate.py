@@ -1,0 +1,131 @@
+"""The one gate before a session is completed.
+
+`screening_for_treatment()` answers, for a session about to be recorded at a depth level, with
+the screening that allows it, or a ValidationError saying what is missing. `session_record`
+asks it inside its transaction, and a completed session must name the screening it was
+completed under (a database constraint), so no path can complete a session without passing
+here.
+
+A screening allows treatment only when it is:
+- the day's: made on the session's booked day, after the patient was checked in, by a
+  clinician, from that day's pre-session check of this session;
+- for the depth level actually used;
+- still current: the rules evaluated again now, from what the database holds now (history,
+  the patient's other sessions, the rules themselves, the check), find exactly what was stored;
+  anything else means something changed since, and the patient is screened again;
+- clear, or with relative findings that a clinician overrode with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from . import screening as engine
+from .models import DepthLevel, Screening, Session
+
+# A session may be recorded until this long after its booked end (notes written after the
+# last patient of the evening); it keeps its booked day whenever it is recorded.
+RECORDING_GRACE = dt.timedelta(hours=12)
+
+
+def _findings_as_stored(findings: list[engine.Finding]) -> list[tuple]:
+    return sorted(
+        (f.rule_name[:120], f.severity, f.reason[:500], f.rule.pk if f.rule else None)
+        for f in findings
+    )
+
+
+def _stored(screening: Screening) -> list[tuple]:
+    return sorted((f.rule_name, f.severity, f.reason, f.rule_id) for f in screening.findings.all())
+
+
+def _changed(now_found: list[tuple], stored: list[tuple]) -> str:
+    gone = [finding[2] for finding in stored if finding not in now_found]
+    new = [finding[2] for finding in now_found if finding not in stored]
+    parts = [f"now found: {'; '.join(new)}"] if new else []
+    parts += [f"no longer found: {'; '.join(gone)}"] if gone else []
+    return ", ".join(parts) or "the findings changed"
+
+
+def day_screening(session: Session, day: dt.date) -> Screening | None:
+    """The latest screening of the session made for `day` from a pre-session check."""
+    return (
+        session.screenings.filter(
+            occasion=Screening.Occasion.CHECK_IN,
+            screened_for=day,
+            pre_session_check__isnull=False,
+        )
+        .select_related("pre_session_check", "screened_by", "depth_level")
+        .order_by("-screened_at", "-id")
+        .first()
+    )
+
+
+def screening_for_treatment(
+    session: Session, *, depth_level: DepthLevel | None, now: dt.datetime | None = None
+) -> Screening:
+    """The screening that allows treating `session` at `depth_level` now, or ValidationError."""
+    now = now or timezone.now()
+    if session.status != Session.Status.CHECKED_IN or session.starts_at is None:
+        raise ValidationError(
+            "Check the patient in before recording the session: it is recorded only after "
+            "the day's check and screening."
+        )
+    day = timezone.localdate(session.starts_at)
+    if timezone.localdate(now) < day:
+        raise ValidationError(
+            f"This session is booked for {day:%d %B %Y}; it cannot be recorded before."
+        )
+    if now > session.ends_at + RECORDING_GRACE:
+        raise ValidationError("This session ended too long ago to be recorded now.")
+    screening = day_screening(session, day)
+    if screening is None:
+        raise ValidationError(
+            "Do the pre-session check and screen the patient today before recording the session."
+        )
+    checked_in_at = getattr(getattr(session, "booking", None), "checked_in_at", None)
+    if checked_in_at is not None and screening.screened_at < checked_in_at:
+        raise ValidationError("The screening was made before check-in: screen the patient again.")
+    check = screening.pre_session_check
+    if check.session_id != session.pk or check.checked_on != day:
+        raise ValidationError("The screening must come from today's check of this session.")
+    screener = screening.screened_by
+    if screener is None or not screener.has_perm("treatments.add_screening"):
+        raise ValidationError("The session must be screened by a clinician.")
+    if depth_level is not None and screening.depth_level_id != depth_level.pk:
+        screened_at = screening.depth_level or "no level"
+        raise ValidationError(
+            f"The screening was for {screened_at}, not {depth_level}: screen the patient again "
+            "for the level you use."
+        )
+    plan = session.plan
+    now_found = _findings_as_stored(
+        engine.screen(
+            patient=session.patient,
+            modality=plan.modality,
+            depth_level=depth_level or screening.depth_level,
+            on=day,
+            body_area=plan.body_area,
+            check=check,
+            exclude_session=session,
+        )
+    )
+    stored = _stored(screening)
+    if now_found != stored:
+        raise ValidationError(
+            "Something screening reads has changed since the patient was screened at "
+            f"{timezone.localtime(screening.screened_at):%H:%M} ({_changed(now_found, stored)}): "
+            "screen the patient again."
+        )
+    if screening.outcome == Screening.Outcome.BLOCKED:
+        reasons = "; ".join(reason for _, severity, reason, _ in stored if severity == "absolute")
+        raise ValidationError(f"Screening refused this session: {reasons}")
+    if screening.outcome == Screening.Outcome.RELATIVE:
+        reasons = "; ".join(reason for _, _, reason, _ in stored)
+        raise ValidationError(
+            f"Screening has relative findings; record why you proceed first: {reasons}"
+        )
+    return screening
