@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Q
+from django.urls import reverse
 
-from core.links import link_for_each
 from treatments.models import Session
 
 from .models import Derivative, Phase, Photo, Status, View
@@ -72,11 +72,9 @@ def timeline_page(patient, number: int) -> TimelinePage:
         )
         .order_by()
     )
-    detail_url = link_for_each("photos:photo")
-    grid_url = link_for_each("photos:image", "grid")
     for photo in photos:
-        photo.detail_url = detail_url(photo.pk)
-        photo.grid_url = grid_url(photo.pk)
+        photo.detail_url = reverse("photos:photo", args=[photo.pk])
+        photo.grid_url = reverse("photos:image", args=[photo.pk, "grid"])
         photo.grid_label = Status(photo.grid_status).label if photo.grid_status else ""
         entries[photo.session_id].photos.append(photo)
     for entry in entries.values():

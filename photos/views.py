@@ -6,17 +6,15 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Action, audit_log
 from core.decorators import role_required
-from core.html import render_compact
+from people.access import patient_required
 from people.models import Patient
-from people.records import record_page
-from portal.access import patient_required
 from treatments.models import BodyArea, Session
 
 from . import queries, services
@@ -185,60 +183,31 @@ def _page_number(value: str | None) -> int | None:
     return int(value)
 
 
-# A new name for each new layout of the kept part (people.records.record_page).
-TIMELINE_PART = "timeline.2"
-
-
 @role_required(CLINICAL_PERMISSION)
 def patient_timeline(request, patient_id: int):
     """The patient's photos session by session, newest first, a page at a time; "Older photos"
     appends the next page in place with htmx, or opens it as a page without JavaScript."""
+    patient = get_object_or_404(Patient, pk=patient_id)
     number = _page_number(request.GET.get("page"))
+    context = {"patient": patient, "number": number}
     if number is None:
-        context = {
-            "patient": get_object_or_404(Patient, pk=patient_id),
-            "problem": "Pages are numbered 1, 2, 3 and so on.",
-        }
+        context["problem"] = "Pages are numbered 1, 2, 3 and so on."
         return render(request, "photos/patient_timeline.html", context, status=400)
-    with_comparisons = number == 1 and not request.htmx
-
-    def draw(patient):
-        page = queries.timeline_page(patient, number)
-        part = {
-            "empty": not page.sessions,
-            "head": render_compact("photos/_timeline_head.html", {"patient": patient}),
-            "page": render_compact(
-                "photos/_timeline_page.html", {"patient": patient, "page": page}
-            ),
-        }
-        if with_comparisons:
-            comparisons = (
-                Comparison.objects.for_patient(patient)
-                .select_related("body_area", "plan__modality")
-                .order_by("plan", "body_area", "view", "kind")
-            )
-            part["comparisons"] = render_compact(
-                "photos/_timeline_comparisons.html", {"comparisons": comparisons}
-            )
-        return part, None
-
-    # Drawn once per version of the record (people/records.py).
-    patient, part = record_page(
-        TIMELINE_PART,
-        patient_id,
-        number,
-        with_comparisons,
-        draw=draw,
-    )
-    context = {"patient": patient}
-    if number > 1 and part["empty"]:
+    page = queries.timeline_page(patient, number)
+    if number > 1 and not page.sessions:
         context["problem"] = f"There is no page {number}: this patient's photos end before it."
         return render(request, "photos/patient_timeline.html", context, status=404)
     detail = "photos" if number == 1 else f"photos page {number}"
     audit_log(actor=request.user, action=Action.VIEW, obj=patient, request=request, detail=detail)
+    context["page"] = page
     if request.htmx:
-        return HttpResponse(part["page"])
-    context.update(number=number, part=part)
+        return render(request, "photos/_timeline_page.html", context)
+    if number == 1:
+        context["comparisons"] = (
+            Comparison.objects.for_patient(patient)
+            .select_related("body_area", "plan__modality")
+            .order_by("plan", "body_area", "view", "kind")
+        )
     return render(request, "photos/patient_timeline.html", context)
 
 

@@ -1,6 +1,6 @@
 """What the portal shows a patient, read in a fixed number of queries however long the history.
 
-Every read starts from the patient the account belongs to (`portal.access.patient_required`),
+Every read starts from the patient the account belongs to (`people.access.patient_required`),
 so no id in a URL can reach another patient's rows.
 """
 

@@ -17,14 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.services import audit_log
-from core.decorators import role_required
-from core.html import render_compact
+from people.access import patient_required
 from scheduling.notifications import calendar_for, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
 
 from . import dates, queries, services
-from .access import own_record_page, patient_required
 from .forms import CancelForm, ChangeForm
 
 
@@ -47,22 +45,16 @@ def _policy() -> dict:
 
 
 @require_GET
-@role_required("people.use_portal")
-def home(request):
-    def draw(patient):
-        overview = queries.overview(patient)
-        context = {
-            "patient": patient,
-            "overview": overview,
-            "chart_width": queries.CHART_WIDTH,
-            **_policy(),
-        }
-        return render_compact("portal/_home_body.html", context), overview.true_until
-
-    # Drawn once per version of the record, and again when the clock changes what it says.
-    patient, body = own_record_page(request, "portal-home", draw=draw)
+@patient_required
+def home(request, patient):
+    context = {
+        "patient": patient,
+        "overview": queries.overview(patient),
+        "chart_width": queries.CHART_WIDTH,
+        **_policy(),
+    }
     _viewed(request, patient, "home")
-    return render(request, "portal/home.html", {"patient": patient, "body": body})
+    return render(request, "portal/home.html", context)
 
 
 @require_GET

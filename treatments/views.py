@@ -9,16 +9,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.backends import permissions_key
 from audit.services import Action, audit_log
 from core.decorators import role_required
-from core.html import render_compact
-from core.links import link_for_each
 from core.views import form_status
 from people.models import Patient
-from people.records import record_page
 
 from . import services
 from .aftercare import aftercare_for
@@ -59,12 +56,8 @@ class ChartRow:
 
 
 def _chart_sessions(patient) -> list[ChartRow]:
-    """One row per session of the patient, with what the chart shows and the link.
-
-    Read as plain columns, and one reverse() for all the links: a chart of 60 sessions spent
-    most of its time building five model instances per row and reversing each link.
-    """
-    link = link_for_each("treatments:session_detail")
+    """One row per session of the patient, with what the chart shows: plain columns, not five
+    model instances per row."""
     statuses = dict(Session.Status.choices)
     rows = (
         Session.objects.for_patient(patient)
@@ -84,7 +77,7 @@ def _chart_sessions(patient) -> list[ChartRow]:
     return [
         ChartRow(
             day=Session.day_of(status, completed_at, starts_at, proposed_date),
-            url=link(pk),
+            url=reverse("treatments:session_detail", args=[pk]),
             course=f"{modality} · {area}",
             number=number,
             level=level or "",
@@ -96,48 +89,26 @@ def _chart_sessions(patient) -> list[ChartRow]:
     ]
 
 
-# A new name for each new layout of the kept part (people.records.record_page).
-CHART_PART = "chart.2"
-
-
 @role_required("treatments.view_treatmentplan")
 def chart(request, patient_id: int):
     user = request.user
-
-    def draw(patient):
-        context = {
-            "patient": patient,
-            "plans": TreatmentPlan.objects.for_patient(patient)
-            .with_progress()
-            .select_related("modality", "body_area", "indication"),
-            "sessions": _chart_sessions(patient),
-        }
-        if user.has_perm("treatments.view_historyentry"):
-            context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
-                "factor", "body_area"
-            )
-        if user.has_perm("treatments.view_screening"):
-            context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
-        part = {
-            # The patient's head and card too: on a chart they cost more to draw than the rest
-            # of the page around the kept part.
-            "head": render_compact(
-                "people/_patient_head.html", {"patient": patient, "chart_open": True}, request
-            ),
-            "card": render_compact("people/_patient_card.html", {"patient": patient}),
-            "body": render_compact("treatments/_chart_body.html", context, request=request),
-        }
-        return part, None
-
-    # Drawn once per version of the record, and per set of permissions (what links it offers).
-    patient, part = record_page(
-        CHART_PART,
-        patient_id,
-        permissions_key(user),
-        draw=draw,
-    )
+    patient = get_object_or_404(Patient, pk=patient_id)
+    context = {
+        "patient": patient,
+        "chart_open": True,
+        "plans": TreatmentPlan.objects.for_patient(patient)
+        .with_progress()
+        .select_related("modality", "body_area", "indication"),
+        "sessions": _chart_sessions(patient),
+    }
+    if user.has_perm("treatments.view_historyentry"):
+        context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
+            "factor", "body_area"
+        )
+    if user.has_perm("treatments.view_screening"):
+        context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
     audit_log(actor=user, action=Action.VIEW, obj=patient, request=request, detail="chart")
-    return render(request, "treatments/chart.html", {"patient": patient, "chart": part})
+    return render(request, "treatments/chart.html", context)
 
 
 @role_required("treatments.add_historyentry")

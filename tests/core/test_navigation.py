@@ -68,7 +68,6 @@ def test_each_user_of_a_role_sees_their_own_name_escaped(client, clinician_user)
     assert "Eve" not in first
     assert '<span class="who">&lt;b&gt;Eve&lt;/b&gt; O&#x27;Neil</span>' in second
     assert "<b>Eve</b>" not in second
-    assert "\x00" not in first + second
 
 
 def test_the_sign_out_form_carries_this_requests_token(clinician_user):
@@ -80,13 +79,3 @@ def test_the_sign_out_form_carries_this_requests_token(clinician_user):
     # Without it, the same form is refused.
     client.force_login(clinician_user)
     assert client.post(reverse("logout")).status_code == 403
-
-
-def test_a_top_bar_template_without_its_holes_is_refused(clinician_user, settings, tmp_path):
-    from core.templatetags.navigation import draw_top_bar
-
-    (tmp_path / "core").mkdir()
-    (tmp_path / "core" / "_top_bar.html").write_text("<span>{{ who }}</span>")
-    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path], "APP_DIRS": False}]
-    with pytest.raises(ValueError, match="csrf_token"):
-        draw_top_bar(clinician_user, "Clinic")
