@@ -1,12 +1,14 @@
 """The in-process half of the page benchmarks, run on one generated clinic.
 
     DATABASE_URL=... python -m bench.inprocess info|looks|course|upload [--rounds N] [--runs N]
+    DATABASE_URL=... python -m bench.inprocess profile --page "patient chart" [--runs N]
 
 Prints one JSON line. `looks` signs in the bench users (a real session row, as a browser
 would get), counts each page's SQL queries and times every page, the baseline view and the
 growth pages in interleaved rounds through Django's test client; it also gives the cookies
 the load client sends. `course` times a 12-session course proposal (rolled back); `upload`
-names a clinician's API token and a session for the upload benchmark.
+names a clinician's API token and a session for the upload benchmark. `profile` runs one page
+(a name from `looks`) `runs` times under cProfile and prints its top functions (not JSON).
 
 Nothing is warmed: the app keeps no drawn parts, so every look is drawn by the code measured.
 The one request each page gets before the rounds checks its status and counts its queries.
@@ -298,9 +300,44 @@ def course(runs: int) -> dict:
     }
 
 
+def profile(page: str, runs: int, top: int = 15) -> None:
+    import cProfile
+    import pstats
+
+    who, path = looks()[page]
+    client = clients()[who]
+    client.get(path)  # loads the code and templates, as the first request of a process does
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        client.get(path)
+    profiler.disable()
+    print(f"{page}: GET {path}, {runs} looks")
+    stats = pstats.Stats(profiler)
+    # The request's wrappers (test client, handler, middleware) hold everything: leave them out.
+    wrappers = r"^(?!.*(test/client|handlers/|middleware|deprecation|contextlib))"
+    stats.sort_stats("cumulative").print_stats(wrappers, top)
+    stats.sort_stats("tottime").print_stats(top)
+    timed: list[tuple[float, str]] = []
+
+    def timing(execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timed.append(((time.perf_counter() - start) * 1000, sql))
+
+    with connection.execute_wrapper(timing):
+        client.get(path)
+    print(f"One look's {len(timed)} queries, {sum(t for t, _ in timed):.1f} ms, slowest first:")
+    for ms, sql in sorted(timed, reverse=True):
+        print(f"{ms:8.2f} ms  {' '.join(sql.split())[:300]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["info", "looks", "course", "upload"])
+    parser.add_argument("what", choices=["info", "looks", "course", "upload", "profile"])
+    parser.add_argument("--page", default="patient chart", help="for profile: a look's name")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
@@ -310,6 +347,9 @@ def main() -> None:
         out = measure_looks(args.rounds)
     elif args.what == "upload":
         out = upload_target()
+    elif args.what == "profile":
+        profile(args.page, args.runs)
+        return
     else:
         out = course(args.runs)
     print(json.dumps(out, default=str))
