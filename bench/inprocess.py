@@ -318,20 +318,27 @@ def profile(page: str, runs: int, top: int = 15) -> None:
     wrappers = r"^(?!.*(test/client|handlers/|middleware|deprecation|contextlib))"
     stats.sort_stats("cumulative").print_stats(wrappers, top)
     stats.sort_stats("tottime").print_stats(top)
-    timed: list[tuple[float, str]] = []
+    timed: list[tuple[float, str, object]] = []
 
     def timing(execute, sql, params, many, context):
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            timed.append(((time.perf_counter() - start) * 1000, sql))
+            timed.append(((time.perf_counter() - start) * 1000, sql, params))
 
     with connection.execute_wrapper(timing):
         client.get(path)
-    print(f"One look's {len(timed)} queries, {sum(t for t, _ in timed):.1f} ms, slowest first:")
-    for ms, sql in sorted(timed, reverse=True):
+    timed.sort(key=lambda row: row[0], reverse=True)
+    print(f"One look's {len(timed)} queries, {sum(row[0] for row in timed):.1f} ms, slowest first:")
+    for ms, sql, _ in timed:
         print(f"{ms:8.2f} ms  {' '.join(sql.split())[:300]}")
+    slowest = next((row for row in timed if row[1].lstrip().upper().startswith("SELECT")), None)
+    if slowest:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {slowest[1]}", slowest[2])
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+        print(f"The slowest SELECT:\n{slowest[1]}\n{plan}")
 
 
 def main() -> None:
