@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import time
 
 import django
@@ -35,7 +36,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.common import percentile  # noqa: E402
+from bench.common import ROOT, percentile  # noqa: E402
 from core.management.commands.generate_clinic import bench_days  # noqa: E402
 from people.models import Patient  # noqa: E402
 from photos.models import Photo  # noqa: E402
@@ -318,6 +319,8 @@ def profile(page: str, runs: int, top: int = 15) -> None:
     wrappers = r"^(?!.*(test/client|handlers/|middleware|deprecation|contextlib))"
     stats.sort_stats("cumulative").print_stats(wrappers, top)
     stats.sort_stats("tottime").print_stats(top)
+    print("The project's own functions (templates' time is under the view that renders them):")
+    stats.sort_stats("cumulative").print_stats(rf"^{re.escape(str(ROOT))}/(?!\.venv)", top)
     timed: list[tuple[float, str, object]] = []
 
     def timing(execute, sql, params, many, context):
