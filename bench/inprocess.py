@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import random
@@ -80,6 +81,25 @@ def count_queries():
 
     with connection.execute_wrapper(wrapper):
         yield counted
+
+
+@contextlib.contextmanager
+def gc_pauses():
+    """The garbage collector's pauses (ms) while inside, in a list the caller may clear."""
+    pauses: list[float] = []
+    started = [0.0]
+
+    def callback(phase, _info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((time.perf_counter() - started[0]) * 1000)
+
+    gc.callbacks.append(callback)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(callback)
 
 
 def info() -> dict:
@@ -221,23 +241,30 @@ def measure_looks(rounds: int) -> dict:
             "queries": counted[0],
             "bytes": len(response.content),
             "times": [],
+            "gc_ms": [],
         }
         if name == "availability":
             result[name]["slots"] = slots_in(response.content)
     order = list(named)
     shuffle = random.Random(1)
-    for _ in range(rounds):
-        shuffle.shuffle(order)
-        for name in order:
-            who, path = named[name]
-            start = time.perf_counter()
-            logged_in[who].get(path)
-            result[name]["times"].append((time.perf_counter() - start) * 1000)
+    with gc_pauses() as pauses:
+        for _ in range(rounds):
+            shuffle.shuffle(order)
+            for name in order:
+                who, path = named[name]
+                pauses.clear()
+                start = time.perf_counter()
+                logged_in[who].get(path)
+                result[name]["times"].append((time.perf_counter() - start) * 1000)
+                result[name]["gc_ms"] += pauses
     for row in result.values():
         times = row.pop("times")
         row["p50_ms"] = round(percentile(times, 50), 2)
         row["p99_ms"] = round(percentile(times, 99), 2)
         row["max_ms"] = round(max(times), 2)
+        gc_ms = row.pop("gc_ms")
+        row["gc_pauses"] = len(gc_ms)
+        row["gc_max_ms"] = round(max(gc_ms, default=0), 2)
     baseline = result["baseline"]["p50_ms"]
     for name, row in result.items():
         row["x_baseline"] = round(row["p50_ms"] / baseline, 1)

@@ -314,7 +314,8 @@ def print_report(report: dict) -> None:
         print(
             f"\nPages, {label} clinic ({data['patients']:,} patients, {data['sessions']:,} "
             f"sessions, {data['photos']:,} photos), cold looks. In-process: p50 of "
-            f"{report['rounds']} interleaved rounds. Under load: gunicorn 2 sync workers, "
+            f"{report['rounds']} interleaved rounds (gc: the collector's pauses in those "
+            f"looks, how many and the longest). Under load: gunicorn 2 sync workers, "
             f"{report['connections']} connections from {report['client']}, "
             f"{report['seconds']:g} s per page."
         )
@@ -331,6 +332,8 @@ def print_report(report: dict) -> None:
                     yes(row["met"]) if goal else "",
                     row["queries"],
                     f"{row['bytes'] / 1000:.1f}",
+                    row["p99_ms"],
+                    f"{row['gc_pauses']}/{row['gc_max_ms']}",
                     load.get("rps", ""),
                     load.get("p50_ms", ""),
                     load.get("p99_ms", ""),
@@ -338,7 +341,8 @@ def print_report(report: dict) -> None:
                     load.get("errors") or "",
                 ]
             )
-        headers = ["page", "p50 ms", "x baseline", "goal", "", "queries", "KB"]
+        headers = ["page", "p50 ms", "x baseline", "goal", "", "queries", "KB", "p99 ms"]
+        headers += ["gc n/max ms"]
         headers += ["req/s", "load p50", "load p99", "p99<150", "errors"]
         print(table(headers, rows))
         availability = looks["availability"]
