@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
 PYTHON = sys.executable
 
-# The generated clinics: BENCH_DATABASE_URL holds the larger one (`generate_clinic --scale 0.1`
-# by default, or 1.0), BENCH_SMALL_DATABASE_URL the same clinic at a tenth of that size.
+# The generated clinics: BENCH_DATABASE_URL holds the larger one (`generate_clinic --scale 1.0`,
+# or 0.1 on a small machine), BENCH_SMALL_DATABASE_URL the same clinic at a tenth of that size.
 LARGE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_data")
 SMALL = os.environ.get(
     "BENCH_SMALL_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_data_tenth"
@@ -64,11 +64,13 @@ def django_env(database_url: str, **extra: str) -> dict:
             "DJANGO_SETTINGS_MODULE": "clinic.settings",
             "SECRET_KEY": env.get("SECRET_KEY", "bench-" + "x" * 50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-            # Production shares a Redis cache between its web processes (sessions, permission
-            # sets, drawn calendars); so does the benchmark.
-            "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/13"),
+            # The bare yardstick page every page is compared with (refused in production).
+            "BENCH_BASELINE_VIEW": "1",
         }
     )
+    # The app's own defaults for everything else: sessions in the database, no shared cache
+    # (the pages keep nothing drawn, so every look is a cold one).
+    env.pop("CACHE_URL", None)
     env.update(extra)
     return env
 
@@ -106,8 +108,8 @@ def how_to_generate() -> str:
         "Generate the clinics first (PostgreSQL):\n"
         "  createdb -h 127.0.0.1 -U postgres clinic_bench_data\n"
         "  createdb -h 127.0.0.1 -U postgres clinic_bench_data_tenth\n"
-        f"  DATABASE_URL={LARGE} manage.py migrate && ... generate_clinic --scale 0.1\n"
-        f"  DATABASE_URL={SMALL} manage.py migrate && ... generate_clinic --scale 0.01\n"
+        f"  DATABASE_URL={LARGE} manage.py migrate && ... generate_clinic --scale 1.0\n"
+        f"  DATABASE_URL={SMALL} manage.py migrate && ... generate_clinic --scale 0.1\n"
         "(or point BENCH_DATABASE_URL / BENCH_SMALL_DATABASE_URL elsewhere)"
     )
 

@@ -1,10 +1,17 @@
-"""The in-process half of the page and availability benchmarks, run on one generated clinic.
+"""The in-process half of the page benchmarks, run on one generated clinic.
 
-    DATABASE_URL=... python -m bench.inprocess info|prepare|queries|availability [--runs N]
+    DATABASE_URL=... python -m bench.inprocess info|looks|course|upload [--rounds N] [--runs N]
+    DATABASE_URL=... python -m bench.inprocess profile --page "patient chart" [--runs N]
 
-Prints one JSON line. `prepare` signs in the bench users (a real session row, as a browser
-would get) and names the pages; `queries` counts each page's SQL queries and times it through
-Django's test client; `availability` times a 12-session course proposal (rolled back).
+Prints one JSON line. `looks` signs in the bench users (a real session row, as a browser
+would get), counts each page's SQL queries and times every page, the baseline view and the
+growth pages in interleaved rounds through Django's test client; it also gives the cookies
+the load client sends. `course` times a 12-session course proposal (rolled back); `upload`
+names a clinician's API token and a session for the upload benchmark. `profile` runs one page
+(a name from `looks`) `runs` times under cProfile and prints its top functions (not JSON).
+
+Nothing is warmed: the app keeps no drawn parts, so every look is drawn by the code measured.
+The one request each page gets before the rounds checks its status and counts its queries.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
+import random
+import re
 import time
 
 import django
@@ -23,17 +33,40 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.cache import cache  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.db.models import Count  # noqa: E402
-from django.db.models.functions import TruncDate  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.common import percentile  # noqa: E402
+from bench.common import ROOT, percentile  # noqa: E402
+from core.management.commands.generate_clinic import bench_days  # noqa: E402
 from people.models import Patient  # noqa: E402
 from photos.models import Photo  # noqa: E402
 from treatments.models import Modality, Session, TreatmentPlan  # noqa: E402
+
+BASELINE = "/bench/baseline/"
+USERS = {
+    "desk": "bench-desk",
+    "clinician": "bench-prac-01",
+    "patient": "bench-patient",
+    "patient-large": "bench-patient-large",
+}
+# The pages with their goal: in-process p50 at most GOAL x the baseline's, in the same run.
+GOALS = {
+    "day calendar": 12,
+    "week calendar": 12,
+    "patient chart": 8,
+    "photo timeline": 8,
+    "portal home": 8,
+    "availability": 12,
+}
+# Growth: each page with content 10x apart (generate_clinic's bench rows), small then large.
+GROWTH = {
+    "day calendar": ("day calendar (quiet day)", "day calendar"),
+    "week calendar": ("week calendar (quiet week)", "week calendar"),
+    "patient chart": ("patient chart", "patient chart (patient 2)"),
+    "photo timeline": ("photo timeline", "photo timeline (patient 2)"),
+    "portal home": ("portal home", "portal home (patient 2)"),
+}
 
 
 @contextlib.contextmanager
@@ -50,6 +83,25 @@ def count_queries():
         yield counted
 
 
+@contextlib.contextmanager
+def gc_pauses():
+    """The garbage collector's pauses (ms) while inside, in a list the caller may clear."""
+    pauses: list[float] = []
+    started = [0.0]
+
+    def callback(phase, _info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((time.perf_counter() - started[0]) * 1000)
+
+    gc.callbacks.append(callback)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(callback)
+
+
 def info() -> dict:
     return {
         "patients": Patient.objects.count(),
@@ -58,68 +110,83 @@ def info() -> dict:
     }
 
 
-def bench_day() -> dt.date:
-    """The fully booked day the generator made (the day with the most booked sessions)."""
-    row = (
-        Session.objects.filter(status="booked")
-        .annotate(day=TruncDate("starts_at", tzinfo=timezone.get_current_timezone()))
-        .values("day")
-        .annotate(n=Count("id"))
-        .order_by("-n", "day")
-        .first()
-    )
-    return row["day"] if row else timezone.localdate()
+def days() -> dict[str, dt.date]:
+    """The bench days of the clinic (see generate_clinic.bench_days), from the day it was made."""
+    made = Patient.objects.filter(pk=1).values_list("created_at", flat=True).get()
+    return bench_days(timezone.localdate(made))
 
 
-def pages() -> dict[str, tuple[str, str]]:
-    """name -> (who, path)"""
-    day = bench_day()
-    # The planned session due soonest after the bench day, searched over its week.
-    planned = (
-        Session.objects.filter(status="planned", proposed_date__gte=day)
-        .exclude(patient_id=1)
+def availability_session() -> Session:
+    """A planned session of an ordinary patient: the availability page searches a slot for it."""
+    return (
+        Session.objects.filter(status="planned", patient_id__gt=2)
         .order_by("proposed_date", "id")
         .first()
     )
-    start = planned.proposed_date
-    week = f"first_day={start}&last_day={start + dt.timedelta(days=6)}"
+
+
+def looks() -> dict[str, tuple[str, str]]:
+    """name -> (who, path): the baseline, the pages with goals and the growth pages."""
+    bench = days()
+    week = f"first_day={bench['quiet_week']}&last_day={bench['quiet_week'] + dt.timedelta(6)}"
+    session = availability_session()
     return {
-        "day calendar": ("desk", f"/desk/?date={day}"),
+        "baseline": ("", BASELINE),
+        "day calendar": ("desk", f"/desk/?date={bench['full_day']}"),
+        "day calendar (quiet day)": ("desk", f"/desk/?date={bench['quiet_day']}"),
+        "week calendar": ("desk", f"/desk/week/?date={bench['full_day']}"),
+        "week calendar (quiet week)": ("desk", f"/desk/week/?date={bench['quiet_day']}"),
         "patient chart": ("clinician", "/treatments/patients/1/"),
+        "patient chart (patient 2)": ("clinician", "/treatments/patients/2/"),
         "photo timeline": ("clinician", "/photos/patients/1/"),
+        "photo timeline (patient 2)": ("clinician", "/photos/patients/2/"),
         "portal home": ("patient", "/portal/"),
-        "availability": ("desk", f"/api/booking/availability/?session={planned.pk}&{week}"),
+        "portal home (patient 2)": ("patient-large", "/portal/"),
+        "availability": ("desk", f"/api/booking/availability/?session={session.pk}&{week}"),
+    }
+
+
+def content() -> dict[str, dict]:
+    """What grows between each growth pair: the rows behind the small and the large page."""
+    bench = days()
+
+    def booked(first: dt.date, last: dt.date) -> int:
+        return Session.objects.filter(
+            status__in=("booked", "arrived", "completed"),
+            starts_at__date__gte=first,
+            starts_at__date__lte=last,
+        ).count()
+
+    def record(pid: int) -> str:
+        sessions = Session.objects.filter(patient_id=pid).count()
+        photos = Photo.objects.filter(patient_id=pid).count()
+        return f"{sessions} sessions, {photos} photos"
+
+    week = dt.timedelta(days=6)
+    return {
+        "day calendar": {
+            "small": f"{booked(bench['quiet_day'], bench['quiet_day'])} booked",
+            "large": f"{booked(bench['full_day'], bench['full_day'])} booked",
+        },
+        "week calendar": {
+            "small": f"{booked(bench['quiet_week'], bench['quiet_week'] + week)} booked",
+            "large": f"{booked(bench['full_week'], bench['full_week'] + week)} booked",
+        },
+        **{
+            name: {"small": record(1), "large": record(2)}
+            for name in ("patient chart", "photo timeline", "portal home")
+        },
     }
 
 
 def clients() -> dict[str, Client]:
     User = get_user_model()
-    result = {}
-    for who, username in (
-        ("desk", "bench-desk"),
-        ("clinician", "bench-prac-01"),
-        ("patient", "bench-patient"),
-    ):
+    result = {"": Client()}
+    for who, username in USERS.items():
         client = Client()
         client.force_login(User.objects.get(username=username))
         result[who] = client
     return result
-
-
-def upload_target() -> dict:
-    """A clinician's API token and a completed session (not the chart patient's) to upload to."""
-    from rest_framework.authtoken.models import Token
-
-    user = get_user_model().objects.get(username="bench-prac-01")
-    token, _ = Token.objects.get_or_create(user=user)
-    session = (
-        Session.objects.filter(status="completed").exclude(patient_id=1).order_by("id").first()
-    )
-    return {
-        "token": token.key,
-        "session": session.pk,
-        "body_area": session.plan.body_area_id,
-    }
 
 
 def browser_cookies(client: Client) -> str:
@@ -128,52 +195,100 @@ def browser_cookies(client: Client) -> str:
     and set the cookie again)."""
     client.get("/", follow=True)
     names = (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
-    return "; ".join(f"{name}={client.cookies[name].value}" for name in names)
+    return "; ".join(
+        f"{name}={client.cookies[name].value}" for name in names if name in client.cookies
+    )
 
 
-def prepare() -> dict:
-    # Every part is drawn by the code being measured, not kept from an earlier run's (the
-    # bench's cache outlives its runs; the clinics share it, and each run prepares both).
-    cache.clear()
-    cookies = {who: browser_cookies(client) for who, client in clients().items()}
+def upload_target() -> dict:
+    """A clinician's API token and a completed session (not a bench patient's) to upload to."""
+    from rest_framework.authtoken.models import Token
+
+    user = get_user_model().objects.get(username="bench-prac-01")
+    token, _ = Token.objects.get_or_create(user=user)
+    session = Session.objects.filter(status="completed", patient_id__gt=2).order_by("id").first()
+    return {"token": token.key, "session": session.pk, "body_area": session.plan.body_area_id}
+
+
+def slots_in(body: bytes) -> int | None:
+    """How many slots an availability answer holds (a list, or a page of `results`)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        data = data.get("results", data.get("slots", []))
+    return len(data) if isinstance(data, list) else None
+
+
+def measure_looks(rounds: int) -> dict:
+    """Each look once to check it and count its queries, then `rounds` rounds in which every
+    look is timed once, in a new random order each round: the baseline is measured between
+    the pages, so drift in the machine's speed moves both alike."""
+    logged_in = clients()
+    cookies = {who: browser_cookies(client) for who, client in logged_in.items() if who}
+    named = looks()
+    result = {}
+    for name, (who, path) in named.items():
+        client = logged_in[who]
+        with count_queries() as counted:
+            response = client.get(path)
+        if response.status_code != 200:
+            raise RuntimeError(f"{name}: GET {path} answered {response.status_code}")
+        result[name] = {
+            "who": who,
+            "path": path,
+            "queries": counted[0],
+            "bytes": len(response.content),
+            "times": [],
+            "gc_ms": [],
+        }
+        if name == "availability":
+            result[name]["slots"] = slots_in(response.content)
+    order = list(named)
+    shuffle = random.Random(1)
+    with gc_pauses() as pauses:
+        for _ in range(rounds):
+            shuffle.shuffle(order)
+            for name in order:
+                who, path = named[name]
+                pauses.clear()
+                start = time.perf_counter()
+                logged_in[who].get(path)
+                result[name]["times"].append((time.perf_counter() - start) * 1000)
+                result[name]["gc_ms"] += pauses
+    for row in result.values():
+        times = row.pop("times")
+        row["p50_ms"] = round(percentile(times, 50), 2)
+        row["p99_ms"] = round(percentile(times, 99), 2)
+        row["max_ms"] = round(max(times), 2)
+        gc_ms = row.pop("gc_ms")
+        row["gc_pauses"] = len(gc_ms)
+        row["gc_max_ms"] = round(max(gc_ms, default=0), 2)
+    baseline = result["baseline"]["p50_ms"]
+    for name, row in result.items():
+        row["x_baseline"] = round(row["p50_ms"] / baseline, 1)
+        if name in GOALS:
+            row["goal_x"] = GOALS[name]
+            row["met"] = row["x_baseline"] <= GOALS[name]
     return {
-        "bench_day": str(bench_day()),
-        "pages": pages(),
+        "days": {key: str(value) for key, value in days().items()},
+        "looks": result,
+        "growth": {
+            name: {"small": small, "large": large, "content": content()[name]}
+            for name, (small, large) in GROWTH.items()
+        },
         "cookies": cookies,
-        "upload": upload_target(),
     }
 
 
-def queries(runs: int) -> dict:
-    logged_in = clients()
-    result = {}
-    for name, (who, path) in pages().items():
-        client = logged_in[who]
-        response = client.get(path)  # warm-up
-        assert response.status_code == 200, (name, path, response.status_code)
-        with count_queries() as counted:
-            client.get(path)
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            client.get(path)
-            times.append((time.perf_counter() - start) * 1000)
-        result[name] = {
-            "path": path,
-            "queries": counted[0],
-            "p50_ms": round(percentile(times, 50), 2),
-            "bytes": len(response.content),
-        }
-    return result
-
-
-def availability(runs: int) -> dict:
+def course(runs: int) -> dict:
     """A 12-session course every 14 days (about six months), proposed across the practitioners."""
     from scheduling.services import course_propose
 
     desk = get_user_model().objects.get(username="bench-desk")
     modality = Modality.objects.order_by("id").first()
-    patient = Patient.objects.filter(plans__isnull=False).exclude(pk=1).order_by("id").first()
+    patient = Patient.objects.filter(plans__isnull=False, pk__gt=2).order_by("id").first()
     times: list[float] = []
     counts: list[int] = []
     found = 0
@@ -195,7 +310,7 @@ def availability(runs: int) -> dict:
                 start = time.perf_counter()
                 proposals = course_propose(plan=plan, first_day=first_day)
                 elapsed = (time.perf_counter() - start) * 1000
-            if run:  # the first run warms caches and is not counted
+            if run:  # the first run loads the code paths and is not counted
                 times.append(elapsed)
                 counts.append(counted[0])
             found = sum(1 for _, slot in proposals if slot)
@@ -208,22 +323,72 @@ def availability(runs: int) -> dict:
         "runs": runs,
         "p50_ms": round(percentile(times, 50), 1),
         "p99_ms": round(percentile(times, 99), 1),
+        "goal_ms": 50,
+        "met": percentile(times, 50) < 50,
     }
+
+
+def profile(page: str, runs: int, top: int = 15) -> None:
+    import cProfile
+    import pstats
+
+    who, path = looks()[page]
+    client = clients()[who]
+    client.get(path)  # loads the code and templates, as the first request of a process does
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        client.get(path)
+    profiler.disable()
+    print(f"{page}: GET {path}, {runs} looks")
+    stats = pstats.Stats(profiler)
+    # The request's wrappers (test client, handler, middleware) hold everything: leave them out.
+    wrappers = r"^(?!.*(test/client|handlers/|middleware|deprecation|contextlib))"
+    stats.sort_stats("cumulative").print_stats(wrappers, top)
+    stats.sort_stats("tottime").print_stats(top)
+    print("The project's own functions (templates' time is under the view that renders them):")
+    stats.sort_stats("cumulative").print_stats(rf"^{re.escape(str(ROOT))}/(?!\.venv)", top)
+    timed: list[tuple[float, str, object]] = []
+
+    def timing(execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timed.append(((time.perf_counter() - start) * 1000, sql, params))
+
+    with connection.execute_wrapper(timing):
+        client.get(path)
+    timed.sort(key=lambda row: row[0], reverse=True)
+    print(f"One look's {len(timed)} queries, {sum(row[0] for row in timed):.1f} ms, slowest first:")
+    for ms, sql, _ in timed:
+        print(f"{ms:8.2f} ms  {' '.join(sql.split())[:300]}")
+    slowest = next((row for row in timed if row[1].lstrip().upper().startswith("SELECT")), None)
+    if slowest:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {slowest[1]}", slowest[2])
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+        print(f"The slowest SELECT:\n{slowest[1]}\n{plan}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["info", "prepare", "queries", "availability"])
+    parser.add_argument("what", choices=["info", "looks", "course", "upload", "profile"])
+    parser.add_argument("--page", default="patient chart", help="for profile: a look's name")
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     if args.what == "info":
         out = info()
-    elif args.what == "prepare":
-        out = prepare()
-    elif args.what == "queries":
-        out = queries(args.runs)
+    elif args.what == "looks":
+        out = measure_looks(args.rounds)
+    elif args.what == "upload":
+        out = upload_target()
+    elif args.what == "profile":
+        profile(args.page, args.runs)
+        return
     else:
-        out = availability(args.runs)
+        out = course(args.runs)
     print(json.dumps(out, default=str))
 
 

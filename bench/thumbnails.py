@@ -171,11 +171,26 @@ def measure(method: str, path: Path, runs: int) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
+def pyvips_problem() -> str | None:
+    """None when pyvips and its libvips load; else what to install."""
+    try:
+        import pyvips  # noqa: F401
+    except ModuleNotFoundError:
+        return "pyvips is not installed: pip install '.[bench]' (it needs Debian's libvips42 too)"
+    except (ImportError, OSError) as error:
+        return f"pyvips cannot load libvips ({error}): apt-get install libvips42"
+    return None
+
+
+def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per process")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per method")
     args = parser.parse_args(argv)
+    problem = pyvips_problem()
+    if problem:
+        print(f"Thumbnails: skipped ({problem}).")
+        return None
     report: dict = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),

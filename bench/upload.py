@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     if problem:
         print(f"Upload: skipped ({problem}).\n{how_to_generate()}")
         return None
-    target = run_child("bench.inprocess", SMALL, "prepare")["upload"]
+    target = run_child("bench.inprocess", SMALL, "upload")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "big.jpg"
         make_camera_jpeg(path, (7400, 4900))  # about 10 MB

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, F, Max, Min
+from django.utils import timezone
 
 from audit.services import audit_verify
+from core.management.commands.generate_clinic import QUIET_BOOKINGS, bench_days
 from people.models import Patient
 from photos.models import Comparison, Derivative, Photo
 from scheduling.models import Booking, Reservation
@@ -22,17 +26,40 @@ def generated(postgres, settings, tmp_path):
 
 
 def test_counts_at_tiny_scale(generated):
+    # At this scale the two bench patients' 660 sessions and 3,300 photos set the floor.
     assert Patient.objects.count() == 50
-    assert Session.objects.count() == 500
-    assert Photo.objects.count() == pytest.approx(1000, abs=2)
+    assert Session.objects.count() == 680
+    assert Photo.objects.count() == pytest.approx(3320, abs=2)
     assert Derivative.objects.count() == 3 * Photo.objects.count()
     assert Screening.objects.count() == TreatmentPlan.objects.count()
     assert Comparison.objects.exists()
-    # The chart patient: exactly 60 sessions and 300 photos, and a portal account.
-    chart = Patient.objects.get(pk=1)
-    assert chart.user.username == "bench-patient"
-    assert Session.objects.filter(patient=chart).count() == 60
-    assert Photo.objects.filter(patient=chart).count() == 300
+    # The bench patients, 10x apart: 60 sessions and 300 photos, 600 and 3,000; each with a
+    # portal account and sessions ahead in its running courses (1 and 10).
+    for pid, username, sessions, photos, running in (
+        (1, "bench-patient", 60, 300, 1),
+        (2, "bench-patient-large", 600, 3000, 10),
+    ):
+        patient = Patient.objects.get(pk=pid)
+        assert patient.user.username == username
+        assert Session.objects.filter(patient=patient).count() == sessions
+        assert Photo.objects.filter(patient=patient).count() == photos
+        assert patient.plans.filter(status="active").count() == running
+        assert patient.sessions.filter(status__in=("planned", "booked")).count() == 5 * running
+
+
+def test_bench_weeks(postgres, settings, tmp_path):
+    # Enough courses for the bench week (5 x 128) and the quiet week (5 x 13) to fill.
+    settings.MEDIA_ROOT = tmp_path
+    call_command("generate_clinic", scale=0.006, seed=3, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    days = bench_days(timezone.localdate(Patient.objects.get(pk=1).created_at))
+    booked = Session.objects.filter(status="booked")
+    for n in range(5):
+        full = days["full_week"] + dt.timedelta(days=n)
+        quiet = days["quiet_week"] + dt.timedelta(days=n)
+        assert booked.filter(starts_at__date=full).count() == 128
+        assert booked.filter(starts_at__date=quiet).count() == QUIET_BOOKINGS
+    assert days["full_day"].weekday() == 1
+    assert days["quiet_day"] == days["full_day"] + dt.timedelta(days=7)
 
 
 def test_rows_are_consistent(generated):
@@ -67,7 +94,7 @@ def test_refuses_a_clinic_with_data_unless_forced(generated):
     with pytest.raises(CommandError, match="--force"):
         call_command("generate_clinic", scale=0.0005, seed=3)
     call_command("generate_clinic", scale=0.0005, seed=4, force=True, stdout=open("/dev/null", "w"))  # noqa: SIM115
-    assert Session.objects.count() == 500
+    assert Session.objects.count() == 680
 
 
 @pytest.mark.django_db

@@ -15,9 +15,17 @@ completed sessions, every derivative points at one of a few real image files mad
 Originals' storage keys must be unique, so they name files that do not exist: the benchmarks
 read derivatives, as the pages do.
 
-Fixed rows for the benchmarks: patient 1 ("Chart Bench") has exactly 60 sessions and 300
-photos and a portal account `bench-patient`; `bench-desk` is a front-desk user; the bench day
-(the first Tuesday at least a week ahead) has every practitioner booked all day.
+Fixed rows for the benchmarks, the same at every scale, in pairs 10x apart so that growth
+is measured with content that grows:
+- patient 1 ("Chart Bench", portal account `bench-patient`): 60 sessions and 300 photos;
+  patient 2 ("Chart Large", portal account `bench-patient-large`): 600 sessions and 3,000
+  photos. Each has its last courses running (1 and 10 of them), with sessions ahead.
+- the bench week (Monday to Friday around the bench day, the first Tuesday at least a week
+  ahead) is full: 128 booked sessions a day, 8 of the 10 practitioners in every half hour;
+  the quiet week after it has 13 a day and is otherwise free (the availability benchmark
+  searches it).
+`bench-desk` is a front-desk user. The days are found again from patient 1's created_at
+(`bench_days`), so a clinic generated yesterday is read the same way today.
 """
 
 from __future__ import annotations
@@ -55,7 +63,23 @@ from treatments.models import BodyArea, DepthLevel, Modality, Screening, Session
 
 FULL = {"patients": 100_000, "sessions": 1_000_000, "photos": 2_000_000}
 PRACTITIONERS, ROOMS, DEVICES = 10, 8, 3
-CHART_SESSIONS, CHART_PHOTOS = 60, 300
+CHART_SESSIONS, CHART_PHOTOS = 60, 300  # patient 1; patient 2 has GROWTH times as much
+GROWTH = 10
+SESSIONS_PER_CHART_COURSE = 10
+BENCH_PATIENTS = {  # id: (names, portal account, sessions, photos, courses running)
+    1: ("Chart", "Bench", "bench-patient", CHART_SESSIONS, CHART_PHOTOS, 1),
+    2: (
+        "Chart",
+        "Large",
+        "bench-patient-large",
+        GROWTH * CHART_SESSIONS,
+        GROWTH * CHART_PHOTOS,
+        GROWTH,
+    ),
+}
+BENCH_SESSIONS = sum(spec[3] for spec in BENCH_PATIENTS.values())
+BENCH_PHOTOS = sum(spec[4] for spec in BENCH_PATIENTS.values())
+QUIET_BOOKINGS = 13  # a quiet day's bookings; a full day has 128, about GROWTH times as many
 DAY_START, SLOT_MINUTES, SLOTS_PER_DAY = dt.time(9), 30, 16  # 09:00-17:00
 HISTORY_DAYS, AHEAD_DAYS = 5 * 365, 60
 CHUNK = 50_000
@@ -185,6 +209,19 @@ def bench_day(today: dt.date) -> dt.date:
     return day
 
 
+def bench_days(today: dt.date) -> dict[str, dt.date]:
+    """The days the benchmarks load, for a clinic generated on `today`: the full bench day and
+    its week's Monday, the quiet day (a week later) and its Monday."""
+    full = bench_day(today)
+    quiet = full + dt.timedelta(days=7)
+    return {
+        "full_day": full,
+        "full_week": full - dt.timedelta(days=full.weekday()),
+        "quiet_day": quiet,
+        "quiet_week": quiet - dt.timedelta(days=quiet.weekday()),
+    }
+
+
 class Command(BaseCommand):
     help = "Generate a large clinic for the benchmarks (PostgreSQL only, COPY)."
 
@@ -236,9 +273,9 @@ class Generator:
         self.now = timezone.now()
         self.today = timezone.localdate()
         self.tz = timezone.get_current_timezone()
-        self.n_patients = max(2, round(FULL["patients"] * scale))
-        self.n_sessions = max(CHART_SESSIONS + 20, round(FULL["sessions"] * scale))
-        self.n_photos = max(CHART_PHOTOS + 20, round(FULL["photos"] * scale))
+        self.n_patients = max(len(BENCH_PATIENTS) + 1, round(FULL["patients"] * scale))
+        self.n_sessions = max(BENCH_SESSIONS + 20, round(FULL["sessions"] * scale))
+        self.n_photos = max(BENCH_PHOTOS + 20, round(FULL["photos"] * scale))
         self.counts: dict[str, int] = {}
 
     # -- small rows through the ORM ----------------------------------------------------------
@@ -287,9 +324,12 @@ class Generator:
         self.desk, _ = User.objects.get_or_create(username="bench-desk")
         if "Front desk" in groups:
             self.desk.groups.add(groups["Front desk"])
-        self.patient_user, _ = User.objects.get_or_create(username="bench-patient")
-        if "Patient" in groups:
-            self.patient_user.groups.add(groups["Patient"])
+        self.patient_users = {}
+        for pid, (_, _, username, *_) in BENCH_PATIENTS.items():
+            user, _ = User.objects.get_or_create(username=username)
+            if "Patient" in groups:
+                user.groups.add(groups["Patient"])
+            self.patient_users[pid] = user
         self.images = self._images()
 
     def _images(self) -> list[dict]:
@@ -327,8 +367,9 @@ class Generator:
             Patient, ["id", "user_id", "first_name", "last_name", "date_of_birth", "email", "phone"]
         )
         for pid in range(1, self.n_patients + 1):
-            if pid == 1:
-                first, last, user = "Chart", "Bench", self.patient_user.pk
+            if pid in BENCH_PATIENTS:
+                first, last = BENCH_PATIENTS[pid][:2]
+                user = self.patient_users[pid].pk
             else:
                 first, last, user = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), None
             born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(365 * 55))
@@ -337,9 +378,14 @@ class Generator:
         self.log(f"  patients {patients.rows:,} in {time.monotonic() - t0:.1f} s")
 
         # Future grid cells per day: (practitioner, slot, room), at most ROOMS practitioners at
-        # a time so rooms are never double booked. Courses reserved for the bench day (the
-        # first ones after the chart's) take its cells first, so it is full at every scale.
-        self.bench_day = bench_day(self.today)
+        # a time so rooms are never double booked. The bench week's days are full and the quiet
+        # week's hold QUIET_BOOKINGS: only the courses reserved for them (one course per cell,
+        # the first ones after the bench patients') book there, each with its session on that
+        # day, so both weeks look the same at every scale.
+        days = bench_days(self.today)
+        full_week = [days["full_week"] + dt.timedelta(days=n) for n in range(5)]
+        quiet_week = [days["quiet_week"] + dt.timedelta(days=n) for n in range(5)]
+        protected = set(full_week + quiet_week)
         cells: dict[dt.date, list[tuple[int, int, int]]] = {}
         for offset in range(0, AHEAD_DAYS + 1):
             day = self.today + dt.timedelta(days=offset)
@@ -347,20 +393,30 @@ class Generator:
                 continue
             day_cells = []
             for slot in range(SLOTS_PER_DAY):
-                if day == self.bench_day:  # 8 of 10 at a time, each in their own room
+                if day in full_week:  # 8 of 10 at a time, each in their own room
                     working = [p for p in range(PRACTITIONERS) if (p + slot) % 5 != 0]
                 else:
                     working = rng.sample(range(PRACTITIONERS), ROOMS)
                 day_cells += [(p, slot, room) for room, p in enumerate(working)]
             rng.shuffle(day_cells)
+            if day in quiet_week:
+                day_cells = day_cells[:QUIET_BOOKINGS]
             cells[day] = day_cells
-        bench_plans = len(cells.get(self.bench_day, ()))
+        anchors = [day for day in sorted(protected) for _ in cells[day]]
+        chart_courses = [
+            (pid, index >= spec[3] // SESSIONS_PER_CHART_COURSE - spec[5])  # (patient, running)
+            for pid, spec in BENCH_PATIENTS.items()
+            for index in range(spec[3] // SESSIONS_PER_CHART_COURSE)
+        ]
         patient_slots: set[tuple[int, dt.date, int]] = set()  # one place at a time
 
-        def take_cell(patient_id: int, day: dt.date):
-            """A free cell on the day (or the next weekday); None when the day is full."""
+        def take_cell(patient_id: int, day: dt.date, anchor: dt.date | None):
+            """A free cell on the day (or the next weekday); None when the day is full or kept
+            for the bench (only a reserved course's own session books there)."""
             while day.weekday() >= 5:
                 day += dt.timedelta(days=1)
+            if day in protected and day != anchor:
+                return None
             day_cells = cells.get(day, [])
             for index in range(len(day_cells) - 1, -1, -1):
                 p, slot, room = day_cells[index]
@@ -402,23 +458,32 @@ class Generator:
 
         sid = 0
         plan_id = 0
-        pid_cycle = 1
+        others = len(BENCH_PATIENTS) + 1  # the first patient id of the rest
+        pid_cycle = others - 1
         total = self.n_sessions
         while sid < total:
             plan_id += 1
-            if plan_id <= CHART_SESSIONS // 10:
-                patient_id, count = 1, 10
+            index = plan_id - 1
+            anchor = None
+            if index < len(chart_courses):
+                (patient_id, running), count = chart_courses[index], SESSIONS_PER_CHART_COURSE
             else:
-                pid_cycle = pid_cycle % (self.n_patients - 1) + 2 if self.n_patients > 1 else 1
-                patient_id = rng.randint(2, self.n_patients) if rng.random() < 0.3 else pid_cycle
+                pid_cycle = pid_cycle + 1 if pid_cycle < self.n_patients else others
+                patient_id = pid_cycle
+                if index - len(chart_courses) < len(anchors):
+                    anchor = anchors[index - len(chart_courses)]
+                elif rng.random() < 0.3:
+                    patient_id = rng.randint(others, self.n_patients)
                 count = min(rng.choice((3, 4, 5, 6, 6, 8, 10, 12)), total - sid)
             modality = rng.choice(self.modalities)
             area = rng.choice(self.areas)
             interval = max(modality.default_interval_days, modality.min_interval_days, 7)
-            if patient_id == 1:  # the chart: a finished history
+            if patient_id in BENCH_PATIENTS and running:  # half done, half ahead
+                first = self.today - dt.timedelta(days=interval * (count // 2) - 1)
+            elif patient_id in BENCH_PATIENTS:  # a finished history
                 first = self.today - dt.timedelta(days=rng.randrange(400, HISTORY_DAYS - 300))
-            elif plan_id <= CHART_SESSIONS // 10 + bench_plans:  # one session on the bench day
-                first = self.bench_day - dt.timedelta(days=interval * rng.randrange(count))
+            elif anchor:  # one session on its reserved day
+                first = anchor - dt.timedelta(days=interval * rng.randrange(count))
             else:
                 first = self.today - dt.timedelta(days=rng.randrange(HISTORY_DAYS))
                 first += dt.timedelta(days=AHEAD_DAYS - interval * count // 2)
@@ -459,7 +524,7 @@ class Generator:
                     if status == "completed":
                         completed_at, recorded = starts + dt.timedelta(minutes=45), practitioner
                 else:
-                    cell = take_cell(patient_id, day)
+                    cell = take_cell(patient_id, day, anchor)
                     if cell:
                         p, day, slot, room_index = cell
                         practitioner = self.practitioners[p].pk
@@ -543,9 +608,8 @@ class Generator:
                 "released_to_portal", "created_at",
             ],
         )  # fmt: skip
-        chart = [row for row in completed if row[1] == 1]
-        others = [row for row in completed if row[1] != 1]
-        per_session = (self.n_photos - CHART_PHOTOS) / max(1, len(others))
+        others = [row for row in completed if row[1] not in BENCH_PATIENTS]
+        per_session = (self.n_photos - BENCH_PHOTOS) / max(1, len(others))
         photo_id = 0
         first_photo_of_plan: dict[int, tuple[int, int]] = {}
         last_photo_of_plan: dict[int, int] = {}
@@ -569,10 +633,13 @@ class Generator:
                 last_photo_of_plan[plan_id] = photo_id
 
         views = ("frontal", "left_45", "right_45", "left_profile", "right_profile")
-        for index in range(CHART_PHOTOS):
-            row = chart[index % len(chart)]
-            add_photo(*row, views[index // len(chart) % 5], "before" if index % 2 else "after")
-        budget = self.n_photos - CHART_PHOTOS
+        for pid, spec in BENCH_PATIENTS.items():
+            chart = [row for row in completed if row[1] == pid]
+            for index in range(spec[4]):
+                row = chart[index % len(chart)]
+                view = views[index // len(chart) % 5]
+                add_photo(*row, view, "before" if index % 2 else "after")
+        budget = self.n_photos - BENCH_PHOTOS
         carry = 0.0
         for row in others:
             carry += per_session
