@@ -7,8 +7,10 @@ import datetime
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
+from tests.records import arrive, screening_on_record
 from treatments.models import Screening, Session, TreatmentPlan
 
 from .conftest import at
@@ -106,6 +108,7 @@ def test_wrong_plan_input_is_a_400_with_the_message(
 @time_machine.travel(at(TODAY, 9), tick=False)
 def test_screen_override_record_and_aftercare(client, clinician_user, alice, make_plan, catalogue):
     session = make_plan(alice, "microdermabrasion", TODAY).sessions.get(number=1)
+    arrive(session, timezone.now())
     client.force_login(clinician_user)
     response = client.post(
         f"/api/sessions/{session.pk}/screen/",
@@ -202,7 +205,9 @@ def test_list_endpoints_do_not_grow_with_data(
 ):
     for i in range(count):
         plan = make_plan(alice, "microdermabrasion", TODAY + datetime.timedelta(days=100 * i))
-        Session.objects.filter(plan=plan, number=1).update(status=Session.Status.COMPLETED)
+        Session.objects.filter(plan=plan, number=1).update(
+            status=Session.Status.COMPLETED, completed_screening=screening_on_record(plan)
+        )
     client.force_login(clinician_user)
     # session, user, the user's own permissions, their groups' permissions, count, plans with
     # their progress

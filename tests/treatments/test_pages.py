@@ -7,8 +7,10 @@ import datetime
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
+from tests.records import arrive
 from tests.services import AUDIT_WRITES
 from treatments import services
 from treatments.models import HistoryEntry, Screening, Session, TreatmentPlan
@@ -24,17 +26,18 @@ def alice_plan(alice, make_plan):
 
 
 @pytest.mark.parametrize(
-    ("role", "chart", "clinical"),
+    ("role", "chart", "clinical", "treats"),
     [
-        ("front_desk", 200, 403),
-        ("clinician", 200, 200),
-        ("admin", 200, 200),
-        ("alice", 403, 403),
-        ("bob", 403, 403),
+        ("front_desk", 200, 403, 403),
+        ("clinician", 200, 200, 200),
+        ("admin", 200, 200, 403),
+        ("alice", 403, 403, 403),
+        ("bob", 403, 403, 403),
     ],
 )
-def test_permissions_per_role(client, persona, alice, alice_plan, role, chart, clinical):
-    """Front desk sees courses and sessions; only clinical roles see history and screenings."""
+def test_permissions_per_role(client, persona, alice, alice_plan, role, chart, clinical, treats):
+    """Front desk sees courses and sessions; only clinical roles see history and screenings;
+    only those who treat record and override (a clinic admin manages, but does not treat)."""
     session = alice_plan.sessions.get(number=1)
     screening = alice_plan.screenings.get()
     client.force_login(persona(role))
@@ -49,14 +52,14 @@ def test_permissions_per_role(client, persona, alice, alice_plan, role, chart, c
         reverse("treatments:history_create", args=[alice.pk]),
         reverse("treatments:plan_create", args=[alice.pk]),
         reverse("treatments:screening_detail", args=[screening.pk]),
-        reverse("treatments:session_record", args=[session.pk]),
     ]
     for url in clinical_pages:
         assert client.get(url).status_code == clinical, url
+    assert client.get(reverse("treatments:session_record", args=[session.pk])).status_code == treats
     override = reverse("treatments:screening_override", args=[screening.pk])
     # A clear screening has nothing to override.
     assert client.post(override, {"override_reason": "x"}).status_code == (
-        403 if clinical == 403 else 400
+        403 if treats == 403 else 400
     )
 
 
@@ -211,6 +214,7 @@ def test_a_blocked_finding_cannot_be_overridden_or_recorded(
     client, clinician_user, alice_plan, catalogue
 ):
     session = alice_plan.sessions.get(number=1)
+    arrive(session, timezone.now())
     client.force_login(clinician_user)
     response = client.post(
         reverse("treatments:session_screen", args=[session.pk]),
@@ -238,6 +242,7 @@ def test_override_with_a_reason_then_record_shows_the_aftercare(
     client, clinician_user, alice_plan, catalogue
 ):
     session = alice_plan.sessions.get(number=1)
+    arrive(session, timezone.now())
     client.force_login(clinician_user)
     client.post(
         reverse("treatments:session_screen", args=[session.pk]),
@@ -254,15 +259,18 @@ def test_override_with_a_reason_then_record_shows_the_aftercare(
     assert response.status_code == 302
     assert "Mild flare, agreed with patient" in client.get(response.url).content.decode()
 
-    response = client.post(
-        reverse("treatments:session_record", args=[session.pk]),
-        {
-            "depth_level": catalogue.level("microdermabrasion", 2).pk,
-            "areas": [catalogue.area("face").pk, catalogue.area("neck").pk],
-            "products": "Diamond tip",
-            "notes": "Went well",
-        },
-    )
+    record = reverse("treatments:session_record", args=[session.pk])
+    form = {
+        "depth_level": catalogue.level("microdermabrasion", 2).pk,
+        "areas": [catalogue.area("face").pk, catalogue.area("neck").pk],
+        "products": "Diamond tip",
+        "notes": "Went well",
+    }
+    # Screened at the course's Level I: Level II was never screened.
+    refused = client.post(record, form)
+    assert refused.status_code == 400
+    assert "screen the patient again for the level you use" in refused.content.decode()
+    response = client.post(record, {**form, "depth_level": session.depth_level_id})
     assert response.status_code == 302
     session.refresh_from_db()
     assert session.status == Session.Status.COMPLETED

@@ -7,8 +7,10 @@ import datetime
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from audit.models import AuditEvent
+from tests.records import arrive
 from treatments import services
 from treatments.aftercare import Instruction, aftercare_for, aftercare_for_many
 from treatments.models import (
@@ -20,7 +22,7 @@ from treatments.models import (
     TreatmentPlan,
 )
 
-from .conftest import AMS, at
+from .conftest import at
 
 START = datetime.date(2026, 3, 2)
 
@@ -111,6 +113,8 @@ def test_stretch_marks_with_microdermabrasion_are_limited_benefit(alice, catalog
 
 
 def check_in(session, by, *present):
+    """Checked in now, then the day's check and screening by `by`."""
+    arrive(session, timezone.now())
     check = services.pre_session_check_create(session=session, present=list(present), by=by)
     return services.session_screen(session=session, check=check, by=by)
 
@@ -156,7 +160,7 @@ def test_absolute_findings_cannot_be_overridden(alice, make_plan, catalogue, cli
     with pytest.raises(ValidationError, match="Screening refused this session: Active cold"):
         services.session_record(session=first, by=clinician_user)
     first.refresh_from_db()
-    assert first.status == Session.Status.PLANNED
+    assert first.status == Session.Status.CHECKED_IN
 
 
 @time_machine.travel(at(START, 9), tick=False)
@@ -165,8 +169,20 @@ def test_recording_completes_the_session_and_the_course(
 ):
     plan = make_plan(alice, "microdermabrasion", START, session_count=2)
     first, second = plan.sessions.order_by("number")
-    with pytest.raises(ValidationError, match="Screen the patient today"):
+    with pytest.raises(ValidationError, match="Check the patient in"):
         services.session_record(session=first, by=clinician_user)
+    arrive(first, timezone.now())
+    with pytest.raises(ValidationError, match="Do the pre-session check and screen"):
+        services.session_record(session=first, by=clinician_user)
+    check_in(first, clinician_user)  # screened at the course's Level I
+    with pytest.raises(
+        ValidationError,
+        match="screening was for Microdermabrasion Level I, not Microdermabrasion Level II",
+    ):
+        services.session_record(
+            session=first, depth_level=catalogue.level("microdermabrasion", 2), by=clinician_user
+        )
+    services.session_set_level(session=first, depth_level=catalogue.level("microdermabrasion", 2))
     check_in(first, clinician_user)
     services.session_record(
         session=first,
@@ -213,7 +229,7 @@ def test_a_level_from_another_modality_is_refused_when_recording(
 
 def record_at(session, moment, by):
     with time_machine.travel(moment, tick=False):
-        services.session_screen(session=session, by=by, on=moment.astimezone(AMS).date())
+        check_in(session, by)
         return services.session_record(session=session, by=by)
 
 

@@ -262,6 +262,8 @@ class Command(BaseCommand):
             if not connection.get_autocommit():  # deferred checks would block TRUNCATE
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {tables} CASCADE")
+            if not connection.get_autocommit():  # rows may again name rows copied after them
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         AuditChainHead.objects.all().delete()
 
 
@@ -438,7 +440,7 @@ class Generator:
             [
                 "id", "plan_id", "patient_id", "number", "depth_level_id", "status",
                 "proposed_date", "starts_at", "ends_at", "practitioner_id", "completed_at",
-                "recorded_by_id",
+                "recorded_by_id", "completed_screening_id",
             ],
         )  # fmt: skip
         bookings = Copier(
@@ -449,7 +451,7 @@ class Generator:
         screenings = Copier(
             Screening,
             [
-                "patient_id", "plan_id", "modality_id", "body_area_id", "occasion",
+                "id", "patient_id", "plan_id", "modality_id", "body_area_id", "occasion",
                 "screened_for", "outcome", "screened_by_id", "screened_at",
             ],
         )  # fmt: skip
@@ -497,8 +499,10 @@ class Generator:
                 plan_id, patient_id, modality.pk, area.pk, count, interval, plan_status,
                 self.desk.pk, created,
             )  # fmt: skip
+            # One screening per course, its id the course's: the course's completed sessions
+            # name it as the screening they were completed under.
             screenings.add(
-                patient_id, plan_id, modality.pk, area.pk, "planning", first, "clear",
+                plan_id, patient_id, plan_id, modality.pk, area.pk, "planning", first, "clear",
                 self.desk.pk, created,
             )  # fmt: skip
             self.events.append(
@@ -537,7 +541,7 @@ class Generator:
                     ends = starts + dt.timedelta(minutes=SLOT_MINUTES - 5)
                 sessions.add(
                     sid, plan_id, patient_id, number, level, status, proposed, starts, ends,
-                    practitioner, completed_at, recorded,
+                    practitioner, completed_at, recorded, plan_id if recorded else None,
                 )  # fmt: skip
                 if status == "booked":
                     bookings.add(
@@ -557,7 +561,7 @@ class Generator:
                     )
         # The shared devices are named on the booking but not reserved: the generated grid does
         # not plan device use, so a device reservation could overlap (the constraint refuses).
-        for copier in (plans, sessions, bookings, reservations, screenings):
+        for copier in (plans, screenings, sessions, bookings, reservations):
             copier.flush()
         self.log(
             f"  plans {plans.rows:,}, sessions {sessions.rows:,}, reservations "
@@ -713,7 +717,7 @@ class Generator:
 
     def _sequences(self) -> None:
         with connection.cursor() as cursor:
-            for model in (Patient, TreatmentPlan, Session, Photo, AuditEvent):
+            for model in (Patient, TreatmentPlan, Session, Screening, Photo, AuditEvent):
                 table = model._meta.db_table
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
