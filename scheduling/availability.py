@@ -12,6 +12,7 @@ import datetime as dt
 import heapq
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from django.db import connection
@@ -319,7 +320,7 @@ class SearchContext:
             self._busy_index[key] = ([start for start, _ in intervals], running_max_end, intervals)
         return self._busy_index[key]
 
-    def _blocked_until(self, key: str, starts: dt.datetime, ends: dt.datetime):
+    def blocked_until(self, key: str, starts: dt.datetime, ends: dt.datetime):
         """None when no busy interval of `key` overlaps [starts, ends); else the time before
         which every later start is blocked too. A bisect, not a scan."""
         interval_starts, running_max_end, _ = self._index(key)
@@ -355,70 +356,38 @@ class SearchContext:
             )
         return self._roomless[key]
 
-    def _free(self, key: str, starts: dt.datetime, ends: dt.datetime) -> bool:
-        return self._blocked_until(key, starts, ends) is None
-
-    def problems_at(
-        self, practitioner: Practitioner, starts_at: dt.datetime
-    ) -> tuple[list[str], Room | None]:
-        """Why this practitioner cannot take the session at this time (empty: they can)."""
-        ends_at = starts_at + dt.timedelta(minutes=self.minutes)
-        held_until = ends_at + self.buffer
-        local = timezone.localtime(starts_at)
-        self.cover(local.date())
-        problems: list[str] = []
-        intervals = self.intervals(practitioner, local.date())
-        if not any(start <= starts_at and ends_at <= end for start, end in intervals):
-            problems.append(
-                f"{practitioner} does not work at {local:%H:%M} on {rules.nice_date(local)}"
-                f" (the session takes {self.minutes} minutes)."
-            )
-        if not self._free(practitioner.resource_key, starts_at, held_until):
-            problems.append(f"{practitioner} already has a session at that time.")
-        if not self._free(patient_key(self.session), starts_at, held_until):
-            problems.append("The patient already has another session at that time.")
-        if self.device and not self._free(self.device.resource_key, starts_at, held_until):
-            problems.append(f"The {self.device.name} is in use in another room at that time.")
-        room = None
-        if self.needs_room:
-            room = next(
-                (r for r in self.rooms if self._free(r.resource_key, starts_at, held_until)), None
-            )
-            if room is None:
-                problems.append("No treatment room is free at that time.")
-        problems += [w.reason for w in self.windows_in_range() if w.contains(starts_at)]
-        problems += self.screening_refusals(local.date())
-        return problems, room
-
-    def _clash(
-        self, practitioner: Practitioner, starts_at: dt.datetime, windows: list[rules.Window]
-    ) -> tuple[dt.datetime | None, Room | None]:
-        """(None, room) when problems_at(...) would be empty, for a start inside working time
-        on a day screening allows; else the time before which no later start of this
-        practitioner can fit either. Stops at the first clash."""
-        held_until = starts_at + dt.timedelta(minutes=self.minutes) + self.buffer
-        keys = [practitioner.resource_key, patient_key(self.session)]
+    def people_and_device(self, practitioner: Practitioner) -> list[tuple[str, Callable]]:
+        """The resources besides a room that a session holds, with what to say when one is
+        busy (for rules.check)."""
+        held = [
+            (
+                practitioner.resource_key,
+                lambda: f"{practitioner} already has a session at that time.",
+            ),
+            (
+                patient_key(self.session),
+                lambda: "The patient already has another session at that time.",
+            ),
+        ]
         if self.device:
-            keys.append(self.device.resource_key)
-        for key in keys:
-            until = self._blocked_until(key, starts_at, held_until)
-            if until is not None:
-                return until, None
-        room = None
-        if self.needs_room:
-            first_free = None
-            for candidate in self.rooms:
-                until = self._blocked_until(candidate.resource_key, starts_at, held_until)
-                if until is None:
-                    room = candidate
-                    break
-                first_free = until if first_free is None else min(first_free, until)
-            if room is None:
-                return first_free or starts_at + dt.timedelta(days=1), None
-        for window in windows:
-            if window.contains(starts_at):
-                return window.ends, None
-        return None, room
+            device = self.device
+            held.append(
+                (
+                    device.resource_key,
+                    lambda: f"The {device.name} is in use in another room at that time.",
+                )
+            )
+        return held
+
+    def free_room(self, starts: dt.datetime, ends: dt.datetime) -> tuple[Room | None, dt.datetime]:
+        """The first room free over [starts, ends); else (None, the time before which none is)."""
+        first_free = None
+        for room in self.rooms:
+            until = self.blocked_until(room.resource_key, starts, ends)
+            if until is None:
+                return room, starts
+            first_free = until if first_free is None else min(first_free, until)
+        return None, first_free or starts + dt.timedelta(days=1)
 
     def _free_starts(self, day: dt.date, *, mornings_only: bool, step: dt.timedelta, now):
         """The free slots of `day` in order of time, then practitioner.
@@ -430,7 +399,6 @@ class SearchContext:
         """
         duration = dt.timedelta(minutes=self.minutes)
         noon = dt.datetime.combine(day, NOON, tzinfo=self.tz)
-        windows = self.windows_in_range()
         tries: list = []
         for rank, practitioner in enumerate(self.practitioners):
             for start, end in self.intervals(practitioner, day):
@@ -449,11 +417,12 @@ class SearchContext:
         heapq.heapify(tries)
         while tries:
             moment, rank, order, grid, last_start, practitioner = heapq.heappop(tries)
-            blocked_until, room = self._clash(practitioner, moment, windows)
-            if blocked_until is None:
-                yield Slot(moment, moment + duration, practitioner, room, self.device)
+            verdict = rules.check(self, practitioner, moment, now=now, first_only=True)
+            if not verdict.problems:
+                yield Slot(moment, moment + duration, practitioner, verdict.room, self.device)
                 following = moment + step
             else:
+                blocked_until = verdict.problems[0].until
                 following = _on_grid(grid, max(blocked_until, moment + step), step)
             if following <= last_start:
                 heapq.heappush(tries, (following, rank, order, grid, last_start, practitioner))
@@ -630,16 +599,21 @@ def find_slots(
 
 
 def check_slot(
-    *, session: Session, starts_at: dt.datetime, practitioner_user_id: int
+    *,
+    session: Session,
+    starts_at: dt.datetime,
+    practitioner_user_id: int,
+    now: dt.datetime | None = None,
 ) -> tuple[list[str], Slot | None]:
-    """The problems with one chosen start time and practitioner; a Slot when there are none."""
+    """The problems with one chosen start time and practitioner (rules.check, on the data of
+    that day); a Slot when there are none."""
     day = timezone.localtime(starts_at).date()
     context = SearchContext.load(session, day, day, practitioner_user_id=practitioner_user_id)
     if not context.practitioners:
         return ["That practitioner is not qualified for this treatment or not working here."], None
     practitioner = context.practitioners[0]
-    problems, room = context.problems_at(practitioner, starts_at)
-    if problems:
-        return problems, None
+    verdict = rules.check(context, practitioner, starts_at, now=now or timezone.now())
+    if verdict.problems:
+        return verdict.reasons, None
     ends_at = starts_at + dt.timedelta(minutes=context.minutes)
-    return [], Slot(starts_at, ends_at, practitioner, room, context.device)
+    return [], Slot(starts_at, ends_at, practitioner, verdict.room, context.device)

@@ -70,17 +70,16 @@ def _hold(session: Session, slot: availability.Slot, buffer_minutes: int) -> Non
 def _place(
     session: Session, starts_at: dt.datetime, practitioner_user_id: int, by
 ) -> availability.Slot:
+    """Checks the start against the booking rule (rules.check) and holds it."""
     if starts_at is None or timezone.is_naive(starts_at):
         raise ValidationError("Choose a date and time for the session.")
-    if starts_at < timezone.now():
-        raise ValidationError("That time is in the past. Please pick a time from now on.")
     problems, slot = availability.check_slot(
         session=session, starts_at=starts_at, practitioner_user_id=practitioner_user_id
     )
-    problems += [p for p in rules.booking_problems(session, starts_at) if p not in problems]
     if problems:
         raise ValidationError(problems)
-    # Stored with the session: who screened for this booking, when, and what was found.
+    # Stored with the session: who screened for this booking, when, and what was found (the
+    # rule above has already refused any absolute finding).
     session_check_bookable(session=session, on=timezone.localtime(starts_at).date(), by=by)
     _hold(session, slot, session.plan.modality.buffer_minutes)
     session.starts_at = slot.starts_at
