@@ -55,9 +55,9 @@ def plain_rule(context: SearchContext, *, now, mornings_only=False) -> list[tupl
                 moment = start
                 while moment + duration <= end:
                     local = moment.astimezone(AMS)
-                    if not (mornings_only and local.hour >= 12):
-                        if not rules.check(context, practitioner, moment, now=now).problems:
-                            accepted.append((moment, practitioner.pk))
+                    morning = not (mornings_only and local.hour >= 12)
+                    if morning and not rules.check(context, practitioner, moment, now=now).problems:
+                        accepted.append((moment, practitioner.pk))
                     moment += STEP
         day += dt.timedelta(days=1)
     return sorted(accepted, key=lambda a: (a[0], str(a[1])))
