@@ -15,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from django.db import connection
+from django.db.models import DurationField, ExpressionWrapper, F, Max, Min, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from treatments import screening
@@ -239,21 +240,12 @@ class SearchContext:
     def _reservations(self, read_from: dt.datetime, read_to: dt.datetime):
         """(resource, starts_at, ends_at) of the active reservations starting in [from, to),
         but the session's own."""
-        keys = self.resource_keys()
-        if connection.vendor == "postgresql":
-            # Plain SQL: a course search reads a stretch per session, and building this query
-            # through the ORM cost more than PostgreSQL took to answer it (profiled in bench/).
-            sql = (
-                f"SELECT resource, starts_at, ends_at FROM {Reservation._meta.db_table} "
-                f"WHERE active AND resource IN ({', '.join(['%s'] * len(keys))}) "
-                "AND starts_at >= %s AND starts_at < %s AND session_id <> %s"
-            )
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [*keys, read_from, read_to, self.session.pk or 0])  # noqa: S608
-                return cursor.fetchall()
         return (
             Reservation.objects.filter(
-                active=True, resource__in=keys, starts_at__gte=read_from, starts_at__lt=read_to
+                active=True,
+                resource__in=self.resource_keys(),
+                starts_at__gte=read_from,
+                starts_at__lt=read_to,
             )
             .exclude(session_id=self.session.pk)
             .values_list("resource", "starts_at", "ends_at")
@@ -447,13 +439,11 @@ class SearchContext:
         each room's busy minutes that day, before any reservation of the day is read.
 
         A course search at full size met two months booked solid; reading every reservation of
-        those days to find them full was most of its time. PostgreSQL only, where active
-        reservations of one room never overlap (the exclusion constraint), so a room's busy
-        time is the plain sum of its reservations'. Elsewhere the day is read and tried.
+        those days to find them full was most of its time. A room's active reservations never
+        overlap (the booking service refuses it, and PostgreSQL's exclusion constraint too), so
+        its busy time is the plain sum of its reservations'.
         """
         if not (self.lazy_busy and self.needs_room and self.rooms) or day in self.covered:
-            return False
-        if connection.vendor != "postgresql":
             return False
         held = dt.timedelta(minutes=self.minutes) + self.buffer
         if (day, held) not in self._room_load_read:
@@ -466,9 +456,14 @@ class SearchContext:
         return (day, held) in self._full_days
 
     def _read_room_load(self, first_day: dt.date, last_day: dt.date, held: dt.timedelta) -> int:
-        """One query: each room's busy seconds within each day's working time (a reservation
-        counts on the day it starts, so one from the evening before is missed: the day then
-        looks freer than it is, and is tried). Returns how many full days it found."""
+        """One query: each room's reservations per local day of their start, summed, with the
+        first start and the last end. Returns how many full days it found.
+
+        The part of a day's reservations outside its working time [opens, closes) is at most
+        (opens - first start) + (last end - closes), so what is left of the sum is at least the
+        busy time within working time: a day is only called full when it is (one reservation
+        from the evening before counts on its own day: the day then looks freer, and is tried).
+        """
         windows = []
         day = first_day
         while day <= last_day:
@@ -480,36 +475,38 @@ class SearchContext:
         if not windows:
             return 0
         keys = [room.resource_key for room in self.rooms]
-        values = ", ".join(["(%s::date, %s::timestamptz, %s::timestamptz)"] * len(windows))
-        sql = (
-            # The intervals summed first, and turned into seconds once per room and day.
-            "SELECT r.resource, w.day, EXTRACT(EPOCH FROM SUM("
-            "LEAST(r.ends_at, w.closes) - GREATEST(r.starts_at, w.opens))) "
-            f"FROM {Reservation._meta.db_table} r JOIN (VALUES {values}) AS w(day, opens, closes) "
-            "ON (r.starts_at AT TIME ZONE %s)::date = w.day "
-            f"WHERE r.active AND r.resource IN ({', '.join(['%s'] * len(keys))}) "
-            "AND r.starts_at >= %s AND r.starts_at < %s AND r.session_id <> %s "
-            "GROUP BY r.resource, w.day"
+        rows = (
+            Reservation.objects.filter(
+                active=True,
+                resource__in=keys,
+                starts_at__gte=rules.local_midnight(first_day),
+                starts_at__lt=rules.local_midnight(last_day + dt.timedelta(days=1)),
+            )
+            .exclude(session_id=self.session.pk)
+            .annotate(day=TruncDate("starts_at", tzinfo=self.tz))
+            .values("resource", "day")
+            .annotate(
+                busy=Sum(
+                    ExpressionWrapper(F("ends_at") - F("starts_at"), output_field=DurationField())
+                ),
+                first_start=Min("starts_at"),
+                last_end=Max("ends_at"),
+            )
         )
-        params = [value for window in windows for value in window]
-        params += [timezone.get_current_timezone_name(), *keys]
-        params += [
-            min(opens for _, opens, _ in windows) - LONGEST_RESERVATION,
-            max(closes for _, _, closes in windows),
-            self.session.pk or 0,
-        ]
-        busy_seconds: dict[dt.date, dict[str, float]] = defaultdict(dict)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)  # noqa: S608 (placeholders; table name from the model)
-            for resource, day, seconds in cursor.fetchall():
-                busy_seconds[day][resource] = float(seconds)
+        load = {(row["resource"], row["day"]): row for row in rows}
         full = 0
+        zero = dt.timedelta(0)
         for day, opens, closes in windows:
-            free_at_most = (closes - opens).total_seconds()
-            if all(
-                free_at_most - max(0.0, busy_seconds[day].get(key, 0.0)) < held.total_seconds()
-                for key in keys
-            ):
+            free_at_most = []
+            for key in keys:
+                row = load.get((key, day))
+                busy = zero
+                if row:
+                    outside = max(zero, opens - row["first_start"])
+                    outside += max(zero, row["last_end"] - closes)
+                    busy = max(zero, row["busy"] - outside)
+                free_at_most.append(closes - opens - busy)
+            if all(free < held for free in free_at_most):
                 self._full_days.add((day, held))
                 full += 1
         return full

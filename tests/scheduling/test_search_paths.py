@@ -140,10 +140,10 @@ def test_reading_reservations_in_stretches_reads_each_start_time_once():
 
 
 def test_a_course_search_skips_days_whose_rooms_are_full_without_reading_them(
-    postgres, clinic, front_desk_user
+    clinic, front_desk_user
 ):
-    """On PostgreSQL a lazy (course) search learns from the rooms' busy minutes that a day is
-    full and never reads its reservations; what it proposes is what the plain search finds."""
+    """A lazy (course) search learns from the rooms' busy minutes that a day is full and never
+    reads its reservations; what it proposes is what the plain search finds."""
     tue = MON + dt.timedelta(days=1)
     dana = PractitionerFactory(modalities=[clinic.micro])
     erin = PractitionerFactory(modalities=[clinic.micro])
