@@ -22,7 +22,7 @@ from core.views import form_status
 from people.models import Patient
 from treatments.models import Session, TreatmentPlan
 
-from . import calendar, services
+from . import calendar, queries, services
 from .availability import find_slots
 from .forms import BookForm, CancelForm, SlotSearchForm, aware, practitioner_choices
 from .models import Practitioner
@@ -95,36 +95,24 @@ def week_view(request):
 
 @role_required(DESK)
 def today_view(request):
-    sessions = calendar.day_sessions(timezone.localdate())
+    sessions = queries.check_in_list(timezone.localdate())
     return render(request, "scheduling/today.html", {"sessions": sessions})
 
 
-def _row_or_page(request, session: Session, template: str = "scheduling/_today_row.html"):
+@require_POST
+@role_required(DESK)
+def arrival(request, session_id: int, status: str):
+    """Check-in and no-show, from the check-in list (htmx swaps the row) or the session page."""
+    session = _session(session_id)
+    try:
+        row = services.session_arrival(
+            session=session, status=status, by=request.user, request=request
+        )
+    except ValidationError as error:
+        return _error(request, error, session)
     if request.htmx:
-        return render(request, template, {"session": _session(session.pk)})
+        return render(request, "scheduling/_today_row.html", {"session": row})
     return redirect("scheduling:session", session.pk)
-
-
-@require_POST
-@role_required(DESK)
-def check_in(request, session_id: int):
-    session = _session(session_id)
-    try:
-        services.session_check_in(session=session, by=request.user, request=request)
-    except ValidationError as error:
-        return _error(request, error, session)
-    return _row_or_page(request, session)
-
-
-@require_POST
-@role_required(DESK)
-def no_show(request, session_id: int):
-    session = _session(session_id)
-    try:
-        services.session_no_show(session=session, by=request.user, request=request)
-    except ValidationError as error:
-        return _error(request, error, session)
-    return _row_or_page(request, session)
 
 
 def _error(request, error: ValidationError, session: Session):

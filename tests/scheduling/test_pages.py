@@ -88,6 +88,24 @@ def test_check_in_with_htmx_swaps_the_row(desk, clinic, front_desk_user):
     assert again["HX-Retarget"] == "#today-problems"
 
 
+def test_no_show_after_the_start_swaps_the_row_or_returns_to_the_session(
+    desk, clinic, front_desk_user, frozen
+):
+    first = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
+    too_early = desk.post(f"/desk/sessions/{first.pk}/no-show/", HTTP_HX_REQUEST="true")
+    assert "has not started yet" in too_early.content.decode()
+    frozen.move_to(at(2, 10, 30))
+    row = desk.post(f"/desk/sessions/{first.pk}/no-show/", HTTP_HX_REQUEST="true")
+    assert row.status_code == 200
+    assert f'id="today-{first.pk}"' in row.content.decode()
+    assert "No-show" in row.content.decode() and "Check in" not in row.content.decode()
+    second = book(clinic, clinic.sessions[1], at(9, 10), front_desk_user)
+    frozen.move_to(at(9, 9))
+    page = desk.post(f"/desk/sessions/{second.pk}/check-in/")
+    assert page.status_code == 302 and page["Location"] == f"/desk/sessions/{second.pk}/"
+    assert Session.objects.get(pk=second.pk).status == Session.Status.CHECKED_IN
+
+
 def test_booking_from_a_free_slot(desk, clinic):
     start = at(2, 9).isoformat()
     page = desk.get("/desk/book/", {"practitioner": clinic.carla.user_id, "start": start})
