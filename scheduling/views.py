@@ -24,7 +24,14 @@ from treatments.models import Session, TreatmentPlan
 
 from . import calendar, queries, services
 from .availability import find_slots
-from .forms import BookForm, CancelForm, SlotSearchForm, aware, practitioner_choices
+from .forms import (
+    BookForm,
+    CancelForm,
+    CourseFormSet,
+    SlotSearchForm,
+    aware,
+    practitioner_choices,
+)
 from .models import Practitioner
 from .notifications import calendar_for
 
@@ -311,19 +318,23 @@ def course_book(request, plan_id: int):
         TreatmentPlan.objects.select_related("patient", "modality", "body_area"), pk=plan_id
     )
     choices = practitioner_choices()
-    problems: list[str] = []
+    sessions = plan.sessions.filter(status__in=services.BOOKABLE).select_related(
+        "plan__modality", "depth_level"
+    )
     practitioner = request.GET.get("practitioner", "")
     prefs = {
         "from": _date(request.GET.get("from")) or timezone.localdate(),
         "practitioner": int(practitioner) if practitioner.isdigit() else None,
         "mornings": request.GET.get("mornings") == "on",
     }
+    form_kwargs = {"sessions": sessions, "practitioners": choices}
     if request.method == "POST":
-        rows, picked, problems = _course_rows_from_post(request, plan)
-        if not problems:
+        formset = CourseFormSet(request.POST, prefix="sessions", form_kwargs=form_kwargs)
+        problems = []
+        if formset.is_valid():
             try:
                 booked = services.course_book(
-                    plan=plan, choices=picked, by=request.user, request=request
+                    plan=plan, choices=formset.choices(), by=request.user, request=request
                 )
             except ValidationError as error:
                 problems = error.messages
@@ -335,6 +346,8 @@ def course_book(request, plan_id: int):
                     f"from {first:%A %-d %B %Y}. Instructions were emailed.",
                 )
                 return redirect(_day_url(first.date()))
+        else:
+            problems = formset.problems()
         status = 400
     else:
         proposals = services.course_propose(
@@ -343,58 +356,42 @@ def course_book(request, plan_id: int):
             practitioner_user_id=prefs["practitioner"],
             mornings_only=prefs["mornings"],
         )
-        rows = [
-            {
-                "session": session,
-                "start": timezone.localtime(slot.starts_at).strftime("%Y-%m-%dT%H:%M")
-                if slot
-                else "",
-                "practitioner": slot.practitioner.user_id if slot else None,
-                "include": slot is not None,
-            }
-            for session, slot in proposals
-        ]
-        if any(not row["include"] for row in rows):
+        formset = CourseFormSet(
+            prefix="sessions",
+            form_kwargs=form_kwargs,
+            initial=[
+                {
+                    "session": session.pk,
+                    "include": slot is not None,
+                    "starts_at": timezone.localtime(slot.starts_at) if slot else None,
+                    "practitioner": slot.practitioner.user_id if slot else None,
+                }
+                for session, slot in proposals
+            ],
+        )
+        problems = []
+        if any(slot is None for _, slot in proposals):
             problems = ["No free time was found for some sessions; choose a time by hand."]
         status = 200
+    by_pk = {session.pk: session for session in sessions}
+    rows = [(form, by_pk.get(_int(form["session"].value()))) for form in formset]
     return render(
         request,
         "scheduling/course.html",
-        {"plan": plan, "rows": rows, "choices": choices, "problems": problems, "prefs": prefs},
+        {
+            "plan": plan,
+            "formset": formset,
+            "rows": rows,
+            "choices": choices,
+            "problems": problems,
+            "prefs": prefs,
+        },
         status=status,
     )
 
 
-def _course_rows_from_post(request, plan):
-    sessions = {
-        s.pk: s
-        for s in plan.sessions.filter(status__in=services.BOOKABLE).select_related(
-            "plan__modality", "depth_level"
-        )
-    }
-    rows, picked, problems = [], [], []
-    for session in sorted(sessions.values(), key=lambda s: s.number):
-        start_text = request.POST.get(f"start_{session.pk}", "")
-        practitioner = request.POST.get(f"practitioner_{session.pk}", "")
-        include = request.POST.get(f"include_{session.pk}") == "on"
-        rows.append(
-            {
-                "session": session,
-                "start": start_text,
-                "practitioner": int(practitioner) if practitioner.isdigit() else None,
-                "include": include,
-            }
-        )
-        if not include:
-            continue
-        starts_at = _datetime(start_text)
-        if starts_at is None or not practitioner.isdigit():
-            problems.append(f"Session {session.number}: choose a date, a time and a practitioner.")
-            continue
-        picked.append(services.CourseChoice(session, starts_at, int(practitioner)))
-    if not picked and not problems:
-        problems.append("Choose at least one session to book.")
-    return rows, picked, problems
+def _int(value) -> int | None:
+    return int(value) if str(value).isdigit() else None
 
 
 def practitioner_feed(request, token: str):
