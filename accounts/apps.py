@@ -6,6 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Sign-in and accounts"
 
     def ready(self) -> None:
-        from . import signals  # stamps new sessions at sign-in
-
-        signals.connect_permission_signals()
+        from . import signals  # noqa: F401  (stamps new sessions at sign-in)

@@ -8,33 +8,9 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.functional import LazyObject, empty
 from django.utils.http import urlencode
 
 from .sessions import OTP_PENDING, SEEN_AT, absolute_age_exceeded, now_ts
-
-
-class ResolvedUserMiddleware:
-    """Puts the user itself in `request.user`, in place of the lazy wrappers around it.
-
-    Django's authentication middleware wraps the user in a lazy object and django-otp wraps
-    that again, so every attribute read on it passes two proxies (each a method call and a
-    caught AttributeError). Every page of ours reads the user: a chart reads it about sixty
-    times (the top bar, permission checks, the audit event), and the wrappers cost more than
-    resolving it once here.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        user = request.user
-        while isinstance(user, LazyObject):
-            if user._wrapped is empty:
-                user._setup()
-            user = user._wrapped
-        request.user = user
-        return self.get_response(request)
 
 
 class SessionLimitsMiddleware:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import uuid
 
 from django.conf import settings
 from django.db import models
@@ -145,18 +144,6 @@ class AuditEvent(models.Model):
         )
         return _canonical_json(fields).encode()
 
-    def canonical_around_chain(self) -> tuple[str, str]:
-        """canonical() without the two values only known under the chain's lock: the text
-        before the timestamp, and the text between it and the previous hash, which comes
-        last (keys are sorted) and is followed only by '"}'. PostgreSQL fills them in."""
-        at, prev = (uuid.uuid4().hex for _ in range(2))
-        text = _canonical_json(self._canonical_fields(at, prev))
-        before, rest = text.split(at)
-        between, after = rest.split(prev)
-        if after != '"}':  # a new field sorting after prev_hash would break the SQL's hash
-            raise ValueError("prev_hash must be the last field of the canonical form")
-        return before, between
-
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical()).hexdigest()
 
@@ -171,8 +158,7 @@ class AuditChainHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_event_id = models.BigIntegerField(null=True, blank=True)
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
-    # The last event's previous hash and time: PostgreSQL's one-statement append moves the
-    # head first and writes the event from what the move returns.
+    # The last event's previous hash and time, so the head alone describes the chain's end.
     prev_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     last_occurred_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
-
-from accounts.backends import group_names
+from django.utils.dateparse import parse_datetime
 
 from .ip import client_ip
 from .models import GENESIS_HASH, AuditChainHead, AuditEvent
@@ -19,7 +19,8 @@ Action = AuditEvent.Action
 def _role_of(user) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "anonymous"
-    return ", ".join(group_names(user)) or ("superuser" if user.is_superuser else "no role")
+    roles = ", ".join(sorted(group.name for group in user.groups.all()))
+    return roles or ("superuser" if user.is_superuser else "no role")
 
 
 def _client_ip(request) -> str | None:
@@ -28,65 +29,27 @@ def _client_ip(request) -> str | None:
 
 _HEAD = AuditChainHead._meta.db_table
 
-# SQLite: the head is locked by the transaction (every one is IMMEDIATE, see settings), created
-# on first use by the upsert; the event is then inserted and the head moved to it.
+# Creates the head on first use and locks its row (PostgreSQL: a row lock held to the end of the
+# transaction; SQLite: every transaction is IMMEDIATE, see settings), so appends are serialised
+# and each event follows the one before it.
 _LOCK_HEAD_SQL = (
     f"INSERT INTO {_HEAD} (id, last_event_id, last_hash, prev_hash) VALUES (1, NULL, %s, %s) "
-    f"ON CONFLICT (id) DO UPDATE SET last_hash = {_HEAD}.last_hash RETURNING last_hash"
+    f"ON CONFLICT (id) DO UPDATE SET last_hash = {_HEAD}.last_hash "
+    "RETURNING last_hash, last_occurred_at"
 )
 
-# Filled in by PostgreSQL under the chain's lock; the other fields come from Python.
-_CHAINED = ("occurred_at", "prev_hash", "hash")
-# The arguments of the PostgreSQL function `audit_append` (migration audit/0005), in order,
-# after the canonical form's two pieces and the time.
-APPEND_FIELDS = [
-    field
-    for field in AuditEvent._meta.concrete_fields
-    if not field.primary_key and field.name not in _CHAINED
-]
-# PostgreSQL: the whole append in one call of a server-side function, whose plans are kept for
-# the connection. Under the head's row lock (waiting for a concurrent append to commit) it
-# takes the event's id and time and hashes the canonical form with the last hash. Outside a
-# transaction it commits on its own: one round trip per append.
-_APPEND_SQL = f"SELECT * FROM audit_append(%s, %s, %s, {', '.join(['%s'] * len(APPEND_FIELDS))})"
-# A look that changes nothing, appended on its own, need not wait for the disk: sent in the same
-# query string, SET LOCAL applies to the implicit transaction of the two statements only.
-# PostgreSQL still writes the commit to disk within 3 x wal_writer_delay (0.6 s by default), in
-# order: a crash can lose at most the looks of that last moment, never a link of the chain
-# (a later change's commit flushes every earlier event with it), never a change's own event.
-_WITHOUT_WAITING_FOR_DISK = "SET LOCAL synchronous_commit TO OFF; "
-READS = frozenset({Action.VIEW, Action.DOWNLOAD})
 
-
-def _may_skip_disk_wait(event: AuditEvent, db) -> bool:
-    """Whether this append commits without waiting for the disk: an allowed read, outside any
-    transaction of the caller's, unless settings.AUDIT_READS_WAIT_FOR_DISK."""
-    return (
-        event.action in READS
-        and event.allowed
-        and not db.in_atomic_block
-        and not settings.AUDIT_READS_WAIT_FOR_DISK
-    )
-
-
-def _append_in_one_statement(event: AuditEvent, db) -> None:
-    """PostgreSQL: chains and writes the event in one call (see _APPEND_SQL)."""
-    before, between = event.canonical_around_chain()
-    values = [field.get_db_prep_save(getattr(event, field.attname), db) for field in APPEND_FIELDS]
-    sql = _WITHOUT_WAITING_FOR_DISK + _APPEND_SQL if _may_skip_disk_wait(event, db) else _APPEND_SQL
-    with db.cursor() as cursor:
-        cursor.execute(sql, [before, between, timezone.now(), *values])
-        event.pk, event.occurred_at, event.prev_hash, event.hash = cursor.fetchone()
-    event._state.adding = False
-    event._state.db = db.alias
-
-
-def _lock_chain_head() -> str:
-    """SQLite: the newest event's hash, with the head created on first use. Every transaction
-    is IMMEDIATE (see settings), which serialises writers."""
+def _lock_chain_head() -> tuple[str, dt.datetime | None]:
+    """The newest event's hash and time, with the chain's head locked until the transaction
+    ends."""
     with connection.cursor() as cursor:
         cursor.execute(_LOCK_HEAD_SQL, [GENESIS_HASH, GENESIS_HASH])
-        return cursor.fetchone()[0]
+        last_hash, last_at = cursor.fetchone()
+    if isinstance(last_at, str):  # SQLite hands back the stored value as it is, in UTC
+        last_at = parse_datetime(last_at)
+    if last_at is not None and timezone.is_naive(last_at):
+        last_at = last_at.replace(tzinfo=dt.UTC)
+    return last_hash, last_at
 
 
 def audit_log(
@@ -123,18 +86,12 @@ def audit_log(
         ip_address=_client_ip(request),
         detail=detail[:300],
     )
-    # The connection itself, once: `connection` is a proxy that looks it up on every use.
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor == "postgresql":
-        # Inside the caller's transaction if there is one (written if and only if the
-        # caller's change is), else committed on its own.
-        _append_in_one_statement(event, db)
-        return event
     # No savepoint: if this fails, the caller's whole change must fail with it.
     with transaction.atomic(savepoint=False):
-        prev_hash = _lock_chain_head()
-        # Taken under the lock, so the chain's timestamps never go backwards.
-        event.occurred_at = timezone.now()
+        prev_hash, last_at = _lock_chain_head()
+        # Taken under the lock, and never before the last event, so the chain's times never go
+        # backwards even when the clock does.
+        event.occurred_at = max(timezone.now(), last_at) if last_at else timezone.now()
         event.prev_hash = prev_hash
         event.hash = event.compute_hash()
         event.save()
@@ -145,6 +102,33 @@ def audit_log(
             last_occurred_at=event.occurred_at,
         )
     return event
+
+
+def audited_update(
+    *, obj: models.Model, fields: Iterable[str], changes: dict, by, request=None
+) -> models.Model:
+    """Sets `changes` on `obj`, validates and saves it, and records which fields changed (by
+    name, never their values). Only names in `fields` may change; another is a programming
+    error. When no value differs, nothing is saved or recorded."""
+    if unknown := set(changes) - set(fields):
+        raise TypeError(f"{obj._meta.label} has no changeable {', '.join(sorted(unknown))}")
+
+    def values() -> dict:
+        return {name: obj._meta.get_field(name).value_from_object(obj) for name in changes}
+
+    before = values()
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    changed = sorted(name for name, value in values().items() if value != before[name])
+    if not changed:
+        return obj
+    with transaction.atomic():
+        obj.full_clean()
+        obj.save()
+        audit_log(
+            actor=by, action=Action.CHANGE, obj=obj, request=request, detail=", ".join(changed)
+        )
+    return obj
 
 
 @dataclass(frozen=True)

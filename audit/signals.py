@@ -13,9 +13,9 @@ def _own_patient_id(user) -> int | None:
     """A patient's account: their record's id, so the log shows their sign-ins under it."""
     if user is None or not user.pk:
         return None
-    from people.models import Patient
-
-    return Patient.objects.filter(user=user).values_list("pk", flat=True).first()
+    # The reverse side of Patient.user (people sits above audit, so it is not imported here).
+    patient = getattr(user, "patient", None)
+    return patient.pk if patient is not None else None
 
 
 @receiver(user_logged_in, dispatch_uid="audit.user_logged_in")

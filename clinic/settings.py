@@ -93,7 +93,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "accounts.middleware.ResolvedUserMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
     "accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -134,39 +133,23 @@ DATABASES["default"].setdefault(
     "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60 if _server_database else 0)
 )
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", _server_database)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The same backend, with a health check that asks the socket before sending SELECT 1.
-    DATABASES["default"]["ENGINE"] = "core.postgresql"
 if not _server_database:
     # WAL and a busy timeout let the web server and the worker share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# PostgreSQL: an allowed look at a record (a page, a photo) appended on its own commits without
-# waiting for the disk, as the server's own logs are written: a database crash can lose the
-# looks of its last 0.6 s, never a change's event nor a link of the chain (audit/services.py).
-# Set AUDIT_READS_WAIT_FOR_DISK=1 where every look must survive a crash, at 10-15 % of a
-# record page's throughput (bench/README.md).
-AUDIT_READS_WAIT_FOR_DISK = env.bool("AUDIT_READS_WAIT_FOR_DISK", default=False)
-
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # django-redis keeps one client per server; Django's own backend makes a new one for each
-    # operation, and redis-py rebuilds its table of ~160 reply parsers every time.
+    # The cache holds only what is safe to lose (throttle counters): django-redis can treat a
+    # Redis that does not answer as an empty cache, so its outage slows nothing and breaks nothing.
     CACHES["default"]["BACKEND"] = "django_redis.cache.RedisCache"
-# A cache that every web process shares (CACHE_URL=redis://...) can also hold sessions and
-# each user's permission set, saving three queries a page. A per-process cache cannot: a
-# sign-out or a role change in one process would not reach the others.
-SHARED_CACHE = CACHES["default"]["BACKEND"] not in (
-    "django.core.cache.backends.locmem.LocMemCache",
-    "django.core.cache.backends.dummy.DummyCache",
-)
-SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if SHARED_CACHE
-    else "django.contrib.sessions.backends.db"
-)
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}
+    )
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# Sessions live in the database: signed-in people stay signed in whatever happens to the cache.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -180,7 +163,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # First: refuses every attempt while a username and address pair is locked out.
     "axes.backends.AxesStandaloneBackend",
-    "accounts.backends.CachedPermissionsBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from celery import current_app
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 from django.db import connection
-
-from clinic.celery import app as celery_app
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    with celery_app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         return f"{conn.transport_cls} reachable"
 

@@ -7,9 +7,7 @@ class PeopleConfig(AppConfig):
     verbose_name = "People and roles"
 
     def ready(self) -> None:
-        from . import signals
         from .roles import sync_role_groups
 
-        signals.connect()
         # After every migrate, so permissions added by any app reach their roles.
         post_migrate.connect(sync_role_groups, dispatch_uid="people.sync_role_groups")

@@ -43,8 +43,6 @@ class Patient(models.Model):
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Raised after every committed change to what the record pages show (people/records.py).
-    record_version = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
 
     objects = PatientQuerySet.as_manager()
 

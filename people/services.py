@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from audit.services import Action, audit_log
+from audit.services import Action, audit_log, audited_update
 from core.tasks import task_send_on_commit
 
 from .models import Patient
@@ -43,19 +43,13 @@ def patient_create(
     return patient
 
 
-@transaction.atomic
 def patient_update(*, patient: Patient, by=None, **changes) -> Patient:
-    unknown = set(changes) - set(PATIENT_FIELDS)
-    if unknown:
-        raise TypeError(f"patient_update() got unexpected fields: {', '.join(sorted(unknown))}")
-    for field, value in changes.items():
-        setattr(
-            patient, field, value.strip() if isinstance(value, str) and field != "notes" else value
-        )
-    patient.full_clean()
-    patient.save()
-    audit_log(actor=by, action=Action.CHANGE, obj=patient, detail=", ".join(sorted(changes)))
-    return patient
+    """Changes the named fields (PATIENT_FIELDS), trimming text but the notes."""
+    changes = {
+        name: value.strip() if isinstance(value, str) and name != "notes" else value
+        for name, value in changes.items()
+    }
+    return audited_update(obj=patient, fields=PATIENT_FIELDS, changes=changes, by=by)
 
 
 @transaction.atomic

@@ -14,8 +14,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from people.records import RecordQuerySet
-
 # Bump to make `manage.py photos_regenerate` remake every derivative / sheet.
 DERIVATIVE_VERSION = 1
 SHEET_VERSION = 1
@@ -67,7 +65,7 @@ def _consent_field(purpose: Purpose, default: bool) -> models.BooleanField:
     return models.BooleanField(default=default, verbose_name=f"consent: {purpose.label.lower()}")
 
 
-class PhotoQuerySet(RecordQuerySet):
+class PhotoQuerySet(models.QuerySet):
     def for_patient(self, patient) -> PhotoQuerySet:
         return self.filter(patient=patient)
 
@@ -132,10 +130,6 @@ class Photo(models.Model):
         return [p.value for p in Purpose if self.consented(p.value)]
 
 
-class DerivativeQuerySet(RecordQuerySet):
-    patient_field = "photo__patient_id"
-
-
 class Derivative(models.Model):
     """One resized, upright, sRGB, metadata-free JPEG of a photo."""
 
@@ -156,8 +150,6 @@ class Derivative(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = DerivativeQuerySet.as_manager()
-
     class Meta:
         ordering = ["photo", "-size"]
         constraints = [
@@ -168,7 +160,7 @@ class Derivative(models.Model):
         return f"{self.size}px of photo {self.photo_id} ({self.status})"
 
 
-class ComparisonQuerySet(RecordQuerySet):
+class ComparisonQuerySet(models.QuerySet):
     def for_patient(self, patient) -> ComparisonQuerySet:
         return self.filter(patient=patient)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Q
+from django.urls import reverse
 
-from core.links import link_for_each
 from treatments.models import Session
 
-from .models import Derivative, Phase, Photo, Status, View
+from .models import Derivative, Phase, Photo, Status, View, expected_views
 
 # Sessions per page of the timeline: up to forty thumbnails when every one of an area's five
 # views has a before and an after.
@@ -72,11 +72,9 @@ def timeline_page(patient, number: int) -> TimelinePage:
         )
         .order_by()
     )
-    detail_url = link_for_each("photos:photo")
-    grid_url = link_for_each("photos:image", "grid")
     for photo in photos:
-        photo.detail_url = detail_url(photo.pk)
-        photo.grid_url = grid_url(photo.pk)
+        photo.detail_url = reverse("photos:photo", args=[photo.pk])
+        photo.grid_url = reverse("photos:image", args=[photo.pk, "grid"])
         photo.grid_label = Status(photo.grid_status).label if photo.grid_status else ""
         entries[photo.session_id].photos.append(photo)
     for entry in entries.values():
@@ -90,3 +88,65 @@ def timeline_page(patient, number: int) -> TimelinePage:
             )
         )
     return TimelinePage(number=number, sessions=list(entries.values()), has_next=has_next)
+
+
+def session_grid(session: Session, photos: list[Photo]) -> list[dict]:
+    """One row per expected (or present) view: the before and after photo or a gap."""
+    area = session.plan.body_area
+    rows: dict[tuple, dict] = {}
+    for view in expected_views(area):
+        rows[(area.pk, view, "")] = {
+            "area": area,
+            "view": View(view).label,
+            "expected": True,
+            "before": None,
+            "after": None,
+        }
+    for photo in photos:
+        key = (photo.body_area_id, photo.view, photo.view_label)
+        if key not in rows and (photo.body_area_id, photo.view, "") in rows:
+            key = (photo.body_area_id, photo.view, "")
+        row = rows.setdefault(
+            key,
+            {
+                "area": photo.body_area,
+                "view": photo.view_name,
+                "expected": False,
+                "before": None,
+                "after": None,
+            },
+        )
+        row[photo.phase] = photo
+    return list(rows.values())
+
+
+def derivatives_pending(photos) -> bool:
+    """Whether any of these photos still waits for a derivative (the grid then polls)."""
+    return any(
+        d.status in (Status.PENDING, Status.RUNNING) for p in photos for d in p.derivatives.all()
+    )
+
+
+def framing_guides(session: Session) -> list[dict[str, str]]:
+    """For each view of the course's area: the earlier photo (its screen-size link) to frame
+    the new photo against.
+
+    This session's own before photo when there is one, else the latest photo of the same
+    patient, area and view from an earlier session (its after photo before its before).
+    """
+    earlier = (
+        Photo.objects.filter(patient_id=session.patient_id, body_area_id=session.plan.body_area_id)
+        .filter(Q(session=session, phase=Phase.BEFORE) | Q(session__number__lt=session.number))
+        .order_by("view", "-session__number", "phase")  # "after" sorts before "before"
+        .values_list("view", "pk", "session_id", "phase")
+    )
+    guides: dict[str, int] = {}
+    for view, pk, session_id, phase in earlier:
+        if session_id == session.pk and phase == Phase.BEFORE:
+            guides[view] = pk
+        else:
+            guides.setdefault(view, pk)
+    return [
+        {"view": view, "url": reverse("photos:image", args=[pk, "screen"])}
+        for view, pk in guides.items()
+    ]

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import formats, timezone
 from PIL import Image
 
@@ -55,6 +55,40 @@ def _max_pixels() -> int:
 def _stale_before() -> dt.datetime:
     """A claim older than the hard time limit belongs to a worker that died."""
     return timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 10)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """The columns that hold a piece of background work's state (a derivative's, a sheet's):
+    one way to claim it, give it back, queue it again and fail it."""
+
+    status: str
+    claimed_at: str
+    reason: str
+
+    def claim(self, rows: QuerySet, now: dt.datetime) -> int:
+        """Marks the pending rows, and those running under a claim older than the hard time
+        limit (a killed worker's), as running from `now`; 0 means someone else has the work."""
+        running = {self.status: Status.RUNNING, f"{self.claimed_at}__lt": _stale_before()}
+        return rows.filter(Q(**{self.status: Status.PENDING}) | Q(**running)).update(
+            **{self.status: Status.RUNNING, self.claimed_at: now, self.reason: ""}
+        )
+
+    def requeue(self, rows: QuerySet) -> int:
+        return rows.update(**{self.status: Status.PENDING, self.claimed_at: None, self.reason: ""})
+
+    def release(self, rows: QuerySet) -> None:
+        """Gives back a claim for a retry: what is still running is pending again."""
+        self.requeue(rows.filter(**{self.status: Status.RUNNING}))
+
+    def fail(self, rows: QuerySet, reason: str) -> None:
+        rows.exclude(**{self.status: Status.READY}).update(
+            **{self.status: Status.FAILED, self.reason: reason[:300]}
+        )
+
+
+DERIVATIVE_WORK = _Work("status", "claimed_at", "reason")
+SHEET_WORK = _Work("sheet_status", "sheet_claimed_at", "sheet_reason")
 
 
 def _put(key: str, data: bytes) -> None:
@@ -336,9 +370,7 @@ def comparison_release(*, comparison: Comparison, released: bool, by, request=No
 
 def _queue_sheet(comparison: Comparison) -> None:
     """Marks the sheet to be (re)made; sent once all its photos' large derivatives are ready."""
-    Comparison.objects.filter(pk=comparison.pk).update(
-        sheet_status=Status.PENDING, sheet_reason="", sheet_claimed_at=None
-    )
+    SHEET_WORK.requeue(Comparison.objects.filter(pk=comparison.pk))
     comparison.sheet_status = Status.PENDING
     ready = Derivative.objects.filter(
         photo_id__in=comparison.photo_ids, size=Derivative.Size.LARGE, status=Status.READY
@@ -353,31 +385,23 @@ def _queue_sheet(comparison: Comparison) -> None:
 def photo_derivatives_make(*, photo_id: int) -> str:
     """Makes the photo's pending derivatives; safe to run twice or after a killed worker."""
     now = timezone.now()
-    claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, claimed_at__lt=_stale_before())
-    claimed = (
-        Derivative.objects.filter(photo_id=photo_id)
-        .filter(claimable)
-        .update(status=Status.RUNNING, claimed_at=now, reason="")
-    )
-    if not claimed:
+    if not DERIVATIVE_WORK.claim(Derivative.objects.filter(photo_id=photo_id), now):
         return "nothing to do"
     if delay := getattr(settings, "PHOTOS_TEST_DELAY_SECONDS", 0):  # off unless a test sets it
         time.sleep(delay)  # lets a test kill the worker mid-task, rows claimed
     photo = Photo.objects.get(pk=photo_id)
-    rows = {d.size: d for d in photo.derivatives.filter(status=Status.RUNNING, claimed_at=now)}
+    claimed = photo.derivatives.filter(status=Status.RUNNING, claimed_at=now)
+    rows = {d.size: d for d in claimed}
     try:
         source = default_storage.open(photo.storage_key, "rb")
     except OSError as error:
-        _release_claim(rows.values())
+        DERIVATIVE_WORK.release(claimed)
         raise TransientError(f"could not read the original: {error}") from error
     try:
         with source:
             made = imaging.make_derivatives(source, sizes=imaging.DERIVATIVE_SIZES)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        reason = f"The original could not be decoded: {str(error)[:200]}"
-        Derivative.objects.filter(pk__in=[d.pk for d in rows.values()]).update(
-            status=Status.FAILED, reason=reason
-        )
+        DERIVATIVE_WORK.fail(claimed, f"The original could not be decoded: {str(error)[:200]}")
         return "failed"
     for result in made:
         row = rows.get(result.size)
@@ -389,7 +413,7 @@ def photo_derivatives_make(*, photo_id: int) -> str:
         try:
             _put(key, result.data)
         except OSError as error:
-            _release_claim(rows.values())
+            DERIVATIVE_WORK.release(claimed)
             raise TransientError(f"could not store a derivative: {error}") from error
         Derivative.objects.filter(pk=row.pk).update(
             status=Status.READY,
@@ -409,16 +433,8 @@ def photo_derivatives_make(*, photo_id: int) -> str:
     return "ready"
 
 
-def _release_claim(rows: Iterable[Derivative]) -> None:
-    Derivative.objects.filter(pk__in=[d.pk for d in rows], status=Status.RUNNING).update(
-        status=Status.PENDING, claimed_at=None
-    )
-
-
 def derivatives_mark_failed(*, photo_id: int, reason: str) -> None:
-    Derivative.objects.filter(photo_id=photo_id).exclude(status=Status.READY).update(
-        status=Status.FAILED, reason=reason[:300]
-    )
+    DERIVATIVE_WORK.fail(Derivative.objects.filter(photo_id=photo_id), reason)
 
 
 def _session_date(photo: Photo):
@@ -442,16 +458,8 @@ def _caption(photo: Photo, heading: str) -> list[str]:
 
 def comparison_sheet_make(*, comparison_id: int) -> str:
     """Renders the comparison as JPEG and PDF from the stored large derivatives."""
-    now = timezone.now()
-    claimable = Q(sheet_status=Status.PENDING) | Q(
-        sheet_status=Status.RUNNING, sheet_claimed_at__lt=_stale_before()
-    )
-    claimed = (
-        Comparison.objects.filter(pk=comparison_id)
-        .filter(claimable)
-        .update(sheet_status=Status.RUNNING, sheet_claimed_at=now, sheet_reason="")
-    )
-    if not claimed:
+    this = Comparison.objects.filter(pk=comparison_id)
+    if not SHEET_WORK.claim(this, timezone.now()):
         return "nothing to do"
     comparison = Comparison.objects.select_related("plan__modality", "body_area").get(
         pk=comparison_id
@@ -470,7 +478,7 @@ def comparison_sheet_make(*, comparison_id: int) -> str:
     }
     if len(larges) < len(comparison.photo_ids):
         # Not all large derivatives yet: the derivative task sends this again when they are.
-        Comparison.objects.filter(pk=comparison_id).update(sheet_status=Status.PENDING)
+        SHEET_WORK.release(this)
         return "waiting"
     headings = {comparison.before_id: "Baseline" if comparison.middle_id else "Before"}
     if comparison.middle_id:
@@ -483,7 +491,7 @@ def comparison_sheet_make(*, comparison_id: int) -> str:
                 data = handle.read()
             panels.append(imaging.Panel(data, _caption(photos[photo_id], headings[photo_id])))
     except OSError as error:
-        Comparison.objects.filter(pk=comparison_id).update(sheet_status=Status.PENDING)
+        SHEET_WORK.release(this)
         raise TransientError(f"could not read a derivative: {error}") from error
     title = (
         f"{comparison.body_area.name} · {comparison.get_view_display()}"
@@ -496,18 +504,16 @@ def comparison_sheet_make(*, comparison_id: int) -> str:
             panels, title=title, subtitle=subtitle, clinic_name=settings.CLINIC_NAME
         )
     except (OSError, ValueError) as error:
-        Comparison.objects.filter(pk=comparison_id).update(
-            sheet_status=Status.FAILED, sheet_reason=f"The sheet could not be drawn: {error}"[:300]
-        )
+        SHEET_WORK.fail(this, f"The sheet could not be drawn: {error}")
         return "failed"
     base = f"photos/sheets/{comparison.pk}/{comparison.kind}"
     try:
         _put(f"{base}.jpg", jpeg)
         _put(f"{base}.pdf", pdf)
     except OSError as error:
-        Comparison.objects.filter(pk=comparison_id).update(sheet_status=Status.PENDING)
+        SHEET_WORK.release(this)
         raise TransientError(f"could not store the sheet: {error}") from error
-    Comparison.objects.filter(pk=comparison_id, sheet_status=Status.RUNNING).update(
+    this.filter(sheet_status=Status.RUNNING).update(
         sheet_status=Status.READY,
         sheet_jpeg_key=f"{base}.jpg",
         sheet_pdf_key=f"{base}.pdf",
@@ -518,9 +524,7 @@ def comparison_sheet_make(*, comparison_id: int) -> str:
 
 
 def comparison_sheet_mark_failed(*, comparison_id: int, reason: str) -> None:
-    Comparison.objects.filter(pk=comparison_id).exclude(sheet_status=Status.READY).update(
-        sheet_status=Status.FAILED, sheet_reason=reason[:300]
-    )
+    SHEET_WORK.fail(Comparison.objects.filter(pk=comparison_id), reason)
 
 
 # --- regeneration ---------------------------------------------------------------------------
@@ -551,12 +555,8 @@ def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
         )
         if outdated or not default_storage.exists(comparison.sheet_jpeg_key or "-"):
             comparison_ids.add(comparison.pk)
-    Derivative.objects.filter(photo_id__in=photo_ids).update(
-        status=Status.PENDING, claimed_at=None, reason=""
-    )
-    Comparison.objects.filter(pk__in=comparison_ids).update(
-        sheet_status=Status.PENDING, sheet_claimed_at=None, sheet_reason=""
-    )
+    DERIVATIVE_WORK.requeue(Derivative.objects.filter(photo_id__in=photo_ids))
+    SHEET_WORK.requeue(Comparison.objects.filter(pk__in=comparison_ids))
     if send:
         for photo_id in sorted(photo_ids):
             _send_derivatives(photo_id)

@@ -5,23 +5,21 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q
-from django.http import Http404, HttpResponse
+from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Action, audit_log
 from core.decorators import role_required
-from core.html import render_compact
+from people.access import patient_required
 from people.models import Patient
-from people.records import record_page
-from portal.access import patient_required
 from treatments.models import BodyArea, Session
 
 from . import queries, services
 from .access import CLINICAL_PERMISSION, comparison_for, photo_for, send_file
-from .models import Comparison, Derivative, Phase, Photo, Purpose, Status, View, expected_views
+from .models import Comparison, Derivative, Phase, Photo, Purpose, Status, View
 
 VARIANTS = {"original": None, "large": 2048, "screen": 1024, "grid": 320}
 
@@ -54,63 +52,6 @@ class ConsentForm(forms.Form):
     )
 
 
-def _grid(session: Session, photos: list[Photo]) -> list[dict]:
-    """One row per expected (or present) view: the before and after photo or a gap."""
-    area = session.plan.body_area
-    rows: dict[tuple, dict] = {}
-    for view in expected_views(area):
-        rows[(area.pk, view, "")] = {
-            "area": area,
-            "view": View(view).label,
-            "expected": True,
-            "before": None,
-            "after": None,
-        }
-    for photo in photos:
-        key = (photo.body_area_id, photo.view, photo.view_label)
-        if key not in rows and (photo.body_area_id, photo.view, "") in rows:
-            key = (photo.body_area_id, photo.view, "")
-        row = rows.setdefault(
-            key,
-            {
-                "area": photo.body_area,
-                "view": photo.view_name,
-                "expected": False,
-                "before": None,
-                "after": None,
-            },
-        )
-        row[photo.phase] = photo
-    return list(rows.values())
-
-
-def _busy(photos) -> bool:
-    return any(
-        d.status in (Status.PENDING, Status.RUNNING) for p in photos for d in p.derivatives.all()
-    )
-
-
-def _guides(session: Session) -> dict[str, int]:
-    """For each view of the course's area: the earlier photo to frame the after photo against.
-
-    This session's own before photo when there is one, else the baseline before of the course,
-    else the latest earlier photo of the same patient, area and view.
-    """
-    earlier = (
-        Photo.objects.filter(patient_id=session.patient_id, body_area_id=session.plan.body_area_id)
-        .filter(Q(session=session, phase=Phase.BEFORE) | Q(session__number__lt=session.number))
-        .order_by("view", "-session__number")
-        .values_list("view", "pk", "session_id", "phase")
-    )
-    guides: dict[str, int] = {}
-    for view, pk, session_id, phase in earlier:
-        if session_id == session.pk and phase == Phase.BEFORE:
-            guides[view] = pk
-        else:
-            guides.setdefault(view, pk)
-    return guides
-
-
 @role_required(CLINICAL_PERMISSION)
 def session_photos(request, session_id: int):
     session = get_object_or_404(
@@ -120,8 +61,8 @@ def session_photos(request, session_id: int):
     photos = list(_photos_with_derivatives(Photo.objects.filter(session=session)))
     context = {
         "session": session,
-        "grid": _grid(session, photos),
-        "busy": _busy(photos),
+        "grid": queries.session_grid(session, photos),
+        "busy": queries.derivatives_pending(photos),
         "photos": photos,
     }
     if request.htmx:
@@ -162,15 +103,13 @@ def session_photos(request, session_id: int):
                 form.add_error(None, "Choose at least one photo.")
             status = 400
         photos = list(_photos_with_derivatives(Photo.objects.filter(session=session)))
-        context.update(grid=_grid(session, photos), busy=_busy(photos), photos=photos)
-    guides = _guides(session)
+        context.update(
+            grid=queries.session_grid(session, photos),
+            busy=queries.derivatives_pending(photos),
+            photos=photos,
+        )
     context.update(
-        form=form,
-        guides=[
-            {"view": view, "url": reverse("photos:image", args=[pk, "screen"])}
-            for view, pk in guides.items()
-        ],
-        upload_url=reverse("photo-list"),
+        form=form, guides=queries.framing_guides(session), upload_url=reverse("photo-list")
     )
     return render(request, "photos/session_photos.html", context, status=status)
 
@@ -185,60 +124,31 @@ def _page_number(value: str | None) -> int | None:
     return int(value)
 
 
-# A new name for each new layout of the kept part (people.records.record_page).
-TIMELINE_PART = "timeline.2"
-
-
 @role_required(CLINICAL_PERMISSION)
 def patient_timeline(request, patient_id: int):
     """The patient's photos session by session, newest first, a page at a time; "Older photos"
     appends the next page in place with htmx, or opens it as a page without JavaScript."""
+    patient = get_object_or_404(Patient, pk=patient_id)
     number = _page_number(request.GET.get("page"))
+    context = {"patient": patient, "number": number}
     if number is None:
-        context = {
-            "patient": get_object_or_404(Patient, pk=patient_id),
-            "problem": "Pages are numbered 1, 2, 3 and so on.",
-        }
+        context["problem"] = "Pages are numbered 1, 2, 3 and so on."
         return render(request, "photos/patient_timeline.html", context, status=400)
-    with_comparisons = number == 1 and not request.htmx
-
-    def draw(patient):
-        page = queries.timeline_page(patient, number)
-        part = {
-            "empty": not page.sessions,
-            "head": render_compact("photos/_timeline_head.html", {"patient": patient}),
-            "page": render_compact(
-                "photos/_timeline_page.html", {"patient": patient, "page": page}
-            ),
-        }
-        if with_comparisons:
-            comparisons = (
-                Comparison.objects.for_patient(patient)
-                .select_related("body_area", "plan__modality")
-                .order_by("plan", "body_area", "view", "kind")
-            )
-            part["comparisons"] = render_compact(
-                "photos/_timeline_comparisons.html", {"comparisons": comparisons}
-            )
-        return part, None
-
-    # Drawn once per version of the record (people/records.py).
-    patient, part = record_page(
-        TIMELINE_PART,
-        patient_id,
-        number,
-        with_comparisons,
-        draw=draw,
-    )
-    context = {"patient": patient}
-    if number > 1 and part["empty"]:
+    page = queries.timeline_page(patient, number)
+    if number > 1 and not page.sessions:
         context["problem"] = f"There is no page {number}: this patient's photos end before it."
         return render(request, "photos/patient_timeline.html", context, status=404)
     detail = "photos" if number == 1 else f"photos page {number}"
     audit_log(actor=request.user, action=Action.VIEW, obj=patient, request=request, detail=detail)
+    context["page"] = page
     if request.htmx:
-        return HttpResponse(part["page"])
-    context.update(number=number, part=part)
+        return render(request, "photos/_timeline_page.html", context)
+    if number == 1:
+        context["comparisons"] = (
+            Comparison.objects.for_patient(patient)
+            .select_related("body_area", "plan__modality")
+            .order_by("plan", "body_area", "view", "kind")
+        )
     return render(request, "photos/patient_timeline.html", context)
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.formats import date_format, time_format
 
 
@@ -15,23 +14,16 @@ def local_day(moment: dt.datetime | dt.date) -> dt.date:
     return moment
 
 
-@lru_cache(maxsize=4096)
-def _day_format(day: dt.date, fmt: str, language: str | None) -> str:
-    """date_format() remembered: a course chart names dozens of days, and each formatting
-    looks up translated day and month names (~20 µs). The language is part of the key."""
-    return date_format(day, fmt)
-
-
 def day_name(moment: dt.datetime | dt.date, *, today: dt.date | None = None) -> str:
     """ "Thursday 14 March", with the year only when it is not this year."""
     day = local_day(moment)
     today = today or timezone.localdate()
     fmt = "l j F" if day.year == today.year else "l j F Y"
-    return _day_format(day, fmt, translation.get_language())
+    return date_format(day, fmt)
 
 
 def short_day(moment: dt.datetime | dt.date) -> str:
-    return _day_format(local_day(moment), "j M", translation.get_language())
+    return date_format(local_day(moment), "j M")
 
 
 def clock(moment: dt.datetime) -> str:

@@ -1,6 +1,6 @@
 """What the portal shows a patient, read in a fixed number of queries however long the history.
 
-Every read starts from the patient the account belongs to (`portal.access.patient_required`),
+Every read starts from the patient the account belongs to (`people.access.patient_required`),
 so no id in a URL can reach another patient's rows.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -21,6 +22,21 @@ from treatments.models import BodyArea, Session, TreatmentPlan
 from . import dates
 
 UPCOMING = (Session.Status.BOOKED, Session.Status.CHECKED_IN)
+
+
+def change_refusal(session: Session, *, now: dt.datetime | None = None) -> str:
+    """Why the patient may no longer cancel this session or ask to move it from the portal, in
+    words for them; "" while they may: it is booked, has a time, and more notice is left than
+    settings.CANCELLATION_NOTICE_HOURS. Past the notice they are asked to call."""
+    if session.status != Session.Status.BOOKED or session.starts_at is None:
+        status = session.get_status_display().lower()
+        return f"This session is {status}; it cannot be cancelled or changed here."
+    if is_late_cancel(session, now=now):
+        return (
+            f"This session starts in less than {settings.CANCELLATION_NOTICE_HOURS} hours. "
+            f"Please call us on {settings.CLINIC_PHONE} to cancel or change it."
+        )
+    return ""
 
 
 @dataclass
@@ -206,9 +222,9 @@ def overview(patient, *, now: dt.datetime | None = None) -> Overview:
         view.points = _chart(view, today)
     turning_points = []
     for session in upcoming:
-        session.late_to_cancel = is_late_cancel(session, now=now)
+        session.changeable = not change_refusal(session, now=now)
         turning_points.append(session.ends_at)
-        if not session.late_to_cancel:
+        if session.changeable:
             turning_points.append(late_cancel_from(session))
     instructions = aftercare_for_many(completed)
     aftercare = []
@@ -249,7 +265,7 @@ def history(patient) -> list[tuple[Session, list[Aftercare]]]:
 
 def own_session(patient, session_id: int) -> Session:
     """One of this patient's sessions, or 404 (someone else's id looks like a missing one)."""
-    session = get_object_or_404(
+    return get_object_or_404(
         Session.objects.for_patient(patient).select_related(
             "plan__modality",
             "plan__body_area",
@@ -260,10 +276,6 @@ def own_session(patient, session_id: int) -> Session:
         ),
         pk=session_id,
     )
-    session.late_to_cancel = (
-        session.status in UPCOMING and session.starts_at is not None and is_late_cancel(session)
-    )
-    return session
 
 
 def own_comparison(patient, comparison_id: int) -> Comparison:

@@ -15,35 +15,24 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import audit_log
 from scheduling.models import Booking
-from scheduling.services import is_late_cancel, session_cancel
+from scheduling.services import session_cancel
 from treatments.models import Session
 
-from . import dates
+from . import dates, queries
 
 MAX_MESSAGE = 1000
 
 
-def too_late_message() -> str:
-    return (
-        f"This session starts in less than {settings.CANCELLATION_NOTICE_HOURS} hours. "
-        f"Please call us on {settings.CLINIC_PHONE} to cancel or change it."
-    )
-
-
-def _check_changeable(session: Session, action: str) -> None:
-    if session.status != Session.Status.BOOKED or session.starts_at is None:
-        raise ValidationError(
-            f"This session is {session.get_status_display().lower()}; it cannot be {action}."
-        )
-    if is_late_cancel(session):
-        raise ValidationError(too_late_message())
+def _check_changeable(session: Session) -> None:
+    if refusal := queries.change_refusal(session):
+        raise ValidationError(refusal)
 
 
 def portal_session_cancel(*, session: Session, reason: str, by, request=None) -> Session:
     """The patient cancels their own booked session, with at least the notice period left."""
     if session.patient.user_id != by.pk:
         raise ValidationError("This is not your session.")
-    _check_changeable(session, "cancelled")
+    _check_changeable(session)
     return session_cancel(
         session=session,
         cancelled_by=Booking.CancelledBy.PATIENT,
@@ -62,7 +51,7 @@ def change_request_send(*, session: Session, message: str, by, request=None) -> 
         raise ValidationError("Tell us which days or times would suit you better.")
     if len(message) > MAX_MESSAGE:
         raise ValidationError(f"Please keep your message under {MAX_MESSAGE} characters.")
-    _check_changeable(session, "changed")
+    _check_changeable(session)
     patient = session.patient
     local = timezone.localtime(session.starts_at)
     body = "\n".join(

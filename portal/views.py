@@ -17,14 +17,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.services import audit_log
-from core.decorators import role_required
-from core.html import render_compact
+from people.access import patient_required
 from scheduling.notifications import calendar_for, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
 
 from . import dates, queries, services
-from .access import own_record_page, patient_required
 from .forms import CancelForm, ChangeForm
 
 
@@ -47,22 +45,16 @@ def _policy() -> dict:
 
 
 @require_GET
-@role_required("people.use_portal")
-def home(request):
-    def draw(patient):
-        overview = queries.overview(patient)
-        context = {
-            "patient": patient,
-            "overview": overview,
-            "chart_width": queries.CHART_WIDTH,
-            **_policy(),
-        }
-        return render_compact("portal/_home_body.html", context), overview.true_until
-
-    # Drawn once per version of the record, and again when the clock changes what it says.
-    patient, body = own_record_page(request, "portal-home", draw=draw)
+@patient_required
+def home(request, patient):
+    context = {
+        "patient": patient,
+        "overview": queries.overview(patient),
+        "chart_width": queries.CHART_WIDTH,
+        **_policy(),
+    }
     _viewed(request, patient, "home")
-    return render(request, "portal/home.html", {"patient": patient, "body": body})
+    return render(request, "portal/home.html", context)
 
 
 @require_GET
@@ -73,16 +65,18 @@ def history(request, patient):
     return render(request, "portal/history.html", {"patient": patient, "past": past})
 
 
-def _session_page(request, patient, session, *, cancel_form=None, change_form=None, status=200):
+def _session_page(request, patient, session, *, form=None, status=200):
+    """The session page; `form` is a cancel or change form sent back with its errors."""
     session.patient = patient
+    upcoming = session.status in queries.UPCOMING
     context = {
         "patient": patient,
         "session": session,
-        "cancel_form": cancel_form or CancelForm(),
-        "change_form": change_form or ChangeForm(),
-        "upcoming": session.status in queries.UPCOMING,
-        "changeable": session.status == Session.Status.BOOKED and not session.late_to_cancel,
-        "instructions": instructions(session) if session.status in queries.UPCOMING else [],
+        "cancel_form": form if isinstance(form, CancelForm) else CancelForm(),
+        "change_form": form if isinstance(form, ChangeForm) else ChangeForm(),
+        "upcoming": upcoming,
+        "changeable": not queries.change_refusal(session),
+        "instructions": instructions(session) if upcoming else [],
         "aftercare": queries.aftercare_items(aftercare_for(session), timezone.localdate()),
         **_policy(),
     }
@@ -97,54 +91,50 @@ def session_detail(request, patient, session_id: int):
     return _session_page(request, patient, session)
 
 
+def _session_request(request, patient, session_id: int, form_class, send) -> HttpResponse:
+    """Cancel and change alike: the patient's own session, the form, then `send(session, data)`
+    (a service call answering the redirect); a refusal shows the session page with a 400."""
+    session = queries.own_session(patient, session_id)
+    session.patient = patient
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            return send(session, form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+    return _session_page(request, patient, session, form=form, status=400)
+
+
 @require_POST
 @patient_required
 def session_cancel(request, patient, session_id: int):
-    session = queries.own_session(patient, session_id)
-    session.patient = patient
-    form = CancelForm(request.POST)
-    if form.is_valid():
-        try:
-            services.portal_session_cancel(
-                session=session,
-                reason=form.cleaned_data["reason"],
-                by=request.user,
-                request=request,
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(
-                request,
-                f"Your session on {dates.day_name(session.starts_at)} is cancelled. "
-                "We will contact you to book a new date.",
-            )
-            return redirect("portal:home")
-    return _session_page(request, patient, session, cancel_form=form, status=400)
+    def send(session, data):
+        services.portal_session_cancel(
+            session=session, reason=data["reason"], by=request.user, request=request
+        )
+        messages.success(
+            request,
+            f"Your session on {dates.day_name(session.starts_at)} is cancelled. "
+            "We will contact you to book a new date.",
+        )
+        return redirect("portal:home")
+
+    return _session_request(request, patient, session_id, CancelForm, send)
 
 
 @require_POST
 @patient_required
 def session_change(request, patient, session_id: int):
-    session = queries.own_session(patient, session_id)
-    session.patient = patient
-    form = ChangeForm(request.POST)
-    if form.is_valid():
-        try:
-            services.change_request_send(
-                session=session,
-                message=form.cleaned_data["message"],
-                by=request.user,
-                request=request,
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(
-                request, "Thank you. We have your request and will contact you about a new time."
-            )
-            return redirect("portal:session", session_id=session.pk)
-    return _session_page(request, patient, session, change_form=form, status=400)
+    def send(session, data):
+        services.change_request_send(
+            session=session, message=data["message"], by=request.user, request=request
+        )
+        messages.success(
+            request, "Thank you. We have your request and will contact you about a new time."
+        )
+        return redirect("portal:session", session_id=session.pk)
+
+    return _session_request(request, patient, session_id, ChangeForm, send)
 
 
 def _ics(sessions, filename: str) -> HttpResponse:

@@ -3,9 +3,6 @@ messages as the desk pages."""
 
 from __future__ import annotations
 
-import functools
-
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, viewsets
@@ -13,8 +10,6 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import versions
-from people.records import patient_part
 from treatments.models import Session, TreatmentPlan
 
 from . import services
@@ -37,17 +32,6 @@ class FrontDesk(permissions.BasePermission):
         return request.user.has_perm("people.use_front_desk")
 
 
-# Remembered per process: a session never changes patient (it is its course's, and a course
-# its patient's) and ids are never given again. An unknown id raises, which is not remembered.
-@functools.lru_cache(maxsize=100_000)
-def patient_of_session(session_id: int) -> int:
-    """The id of the session's patient (Http404 for an unknown session)."""
-    patient_id = Session.objects.filter(pk=session_id).values_list("patient_id", flat=True).first()
-    if patient_id is None:
-        raise Http404("No such session.")
-    return patient_id
-
-
 def _out(session: Session, warnings: list[str] | None = None) -> dict:
     session.warnings = warnings or []
     return BookedSessionSerializer(session).data
@@ -62,42 +46,20 @@ class AvailabilityView(APIView):
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        # A kept search needs only the patient's id for its key (people.records.patient_part);
-        # the session itself is loaded when the search is run again.
-        patient_id = patient_of_session(data["session"])
-
-        def draw():
-            session = get_object_or_404(
-                Session.objects.select_related(
-                    "plan__modality", "plan__body_area", "depth_level", "patient"
-                ),
-                pk=data["session"],
-            )
-            slots = find_slots(
-                session=session,
-                first_day=data["first_day"],
-                last_day=data["last_day"],
-                practitioner_user_id=data.get("practitioner"),
-                mornings_only=data["mornings_only"],
-            )
-            # Time passing only takes slots away: the earliest goes first.
-            earliest = min((slot.starts_at for slot in slots), default=None)
-            return list(SlotSerializer(slots, many=True).data), earliest
-
-        # The search reads the whole calendar and the patient's record: it is done once per
-        # version of both (and of the clinic's lists), and again once its first slot passes.
-        found = patient_part(
-            "availability",
-            patient_id,
-            data["session"],
-            data["first_day"],
-            data["last_day"],
-            data.get("practitioner"),
-            data["mornings_only"],
-            draw=draw,
-            versions_named=(versions.CALENDAR,),
+        session = get_object_or_404(
+            Session.objects.select_related(
+                "plan__modality", "plan__body_area", "depth_level", "patient"
+            ),
+            pk=data["session"],
         )
-        return Response(found)
+        slots = find_slots(
+            session=session,
+            first_day=data["first_day"],
+            last_day=data["last_day"],
+            practitioner_user_id=data.get("practitioner"),
+            mornings_only=data["mornings_only"],
+        )
+        return Response(SlotSerializer(slots, many=True).data)
 
 
 @extend_schema(tags=["booking"])

@@ -3,12 +3,6 @@
 A day grid costs a fixed number of queries, however many sessions the day holds: the columns
 (practitioners with their hours and exceptions, or rooms) and the day's sessions with
 everything a cell shows.
-
-Drawing a full day (ten practitioners, hundreds of cells) costs far more than serving it, and
-every open desk asks for it again each minute, so the drawn grid is cached. The key holds the
-calendar version (raised after every committed change a grid shows, see signals.py), today's
-date and the quarter hour that decides which free cells are still in the future: a cached grid
-is never stale, and nothing has to find and delete it.
 """
 
 from __future__ import annotations
@@ -18,13 +12,9 @@ import math
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 
-from core import versions
-from core.html import render_compact
 from treatments.models import Session
 
 from .availability import work_intervals
@@ -33,8 +23,6 @@ from .rules import local_midnight
 
 ROW_MINUTES = 15
 SHOWN = (*Session.ACTIVE_STATUSES, Session.Status.NO_SHOW)
-# A safety net only: correctness comes from the version in the key.
-GRID_CACHE_SECONDS = 15 * 60
 
 
 @dataclass
@@ -173,57 +161,20 @@ def week_sessions(days: list[dt.date]):
     )
 
 
-def calendar_version() -> str:
-    """The version drawn grids are cached under (see core/versions.py)."""
-    return versions.current(versions.CALENDAR)
-
-
-def _quarter_hour_key(day: dt.date, now: dt.datetime) -> str:
-    """What of `now` a day's grid depends on: free cells are offered from `now` on, and rows
-    fall on quarter hours, so only the next quarter hour matters, and only around that day."""
-    if now < local_midnight(day):
-        return "before"
-    if now >= local_midnight(day + dt.timedelta(days=2)):  # a late session may pass midnight
-        return "after"
-    step = ROW_MINUTES * 60
-    return str(-(-int(now.timestamp()) // step))
-
-
-def rendered_day_grid(
-    day: dt.date, *, by_room: bool = False, now: dt.datetime | None = None
-) -> SafeString:
-    """The day grid's HTML (scheduling/_day_grid.html), drawn once per calendar version."""
+def day_grid_context(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = None):
+    """What scheduling/_day_grid.html shows for the day."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    # The version is read before the rows, so a grid drawn from newer rows is at worst cached
-    # under a version already retired.
-    key = ":".join(
-        [
-            "calendar-day",
-            calendar_version(),
-            day.isoformat(),
-            "room" if by_room else "practitioner",
-            today.isoformat(),
-            _quarter_hour_key(day, now),
-        ]
-    )
-    html = cache.get(key)
-    if html is None:
-        columns, rows, sessions = day_grid(day, by_room=by_room, now=now)
-        html = render_compact(
-            "scheduling/_day_grid.html",
-            {
-                "day": day,
-                "by_room": by_room,
-                "columns": columns,
-                "rows": rows,
-                "sessions": sessions,
-                "steps": [
-                    ("← Previous day", day - dt.timedelta(days=1)),
-                    ("Today", today),
-                    ("Next day →", day + dt.timedelta(days=1)),
-                ],
-            },
-        )
-        cache.set(key, str(html), GRID_CACHE_SECONDS)
-    return mark_safe(html)  # noqa: S308 (our own template's output, escaped when drawn)
+    columns, rows, sessions = day_grid(day, by_room=by_room, now=now)
+    return {
+        "day": day,
+        "by_room": by_room,
+        "columns": columns,
+        "rows": rows,
+        "sessions": sessions,
+        "steps": [
+            ("← Previous day", day - dt.timedelta(days=1)),
+            ("Today", today),
+            ("Next day →", day + dt.timedelta(days=1)),
+        ],
+    }

@@ -16,8 +16,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from people.records import RecordQuerySet
-
 
 def _new_token() -> str:
     return secrets.token_urlsafe(32)
@@ -223,10 +221,6 @@ class CrossModalityGap(models.Model):
         return f"No {self.then} within {self.days} days after {self.after}"
 
 
-class BookingQuerySet(RecordQuerySet):
-    patient_field = "session__patient_id"
-
-
 class Booking(models.Model):
     """The booking facts of a session that its own table does not hold."""
 
@@ -253,8 +247,6 @@ class Booking(models.Model):
     # time the session is moved, cancelled or booked again, so a calendar that imported an
     # earlier .ics takes the newer one as the update.
     calendar_sequence = models.PositiveIntegerField(default=0)
-
-    objects = BookingQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Booking of {self.session_id}"

@@ -75,10 +75,10 @@ def _session(session_id: int) -> Session:
 def day_view(request):
     day = _day_from(request)
     by_room = request.GET.get("by") == "room"
-    grid = calendar.rendered_day_grid(day, by_room=by_room)
+    context = calendar.day_grid_context(day, by_room=by_room)
     if request.htmx:
-        return HttpResponse(grid)
-    return render(request, "scheduling/day.html", {"day": day, "by_room": by_room, "grid": grid})
+        return render(request, "scheduling/_day_grid.html", context)
+    return render(request, "scheduling/day.html", context)
 
 
 @role_required(DESK)

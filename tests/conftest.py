@@ -73,15 +73,10 @@ def _test_settings(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache: a test's rolled-back rows must not come back from
-    a cache filled by the test before it (the calendar version rolls back with them). So does
-    the per-process memo of sessions' patients: a rolled-back SQLite table gives ids again."""
+    """Each test starts with an empty cache (throttle counters)."""
     from django.core.cache import cache
 
-    from scheduling.api import patient_of_session
-
     cache.clear()
-    patient_of_session.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -169,25 +164,6 @@ def redis_url() -> str:
 def committed(django_capture_on_commit_callbacks):
     """Runs a block as if its transaction committed (the test's own transaction never does)."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def shared_cache(settings, redis_url):
-    """Production's shared cache: Redis through django-redis, with what it enables."""
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": "test-shared-cache",
-        }
-    }
-    settings.SHARED_CACHE = True
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

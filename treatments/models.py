@@ -14,8 +14,6 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from people.records import RecordQuerySet
-
 
 class Modality(models.Model):
     class Kind(models.TextChoices):
@@ -137,7 +135,7 @@ class ModalityIndication(models.Model):
         return f"{self.modality} treats {self.indication} ({self.get_benefit_display()})"
 
 
-class TreatmentPlanQuerySet(RecordQuerySet):
+class TreatmentPlanQuerySet(models.QuerySet):
     def for_patient(self, patient) -> TreatmentPlanQuerySet:
         return self.filter(patient=patient)
 
@@ -199,7 +197,7 @@ class TreatmentPlan(models.Model):
         return self.status == self.Status.COMPLETED
 
 
-class SessionQuerySet(RecordQuerySet):
+class SessionQuerySet(models.QuerySet):
     def for_patient(self, patient) -> SessionQuerySet:
         return self.filter(patient=patient)
 
@@ -386,7 +384,7 @@ class ScreeningRule(models.Model):
         return self.name
 
 
-class HistoryEntryQuerySet(RecordQuerySet):
+class HistoryEntryQuerySet(models.QuerySet):
     def for_patient(self, patient) -> HistoryEntryQuerySet:
         return self.filter(patient=patient)
 
@@ -458,7 +456,7 @@ class PreSessionCheck(models.Model):
         return f"Check on {self.checked_on}"
 
 
-class ScreeningQuerySet(RecordQuerySet):
+class ScreeningQuerySet(models.QuerySet):
     def for_patient(self, patient) -> ScreeningQuerySet:
         return self.filter(patient=patient)
 

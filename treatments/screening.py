@@ -145,6 +145,7 @@ def load(*, patient, check: PreSessionCheck | None = None) -> ScreeningData:
         .prefetch_related("areas")
         if session.day is not None
     ]
+    sessions.sort(key=lambda fact: (fact.day, fact.id))  # evidence reads in date order
     data = ScreeningData(rules=rules, history=history, sessions=sessions)
     if check is not None:
         data.check_present = {factor.pk for factor in check.present.all()}
@@ -190,19 +191,11 @@ def _when(day: date, on: date) -> str:
     return f"on {day:%-d %B}, {-days} day{'s' if days != -1 else ''} after"
 
 
-def _evidence(
-    rule: ScreeningRule,
-    data: ScreeningData,
-    *,
-    modality: Modality,
-    on: date,
-    area_id: int | None,
-    exclude_session_id: int | None,
-) -> list[str]:
+def _record_evidence(rule: ScreeningRule, data: ScreeningData, *, on: date, area_id) -> list[str]:
+    """The rule's factor in the patient's history or in the day's check, within its look-back."""
     factor = rule.factor
     start = on - timedelta(days=rule.window_days or 0)
     found: list[str] = []
-
     for entry in data.history:
         if entry.factor_id != factor.pk:
             continue
@@ -217,22 +210,12 @@ def _evidence(
             if began <= on and ended >= start:
                 still = "ongoing" if entry.ended_on is None else f"until {ended:%-d %B %Y}"
                 found.append(f"{factor.name} in the history ({still})")
-
     if factor.pk in data.check_present and data.check_day and start <= data.check_day <= on:
         found.append(f"{factor.name} noted in the pre-session check of {data.check_day:%-d %B}")
-
-    counted = _ids(rule).counted
-    for fact in data.sessions:
-        if fact.id == exclude_session_id or fact.modality.pk not in counted:
-            continue
-        if rule.same_area_only and area_id and area_id not in fact.area_ids:
-            continue
-        if start <= fact.day <= on:
-            found.append(f"{fact.modality.name} session here {_when(fact.day, on)}")
     return found
 
 
-def _forward_evidence(
+def _session_evidence(
     rule: ScreeningRule,
     data: ScreeningData,
     *,
@@ -240,20 +223,30 @@ def _forward_evidence(
     on: date,
     area_id: int | None,
     exclude_session_id: int | None,
+    applies: bool,
 ) -> list[str]:
-    """This session is itself the treatment the rule counts (a laser), and a session the rule
-    protects (a microdermabrasion) is already booked within the window after it."""
-    found: list[str] = []
+    """The patient's sessions here that fire the rule, in date order. Looking back (when the
+    rule applies to this session): a session of a modality that counts as the rule's factor,
+    within the look-back. Looking forward (when this session is itself such a treatment, a
+    laser): a session the rule protects (a microdermabrasion), not yet done, booked within the
+    window after it."""
     counted = _ids(rule).counted
-    if modality.pk in counted and rule.window_days:
-        end = on + timedelta(days=rule.window_days)
-        for fact in data.sessions:
-            if fact.id == exclude_session_id or fact.status == Session.Status.COMPLETED:
-                continue
-            if not on < fact.day <= end or not _applies(rule, fact.modality.pk, fact.level_id):
-                continue
-            if rule.same_area_only and area_id and area_id not in fact.area_ids:
-                continue
+    window = rule.window_days or 0
+    found: list[str] = []
+    for fact in data.sessions:
+        if fact.id == exclude_session_id:
+            continue
+        if rule.same_area_only and area_id and area_id not in fact.area_ids:
+            continue
+        days_before = (on - fact.day).days
+        if applies and fact.modality.pk in counted and 0 <= days_before <= window:
+            found.append(f"{fact.modality.name} session here {_when(fact.day, on)}")
+        elif (
+            modality.pk in counted
+            and -window <= days_before < 0
+            and fact.status != Session.Status.COMPLETED
+            and _applies(rule, fact.modality.pk, fact.level_id)
+        ):
             found.append(f"a {fact.modality.name} session is booked {_when(fact.day, on)}")
     return found
 
@@ -272,15 +265,17 @@ def evaluate(
     level_id = depth_level.pk if depth_level else None
     findings: list[Finding] = []
     for rule in data.rules:
-        where = {
-            "modality": modality,
-            "on": on,
-            "area_id": area_id,
-            "exclude_session_id": exclude_session_id,
-        }
-        evidence = _forward_evidence(rule, data, **where)
-        if _applies(rule, modality.pk, level_id):
-            evidence = _evidence(rule, data, **where) + evidence
+        applies = _applies(rule, modality.pk, level_id)
+        evidence = _record_evidence(rule, data, on=on, area_id=area_id) if applies else []
+        evidence += _session_evidence(
+            rule,
+            data,
+            modality=modality,
+            on=on,
+            area_id=area_id,
+            exclude_session_id=exclude_session_id,
+            applies=applies,
+        )
         if evidence:
             findings.append(
                 Finding(

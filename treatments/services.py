@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Action, audit_log
+from audit.services import Action, audit_log, audited_update
 
 from . import screening as engine
 from .models import (
@@ -202,17 +202,9 @@ def history_add(
     return entry
 
 
-@transaction.atomic
 def history_update(*, entry: HistoryEntry, by=None, **changes) -> HistoryEntry:
-    unknown = set(changes) - set(HISTORY_FIELDS)
-    if unknown:
-        raise TypeError(f"history_update() got unexpected fields: {', '.join(sorted(unknown))}")
-    for name, value in changes.items():
-        setattr(entry, name, value)
-    entry.full_clean()
-    entry.save()
-    audit_log(actor=by, action=Action.CHANGE, obj=entry, detail=", ".join(sorted(changes)))
-    return entry
+    """Changes the named fields (HISTORY_FIELDS) of a history entry."""
+    return audited_update(obj=entry, fields=HISTORY_FIELDS, changes=changes, by=by)
 
 
 @transaction.atomic

@@ -9,16 +9,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.backends import permissions_key
 from audit.services import Action, audit_log
 from core.decorators import role_required
-from core.html import render_compact
-from core.links import link_for_each
 from core.views import form_status
 from people.models import Patient
-from people.records import record_page
 
 from . import services
 from .aftercare import aftercare_for
@@ -48,6 +45,11 @@ def _screenings():
     ).prefetch_related(Prefetch("findings", queryset=ScreeningFinding.objects.order_by("id")))
 
 
+def _screenings_shown(user, **where):
+    """The screenings matching `where` for a user who may see them; none for the front desk."""
+    return _screenings().filter(**where) if user.has_perm("treatments.view_screening") else []
+
+
 @dataclass(frozen=True)
 class ChartRow:
     day: dt.date | None
@@ -59,12 +61,8 @@ class ChartRow:
 
 
 def _chart_sessions(patient) -> list[ChartRow]:
-    """One row per session of the patient, with what the chart shows and the link.
-
-    Read as plain columns, and one reverse() for all the links: a chart of 60 sessions spent
-    most of its time building five model instances per row and reversing each link.
-    """
-    link = link_for_each("treatments:session_detail")
+    """One row per session of the patient, with what the chart shows: plain columns, not five
+    model instances per row."""
     statuses = dict(Session.Status.choices)
     rows = (
         Session.objects.for_patient(patient)
@@ -84,7 +82,7 @@ def _chart_sessions(patient) -> list[ChartRow]:
     return [
         ChartRow(
             day=Session.day_of(status, completed_at, starts_at, proposed_date),
-            url=link(pk),
+            url=reverse("treatments:session_detail", args=[pk]),
             course=f"{modality} · {area}",
             number=number,
             level=level or "",
@@ -96,48 +94,26 @@ def _chart_sessions(patient) -> list[ChartRow]:
     ]
 
 
-# A new name for each new layout of the kept part (people.records.record_page).
-CHART_PART = "chart.2"
-
-
 @role_required("treatments.view_treatmentplan")
 def chart(request, patient_id: int):
     user = request.user
-
-    def draw(patient):
-        context = {
-            "patient": patient,
-            "plans": TreatmentPlan.objects.for_patient(patient)
-            .with_progress()
-            .select_related("modality", "body_area", "indication"),
-            "sessions": _chart_sessions(patient),
-        }
-        if user.has_perm("treatments.view_historyentry"):
-            context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
-                "factor", "body_area"
-            )
-        if user.has_perm("treatments.view_screening"):
-            context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
-        part = {
-            # The patient's head and card too: on a chart they cost more to draw than the rest
-            # of the page around the kept part.
-            "head": render_compact(
-                "people/_patient_head.html", {"patient": patient, "chart_open": True}, request
-            ),
-            "card": render_compact("people/_patient_card.html", {"patient": patient}),
-            "body": render_compact("treatments/_chart_body.html", context, request=request),
-        }
-        return part, None
-
-    # Drawn once per version of the record, and per set of permissions (what links it offers).
-    patient, part = record_page(
-        CHART_PART,
-        patient_id,
-        permissions_key(user),
-        draw=draw,
-    )
+    patient = get_object_or_404(Patient, pk=patient_id)
+    context = {
+        "patient": patient,
+        "chart_open": True,
+        "plans": TreatmentPlan.objects.for_patient(patient)
+        .with_progress()
+        .select_related("modality", "body_area", "indication"),
+        "sessions": _chart_sessions(patient),
+    }
+    if user.has_perm("treatments.view_historyentry"):
+        context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
+            "factor", "body_area"
+        )
+    if user.has_perm("treatments.view_screening"):
+        context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
     audit_log(actor=user, action=Action.VIEW, obj=patient, request=request, detail="chart")
-    return render(request, "treatments/chart.html", {"patient": patient, "chart": part})
+    return render(request, "treatments/chart.html", context)
 
 
 @role_required("treatments.add_historyentry")
@@ -218,11 +194,6 @@ def plan_detail(request, plan_id: int):
         pk=plan_id,
     )
     sessions = plan.sessions.select_related("depth_level").order_by("number")
-    screenings = (
-        _screenings().filter(plan=plan)
-        if request.user.has_perm("treatments.view_screening")
-        else []
-    )
     audit_log(actor=request.user, action=Action.VIEW, obj=plan, request=request)
     return render(
         request,
@@ -233,7 +204,7 @@ def plan_detail(request, plan_id: int):
             "sessions": sessions,
             "benefit": services.plan_benefit(plan),
             "levels": plan.modality.levels.all(),
-            "screenings": screenings,
+            "screenings": _screenings_shown(request.user, plan=plan),
         },
     )
 
@@ -250,11 +221,6 @@ def _session(session_id: int) -> Session:
 @role_required("treatments.view_session")
 def session_detail(request, session_id: int, check_form=None, status=200):
     session = _session(session_id)
-    screenings = (
-        _screenings().filter(session=session)
-        if request.user.has_perm("treatments.view_screening")
-        else []
-    )
     audit_log(actor=request.user, action=Action.VIEW, obj=session, request=request)
     return render(
         request,
@@ -263,7 +229,7 @@ def session_detail(request, session_id: int, check_form=None, status=200):
             "session": session,
             "plan": session.plan,
             "patient": session.patient,
-            "screenings": screenings,
+            "screenings": _screenings_shown(request.user, session=session),
             "check_form": check_form or PreSessionCheckForm(),
             "aftercare": aftercare_for(session),
             "areas": session.areas.all(),

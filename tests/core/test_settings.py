@@ -87,7 +87,7 @@ def test_environment_names_postgres_redis_and_s3(tmp_path):
         DEBUG="1",
         EMAIL_URL="smtp://mail.internal:25",
     )
-    assert loaded["db_engine"] == "core.postgresql"  # Django's, with a cheaper health check
+    assert loaded["db_engine"] == "django.db.backends.postgresql"
     assert (loaded["db_name"], loaded["db_host"]) == ("clinicdb", "db.internal")
     assert loaded["broker"] == "redis://cache.internal:6379/2"
     assert loaded["result_backend"] == "redis://cache.internal:6379/2"

@@ -118,3 +118,21 @@ def test_creating_and_changing_a_patient_is_audited(front_desk_user):
         ("change", patient.pk, "Front desk"),
     ]
     assert "Emma" not in str(AuditEvent.objects.last().detail)
+
+
+def test_a_change_records_only_the_fields_that_changed(front_desk_user, alice):
+    from audit.models import AuditEvent
+
+    services.patient_update(
+        patient=alice,
+        first_name=f" {alice.first_name} ",
+        phone="+31 6 5555 0000",
+        by=front_desk_user,
+    )
+    assert AuditEvent.objects.get(action="change").detail == "phone"
+    alice.refresh_from_db()
+    assert alice.phone == "+31 6 5555 0000"
+    services.patient_update(patient=alice, phone="+31 6 5555 0000", by=front_desk_user)
+    assert AuditEvent.objects.filter(action="change").count() == 1  # nothing new to record
+    with pytest.raises(TypeError):
+        services.patient_update(patient=alice, user=front_desk_user, by=front_desk_user)

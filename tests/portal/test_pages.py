@@ -11,10 +11,17 @@ from icalendar import Calendar
 
 from audit.models import AuditEvent
 from photos import services as photo_services
+from scheduling import services as scheduling_services
 from scheduling.models import Booking
 from treatments.models import Session
 
 from .conftest import AMS
+
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode()
 
 
 @pytest.fixture
@@ -253,3 +260,45 @@ def test_the_chart_fits_any_course_length(signed_in, alice, carla, frozen, count
     assert all(b - a > 2 * view.points[0].r for a, b in zip(xs, xs[1:], strict=False))
     html = signed_in.get(reverse("portal:home")).content.decode()
     assert html.count('<circle cx="') == count
+
+
+def test_the_portal_home_changes_with_the_clock(client, alice, course, time_machine):
+    """On the same day, with nothing in the record changed: the cancel link goes when the notice
+    period starts, and the session leaves "Your next sessions" when it ends."""
+    booked = Session.objects.get(patient=alice, status=Session.Status.BOOKED)
+    late_from = scheduling_services.late_cancel_from(booked)
+    url = reverse("portal:home")
+    time_machine.move_to(late_from - dt.timedelta(minutes=5), tick=False)
+    client.force_login(alice.user)
+    assert "Details, cancel or change" in page(client, url)
+    time_machine.move_to(late_from + dt.timedelta(minutes=1), tick=False)
+    late = page(client, url)
+    assert "Details, cancel or change" not in late
+    assert "Less than 24 hours to go" in late
+    time_machine.move_to(booked.starts_at - dt.timedelta(hours=1), tick=False)
+    client.force_login(alice.user)
+    assert "Your next sessions" in page(client, url)
+    assert "Less than 24 hours to go" in page(client, url)
+    time_machine.move_to(booked.ends_at + dt.timedelta(minutes=1), tick=False)
+    client.force_login(alice.user)  # past the idle timeout
+    assert "No sessions booked at the moment." in page(client, url)
+
+
+def test_the_front_desk_gets_the_chart_without_the_clinical_history(
+    client, alice, course, carla, front_desk_user
+):
+    """people.roles: the desk may view courses and sessions, not history or screenings."""
+    from treatments.models import Factor
+    from treatments.services import history_add
+
+    history_add(patient=alice, factor=Factor.objects.get(slug="keloid"), by=carla)
+    url = reverse("treatments:chart", args=[alice.pk])
+    client.force_login(carla)
+    clinician_view = page(client, url)
+    assert "Medical history" in clinician_view and "Keloid tendency" in clinician_view
+    assert "Screenings" in clinician_view
+    client.force_login(front_desk_user)
+    desk_view = page(client, url)  # 200, or page() fails
+    assert "Microdermabrasion" in desk_view
+    assert "Medical history" not in desk_view and "Keloid tendency" not in desk_view
+    assert "Screenings" not in desk_view

@@ -363,3 +363,41 @@ def test_every_api_operation_for_every_role(clients, alice_file):
                     if shows(secret, body)
                 ]
     check("operation", parse(API), observed, leaks)
+
+
+@pytest.fixture
+def cache_server_down(settings, tmp_path):
+    """Production's Redis cache, whose server has stopped."""
+    from django.core.cache import cache
+
+    from tests.resilience.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": server.url,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5},
+        }
+    }
+    cache.set("alive", 1)
+    assert cache.get("alive") == 1  # the cache really is that server
+    server.stop()
+    assert cache.get("alive") is None
+    return server
+
+
+@pytest.mark.redis
+def test_every_page_answers_as_usual_with_the_cache_server_down(
+    cache_server_down, clients, alice_file
+):
+    test_every_page_for_every_role(clients, alice_file)
+
+
+@pytest.mark.redis
+def test_every_api_operation_answers_as_usual_with_the_cache_server_down(
+    cache_server_down, clients, alice_file
+):
+    test_every_api_operation_for_every_role(clients, alice_file)

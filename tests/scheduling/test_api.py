@@ -27,17 +27,12 @@ def api(front_desk_user):
     return client
 
 
-def test_availability(api, clinic, django_assert_max_num_queries, django_assert_num_queries):
+def test_availability(api, clinic, django_assert_max_num_queries):
     query = mornings(clinic.sessions[0], last_day="2026-03-06")
-    # The session's patient (remembered after this), the patient's record version (the cache
-    # key), then the search's 19 (see test_the_search_loads_its_data_once).
-    with django_assert_max_num_queries(21):
+    # The session, then the search's 19 (see test_the_search_loads_its_data_once).
+    with django_assert_max_num_queries(20):
         response = api.get("/api/booking/availability/", query)
     assert response.status_code == 200
-    # The same search again: the cache key, and the lists' and calendar's versions, read from
-    # the database here (a process's own cache; with Redis they are tokens there, see below).
-    with django_assert_num_queries(3):
-        assert api.get("/api/booking/availability/", query).json() == response.json()
     first = response.json()[0]
     assert first["starts_at"] == "2026-03-02T09:00:00+01:00"
     assert first["practitioner"] == clinic.carla.user_id and first["room"] == "Room 1"
@@ -46,22 +41,9 @@ def test_availability(api, clinic, django_assert_max_num_queries, django_assert_
     assert bad.status_code == 400
 
 
-def test_with_a_shared_cache_a_repeated_search_reads_no_row(
-    shared_cache, api, clinic, django_assert_num_queries
-):
-    query = mornings(clinic.sessions[0])
-    first = api.get("/api/booking/availability/", query).json()
-    # The session's patient is remembered, the patient's record token is in the cache.
-    with django_assert_num_queries(0):
-        assert api.get("/api/booking/availability/", query).json() == first
-
-
-def test_with_a_shared_cache_a_kept_search_follows_the_patients_record(
-    shared_cache, api, clinic, alice, django_capture_on_commit_callbacks
-):
+def test_a_search_follows_the_patients_record(api, clinic, alice):
     """Isotretinoin stopped 8 September refuses the week (183 days run through 10 March): a
-    change to the patient's record alone, not to the calendar, and the kept search follows it
-    because the history entry renews the patient's record token after it commits."""
+    change to the patient's record alone, not to the calendar."""
     import datetime as dt
 
     from treatments.models import Factor
@@ -69,27 +51,20 @@ def test_with_a_shared_cache_a_kept_search_follows_the_patients_record(
 
     query = mornings(clinic.sessions[0], last_day="2026-03-06")
     assert len(api.get("/api/booking/availability/", query).json()) == 5 * 12
-    with django_capture_on_commit_callbacks(execute=True):
-        history_add(
-            patient=alice,
-            factor=Factor.objects.get(slug="isotretinoin"),
-            started_on=dt.date(2025, 6, 1),
-            ended_on=dt.date(2025, 9, 8),
-        )
+    history_add(
+        patient=alice,
+        factor=Factor.objects.get(slug="isotretinoin"),
+        started_on=dt.date(2025, 6, 1),
+        ended_on=dt.date(2025, 9, 8),
+    )
     assert api.get("/api/booking/availability/", query).json() == []
 
 
-@pytest.mark.parametrize("cache", ["shared", "own"])
-def test_an_unknown_or_deleted_session_is_404(
-    request, cache, api, clinic, django_capture_on_commit_callbacks
-):
-    if cache == "shared":
-        request.getfixturevalue("shared_cache")
+def test_an_unknown_or_deleted_session_is_404(api, clinic):
     query = mornings(clinic.sessions[0])
     assert api.get("/api/booking/availability/", {**query, "session": 999_999}).status_code == 404
     assert api.get("/api/booking/availability/", query).status_code == 200
-    with django_capture_on_commit_callbacks(execute=True):
-        Session.objects.filter(pk=clinic.sessions[0].pk).delete()
+    Session.objects.filter(pk=clinic.sessions[0].pk).delete()
     assert api.get("/api/booking/availability/", query).status_code == 404
 
 

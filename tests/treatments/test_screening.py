@@ -103,6 +103,16 @@ def test_a_laser_session_here_counts_without_typing_it(
         assert "Laser peel session here" in findings[0].reason
 
 
+def test_the_evidence_names_each_session_in_date_order(alice, catalogue, session_done):
+    session_done(alice, "laser_peel", DAY - datetime.timedelta(days=2))
+    session_done(alice, "laser_peel", DAY - datetime.timedelta(days=6))
+    (finding,) = run(alice, catalogue, "microdermabrasion")
+    assert finding.reason.endswith(
+        "(Laser peel session here on 14 March, 6 days before; "
+        "Laser peel session here on 18 March, 2 days before)"
+    )
+
+
 def test_booking_a_laser_finds_a_microdermabrasion_booked_within_7_days_after(
     alice, catalogue, session_booked
 ):

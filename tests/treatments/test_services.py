@@ -327,3 +327,19 @@ def test_history_entry_validation(alice, catalogue):
             ended_on=datetime.date(2025, 4, 1),
         )
     assert not PreSessionCheck.objects.exists()
+
+
+def test_a_history_change_records_only_the_fields_that_changed(alice, catalogue, clinician_user):
+    entry = services.history_add(
+        patient=alice, factor=catalogue.factor("keloid"), notes="left cheek", by=clinician_user
+    )
+    services.history_update(
+        entry=entry,
+        factor=catalogue.factor("keloid"),
+        notes="left cheek, 2019",
+        by=clinician_user,
+    )
+    change = AuditEvent.objects.get(action="change")
+    assert (change.detail, change.patient_id) == ("notes", alice.pk)
+    entry.refresh_from_db()
+    assert entry.notes == "left cheek, 2019"
