@@ -12,9 +12,11 @@ import datetime as dt
 import heapq
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from django.db import connection
+from django.db.models import DurationField, ExpressionWrapper, F, Max, Min, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from treatments import screening
@@ -238,21 +240,12 @@ class SearchContext:
     def _reservations(self, read_from: dt.datetime, read_to: dt.datetime):
         """(resource, starts_at, ends_at) of the active reservations starting in [from, to),
         but the session's own."""
-        keys = self.resource_keys()
-        if connection.vendor == "postgresql":
-            # Plain SQL: a course search reads a stretch per session, and building this query
-            # through the ORM cost more than PostgreSQL took to answer it (profiled in bench/).
-            sql = (
-                f"SELECT resource, starts_at, ends_at FROM {Reservation._meta.db_table} "
-                f"WHERE active AND resource IN ({', '.join(['%s'] * len(keys))}) "
-                "AND starts_at >= %s AND starts_at < %s AND session_id <> %s"
-            )
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [*keys, read_from, read_to, self.session.pk or 0])  # noqa: S608
-                return cursor.fetchall()
         return (
             Reservation.objects.filter(
-                active=True, resource__in=keys, starts_at__gte=read_from, starts_at__lt=read_to
+                active=True,
+                resource__in=self.resource_keys(),
+                starts_at__gte=read_from,
+                starts_at__lt=read_to,
             )
             .exclude(session_id=self.session.pk)
             .values_list("resource", "starts_at", "ends_at")
@@ -319,7 +312,7 @@ class SearchContext:
             self._busy_index[key] = ([start for start, _ in intervals], running_max_end, intervals)
         return self._busy_index[key]
 
-    def _blocked_until(self, key: str, starts: dt.datetime, ends: dt.datetime):
+    def blocked_until(self, key: str, starts: dt.datetime, ends: dt.datetime):
         """None when no busy interval of `key` overlaps [starts, ends); else the time before
         which every later start is blocked too. A bisect, not a scan."""
         interval_starts, running_max_end, _ = self._index(key)
@@ -355,70 +348,38 @@ class SearchContext:
             )
         return self._roomless[key]
 
-    def _free(self, key: str, starts: dt.datetime, ends: dt.datetime) -> bool:
-        return self._blocked_until(key, starts, ends) is None
-
-    def problems_at(
-        self, practitioner: Practitioner, starts_at: dt.datetime
-    ) -> tuple[list[str], Room | None]:
-        """Why this practitioner cannot take the session at this time (empty: they can)."""
-        ends_at = starts_at + dt.timedelta(minutes=self.minutes)
-        held_until = ends_at + self.buffer
-        local = timezone.localtime(starts_at)
-        self.cover(local.date())
-        problems: list[str] = []
-        intervals = self.intervals(practitioner, local.date())
-        if not any(start <= starts_at and ends_at <= end for start, end in intervals):
-            problems.append(
-                f"{practitioner} does not work at {local:%H:%M} on {rules.nice_date(local)}"
-                f" (the session takes {self.minutes} minutes)."
-            )
-        if not self._free(practitioner.resource_key, starts_at, held_until):
-            problems.append(f"{practitioner} already has a session at that time.")
-        if not self._free(patient_key(self.session), starts_at, held_until):
-            problems.append("The patient already has another session at that time.")
-        if self.device and not self._free(self.device.resource_key, starts_at, held_until):
-            problems.append(f"The {self.device.name} is in use in another room at that time.")
-        room = None
-        if self.needs_room:
-            room = next(
-                (r for r in self.rooms if self._free(r.resource_key, starts_at, held_until)), None
-            )
-            if room is None:
-                problems.append("No treatment room is free at that time.")
-        problems += [w.reason for w in self.windows_in_range() if w.contains(starts_at)]
-        problems += self.screening_refusals(local.date())
-        return problems, room
-
-    def _clash(
-        self, practitioner: Practitioner, starts_at: dt.datetime, windows: list[rules.Window]
-    ) -> tuple[dt.datetime | None, Room | None]:
-        """(None, room) when problems_at(...) would be empty, for a start inside working time
-        on a day screening allows; else the time before which no later start of this
-        practitioner can fit either. Stops at the first clash."""
-        held_until = starts_at + dt.timedelta(minutes=self.minutes) + self.buffer
-        keys = [practitioner.resource_key, patient_key(self.session)]
+    def people_and_device(self, practitioner: Practitioner) -> list[tuple[str, Callable]]:
+        """The resources besides a room that a session holds, with what to say when one is
+        busy (for rules.check)."""
+        held = [
+            (
+                practitioner.resource_key,
+                lambda: f"{practitioner} already has a session at that time.",
+            ),
+            (
+                patient_key(self.session),
+                lambda: "The patient already has another session at that time.",
+            ),
+        ]
         if self.device:
-            keys.append(self.device.resource_key)
-        for key in keys:
-            until = self._blocked_until(key, starts_at, held_until)
-            if until is not None:
-                return until, None
-        room = None
-        if self.needs_room:
-            first_free = None
-            for candidate in self.rooms:
-                until = self._blocked_until(candidate.resource_key, starts_at, held_until)
-                if until is None:
-                    room = candidate
-                    break
-                first_free = until if first_free is None else min(first_free, until)
-            if room is None:
-                return first_free or starts_at + dt.timedelta(days=1), None
-        for window in windows:
-            if window.contains(starts_at):
-                return window.ends, None
-        return None, room
+            device = self.device
+            held.append(
+                (
+                    device.resource_key,
+                    lambda: f"The {device.name} is in use in another room at that time.",
+                )
+            )
+        return held
+
+    def free_room(self, starts: dt.datetime, ends: dt.datetime) -> tuple[Room | None, dt.datetime]:
+        """The first room free over [starts, ends); else (None, the time before which none is)."""
+        first_free = None
+        for room in self.rooms:
+            until = self.blocked_until(room.resource_key, starts, ends)
+            if until is None:
+                return room, starts
+            first_free = until if first_free is None else min(first_free, until)
+        return None, first_free or starts + dt.timedelta(days=1)
 
     def _free_starts(self, day: dt.date, *, mornings_only: bool, step: dt.timedelta, now):
         """The free slots of `day` in order of time, then practitioner.
@@ -430,7 +391,6 @@ class SearchContext:
         """
         duration = dt.timedelta(minutes=self.minutes)
         noon = dt.datetime.combine(day, NOON, tzinfo=self.tz)
-        windows = self.windows_in_range()
         tries: list = []
         for rank, practitioner in enumerate(self.practitioners):
             for start, end in self.intervals(practitioner, day):
@@ -449,11 +409,12 @@ class SearchContext:
         heapq.heapify(tries)
         while tries:
             moment, rank, order, grid, last_start, practitioner = heapq.heappop(tries)
-            blocked_until, room = self._clash(practitioner, moment, windows)
-            if blocked_until is None:
-                yield Slot(moment, moment + duration, practitioner, room, self.device)
+            verdict = rules.check(self, practitioner, moment, now=now, first_only=True)
+            if not verdict.problems:
+                yield Slot(moment, moment + duration, practitioner, verdict.room, self.device)
                 following = moment + step
             else:
+                blocked_until = verdict.problems[0].until
                 following = _on_grid(grid, max(blocked_until, moment + step), step)
             if following <= last_start:
                 heapq.heappush(tries, (following, rank, order, grid, last_start, practitioner))
@@ -478,13 +439,11 @@ class SearchContext:
         each room's busy minutes that day, before any reservation of the day is read.
 
         A course search at full size met two months booked solid; reading every reservation of
-        those days to find them full was most of its time. PostgreSQL only, where active
-        reservations of one room never overlap (the exclusion constraint), so a room's busy
-        time is the plain sum of its reservations'. Elsewhere the day is read and tried.
+        those days to find them full was most of its time. A room's active reservations never
+        overlap (the booking service refuses it, and PostgreSQL's exclusion constraint too), so
+        its busy time is the plain sum of its reservations'.
         """
         if not (self.lazy_busy and self.needs_room and self.rooms) or day in self.covered:
-            return False
-        if connection.vendor != "postgresql":
             return False
         held = dt.timedelta(minutes=self.minutes) + self.buffer
         if (day, held) not in self._room_load_read:
@@ -497,9 +456,14 @@ class SearchContext:
         return (day, held) in self._full_days
 
     def _read_room_load(self, first_day: dt.date, last_day: dt.date, held: dt.timedelta) -> int:
-        """One query: each room's busy seconds within each day's working time (a reservation
-        counts on the day it starts, so one from the evening before is missed: the day then
-        looks freer than it is, and is tried). Returns how many full days it found."""
+        """One query: each room's reservations per local day of their start, summed, with the
+        first start and the last end. Returns how many full days it found.
+
+        The part of a day's reservations outside its working time [opens, closes) is at most
+        (opens - first start) + (last end - closes), so what is left of the sum is at least the
+        busy time within working time: a day is only called full when it is (one reservation
+        from the evening before counts on its own day: the day then looks freer, and is tried).
+        """
         windows = []
         day = first_day
         while day <= last_day:
@@ -511,36 +475,38 @@ class SearchContext:
         if not windows:
             return 0
         keys = [room.resource_key for room in self.rooms]
-        values = ", ".join(["(%s::date, %s::timestamptz, %s::timestamptz)"] * len(windows))
-        sql = (
-            # The intervals summed first, and turned into seconds once per room and day.
-            "SELECT r.resource, w.day, EXTRACT(EPOCH FROM SUM("
-            "LEAST(r.ends_at, w.closes) - GREATEST(r.starts_at, w.opens))) "
-            f"FROM {Reservation._meta.db_table} r JOIN (VALUES {values}) AS w(day, opens, closes) "
-            "ON (r.starts_at AT TIME ZONE %s)::date = w.day "
-            f"WHERE r.active AND r.resource IN ({', '.join(['%s'] * len(keys))}) "
-            "AND r.starts_at >= %s AND r.starts_at < %s AND r.session_id <> %s "
-            "GROUP BY r.resource, w.day"
+        rows = (
+            Reservation.objects.filter(
+                active=True,
+                resource__in=keys,
+                starts_at__gte=rules.local_midnight(first_day),
+                starts_at__lt=rules.local_midnight(last_day + dt.timedelta(days=1)),
+            )
+            .exclude(session_id=self.session.pk)
+            .annotate(day=TruncDate("starts_at", tzinfo=self.tz))
+            .values("resource", "day")
+            .annotate(
+                busy=Sum(
+                    ExpressionWrapper(F("ends_at") - F("starts_at"), output_field=DurationField())
+                ),
+                first_start=Min("starts_at"),
+                last_end=Max("ends_at"),
+            )
         )
-        params = [value for window in windows for value in window]
-        params += [timezone.get_current_timezone_name(), *keys]
-        params += [
-            min(opens for _, opens, _ in windows) - LONGEST_RESERVATION,
-            max(closes for _, _, closes in windows),
-            self.session.pk or 0,
-        ]
-        busy_seconds: dict[dt.date, dict[str, float]] = defaultdict(dict)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)  # noqa: S608 (placeholders; table name from the model)
-            for resource, day, seconds in cursor.fetchall():
-                busy_seconds[day][resource] = float(seconds)
+        load = {(row["resource"], row["day"]): row for row in rows}
         full = 0
+        zero = dt.timedelta(0)
         for day, opens, closes in windows:
-            free_at_most = (closes - opens).total_seconds()
-            if all(
-                free_at_most - max(0.0, busy_seconds[day].get(key, 0.0)) < held.total_seconds()
-                for key in keys
-            ):
+            free_at_most = []
+            for key in keys:
+                row = load.get((key, day))
+                busy = zero
+                if row:
+                    outside = max(zero, opens - row["first_start"])
+                    outside += max(zero, row["last_end"] - closes)
+                    busy = max(zero, row["busy"] - outside)
+                free_at_most.append(closes - opens - busy)
+            if all(free < held for free in free_at_most):
                 self._full_days.add((day, held))
                 full += 1
         return full
@@ -630,16 +596,21 @@ def find_slots(
 
 
 def check_slot(
-    *, session: Session, starts_at: dt.datetime, practitioner_user_id: int
+    *,
+    session: Session,
+    starts_at: dt.datetime,
+    practitioner_user_id: int,
+    now: dt.datetime | None = None,
 ) -> tuple[list[str], Slot | None]:
-    """The problems with one chosen start time and practitioner; a Slot when there are none."""
+    """The problems with one chosen start time and practitioner (rules.check, on the data of
+    that day); a Slot when there are none."""
     day = timezone.localtime(starts_at).date()
     context = SearchContext.load(session, day, day, practitioner_user_id=practitioner_user_id)
     if not context.practitioners:
         return ["That practitioner is not qualified for this treatment or not working here."], None
     practitioner = context.practitioners[0]
-    problems, room = context.problems_at(practitioner, starts_at)
-    if problems:
-        return problems, None
+    verdict = rules.check(context, practitioner, starts_at, now=now or timezone.now())
+    if verdict.problems:
+        return verdict.reasons, None
     ends_at = starts_at + dt.timedelta(minutes=context.minutes)
-    return [], Slot(starts_at, ends_at, practitioner, room, context.device)
+    return [], Slot(starts_at, ends_at, practitioner, verdict.room, context.device)

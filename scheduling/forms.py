@@ -3,9 +3,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from treatments.models import Session
+
 from .models import Booking, Practitioner
+from .services import CourseChoice
 
 
 def practitioner_choices():
@@ -47,6 +51,67 @@ class CancelForm(forms.Form):
         label="Cancelled by", choices=Booking.CancelledBy.choices, widget=forms.RadioSelect
     )
     reason = forms.CharField(max_length=300, label="Reason")
+
+
+class CourseSessionForm(forms.Form):
+    """One row of the course booking: book this session or not, when, with whom."""
+
+    session = forms.ModelChoiceField(queryset=Session.objects.none(), widget=forms.HiddenInput)
+    include = forms.BooleanField(required=False)
+    starts_at = LocalDateTimeField(required=False)
+    practitioner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+
+    def __init__(self, *args, sessions, practitioners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["session"].queryset = sessions
+        self.fields["practitioner"].choices = practitioners
+
+    def clean(self):
+        data = super().clean()
+        session = data.get("session")
+        complete = data.get("starts_at") and data.get("practitioner")
+        if session and data.get("include") and not complete:
+            raise ValidationError(
+                f"Session {session.number}: choose a date, a time and a practitioner."
+            )
+        return data
+
+
+class BaseCourseFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        sessions = [form.cleaned_data["session"].pk for form in self.forms]
+        if len(sessions) != len(set(sessions)):
+            raise ValidationError("Each session can only be chosen once.")
+        if not self.choices():
+            raise ValidationError("Choose at least one session to book.")
+
+    def choices(self):
+        """The chosen sessions, once the formset is valid."""
+        return [
+            CourseChoice(
+                form.cleaned_data["session"],
+                aware(form.cleaned_data["starts_at"]),
+                form.cleaned_data["practitioner"],
+            )
+            for form in self.forms
+            if form.cleaned_data.get("include")
+        ]
+
+    def problems(self) -> list[str]:
+        """Every error in words, for the list above the form."""
+        problems = list(self.non_form_errors())
+        for form in self.forms:
+            problems += form.non_field_errors()
+            if form.has_error("session"):
+                problems.append("A session in the form is not one of this course's to book.")
+        return problems
+
+
+CourseFormSet = forms.formset_factory(
+    CourseSessionForm, formset=BaseCourseFormSet, extra=0, max_num=200, validate_max=True
+)
 
 
 def aware(value: dt.datetime) -> dt.datetime:

@@ -1,9 +1,12 @@
-"""The patient-level rules a booking must honour, in one place for the engine, pages and API.
+"""The booking rule, in one place for the search, the pages and the API.
 
+`check(facts, practitioner, starts_at, now=...)` is the rule: everything that stops a
+practitioner taking a session at a start time (in the past, outside working time, refused by
+screening that day, practitioner, patient, device or every room busy with its cleaning buffer,
+too soon in the course or too close to another modality). Booking, course booking, moving and
+the availability search all ask it; the search's day-level shortcuts are tested against it.
 `blocked_windows(session)` lists the periods in which a session may not start (course spacing,
-cross-modality gaps); the availability search skips them. `booking_problems(session, starts_at)`
-is the single check every booking path runs before it writes: it returns human sentences, an
-empty list meaning "fine". `spacing_warnings` lists the later sessions a move brings too close.
+cross-modality gaps). `spacing_warnings` lists the later sessions a move brings too close.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Q
 from django.utils import timezone
@@ -19,6 +23,10 @@ from django.utils.formats import date_format
 from treatments.models import Session
 
 from .models import CrossModalityGap
+
+if TYPE_CHECKING:
+    from .availability import SearchContext
+    from .models import Practitioner, Room
 
 FAR_PAST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 
@@ -142,13 +150,91 @@ def _gap_before(gap: CrossModalityGap, day: dt.date) -> Callable[[], str]:
     )
 
 
-def booking_problems(session: Session, starts_at: dt.datetime) -> list[str]:
-    """Everything about the patient that forbids this session at this time, in words.
+PAST = "That time is in the past. Please pick a time from now on."
 
-    The single check every booking, course booking and reschedule runs (pages and API alike).
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a start is refused, and the time before which no later start of the same
+    practitioner can escape it (the search jumps there)."""
+
+    until: dt.datetime
+    words: str | Callable[[], str]
+
+    @property
+    def reason(self) -> str:
+        return self.words if isinstance(self.words, str) else self.words()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    problems: list[Problem]
+    room: Room | None = None
+
+    @property
+    def reasons(self) -> list[str]:
+        return [problem.reason for problem in self.problems]
+
+
+def check(
+    facts: SearchContext,
+    practitioner: Practitioner,
+    starts_at: dt.datetime,
+    *,
+    now: dt.datetime,
+    first_only: bool = False,
+) -> Verdict:
+    """The booking rule: may `practitioner` take `facts.session` at `starts_at`?
+
+    No problems: yes, in `room`. `facts` holds what the rule reads, loaded once (a
+    SearchContext covering the day). `first_only` stops at the first problem (the search's
+    question); the checks and their order are the same either way.
     """
-    problems = [w.reason for w in blocked_windows(session) if w.contains(starts_at)]
-    return problems
+    problems: list[Problem] = []
+
+    def refuse(until: dt.datetime, words: str | Callable[[], str]) -> bool:
+        problems.append(Problem(until, words))
+        return first_only
+
+    ends_at = starts_at + dt.timedelta(minutes=facts.minutes)
+    held_until = ends_at + facts.buffer
+    local = starts_at.astimezone(facts.tz)
+    day = local.date()
+    facts.cover(day)
+    next_day = local_midnight(day + dt.timedelta(days=1))
+    if starts_at < now and refuse(now, PAST):
+        return Verdict(problems)
+    intervals = facts.intervals(practitioner, day)
+    if not any(start <= starts_at and ends_at <= end for start, end in intervals):
+        later = [
+            start
+            for start, end in intervals
+            if start > starts_at and end - start >= ends_at - starts_at
+        ]
+        if refuse(
+            min(later, default=next_day),
+            lambda: (
+                f"{practitioner} does not work at {local:%H:%M} on {nice_date(local)}"
+                f" (the session takes {facts.minutes} minutes)."
+            ),
+        ):
+            return Verdict(problems)
+    for reason in facts.screening_refusals(day):
+        if refuse(next_day, reason):
+            return Verdict(problems)
+    for key, words in facts.people_and_device(practitioner):
+        until = facts.blocked_until(key, starts_at, held_until)
+        if until is not None and refuse(until, words):
+            return Verdict(problems)
+    room = None
+    if facts.needs_room:
+        room, until = facts.free_room(starts_at, held_until)
+        if room is None and refuse(until, "No treatment room is free at that time."):
+            return Verdict(problems)
+    for window in facts.windows_in_range():
+        if window.contains(starts_at) and refuse(window.ends, window.words):
+            return Verdict(problems)
+    return Verdict(problems, None if problems else room)
 
 
 def spacing_warnings(session: Session, starts_at: dt.datetime) -> list[str]:

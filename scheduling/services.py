@@ -21,7 +21,7 @@ from core.tasks import task_send_on_commit
 from treatments.models import Session, TreatmentPlan
 from treatments.services import session_check_bookable
 
-from . import availability, rules
+from . import availability, queries, rules
 from .models import Booking, Reservation
 
 BOOKABLE = (Session.Status.PLANNED, Session.Status.CANCELLED, Session.Status.NO_SHOW)
@@ -70,17 +70,16 @@ def _hold(session: Session, slot: availability.Slot, buffer_minutes: int) -> Non
 def _place(
     session: Session, starts_at: dt.datetime, practitioner_user_id: int, by
 ) -> availability.Slot:
+    """Checks the start against the booking rule (rules.check) and holds it."""
     if starts_at is None or timezone.is_naive(starts_at):
         raise ValidationError("Choose a date and time for the session.")
-    if starts_at < timezone.now():
-        raise ValidationError("That time is in the past. Please pick a time from now on.")
     problems, slot = availability.check_slot(
         session=session, starts_at=starts_at, practitioner_user_id=practitioner_user_id
     )
-    problems += [p for p in rules.booking_problems(session, starts_at) if p not in problems]
     if problems:
         raise ValidationError(problems)
-    # Stored with the session: who screened for this booking, when, and what was found.
+    # Stored with the session: who screened for this booking, when, and what was found (the
+    # rule above has already refused any absolute finding).
     session_check_bookable(session=session, on=timezone.localtime(starts_at).date(), by=by)
     _hold(session, slot, session.plan.modality.buffer_minutes)
     session.starts_at = slot.starts_at
@@ -305,50 +304,70 @@ def session_cancel(
     return session
 
 
-def session_check_in(*, session: Session, by, request=None) -> Session:
+@dataclass(frozen=True)
+class Arrival:
+    """What the desk records when a booked patient comes, or does not."""
+
+    status: str
+    words: str  # "checked in": "Only a booked session can be <words>"
+    too_early: str  # why it cannot be recorded yet
+    frees_resources: bool
+
+    def is_too_early(self, session: Session, now: dt.datetime) -> bool:
+        if self.status == Session.Status.CHECKED_IN:
+            return timezone.localtime(session.starts_at).date() != timezone.localdate(now)
+        return session.starts_at > now
+
+
+ARRIVALS = {
+    Session.Status.CHECKED_IN: Arrival(
+        Session.Status.CHECKED_IN,
+        "checked in",
+        "A patient can only be checked in on the day of the session.",
+        frees_resources=False,
+    ),
+    Session.Status.NO_SHOW: Arrival(
+        Session.Status.NO_SHOW,
+        "marked as a no-show",
+        "The session has not started yet; it cannot be a no-show.",
+        frees_resources=True,
+    ),
+}
+
+
+def session_arrival(*, session: Session, status: str, by, request=None) -> Session:
+    """Checks a booked patient in (on the day) or marks a no-show (once the session started).
+
+    Returns the session as a row of the check-in list (queries.check_in_rows), read in the
+    same transaction as the change.
+    """
+    arrival = ARRIVALS.get(status)
+    if arrival is None:
+        raise ValidationError("A patient is either checked in or a no-show.")
     with transaction.atomic():
         session = _lock(session)
         if session.status != Session.Status.BOOKED:
             raise ValidationError(
-                f"Only a booked session can be checked in; this one is "
+                f"Only a booked session can be {arrival.words}; this one is "
                 f"{session.get_status_display().lower()}."
             )
-        if timezone.localtime(session.starts_at).date() != timezone.localdate():
-            raise ValidationError("A patient can only be checked in on the day of the session.")
-        session.status = Session.Status.CHECKED_IN
+        now = timezone.now()
+        if arrival.is_too_early(session, now):
+            raise ValidationError(arrival.too_early)
+        session.status = arrival.status
         session.save(update_fields=["status"])
-        Booking.objects.filter(session=session).update(checked_in_at=timezone.now())
+        if arrival.frees_resources:
+            Reservation.objects.filter(session=session).update(active=False)
+        else:
+            Booking.objects.filter(session=session).update(checked_in_at=now)
         audit_log(
             actor=by,
             action=AuditEvent.Action.CHANGE,
             obj=session,
             request=request,
-            detail="checked in",
+            detail=arrival.words.removeprefix("marked as a "),
         )
-    return session
-
-
-def session_no_show(*, session: Session, by, request=None) -> Session:
-    with transaction.atomic():
-        session = _lock(session)
-        if session.status != Session.Status.BOOKED:
-            raise ValidationError(
-                f"Only a booked session can be marked as a no-show; this one is "
-                f"{session.get_status_display().lower()}."
-            )
-        if session.starts_at > timezone.now():
-            raise ValidationError("The session has not started yet; it cannot be a no-show.")
-        session.status = Session.Status.NO_SHOW
-        session.save(update_fields=["status"])
-        Reservation.objects.filter(session=session).update(active=False)
-        audit_log(
-            actor=by,
-            action=AuditEvent.Action.CHANGE,
-            obj=session,
-            request=request,
-            detail="no-show",
-        )
-    return session
+        return queries.check_in_rows().get(pk=session.pk)
 
 
 def _send_confirmation_on_commit(session_ids: list[int], *, moved: bool = False) -> None:

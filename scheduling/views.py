@@ -22,9 +22,16 @@ from core.views import form_status
 from people.models import Patient
 from treatments.models import Session, TreatmentPlan
 
-from . import calendar, services
+from . import calendar, queries, services
 from .availability import find_slots
-from .forms import BookForm, CancelForm, SlotSearchForm, aware, practitioner_choices
+from .forms import (
+    BookForm,
+    CancelForm,
+    CourseFormSet,
+    SlotSearchForm,
+    aware,
+    practitioner_choices,
+)
 from .models import Practitioner
 from .notifications import calendar_for
 
@@ -95,36 +102,24 @@ def week_view(request):
 
 @role_required(DESK)
 def today_view(request):
-    sessions = calendar.day_sessions(timezone.localdate())
+    sessions = queries.check_in_list(timezone.localdate())
     return render(request, "scheduling/today.html", {"sessions": sessions})
 
 
-def _row_or_page(request, session: Session, template: str = "scheduling/_today_row.html"):
+@require_POST
+@role_required(DESK)
+def arrival(request, session_id: int, status: str):
+    """Check-in and no-show, from the check-in list (htmx swaps the row) or the session page."""
+    session = _session(session_id)
+    try:
+        row = services.session_arrival(
+            session=session, status=status, by=request.user, request=request
+        )
+    except ValidationError as error:
+        return _error(request, error, session)
     if request.htmx:
-        return render(request, template, {"session": _session(session.pk)})
+        return render(request, "scheduling/_today_row.html", {"session": row})
     return redirect("scheduling:session", session.pk)
-
-
-@require_POST
-@role_required(DESK)
-def check_in(request, session_id: int):
-    session = _session(session_id)
-    try:
-        services.session_check_in(session=session, by=request.user, request=request)
-    except ValidationError as error:
-        return _error(request, error, session)
-    return _row_or_page(request, session)
-
-
-@require_POST
-@role_required(DESK)
-def no_show(request, session_id: int):
-    session = _session(session_id)
-    try:
-        services.session_no_show(session=session, by=request.user, request=request)
-    except ValidationError as error:
-        return _error(request, error, session)
-    return _row_or_page(request, session)
 
 
 def _error(request, error: ValidationError, session: Session):
@@ -323,19 +318,23 @@ def course_book(request, plan_id: int):
         TreatmentPlan.objects.select_related("patient", "modality", "body_area"), pk=plan_id
     )
     choices = practitioner_choices()
-    problems: list[str] = []
+    sessions = plan.sessions.filter(status__in=services.BOOKABLE).select_related(
+        "plan__modality", "depth_level"
+    )
     practitioner = request.GET.get("practitioner", "")
     prefs = {
         "from": _date(request.GET.get("from")) or timezone.localdate(),
         "practitioner": int(practitioner) if practitioner.isdigit() else None,
         "mornings": request.GET.get("mornings") == "on",
     }
+    form_kwargs = {"sessions": sessions, "practitioners": choices}
     if request.method == "POST":
-        rows, picked, problems = _course_rows_from_post(request, plan)
-        if not problems:
+        formset = CourseFormSet(request.POST, prefix="sessions", form_kwargs=form_kwargs)
+        problems = []
+        if formset.is_valid():
             try:
                 booked = services.course_book(
-                    plan=plan, choices=picked, by=request.user, request=request
+                    plan=plan, choices=formset.choices(), by=request.user, request=request
                 )
             except ValidationError as error:
                 problems = error.messages
@@ -347,6 +346,8 @@ def course_book(request, plan_id: int):
                     f"from {first:%A %-d %B %Y}. Instructions were emailed.",
                 )
                 return redirect(_day_url(first.date()))
+        else:
+            problems = formset.problems()
         status = 400
     else:
         proposals = services.course_propose(
@@ -355,58 +356,42 @@ def course_book(request, plan_id: int):
             practitioner_user_id=prefs["practitioner"],
             mornings_only=prefs["mornings"],
         )
-        rows = [
-            {
-                "session": session,
-                "start": timezone.localtime(slot.starts_at).strftime("%Y-%m-%dT%H:%M")
-                if slot
-                else "",
-                "practitioner": slot.practitioner.user_id if slot else None,
-                "include": slot is not None,
-            }
-            for session, slot in proposals
-        ]
-        if any(not row["include"] for row in rows):
+        formset = CourseFormSet(
+            prefix="sessions",
+            form_kwargs=form_kwargs,
+            initial=[
+                {
+                    "session": session.pk,
+                    "include": slot is not None,
+                    "starts_at": timezone.localtime(slot.starts_at) if slot else None,
+                    "practitioner": slot.practitioner.user_id if slot else None,
+                }
+                for session, slot in proposals
+            ],
+        )
+        problems = []
+        if any(slot is None for _, slot in proposals):
             problems = ["No free time was found for some sessions; choose a time by hand."]
         status = 200
+    by_pk = {session.pk: session for session in sessions}
+    rows = [(form, by_pk.get(_int(form["session"].value()))) for form in formset]
     return render(
         request,
         "scheduling/course.html",
-        {"plan": plan, "rows": rows, "choices": choices, "problems": problems, "prefs": prefs},
+        {
+            "plan": plan,
+            "formset": formset,
+            "rows": rows,
+            "choices": choices,
+            "problems": problems,
+            "prefs": prefs,
+        },
         status=status,
     )
 
 
-def _course_rows_from_post(request, plan):
-    sessions = {
-        s.pk: s
-        for s in plan.sessions.filter(status__in=services.BOOKABLE).select_related(
-            "plan__modality", "depth_level"
-        )
-    }
-    rows, picked, problems = [], [], []
-    for session in sorted(sessions.values(), key=lambda s: s.number):
-        start_text = request.POST.get(f"start_{session.pk}", "")
-        practitioner = request.POST.get(f"practitioner_{session.pk}", "")
-        include = request.POST.get(f"include_{session.pk}") == "on"
-        rows.append(
-            {
-                "session": session,
-                "start": start_text,
-                "practitioner": int(practitioner) if practitioner.isdigit() else None,
-                "include": include,
-            }
-        )
-        if not include:
-            continue
-        starts_at = _datetime(start_text)
-        if starts_at is None or not practitioner.isdigit():
-            problems.append(f"Session {session.number}: choose a date, a time and a practitioner.")
-            continue
-        picked.append(services.CourseChoice(session, starts_at, int(practitioner)))
-    if not picked and not problems:
-        problems.append("Choose at least one session to book.")
-    return rows, picked, problems
+def _int(value) -> int | None:
+    return int(value) if str(value).isdigit() else None
 
 
 def practitioner_feed(request, token: str):

@@ -86,6 +86,24 @@ def test_check_in_with_htmx_swaps_the_row(desk, clinic, front_desk_user):
     assert again["HX-Retarget"] == "#today-problems"
 
 
+def test_no_show_after_the_start_swaps_the_row_or_returns_to_the_session(
+    desk, clinic, front_desk_user, frozen
+):
+    first = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
+    too_early = desk.post(f"/desk/sessions/{first.pk}/no-show/", HTTP_HX_REQUEST="true")
+    assert "has not started yet" in too_early.content.decode()
+    frozen.move_to(at(2, 10, 30))
+    row = desk.post(f"/desk/sessions/{first.pk}/no-show/", HTTP_HX_REQUEST="true")
+    assert row.status_code == 200
+    assert f'id="today-{first.pk}"' in row.content.decode()
+    assert "No-show" in row.content.decode() and "Check in" not in row.content.decode()
+    second = book(clinic, clinic.sessions[1], at(9, 10), front_desk_user)
+    frozen.move_to(at(9, 9))
+    page = desk.post(f"/desk/sessions/{second.pk}/check-in/")
+    assert page.status_code == 302 and page["Location"] == f"/desk/sessions/{second.pk}/"
+    assert Session.objects.get(pk=second.pk).status == Session.Status.CHECKED_IN
+
+
 def test_booking_from_a_free_slot(desk, clinic):
     start = at(2, 9).isoformat()
     page = desk.get("/desk/book/", {"practitioner": clinic.carla.user_id, "start": start})
@@ -128,32 +146,51 @@ def test_slot_search_page(desk, clinic):
     assert desk.get(url, {"first_day": "nonsense", "days": 1}).status_code == 400
 
 
+def course_post(rows) -> dict:
+    """The course form's fields for (session, start, practitioner, include) rows."""
+    data = {"sessions-TOTAL_FORMS": len(rows), "sessions-INITIAL_FORMS": len(rows)}
+    for n, (session, start, practitioner, include) in enumerate(rows):
+        data |= {
+            f"sessions-{n}-session": session.pk,
+            f"sessions-{n}-starts_at": start,
+            f"sessions-{n}-practitioner": practitioner,
+        }
+        if include:
+            data[f"sessions-{n}-include"] = "on"
+    return data
+
+
 def test_course_booking_proposes_adjusts_and_books_all_or_none(desk, clinic, front_desk_user):
     url = f"/desk/plans/{clinic.plan.pk}/book/"
     proposal = desk.get(url).content.decode()
     assert 'value="2026-03-02T09:00"' in proposal and 'value="2026-03-16T09:00"' in proposal
-    s = clinic.sessions
     uid = clinic.carla.user_id
-    data = {}
-    for session, start in zip(
-        s,
-        ["2026-03-02T09:00", "2026-03-16T09:00", "2026-03-30T09:00", "2026-04-13T09:00"],
-        strict=True,
-    ):
-        data |= {
-            f"include_{session.pk}": "on",
-            f"start_{session.pk}": start,
-            f"practitioner_{session.pk}": uid,
-        }
-    data[f"start_{s[1].pk}"] = "2026-03-04T09:00"  # too close to session 1
-    refused = desk.post(url, data)
+    starts = ["2026-03-02T09:00", "2026-03-04T09:00", "2026-03-30T09:00", "2026-04-13T09:00"]
+    # Session 2 is too close to session 1.
+    refused = desk.post(
+        url, course_post([(s, t, uid, True) for s, t in zip(clinic.sessions, starts, strict=True)])
+    )
     assert refused.status_code == 400
     assert "Session 2: Session 2 of this course can be booked from" in refused.content.decode()
+    assert 'value="2026-03-04T09:00"' in refused.content.decode()  # what was typed stays
     assert not Session.objects.filter(plan=clinic.plan, status="booked").exists()
-    data[f"start_{s[1].pk}"] = "2026-03-17T11:00"  # staff adjust it
-    response = desk.post(url, data)
+    starts[1] = "2026-03-17T11:00"  # staff adjust it
+    response = desk.post(
+        url, course_post([(s, t, uid, True) for s, t in zip(clinic.sessions, starts, strict=True)])
+    )
     assert response.status_code == 302
     assert Session.objects.filter(plan=clinic.plan, status="booked").count() == 4
+
+
+def test_course_booking_books_only_the_ticked_sessions(desk, clinic):
+    url = f"/desk/plans/{clinic.plan.pk}/book/"
+    first, second, *rest = clinic.sessions
+    uid = clinic.carla.user_id
+    rows = [(first, "2026-03-02T09:00", uid, True), (second, "", "", False)]
+    rows += [(s, "", "", False) for s in rest]
+    assert desk.post(url, course_post(rows)).status_code == 302
+    booked = Session.objects.filter(plan=clinic.plan, status="booked")
+    assert list(booked.values_list("number", flat=True)) == [1]
 
 
 def test_move_warns_and_cancel_frees(desk, clinic, front_desk_user):
@@ -208,18 +245,49 @@ def test_bad_query_strings_never_give_a_500(desk, clinic, url):
     assert desk.get(url).status_code == 200
 
 
-def test_a_course_form_with_an_impossible_date_is_a_400(desk, clinic):
+def test_a_course_form_with_an_impossible_date_is_a_400_that_keeps_the_input(desk, clinic):
     session = clinic.sessions[0]
     response = desk.post(
         f"/desk/plans/{clinic.plan.pk}/book/",
-        {
-            f"include_{session.pk}": "on",
-            f"start_{session.pk}": "2026-02-30T10:00",
-            f"practitioner_{session.pk}": clinic.carla.user_id,
-        },
+        course_post([(session, "2026-02-30T10:00", clinic.carla.user_id, True)]),
     )
+    html = response.content.decode()
     assert response.status_code == 400
-    assert "Session 1: choose a date, a time and a practitioner." in response.content.decode()
+    assert "Session 1: choose a date, a time and a practitioner." in html
+    assert 'value="2026-02-30T10:00"' in html
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"sessions-TOTAL_FORMS": None},  # no management form at all
+        {"sessions-0-session": "999999"},  # not a session of this course
+        {"sessions-0-session": "abc"},
+        {"sessions-0-practitioner": "nobody"},
+        {"sessions-0-include": None},  # nothing ticked
+        {"sessions-TOTAL_FORMS": "100000"},
+    ],
+)
+def test_wrong_course_forms_are_a_400_with_a_reason_never_a_500(desk, clinic, change):
+    data = course_post([(clinic.sessions[0], "2026-03-02T09:00", clinic.carla.user_id, True)])
+    for key, value in change.items():
+        if value is None:
+            data.pop(key)
+        else:
+            data[key] = value
+    response = desk.post(f"/desk/plans/{clinic.plan.pk}/book/", data)
+    assert response.status_code == 400
+    assert 'role="alert"' in response.content.decode()  # the reason, above the form
+    assert not Session.objects.filter(plan=clinic.plan, status="booked").exists()
+
+
+def test_a_session_of_another_course_cannot_be_booked_through_this_one(desk, clinic, bob):
+    other = PlanFactory(patient=bob, modality=clinic.micro).sessions.get(number=1)
+    data = course_post([(other, "2026-03-02T09:00", clinic.carla.user_id, True)])
+    response = desk.post(f"/desk/plans/{clinic.plan.pk}/book/", data)
+    assert response.status_code == 400
+    assert "not one of this course&#x27;s to book" in response.content.decode()
+    assert Session.objects.get(pk=other.pk).status == Session.Status.PLANNED
 
 
 def test_day_navigation_and_refresh_swap_only_the_grid(desk, clinic, front_desk_user):

@@ -1,5 +1,5 @@
-"""The search's fast paths against the plain rule: every slot it offers is one problems_at()
-finds nothing wrong with, and every start problems_at() accepts is offered; a course proposed
+"""The search's fast paths against the booking rule: every slot it offers is one rules.check()
+finds nothing wrong with, and every start rules.check() accepts is offered; a course proposed
 with one shared search gives what searching session by session gives."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from scheduling import availability, services
+from scheduling import availability, rules, services
 from scheduling.availability import SearchContext, _merged, _unread
 from tests.scheduling.conftest import AMS, at
 from tests.scheduling.factories import PlanFactory, PractitionerFactory
@@ -45,7 +45,7 @@ def busy_week(clinic, front_desk_user):
 
 
 def plain_rule(context: SearchContext, *, now, mornings_only=False) -> list[tuple]:
-    """Every quarter hour of everyone's working time that problems_at() accepts."""
+    """Every quarter hour of everyone's working time that rules.check() accepts."""
     accepted = []
     duration = dt.timedelta(minutes=context.minutes)
     day = context.first_day
@@ -55,10 +55,9 @@ def plain_rule(context: SearchContext, *, now, mornings_only=False) -> list[tupl
                 moment = start
                 while moment + duration <= end:
                     local = moment.astimezone(AMS)
-                    if moment >= now and not (mornings_only and local.hour >= 12):
-                        problems, _ = context.problems_at(practitioner, moment)
-                        if not problems:
-                            accepted.append((moment, practitioner.pk))
+                    morning = not (mornings_only and local.hour >= 12)
+                    if morning and not rules.check(context, practitioner, moment, now=now).problems:
+                        accepted.append((moment, practitioner.pk))
                     moment += STEP
         day += dt.timedelta(days=1)
     return sorted(accepted, key=lambda a: (a[0], str(a[1])))
@@ -141,10 +140,10 @@ def test_reading_reservations_in_stretches_reads_each_start_time_once():
 
 
 def test_a_course_search_skips_days_whose_rooms_are_full_without_reading_them(
-    postgres, clinic, front_desk_user
+    clinic, front_desk_user
 ):
-    """On PostgreSQL a lazy (course) search learns from the rooms' busy minutes that a day is
-    full and never reads its reservations; what it proposes is what the plain search finds."""
+    """A lazy (course) search learns from the rooms' busy minutes that a day is full and never
+    reads its reservations; what it proposes is what the plain search finds."""
     tue = MON + dt.timedelta(days=1)
     dana = PractitionerFactory(modalities=[clinic.micro])
     erin = PractitionerFactory(modalities=[clinic.micro])

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from scheduling import services
@@ -162,18 +163,43 @@ def test_cancel_frees_the_slot_and_knows_when_it_is_late(clinic, bob, front_desk
         )
 
 
+def check_in(session, by):
+    return services.session_arrival(session=session, status="checked_in", by=by)
+
+
+def no_show(session, by):
+    return services.session_arrival(session=session, status="no_show", by=by)
+
+
 def test_check_in_on_the_day_and_no_show_after_the_start(clinic, front_desk_user, frozen):
     session = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user, notify=False)
     with pytest.raises(ValidationError, match="has not started yet"):
-        services.session_no_show(session=session, by=front_desk_user)
-    services.session_check_in(session=session, by=front_desk_user)
+        no_show(session, front_desk_user)
+    row = check_in(session, front_desk_user)
+    assert row.status == Session.Status.CHECKED_IN
     assert Session.objects.get(pk=session.pk).status == "checked_in"
+    assert Booking.objects.get(session=session).checked_in_at == timezone.now()
+    assert Reservation.objects.filter(session=session, active=True).count() == 3  # still held
+    with pytest.raises(ValidationError, match="Only a booked session can be marked as a no-show"):
+        no_show(session, front_desk_user)
     later = book(clinic, clinic.sessions[1], at(9, 10), front_desk_user, notify=False)
     with pytest.raises(ValidationError, match="on the day of the session"):
-        services.session_check_in(session=later, by=front_desk_user)
+        check_in(later, front_desk_user)
     frozen.move_to(at(9, 10, 20))
-    services.session_no_show(session=later, by=front_desk_user)
+    assert no_show(later, front_desk_user).status == Session.Status.NO_SHOW
     assert not Reservation.objects.filter(session=later, active=True).exists()
+    assert Booking.objects.get(session=later).checked_in_at is None
+    details = AuditEvent.objects.filter(object_type="treatments.Session").values_list(
+        "detail", flat=True
+    )
+    assert {"checked in", "no-show"} <= set(details)
+
+
+def test_arrival_is_either_a_check_in_or_a_no_show(clinic, front_desk_user):
+    session = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user, notify=False)
+    with pytest.raises(ValidationError, match="either checked in or a no-show"):
+        services.session_arrival(session=session, status="completed", by=front_desk_user)
+    assert Session.objects.get(pk=session.pk).status == Session.Status.BOOKED
 
 
 def test_a_moved_session_is_emailed_with_new_dates(

@@ -1,0 +1,32 @@
+"""Reads for the desk pages that are not the calendar grid."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from treatments.models import Session
+
+from .rules import local_midnight
+
+# What the check-in list shows: the day's sessions that hold a time, and its no-shows.
+CHECK_IN_SHOWN = (*Session.ACTIVE_STATUSES, Session.Status.NO_SHOW)
+
+
+def check_in_rows():
+    """Sessions with everything a row of the check-in list shows (one query)."""
+    return (
+        Session.objects.filter(status__in=CHECK_IN_SHOWN)
+        .select_related("patient", "plan__modality", "practitioner")
+        .order_by("starts_at", "pk")
+    )
+
+
+def check_in_list(day: dt.date) -> list[Session]:
+    """The check-in list of a local day: one query, so one consistent read (a row changed by
+    check-in or no-show is read back by the service, in its transaction)."""
+    return list(
+        check_in_rows().filter(
+            starts_at__gte=local_midnight(day),
+            starts_at__lt=local_midnight(day + dt.timedelta(days=1)),
+        )
+    )
