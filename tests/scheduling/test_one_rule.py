@@ -23,6 +23,7 @@ from scheduling.models import (
     Reservation,
     WorkingHours,
 )
+from tests.records import screening_on_record
 from tests.scheduling.conftest import AMS
 from tests.scheduling.factories import (
     DepthLevelFactory,
@@ -162,7 +163,10 @@ def build(clinic, alice, data):
     if data["earlier_session_day"] is not None and data["session_number"] > 1:
         starts = local(FIRST + dt.timedelta(days=data["earlier_session_day"]), 10 * 60)
         Session.objects.filter(pk=sessions[0].pk).update(
-            status=Session.Status.COMPLETED, starts_at=starts, ends_at=starts + 4 * FIVE
+            status=Session.Status.COMPLETED,
+            starts_at=starts,
+            ends_at=starts + 4 * FIVE,
+            completed_screening=screening_on_record(sessions[0].plan),
         )
     if data["other_modality_day"] is not None:
         other_session = PlanFactory(patient=alice, modality=other, session_count=1).sessions.get()
