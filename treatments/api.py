@@ -191,13 +191,12 @@ class SessionViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
         session = self.get_object()
         shape = CheckSerializer(data=request.data)
         shape.is_valid(raise_exception=True)
-        check = services.pre_session_check_create(
+        screening = services.session_check_and_screen(
             session=session,
             present=shape.validated_data.get("present", []),
             notes=shape.validated_data.get("notes", ""),
             by=request.user,
         )
-        screening = services.session_screen(session=session, check=check, by=request.user)
         return Response(ScreeningSerializer(screening).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: InstructionSerializer(many=True)})

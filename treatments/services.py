@@ -322,6 +322,15 @@ def session_screen(
     )
 
 
+@transaction.atomic
+def session_check_and_screen(
+    *, session: Session, present: list[Factor], notes: str = "", by=None
+) -> Screening:
+    """The day's pre-session check of the session and the screening made from it, together."""
+    check = pre_session_check_create(session=session, present=present, notes=notes, by=by)
+    return session_screen(session=session, check=check, by=by)
+
+
 def session_check_bookable(*, session: Session, on: date, by=None) -> Screening:
     """For the booking engine: screens `session` for the day `on` (occasion BOOKING), stores the
     screening, and raises ValidationError naming every absolute finding if it is refused.

@@ -247,13 +247,12 @@ def session_screen(request, session_id: int):
     if not form.is_valid():
         return session_detail(request, session_id, check_form=form, status=400)
     try:
-        check = services.pre_session_check_create(
+        screening = services.session_check_and_screen(
             session=session,
             present=list(form.cleaned_data["present"]),
             notes=form.cleaned_data["notes"],
             by=request.user,
         )
-        screening = services.session_screen(session=session, check=check, by=request.user)
     except ValidationError as error:
         form.add_error(None, error)
         return session_detail(request, session_id, check_form=form, status=400)
