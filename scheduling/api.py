@@ -81,7 +81,7 @@ class BookingViewSet(viewsets.GenericViewSet):
             by=request.user,
             request=request,
         )
-        return Response(_out(session), status=201)
+        return Response(_out(session, session.booking_warnings), status=201)
 
     @extend_schema(request=RescheduleSerializer, responses=BookedSessionSerializer)
     @action(detail=True, methods=["post"])

@@ -79,8 +79,16 @@ def _place(
     if problems:
         raise ValidationError(problems)
     # Stored with the session: who screened for this booking, when, and what was found (the
-    # rule above has already refused any absolute finding).
-    session_check_bookable(session=session, on=timezone.localtime(starts_at).date(), by=by)
+    # rule above has already refused any absolute finding). What a clinician will decide at
+    # check-in is told to the desk now, so the patient can be warned.
+    screening = session_check_bookable(
+        session=session, on=timezone.localtime(starts_at).date(), by=by
+    )
+    session.booking_warnings = [
+        f"A clinician decides at check-in: {finding.reason}"
+        for finding in screening.findings.all()
+        if finding.severity == "relative"
+    ]
     _hold(session, slot, session.plan.modality.buffer_minutes)
     session.starts_at = slot.starts_at
     session.ends_at = slot.ends_at

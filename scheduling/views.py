@@ -286,7 +286,7 @@ def book_confirm(request, session_id: int):
     problems: list[str] = []
     if form.is_valid():
         try:
-            services.session_book(
+            booked = services.session_book(
                 session=session,
                 starts_at=aware(form.cleaned_data["starts_at"]),
                 practitioner_user_id=form.cleaned_data["practitioner"],
@@ -296,6 +296,8 @@ def book_confirm(request, session_id: int):
         except ValidationError as error:
             problems = error.messages
         else:
+            for warning in booked.booking_warnings:
+                messages.warning(request, warning)
             session.refresh_from_db()
             local = timezone.localtime(session.starts_at)
             messages.success(

@@ -236,7 +236,10 @@ class ScreeningViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
         shape = OverrideSerializer(data=request.data)
         shape.is_valid(raise_exception=True)
         services.screening_override(
-            screening=screening, reason=shape.validated_data["reason"], by=request.user
+            screening=screening,
+            category=shape.validated_data["category"],
+            reason=shape.validated_data["reason"],
+            by=request.user,
         )
         return Response(ScreeningSerializer(self.get_queryset().get(pk=screening.pk)).data)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import BodyArea, DepthLevel, Factor, HistoryEntry, Indication, Modality
+from .models import BodyArea, DepthLevel, Factor, HistoryEntry, Indication, Modality, Screening
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -61,10 +61,15 @@ class PreSessionCheckForm(forms.Form):
 
 
 class OverrideForm(forms.Form):
+    override_category = forms.ChoiceField(
+        choices=[("", "Choose…"), *Screening.OverrideCategory.choices],
+        required=False,
+        label="Why you may proceed",
+    )
     override_reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
-        label="Why you proceed despite the findings",
+        label="In a sentence: why you proceed for this patient today",
     )
 
 

@@ -58,7 +58,7 @@ def day_screening(session: Session, day: dt.date) -> Screening | None:
             screened_for=day,
             pre_session_check__isnull=False,
         )
-        .select_related("pre_session_check", "screened_by", "depth_level")
+        .select_related("pre_session_check", "screened_by", "overridden_by", "depth_level")
         .order_by("-screened_at", "-id")
         .first()
     )
@@ -123,6 +123,11 @@ def screening_for_treatment(
     if screening.outcome == Screening.Outcome.BLOCKED:
         reasons = "; ".join(reason for _, severity, reason, _ in stored if severity == "absolute")
         raise ValidationError(f"Screening refused this session: {reasons}")
+    overrider = screening.overridden_by
+    if screening.outcome == Screening.Outcome.OVERRIDDEN and (
+        overrider is None or not overrider.has_perm("treatments.override_screening")
+    ):
+        raise ValidationError("Only a clinician who treats may override: screen the patient again.")
     if screening.outcome == Screening.Outcome.RELATIVE:
         reasons = "; ".join(reason for _, _, reason, _ in stored)
         raise ValidationError(

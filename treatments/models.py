@@ -510,6 +510,16 @@ class Screening(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     screened_at = models.DateTimeField(default=timezone.now)
+
+    class OverrideCategory(models.TextChoices):
+        MILD = "mild", "Mild or localised: the treated area is not affected"
+        BENEFIT = "benefit", "Expected benefit outweighs the risk, discussed with the patient"
+        CLEARED = "cleared", "Cleared by the patient's doctor or specialist"
+        ADJUSTED = "adjusted", "Treatment adjusted to avoid the risk (depth, area, settings)"
+
+    override_category = models.CharField(
+        max_length=20, choices=OverrideCategory.choices, blank=True
+    )
     override_reason = models.TextField(blank=True)
     overridden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -214,6 +214,7 @@ class ScreeningSerializer(serializers.ModelSerializer):
             "screened_at",
             "pre_session_check",
             "findings",
+            "override_category",
             "override_reason",
             "overridden_by",
             "overridden_at",
@@ -222,7 +223,8 @@ class ScreeningSerializer(serializers.ModelSerializer):
 
 
 class OverrideSerializer(serializers.Serializer):
-    reason = serializers.CharField(allow_blank=True)
+    category = serializers.ChoiceField(choices=Screening.OverrideCategory.choices)
+    reason = serializers.CharField(allow_blank=True, max_length=1000)
 
 
 class InstructionSerializer(serializers.Serializer):

@@ -366,10 +366,17 @@ def session_check_bookable(*, session: Session, on: date, by=None) -> Screening:
     return screening
 
 
+# A reason is a sentence someone else can read later: a category alone, or ".", is not one.
+OVERRIDE_REASON_MIN_WORDS = 4
+
+
 @transaction.atomic
-def screening_override(*, screening: Screening, reason: str, by=None) -> Screening:
-    """Records that a clinician proceeds despite relative findings, and why."""
-    reason = (reason or "").strip()
+def screening_override(*, screening: Screening, category: str, reason: str, by=None) -> Screening:
+    """Records that a clinician who treats proceeds despite relative findings, and why: one of
+    the categories and a sentence of their own."""
+    reason = " ".join((reason or "").split())
+    if by is None or not by.has_perm("treatments.override_screening"):
+        raise ValidationError("Only a clinician who treats may override a screening finding.")
     screening = Screening.objects.select_for_update().get(pk=screening.pk)
     if screening.outcome == Screening.Outcome.BLOCKED:
         raise ValidationError("An absolute finding cannot be overridden: the treatment is refused.")
@@ -377,17 +384,28 @@ def screening_override(*, screening: Screening, reason: str, by=None) -> Screeni
         raise ValidationError("This screening found nothing to override.")
     if screening.outcome == Screening.Outcome.OVERRIDDEN:
         raise ValidationError("This screening has already been overridden.")
+    problems = {}
+    if category not in Screening.OverrideCategory.values:
+        problems["override_category"] = "Choose why you proceed."
     if not reason:
-        raise ValidationError(
-            {"override_reason": "Give the reason for proceeding despite the findings."}
+        problems["override_reason"] = "Give the reason for proceeding despite the findings."
+    elif len(reason.split()) < OVERRIDE_REASON_MIN_WORDS or not any(c.isalpha() for c in reason):
+        problems["override_reason"] = (
+            "Say in a sentence why you proceed for this patient today "
+            f"(at least {OVERRIDE_REASON_MIN_WORDS} words)."
         )
+    if problems:
+        raise ValidationError(problems)
+    screening.override_category = category
     screening.override_reason = reason
     screening.overridden_by = by
     screening.overridden_at = timezone.now()
     screening.outcome = Screening.Outcome.OVERRIDDEN
     screening.full_clean()
     screening.save()
-    audit_log(actor=by, action=Action.CHANGE, obj=screening, detail="override")
+    audit_log(
+        actor=by, action=Action.CHANGE, obj=screening, detail=f"override ({category}): {reason}"
+    )
     return screening
 
 

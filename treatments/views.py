@@ -288,6 +288,7 @@ def screening_override(request, screening_id: int):
         try:
             services.screening_override(
                 screening=screening,
+                category=form.cleaned_data["override_category"],
                 reason=form.cleaned_data["override_reason"],
                 by=request.user,
             )

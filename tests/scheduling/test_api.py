@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.scheduling.conftest import at
@@ -179,3 +180,39 @@ def test_availability_drops_a_slot_once_it_has_started(api, clinic, frozen):
     frozen.move_to(at(2, 9, 5))
     later = api.get("/api/booking/availability/", query).json()
     assert later and all(slot["starts_at"] > first for slot in later)
+
+
+def test_the_desk_is_told_of_a_relative_finding_when_booking(api, clinic, alice, front_desk_user):
+    """A finding the clinician decides at check-in (here: rosacea on record) does not stop the
+    booking, but the desk hears of it, on the API and on the page."""
+    import datetime as dt
+
+    from treatments.models import Factor, ScreeningRule
+    from treatments.services import history_add
+
+    rosacea = Factor.objects.get(slug="rosacea-flare")
+    rule = ScreeningRule.objects.create(
+        name="Rosacea on record",
+        factor=rosacea,
+        window_days=365,
+        severity=ScreeningRule.Severity.RELATIVE,
+        reason="Rosacea may flare after treatment",
+    )
+    rule.modalities.set([clinic.micro])
+    history_add(patient=alice, factor=rosacea, started_on=dt.date(2026, 2, 1))
+    first, second = clinic.sessions[0], clinic.sessions[1]
+    booked = api.post(
+        f"/api/booking/sessions/{first.pk}/book/",
+        {"starts_at": "2026-03-02T09:00:00+01:00", "practitioner": clinic.carla.user_id},
+        format="json",
+    )
+    assert booked.status_code == 201
+    assert any("Rosacea may flare" in warning for warning in booked.json()["warnings"])
+    client = Client()
+    client.force_login(front_desk_user)
+    page = client.post(
+        f"/desk/sessions/{second.pk}/book/",
+        {"starts_at": "2026-03-16T09:00", "practitioner": clinic.carla.user_id},
+        follow=True,
+    )
+    assert "A clinician decides at check-in: Rosacea may flare" in page.content.decode()

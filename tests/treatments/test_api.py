@@ -126,14 +126,28 @@ def test_screen_override_record_and_aftercare(client, clinician_user, alice, mak
     assert "record why you proceed" in response.json()["non_field_errors"][0]
 
     override = f"/api/screenings/{screening['id']}/override/"
-    response = client.post(override, {"reason": ""}, content_type="application/json")
+    response = client.post(
+        override, {"category": "mild", "reason": ""}, content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["override_reason"] == [
         "Give the reason for proceeding despite the findings."
     ]
+    response = client.post(
+        override, {"category": "mild", "reason": "."}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "Say in a sentence" in response.json()["override_reason"][0]
     response = client.post(override, {"reason": "Mild"}, content_type="application/json")
+    assert response.status_code == 400
+    assert "category" in response.json()
+    reason = "Flare on the chin only, cheeks calm today"
+    response = client.post(
+        override, {"category": "mild", "reason": reason}, content_type="application/json"
+    )
     assert response.json()["outcome"] == "overridden"
     assert response.json()["overridden_by"] == clinician_user.pk
+    assert response.json()["override_category"] == "mild"
 
     response = client.post(
         record,

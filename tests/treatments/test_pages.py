@@ -226,7 +226,9 @@ def test_a_blocked_finding_cannot_be_overridden_or_recorded(
     assert "Refused: Active cold sore" in page
     assert "Proceed anyway" not in page
     override = reverse("treatments:screening_override", args=[screening.pk])
-    response = client.post(override, {"override_reason": "patient insists"})
+    response = client.post(
+        override, {"override_category": "benefit", "override_reason": "The patient insists on it"}
+    )
     assert response.status_code == 400
     assert "cannot be overridden" in response.content.decode()
     response = client.post(
@@ -252,12 +254,19 @@ def test_override_with_a_reason_then_record_shows_the_aftercare(
     page = client.get(screening.get_absolute_url()).content.decode()
     assert "Clinician decides: Rosacea flare" in page
     override = reverse("treatments:screening_override", args=[screening.pk])
-    response = client.post(override, {"override_reason": "  "})
+    response = client.post(override, {"override_category": "mild", "override_reason": "  "})
     assert response.status_code == 400
     assert "Give the reason for proceeding despite the findings." in response.content.decode()
-    response = client.post(override, {"override_reason": "Mild flare, agreed with patient"})
+    response = client.post(override, {"override_category": "mild", "override_reason": "."})
+    assert response.status_code == 400
+    assert "Say in a sentence why you proceed" in response.content.decode()
+    reason = "Mild flare on the chin, agreed with patient"
+    response = client.post(override, {"override_category": "mild", "override_reason": reason})
     assert response.status_code == 302
-    assert "Mild flare, agreed with patient" in client.get(response.url).content.decode()
+    assert reason in client.get(response.url).content.decode()
+    chart = client.get(reverse("treatments:chart", args=[session.patient_id])).content.decode()
+    who = clinician_user.get_full_name() or clinician_user.username
+    assert f"by {who}: Mild or localised" in chart and reason in chart
 
     record = reverse("treatments:session_record", args=[session.pk])
     form = {

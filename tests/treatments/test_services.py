@@ -119,6 +119,25 @@ def check_in(session, by, *present):
     return services.session_screen(session=session, check=check, by=by)
 
 
+REASON = "Flare is on the chin only, the cheeks are calm"
+
+
+@time_machine.travel(at(START, 9), tick=False)
+def test_only_a_clinician_who_treats_may_override(
+    alice, make_plan, catalogue, clinician_user, admin_user
+):
+    first = make_plan(alice, "microdermabrasion", START).sessions.get(number=1)
+    screening = check_in(first, clinician_user, catalogue.factor("rosacea-flare"))
+    with pytest.raises(ValidationError, match="Only a clinician who treats may override"):
+        services.screening_override(
+            screening=screening, category="mild", reason=REASON, by=admin_user
+        )
+    screening.refresh_from_db()
+    assert screening.outcome == Screening.Outcome.RELATIVE
+    with pytest.raises(ValidationError, match="relative findings; record why"):
+        services.session_record(session=first, by=admin_user)
+
+
 @time_machine.travel(at(START, 9), tick=False)
 def test_override_needs_a_reason_and_is_recorded(alice, make_plan, catalogue, clinician_user):
     plan = make_plan(alice, "microdermabrasion", START)
@@ -132,20 +151,35 @@ def test_override_needs_a_reason_and_is_recorded(alice, make_plan, catalogue, cl
     with pytest.raises(ValidationError, match="relative findings; record why"):
         services.session_record(session=first, by=clinician_user)
     with pytest.raises(ValidationError, match="Give the reason"):
-        services.screening_override(screening=screening, reason="   ", by=clinician_user)
+        services.screening_override(
+            screening=screening, category="mild", reason="   ", by=clinician_user
+        )
+    with pytest.raises(ValidationError, match="Say in a sentence why"):
+        services.screening_override(
+            screening=screening, category="mild", reason=".", by=clinician_user
+        )
+    with pytest.raises(ValidationError, match="Choose why you proceed"):
+        services.screening_override(
+            screening=screening, category="", reason=REASON, by=clinician_user
+        )
 
     services.screening_override(
-        screening=screening, reason="Mild, patient consents", by=clinician_user
+        screening=screening, category="mild", reason=REASON, by=clinician_user
     )
     screening.refresh_from_db()
     assert screening.outcome == Screening.Outcome.OVERRIDDEN
-    assert screening.override_reason == "Mild, patient consents"
+    assert screening.override_category == "mild"
+    assert screening.override_reason == REASON
     assert screening.overridden_by == clinician_user
     assert screening.overridden_at == at(START, 9)
     with pytest.raises(ValidationError, match="already been overridden"):
-        services.screening_override(screening=screening, reason="again", by=clinician_user)
+        services.screening_override(
+            screening=screening, category="mild", reason=REASON, by=clinician_user
+        )
     assert AuditEvent.objects.filter(
-        object_type="treatments.Screening", object_id=str(screening.pk), detail="override"
+        object_type="treatments.Screening",
+        object_id=str(screening.pk),
+        detail=f"override (mild): {REASON}",
     ).exists()
     services.session_record(session=first, by=clinician_user)
 
@@ -156,7 +190,9 @@ def test_absolute_findings_cannot_be_overridden(alice, make_plan, catalogue, cli
     screening = check_in(first, clinician_user, catalogue.factor("cold-sore"))
     assert screening.outcome == Screening.Outcome.BLOCKED
     with pytest.raises(ValidationError, match="cannot be overridden"):
-        services.screening_override(screening=screening, reason="Really", by=clinician_user)
+        services.screening_override(
+            screening=screening, category="benefit", reason=REASON, by=clinician_user
+        )
     with pytest.raises(ValidationError, match="Screening refused this session: Active cold"):
         services.session_record(session=first, by=clinician_user)
     first.refresh_from_db()
