@@ -329,6 +329,7 @@ SPECTACULAR_SETTINGS = {
         "PhotoWorkStatusEnum": "photos.models.Status",
         "PlanStatusEnum": "treatments.models.TreatmentPlan.Status",
         "SessionStatusEnum": "treatments.models.Session.Status",
+        "OverrideCategoryEnum": "treatments.models.Screening.OverrideCategory",
     },
 }
 

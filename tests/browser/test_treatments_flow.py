@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 
 from people.models import Patient
 from tests.browser.test_login import sign_in
-from treatments.models import Screening
+from tests.records import arrive
+from treatments.models import Screening, Session
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +70,10 @@ def test_patient_history_plan_blocked_and_overridden_findings(
     assert schedule.get_by_role("row").count() == 5  # a header and 4 sessions
     assert page.get_by_text("Relative findings: clinician decides").first.is_visible()
 
-    # At check-in she has a cold sore: refused, with the reason, and no way to override.
+    # The desk books her first session for now and checks her in (the booking browser test walks
+    # that); at the pre-session check she has a cold sore: refused, with the reason, and no
+    # way to override.
+    arrive(Session.objects.get(patient=patient, number=1), timezone.now())
     schedule.get_by_role("link", name="1", exact=True).click()
     page.get_by_label("Active cold sore (herpes)").check()
     page.get_by_role("button", name="Screen the patient").click()
@@ -85,7 +89,10 @@ def test_patient_history_plan_blocked_and_overridden_findings(
     assert page.get_by_text("Clinician decides: Anticoagulants before microneedling").is_visible()
     page.get_by_role("button", name="Record the override").click()
     assert page.get_by_text("Give the reason for proceeding despite the findings.").is_visible()
-    page.get_by_label("Why you proceed despite the findings").fill(
+    page.get_by_label("Why you may proceed").select_option(
+        label="Expected benefit outweighs the risk, discussed with the patient"
+    )
+    page.get_by_label("In a sentence: why you proceed for this patient today").fill(
         "Aspirin only; pressure applied after needling"
     )
     page.get_by_role("button", name="Record the override").click()
