@@ -120,6 +120,12 @@ TEMPLATES = [
             ],
         },
     },
+    # The partials that draw hundreds of rows (<app>/jinja2/), included by Django pages.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "core.jinja2.environment"},
+    },
 ]
 
 # Database: a SQLite file under var/ unless DATABASE_URL names another (PostgreSQL in production).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils import timezone
@@ -122,10 +122,7 @@ class Cell:
 class Row:
     time: dt.datetime
     cells: list[Cell] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return f"{self.time:%H:%M}"
+    label: str = ""  # local "HH:MM"
 
 
 def day_sessions(day: dt.date):
@@ -193,13 +190,15 @@ def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = N
         key = column_of(session)
         if key in by_column:
             by_column[key].append(session)
-    rows = [Row(time=timezone.localtime(t)) for t in times]
+    rows = [Row(time=local, label=f"{local:%H:%M}") for local in map(timezone.localtime, times)]
     book_start_url = reverse("scheduling:book_start")
     column_labels = {key: str(column) for column, key in zip(columns, column_keys, strict=True)}
+    # What a free cell's link needs of its row, worked out once per row rather than per cell.
+    starts = [(quote(row.time.isoformat()), row.label) for row in rows]
     for column, key in zip(columns, column_keys, strict=True):
         covered_until = None
         queue = list(by_column[key])
-        for row, moment in zip(rows, times, strict=True):
+        for row, moment, (start, label) in zip(rows, times, starts, strict=True):
             if queue and queue[0].starts_at < moment + step:
                 session = queue.pop(0)
                 length = (session.ends_at - moment).total_seconds() / 60
@@ -210,16 +209,14 @@ def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = N
             if covered_until and moment < covered_until:
                 continue
             if open_at(column, moment) and moment >= now:
-                local = timezone.localtime(moment)
-                query = urlencode({"practitioner": key, "start": local.isoformat()})
                 row.cells.append(
                     Cell(
                         "free",
                         starts_at=moment,
                         column_key=key,
                         column_label=column_labels[key],
-                        book_url=f"{book_start_url}?{query}",
-                        time_label=f"{local:%H:%M}",
+                        book_url=f"{book_start_url}?practitioner={key}&start={start}",
+                        time_label=label,
                     )
                 )
             else:
