@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils import timezone
 
+from core.links import id_url
 from treatments.models import Session
 
 from .availability import work_intervals
@@ -25,10 +26,89 @@ ROW_MINUTES = 15
 SHOWN = (*Session.ACTIVE_STATUSES, Session.Status.NO_SHOW)
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A booked session as the calendars show it: plain strings worked out in one pass over
+    the rows, not five model instances and a reverse() per session."""
+
+    pk: int
+    status: str
+    status_label: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    time: str  # local "HH:MM"
+    url: str
+    patient: str
+    modality: str
+    number: int
+    practitioner_id: int | None
+    practitioner: str
+    room_id: int | None
+    room: str
+
+
+def entries(sessions) -> list[Entry]:
+    """The calendar entries of a Session queryset (already filtered and ordered)."""
+    labels = dict(Session.Status.choices)
+    url = id_url("scheduling:session")
+    rows = sessions.values_list(
+        "pk",
+        "status",
+        "starts_at",
+        "ends_at",
+        "number",
+        "patient__first_name",
+        "patient__last_name",
+        "plan__modality__name",
+        "practitioner_id",
+        "practitioner__first_name",
+        "practitioner__last_name",
+        "practitioner__username",
+        "booking__room_id",
+        "booking__room__name",
+    )
+    localtime = timezone.localtime
+    return [
+        Entry(
+            pk=pk,
+            status=status,
+            status_label=labels.get(status, status),
+            starts_at=starts_at,
+            ends_at=ends_at,
+            time=f"{localtime(starts_at):%H:%M}",
+            url=url(pk),
+            patient=f"{first} {last}",
+            modality=modality,
+            number=number,
+            practitioner_id=practitioner_id,
+            # As User.get_full_name(), or the username when the name is blank.
+            practitioner=f"{p_first} {p_last}".strip() or (p_username or ""),
+            room_id=room_id,
+            room=room or "",
+        )
+        for (
+            pk,
+            status,
+            starts_at,
+            ends_at,
+            number,
+            first,
+            last,
+            modality,
+            practitioner_id,
+            p_first,
+            p_last,
+            p_username,
+            room_id,
+            room,
+        ) in rows
+    ]
+
+
 @dataclass
 class Cell:
     kind: str  # "session", "free", "closed"
-    session: Session | None = None
+    session: Entry | None = None
     rowspan: int = 1
     starts_at: dt.datetime | None = None
     column_key: int | None = None
@@ -42,6 +122,7 @@ class Cell:
 class Row:
     time: dt.datetime
     cells: list[Cell] = field(default_factory=list)
+    label: str = ""  # local "HH:MM"
 
 
 def day_sessions(day: dt.date):
@@ -63,15 +144,14 @@ def practitioners_for(first_day: dt.date, last_day: dt.date) -> list[Practitione
 def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = None):
     """Columns and rows of the day's calendar (rows every 15 minutes of local time)."""
     now = now or timezone.now()
-    sessions = list(day_sessions(day))
+    sessions = entries(day_sessions(day))
     practitioners = practitioners_for(day, day)
     hours = {p.pk: work_intervals(p, day) for p in practitioners}
     if by_room:
         columns = list(Room.objects.filter(active=True))
 
         def column_of(session):
-            booking = getattr(session, "booking", None)
-            return booking.room_id if booking else None
+            return session.room_id
 
         def open_at(column, moment):
             return any(s <= moment < e for intervals in hours.values() for s, e in intervals)
@@ -110,13 +190,15 @@ def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = N
         key = column_of(session)
         if key in by_column:
             by_column[key].append(session)
-    rows = [Row(time=timezone.localtime(t)) for t in times]
+    rows = [Row(time=local, label=f"{local:%H:%M}") for local in map(timezone.localtime, times)]
     book_start_url = reverse("scheduling:book_start")
     column_labels = {key: str(column) for column, key in zip(columns, column_keys, strict=True)}
+    # What a free cell's link needs of its row, worked out once per row rather than per cell.
+    starts = [(quote(row.time.isoformat()), row.label) for row in rows]
     for column, key in zip(columns, column_keys, strict=True):
         covered_until = None
         queue = list(by_column[key])
-        for row, moment in zip(rows, times, strict=True):
+        for row, moment, (start, label) in zip(rows, times, starts, strict=True):
             if queue and queue[0].starts_at < moment + step:
                 session = queue.pop(0)
                 length = (session.ends_at - moment).total_seconds() / 60
@@ -127,16 +209,14 @@ def day_grid(day: dt.date, *, by_room: bool = False, now: dt.datetime | None = N
             if covered_until and moment < covered_until:
                 continue
             if open_at(column, moment) and moment >= now:
-                local = timezone.localtime(moment)
-                query = urlencode({"practitioner": key, "start": local.isoformat()})
                 row.cells.append(
                     Cell(
                         "free",
                         starts_at=moment,
                         column_key=key,
                         column_label=column_labels[key],
-                        book_url=f"{book_start_url}?{query}",
-                        time_label=f"{local:%H:%M}",
+                        book_url=f"{book_start_url}?practitioner={key}&start={start}",
+                        time_label=label,
                     )
                 )
             else:
@@ -149,15 +229,13 @@ def week_days(day: dt.date) -> list[dt.date]:
     return [monday + dt.timedelta(days=n) for n in range(7)]
 
 
-def week_sessions(days: list[dt.date]):
-    return (
+def week_sessions(days: list[dt.date]) -> list[Entry]:
+    return entries(
         Session.objects.filter(
             starts_at__gte=local_midnight(days[0]),
             starts_at__lt=local_midnight(days[-1] + dt.timedelta(days=1)),
             status__in=SHOWN,
-        )
-        .select_related("patient", "plan__modality", "practitioner")
-        .order_by("starts_at")
+        ).order_by("starts_at")
     )
 
 

@@ -9,11 +9,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from audit.services import Action, audit_log
 from core.decorators import role_required
+from core.links import id_url
 from core.views import form_status
 from people.models import Patient
 
@@ -37,6 +37,8 @@ from .models import (
 )
 
 CHART_SCREENINGS = 10
+# The chart shows this many sessions at a time (the latest first), however long the record.
+CHART_SESSIONS = 30
 
 
 def _screenings():
@@ -60,13 +62,16 @@ class ChartRow:
     status: str
 
 
-def _chart_sessions(patient) -> list[ChartRow]:
-    """One row per session of the patient, with what the chart shows: plain columns, not five
-    model instances per row."""
+def _chart_sessions(patient, *, earlier: int = 0) -> tuple[list[ChartRow], bool]:
+    """A window of CHART_SESSIONS rows of the patient's sessions in date order, the latest
+    first skipping `earlier` of them, and whether there are earlier ones: plain columns, not
+    five model instances per row, and one reverse() for every row's link."""
     statuses = dict(Session.Status.choices)
-    rows = (
+    url = id_url("treatments:session_detail")
+    rows = list(
         Session.objects.for_patient(patient)
         .order_by("proposed_date", "starts_at", "number")
+        .reverse()
         .values_list(
             "pk",
             "number",
@@ -77,34 +82,47 @@ def _chart_sessions(patient) -> list[ChartRow]:
             "plan__modality__name",
             "plan__body_area__name",
             "depth_level__name",
-        )
+        )[earlier : earlier + CHART_SESSIONS + 1]
     )
-    return [
+    more = len(rows) > CHART_SESSIONS
+    shown = [
         ChartRow(
             day=Session.day_of(status, completed_at, starts_at, proposed_date),
-            url=reverse("treatments:session_detail", args=[pk]),
+            url=url(pk),
             course=f"{modality} · {area}",
             number=number,
             level=level or "",
             status=statuses.get(status, status),
         )
         for (pk, number, status, completed_at, starts_at, proposed_date, modality, area, level) in (
-            rows
+            rows[:CHART_SESSIONS]
         )
     ]
+    shown.reverse()
+    return shown, more
+
+
+def _earlier(request) -> int:
+    """How many of the latest sessions the chart skips (?earlier=N); 0 when absent or bad."""
+    value = request.GET.get("earlier", "")
+    return int(value) if value.isdigit() and len(value) < 7 else 0
 
 
 @role_required("treatments.view_treatmentplan")
 def chart(request, patient_id: int):
     user = request.user
     patient = get_object_or_404(Patient, pk=patient_id)
+    earlier = _earlier(request)
+    sessions, more = _chart_sessions(patient, earlier=earlier)
     context = {
         "patient": patient,
         "chart_open": True,
         "plans": TreatmentPlan.objects.for_patient(patient)
         .with_progress()
         .select_related("modality", "body_area", "indication"),
-        "sessions": _chart_sessions(patient),
+        "sessions": sessions,
+        "earlier": earlier + CHART_SESSIONS if more else None,
+        "later": max(earlier - CHART_SESSIONS, 0) if earlier else None,
     }
     if user.has_perm("treatments.view_historyentry"):
         context["history"] = HistoryEntry.objects.for_patient(patient).select_related(

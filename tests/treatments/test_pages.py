@@ -312,3 +312,20 @@ def test_changing_a_session_level_on_the_plan(client, clinician_user, alice_plan
     assert "is not a level of Microdermabrasion" in response.content.decode()
     session.refresh_from_db()
     assert session.depth_level.name == "Level II"
+
+
+def test_the_chart_shows_a_window_of_the_latest_sessions(
+    client, clinician_user, alice, alice_plan, monkeypatch
+):
+    monkeypatch.setattr("treatments.views.CHART_SESSIONS", 4)
+    client.force_login(clinician_user)
+    url = reverse("treatments:chart", args=[alice.pk])
+    latest = client.get(url).content.decode()
+    assert latest.count("Microdermabrasion · Face · ") == 4
+    assert "Microdermabrasion · Face · 6<" in latest and "· Face · 2<" not in latest
+    assert "?earlier=4" in latest and "Later sessions" not in latest
+    earlier = client.get(url, {"earlier": 4}).content.decode()
+    assert earlier.count("Microdermabrasion · Face · ") == 2
+    assert "Microdermabrasion · Face · 1<" in earlier and "Later sessions" in earlier
+    assert "Earlier sessions" not in earlier
+    assert client.get(url, {"earlier": "x"}).status_code == 200
