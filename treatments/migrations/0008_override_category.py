@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('treatments', '0004_completed_session_names_its_screening'),
+        ("treatments", "0004_completed_session_names_its_screening"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='screening',
-            name='override_category',
-            field=models.CharField(blank=True, choices=[('mild', 'Mild or localised: the treated area is not affected'), ('benefit', 'Expected benefit outweighs the risk, discussed with the patient'), ('cleared', "Cleared by the patient's doctor or specialist"), ('adjusted', 'Treatment adjusted to avoid the risk (depth, area, settings)')], max_length=20),
+            model_name="screening",
+            name="override_category",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("mild", "Mild or localised: the treated area is not affected"),
+                    ("benefit", "Expected benefit outweighs the risk, discussed with the patient"),
+                    ("cleared", "Cleared by the patient's doctor or specialist"),
+                    ("adjusted", "Treatment adjusted to avoid the risk (depth, area, settings)"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
