@@ -222,7 +222,7 @@ def test_a_completed_session_counts_by_the_areas_it_treated(clinic, alice, front
     neck.areas.set([BodyAreaFactory(slug="neck"), BodyAreaFactory(slug="face")])
     with pytest.raises(ValidationError, match="another microdermabrasion course"):
         book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
-    assert book(clinic, clinic.sessions[0], at(5, 10), front_desk_user)
+    assert book(clinic, clinic.sessions[0], at(6, 10), front_desk_user)
 
 
 def test_courses_on_overlapping_areas_through_the_api(api, clinic, alice):
