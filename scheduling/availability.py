@@ -173,6 +173,7 @@ class SearchContext:
         minutes = rules.session_minutes(session)
         patient_sessions = rules.patient_sessions(session.patient_id)
         gaps = rules.gaps_for(modality)
+        screening_data = screening.load(patient=session.patient)
         context = cls(
             session=session,
             first_day=first_day,
@@ -184,9 +185,9 @@ class SearchContext:
             needs_room=needs_room,
             minutes=minutes,
             buffer=dt.timedelta(minutes=modality.buffer_minutes),
-            windows=rules.blocked_windows(session, patient_sessions, gaps),
+            windows=rules.blocked_windows(session, patient_sessions, gaps, screening_data.areas),
             busy=defaultdict(list),
-            screening_data=screening.load(patient=session.patient),
+            screening_data=screening_data,
             patient_sessions=patient_sessions,
             gaps=gaps,
             lazy_busy=lazy_busy,
@@ -208,7 +209,12 @@ class SearchContext:
             first_day=first_day,
             last_day=last_day,
             minutes=rules.session_minutes(session),
-            windows=rules.blocked_windows(session, self.patient_sessions, self.gaps),
+            windows=rules.blocked_windows(
+                session,
+                self.patient_sessions,
+                self.gaps,
+                self.screening_data.areas if self.screening_data else None,
+            ),
             _refusals_by_day={},
             _range_windows=None,
         )
@@ -259,8 +265,8 @@ class SearchContext:
     def screening_refusals(self, day: dt.date) -> list[str]:
         """Absolute screening findings for the session on `day`: evaluated in memory, per day.
 
-        The minimum interval within the course is left to rules.blocked_windows, which words it
-        in terms of the course's own sessions.
+        The minimum interval is left to rules.blocked_windows, which words it in terms of the
+        course's own sessions and the other courses on overlapping areas.
         """
         if self.screening_data is None:
             return []

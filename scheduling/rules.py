@@ -3,10 +3,12 @@
 `check(facts, practitioner, starts_at, now=...)` is the rule: everything that stops a
 practitioner taking a session at a start time (in the past, outside working time, refused by
 screening that day, practitioner, patient, device or every room busy with its cleaning buffer,
-too soon in the course or too close to another modality). Booking, course booking, moving and
-the availability search all ask it; the search's day-level shortcuts are tested against it.
-`blocked_windows(session)` lists the periods in which a session may not start (course spacing,
-cross-modality gaps). `spacing_warnings` lists the later sessions a move brings too close.
+out of order or too close in the course, too close to a session of the same modality on an
+overlapping area, or too close to another modality). Booking, course booking, moving and the
+availability search all ask it; the search's day-level shortcuts are tested against it.
+`blocked_windows(session)` lists the periods in which a session may not start (course order and
+spacing against the sessions before and after it, spacing across courses on overlapping areas,
+cross-modality gaps).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from treatments.areas import AreaTree, area_tree
 from treatments.models import Session
 
 from .models import CrossModalityGap
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from .models import Practitioner, Room
 
 FAR_PAST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+FAR_FUTURE = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,19 @@ def session_minutes(session: Session) -> int:
 
 
 def patient_sessions(patient_id: int) -> list[Session]:
-    """The patient's sessions holding a time, with their modality (one query)."""
+    """The patient's booked, checked-in and completed sessions that have a time (a completed
+    session recorded without a booking has the time it was completed), with their course's
+    modality and area and the areas they treated (two queries)."""
     return list(
         Session.objects.active()
-        .filter(patient_id=patient_id, starts_at__isnull=False)
-        .select_related("plan__modality")
-        .order_by("starts_at")
+        .filter(
+            Q(starts_at__isnull=False)
+            | Q(status=Session.Status.COMPLETED, completed_at__isnull=False),
+            patient_id=patient_id,
+        )
+        .select_related("plan__modality", "plan__body_area")
+        .prefetch_related("areas")
+        .order_by("starts_at", "completed_at")
     )
 
 
@@ -86,25 +97,46 @@ def blocked_windows(
     session: Session,
     others: list[Session] | None = None,
     gaps: list[CrossModalityGap] | None = None,
+    areas: AreaTree | None = None,
 ) -> list[Window]:
-    """When this session may not start, and why. Two queries, none when the patient's sessions
-    (patient_sessions) and the modality's gaps (gaps_for) are given."""
+    """When this session may not start, and why. Three queries, none when the patient's
+    sessions (patient_sessions), the modality's gaps (gaps_for) and the areas (area_tree) are
+    given.
+
+    The modality's `min_interval_days` holds between this session and every other session of
+    the same modality on an overlapping area (the face holds the eyes), before and after it:
+    the course's own sessions also stay in order (session n after session n-1 and before
+    session n+1).
+    """
     modality = session.plan.modality
+    minimum = modality.min_interval_days
     if others is None:
         others = patient_sessions(session.patient_id)
     others = [other for other in others if other.pk != session.pk]
     gaps = gaps_for(modality) if gaps is None else gaps
+    near = (areas or area_tree()).overlapping(session.plan.body_area_id)
     windows: list[Window] = []
     for other in others:
-        if other.plan_id != session.plan_id or other.number >= session.number:
-            continue
-        day = timezone.localtime(other.starts_at).date()
-        allowed_from = day + dt.timedelta(days=modality.min_interval_days)
-        windows.append(
-            Window(FAR_PAST, local_midnight(allowed_from), _too_soon(session, other, day))
-        )
+        day = other.day
+        if other.plan_id == session.plan_id:
+            if other.number < session.number:
+                ends = local_midnight(day + dt.timedelta(days=minimum)) if minimum else _at(other)
+                windows.append(Window(FAR_PAST, ends, _too_soon(session, other, day)))
+            elif other.number > session.number:
+                starts = (
+                    local_midnight(day - dt.timedelta(days=minimum - 1)) if minimum else _at(other)
+                )
+                windows.append(Window(starts, FAR_FUTURE, _too_late(session, other, day)))
+        elif minimum and other.plan.modality_id == modality.pk and near & _treated(other):
+            windows.append(
+                Window(
+                    local_midnight(day - dt.timedelta(days=minimum - 1)),
+                    local_midnight(day + dt.timedelta(days=minimum)),
+                    _too_close(session, other, day),
+                )
+            )
     for other in others:
-        day = timezone.localtime(other.starts_at).date()
+        day = other.day
         for gap in gaps:
             if gap.after_id == other.plan.modality_id and gap.then_id == modality.pk:
                 # "Within N days after" includes day N, as screening's look-back windows do.
@@ -126,12 +158,46 @@ def blocked_windows(
     return windows
 
 
+def _at(session: Session) -> dt.datetime:
+    return session.starts_at or session.completed_at
+
+
+def _treated(session: Session) -> set[int]:
+    """The areas a session is for (its course's) and those it was recorded as treating."""
+    return {session.plan.body_area_id} | {area.pk for area in session.areas.all()}
+
+
 def _too_soon(session: Session, other: Session, day: dt.date) -> Callable[[], str]:
     days = session.plan.modality.min_interval_days
     return lambda: (
         f"Session {session.number} of this course can be booked from "
         f"{nice_date(day + dt.timedelta(days=days))}: at least {days} days after "
         f"session {other.number} on {nice_date(day)}."
+    )
+
+
+def _too_late(session: Session, other: Session, day: dt.date) -> Callable[[], str]:
+    days = session.plan.modality.min_interval_days
+    if not days:
+        return lambda: (
+            f"Session {session.number} of this course comes before session {other.number} "
+            f"on {nice_date(day)}: it cannot be booked after it."
+        )
+    return lambda: (
+        f"Session {session.number} of this course can be booked until "
+        f"{nice_date(day - dt.timedelta(days=days))}: at least {days} days before "
+        f"session {other.number} on {nice_date(day)}."
+    )
+
+
+def _too_close(session: Session, other: Session, day: dt.date) -> Callable[[], str]:
+    days = session.plan.modality.min_interval_days
+    name = session.plan.modality.name.lower()
+    return lambda: (
+        f"Session {other.number} of another {name} course ({other.plan.body_area}) is on "
+        f"{nice_date(day)}: {name} on the same or an overlapping area needs at least {days} "
+        f"days between sessions, so not from {nice_date(day - dt.timedelta(days=days - 1))} "
+        f"to {nice_date(day + dt.timedelta(days=days - 1))}."
     )
 
 
@@ -235,25 +301,3 @@ def check(
         if window.contains(starts_at) and refuse(window.ends, window.words):
             return Verdict(problems)
     return Verdict(problems, None if problems else room)
-
-
-def spacing_warnings(session: Session, starts_at: dt.datetime) -> list[str]:
-    """Later sessions of the same course that would now be too close after this one."""
-    modality = session.plan.modality
-    day = timezone.localtime(starts_at).date()
-    warnings = []
-    later = (
-        Session.objects.active()
-        .filter(plan_id=session.plan_id, number__gt=session.number, starts_at__isnull=False)
-        .order_by("number")
-    )
-    for other in later:
-        other_day = timezone.localtime(other.starts_at).date()
-        gap = (other_day - day).days
-        if gap < modality.min_interval_days:
-            warnings.append(
-                f"Session {other.number} on {nice_date(other_day)} is now {gap} days after this "
-                f"one; the course asks for at least {modality.min_interval_days}. "
-                "Consider moving it too."
-            )
-    return warnings

@@ -45,7 +45,10 @@ class IndicationAdmin(admin.ModelAdmin):
 
 @admin.register(BodyArea)
 class BodyAreaAdmin(admin.ModelAdmin):
-    list_display = ["name", "extra_sessions_note"]
+    list_display = ["name", "parent", "extra_sessions_note"]
+    list_select_related = ["parent"]
+    list_filter = [("parent", admin.RelatedOnlyFieldListFilter)]
+    fields = ["name", "slug", "parent", "extra_sessions_note"]
     prepopulated_fields = {"slug": ["name"]}
 
 

@@ -75,8 +75,19 @@ class DepthLevel(models.Model):
 
 
 class BodyArea(models.Model):
+    """A treated area. Areas form a hierarchy the clinic edits: the face holds the lips, the
+    eyes, the cheeks, ... Two areas overlap when one is, or holds, the other (treatments.areas)."""
+
     name = models.CharField(max_length=60, unique=True)
     slug = models.SlugField(unique=True)
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        help_text="The area this one is part of (the lips are part of the face), if any.",
+    )
     extra_sessions_note = models.CharField(
         max_length=200, blank=True, help_text="e.g. 'back skin needs more sessions to show'"
     )
@@ -86,6 +97,21 @@ class BodyArea(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.parent_id is None or self.pk is None:
+            return
+        if self.parent_id == self.pk:
+            raise ValidationError({"parent": "An area cannot be part of itself."})
+        # Walk up from the new parent: meeting this area there would make a loop.
+        seen: set[int] = set()
+        holder = self.parent
+        while holder is not None and holder.pk not in seen:
+            if holder.pk == self.pk:
+                loop = f"{self.parent} is part of {self}: an area cannot hold what holds it."
+                raise ValidationError({"parent": loop})
+            seen.add(holder.pk)
+            holder = holder.parent
 
 
 class Indication(models.Model):

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from django.db.models import Prefetch
 
+from .areas import AreaTree, area_tree
 from .models import (
     BodyArea,
     DepthLevel,
@@ -66,6 +67,7 @@ class ScreeningData:
     rules: list[ScreeningRule]
     history: list[HistoryEntry]
     sessions: list[_SessionFact]
+    areas: AreaTree  # which body areas overlap (the face holds the lips)
     check_present: set[int] = field(default_factory=set)  # factor ids noted in the day's check
     check_day: date | None = None
 
@@ -89,12 +91,13 @@ def screen(
     it, and booking a laser session also finds a microdermabrasion already booked within the
     window after it); and `check`, that day's PreSessionCheck, if given. A rule's look-back of
     N days covers the session day and the N days before it (day N counts, day N+1 does not).
-    With `body_area`, rules marked same-area-only only count events in that area, and the
-    built-in minimum interval (the modality's `min_interval_days` between booked or completed
-    sessions of the same modality and area) is checked too.
+    With `body_area`, rules marked same-area-only only count events in an area overlapping it
+    (the area itself, one holding it or one it holds: a cold sore around the lips counts for the
+    face), and the built-in minimum interval (the modality's `min_interval_days` between booked
+    or completed sessions of the same modality on overlapping areas) is checked too.
 
     `exclude_session` is the session being screened itself, so it does not count against itself.
-    Returns findings with absolute ones first; an empty list means clear. Runs 8 queries (7
+    Returns findings with absolute ones first; an empty list means clear. Runs 9 queries (8
     without a check) whatever the size of the history.
     """
     data = load(patient=patient, check=check)
@@ -146,7 +149,7 @@ def load(*, patient, check: PreSessionCheck | None = None) -> ScreeningData:
         if session.day is not None
     ]
     sessions.sort(key=lambda fact: (fact.day, fact.id))  # evidence reads in date order
-    data = ScreeningData(rules=rules, history=history, sessions=sessions)
+    data = ScreeningData(rules=rules, history=history, sessions=sessions, areas=area_tree())
     if check is not None:
         data.check_present = {factor.pk for factor in check.present.all()}
         data.check_day = check.checked_on
@@ -199,7 +202,12 @@ def _record_evidence(rule: ScreeningRule, data: ScreeningData, *, on: date, area
     for entry in data.history:
         if entry.factor_id != factor.pk:
             continue
-        if rule.same_area_only and area_id and entry.body_area_id not in (None, area_id):
+        if (
+            rule.same_area_only
+            and area_id
+            and entry.body_area_id is not None
+            and not data.areas.overlap(area_id, entry.body_area_id)
+        ):
             continue
         if factor.kind in (Factor.Kind.TREATMENT, Factor.Kind.EXPOSURE):
             if entry.started_on and start <= entry.started_on <= on:
@@ -236,7 +244,7 @@ def _session_evidence(
     for fact in data.sessions:
         if fact.id == exclude_session_id:
             continue
-        if rule.same_area_only and area_id and area_id not in fact.area_ids:
+        if rule.same_area_only and area_id and not data.areas.overlapping(area_id) & fact.area_ids:
             continue
         days_before = (on - fact.day).days
         if applies and fact.modality.pk in counted and 0 <= days_before <= window:
@@ -297,14 +305,15 @@ def _interval_findings(data, modality, on, area_id, exclude_session_id) -> list[
     for fact in data.sessions:
         if fact.id == exclude_session_id or fact.modality.pk != modality.pk:
             continue
-        if area_id not in fact.area_ids or abs((on - fact.day).days) >= gap:
+        if not data.areas.overlapping(area_id) & fact.area_ids or abs((on - fact.day).days) >= gap:
             continue
         findings.append(
             Finding(
                 severity=ABSOLUTE,
                 reason=(
-                    f"Another {modality.name} session of this area is {_when(fact.day, on)}; "
-                    f"sessions of the same area need at least {gap} days between them."
+                    f"Another {modality.name} session of this or an overlapping area is "
+                    f"{_when(fact.day, on)}; sessions of the same area need at least {gap} days "
+                    "between them."
                 ),
                 rule_name=INTERVAL_RULE_NAME,
             )

@@ -75,7 +75,7 @@ class IndicationSerializer(serializers.ModelSerializer):
 class BodyAreaSerializer(serializers.ModelSerializer):
     class Meta:
         model = BodyArea
-        fields = ["id", "name", "slug", "extra_sessions_note"]
+        fields = ["id", "name", "slug", "parent", "extra_sessions_note"]
 
 
 class FactorSerializer(serializers.ModelSerializer):

@@ -224,11 +224,12 @@ def test_the_search_loads_its_data_once(clinic, bob, front_desk_user, django_ass
     # 1 the session's plan, 2 its modality, 3 the modality's requirement (none), 4 all rooms,
     # 5 qualified practitioners, 6 their working hours, 7 their exceptions in range,
     # 8 reservations in range, 9 the session's depth level (duration), 10 the patient's other
-    # sessions, 11 cross-modality gaps; screening data, once for the whole range: 12 the patient,
-    # 13 active screening rules, 14 their modalities, 15 their levels, 16 the modalities their
-    # factors count, 17 the patient's history, 18 the patient's sessions here, 19 their areas.
-    # The same for a month as for a day, however many sessions are booked.
-    with django_assert_num_queries(19):
+    # sessions (and the areas they treated, when there are any), 11 cross-modality gaps;
+    # screening data, once for the whole range: 12 the patient, 13 active screening rules,
+    # 14 their modalities, 15 their levels, 16 the modalities their factors count, 17 the
+    # patient's history, 18 the patient's sessions here, 19 their areas, 20 the body areas'
+    # hierarchy. The same for a month as for a day, however many sessions are booked.
+    with django_assert_num_queries(20):
         find_slots(session=session, first_day=MON, last_day=dt.date(2026, 3, 31))
 
 

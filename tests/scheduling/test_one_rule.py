@@ -26,6 +26,7 @@ from scheduling.models import (
 from tests.records import screening_on_record
 from tests.scheduling.conftest import AMS
 from tests.scheduling.factories import (
+    BodyAreaFactory,
     DepthLevelFactory,
     PlanFactory,
     PractitionerFactory,
@@ -86,6 +87,12 @@ clinics = st.fixed_dictionaries(
         "busy": st.lists(timeline, min_size=9, max_size=9),
         "session_number": st.integers(1, 3),
         "earlier_session_day": st.one_of(st.none(), st.integers(-20, 25)),
+        "later_session_day": st.one_of(st.none(), st.integers(-5, 40)),
+        # Another course of the same modality, on the same, an overlapping or another area.
+        "other_course": st.one_of(
+            st.none(),
+            st.tuples(st.sampled_from(["face", "around-eyes", "neck"]), st.integers(-10, 35)),
+        ),
         "other_modality_day": st.one_of(st.none(), st.integers(-10, 25)),
         "first_day": st.integers(0, 28),
         "days": st.integers(1, 4),
@@ -167,6 +174,20 @@ def build(clinic, alice, data):
             starts_at=starts,
             ends_at=starts + 4 * FIVE,
             completed_screening=screening_on_record(sessions[0].plan),
+        )
+    if data["later_session_day"] is not None and data["session_number"] < 3:
+        starts = local(FIRST + dt.timedelta(days=data["later_session_day"]), 14 * 60)
+        Session.objects.filter(pk=sessions[2].pk).update(
+            status=Session.Status.BOOKED, starts_at=starts, ends_at=starts + 6 * FIVE
+        )
+    if data["other_course"] is not None:
+        slug, day = data["other_course"]
+        other_course = PlanFactory(
+            patient=alice, modality=course, body_area=BodyAreaFactory(slug=slug), session_count=1
+        ).sessions.get()
+        starts = local(FIRST + dt.timedelta(days=day), 8 * 60)
+        Session.objects.filter(pk=other_course.pk).update(
+            status=Session.Status.BOOKED, starts_at=starts, ends_at=starts + 6 * FIVE
         )
     if data["other_modality_day"] is not None:
         other_session = PlanFactory(patient=alice, modality=other, session_count=1).sessions.get()

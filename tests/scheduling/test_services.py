@@ -118,7 +118,7 @@ def test_a_course_is_booked_whole_or_not_at_all(
     assert mailoutbox[0].body.count("session ") >= 3
 
 
-def test_reschedule_rechecks_and_warns_about_later_spacing(clinic, bob, front_desk_user):
+def test_reschedule_rechecks_and_refuses_crowding_the_next_session(clinic, bob, front_desk_user):
     uid = clinic.carla.user_id
     services.course_book(
         plan=clinic.plan,
@@ -129,18 +129,21 @@ def test_reschedule_rechecks_and_warns_about_later_spacing(clinic, bob, front_de
         by=front_desk_user,
     )
     blocker = PlanFactory(patient=bob, modality=clinic.micro).sessions.get(number=1)
-    book(clinic, blocker, at(12, 9), front_desk_user, notify=False)
+    book(clinic, blocker, at(9, 9), front_desk_user, notify=False)
     first = Session.objects.get(pk=clinic.sessions[0].pk)
     with pytest.raises(ValidationError, match="already has a session"):
-        services.session_reschedule(session=first, starts_at=at(12, 9), by=front_desk_user)
-    warnings = services.session_reschedule(session=first, starts_at=at(12, 11), by=front_desk_user)
-    assert warnings == [
-        "Session 2 on Monday 16 March 2026 is now 4 days after this one; the course asks for "
-        "at least 7. Consider moving it too."
+        services.session_reschedule(session=first, starts_at=at(9, 9), by=front_desk_user)
+    with pytest.raises(ValidationError) as error:
+        services.session_reschedule(session=first, starts_at=at(12, 11), by=front_desk_user)
+    assert error.value.messages == [
+        "Session 1 of this course can be booked until Monday 9 March 2026: at least 7 days "
+        "before session 2 on Monday 16 March 2026."
     ]
+    warnings = services.session_reschedule(session=first, starts_at=at(9, 11), by=front_desk_user)
+    assert warnings == []
     first.refresh_from_db()
-    assert first.starts_at == at(12, 11)
-    assert Reservation.objects.filter(session=first, starts_at=at(12, 11)).count() == 3
+    assert first.starts_at == at(9, 11)
+    assert Reservation.objects.filter(session=first, starts_at=at(9, 11)).count() == 3
     assert not Reservation.objects.filter(session=first, starts_at=at(2, 9)).exists()
 
 

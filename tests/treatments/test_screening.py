@@ -206,7 +206,8 @@ def test_screen_runs_a_fixed_number_of_queries(
     check.present.set([catalogue.factor("sunburn")])
     modality, area = catalogue.modality("microdermabrasion"), catalogue.area("face")
     # rules; their modalities; their levels; their factors' counted modalities; history with
-    # factors; sessions with plan and modality; their areas; the check's factors
-    with django_assert_num_queries(8):
+    # factors; sessions with plan and modality; their areas; the body areas' hierarchy; the
+    # check's factors
+    with django_assert_num_queries(9):
         findings = screen(patient=alice, modality=modality, on=DAY, body_area=area, check=check)
     assert names(findings) == ["Laser or IPL in the last 7 days", "Sunburn"]
