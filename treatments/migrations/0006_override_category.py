@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0004_completed_session_names_its_screening"),
+        ("treatments", "0005_body_area_hierarchy"),
     ]
 
     operations = [
