@@ -42,7 +42,7 @@ def test_availability(api, clinic, django_assert_max_num_queries):
 
 
 def test_a_search_follows_the_patients_record(api, clinic, alice):
-    """Isotretinoin stopped 8 September refuses the week (183 days run through 10 March): a
+    """Isotretinoin stopped 8 September refuses the week (6 months run through 8 March): a
     change to the patient's record alone, not to the calendar."""
     import datetime as dt
 
