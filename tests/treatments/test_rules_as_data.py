@@ -152,14 +152,14 @@ def test_isotretinoin_stopped_refuses_through_the_calendar_date_six_months_on(
     [
         (14, "days", datetime.date(2026, 3, 15)),
         (2, "weeks", datetime.date(2026, 3, 15)),
-        (1, "months", datetime.date(2026, 3, 31)),
+        (1, "months", datetime.date(2026, 4, 1)),
     ],
 )
 def test_every_unit_counts_the_event_day_through_n_units_later(
     alice, catalogue, window, unit, last_refused
 ):
     """Waxed on 1 March (the event day counts): a window of N units refuses through the day N
-    units later and allows the day after, whatever the unit."""
+    units later (1 month: 1 April) and allows the day after, whatever the unit."""
     rule = ScreeningRule.objects.get(factor__slug="waxing")
     rule.window, rule.window_unit = window, unit
     rule.save()
@@ -169,7 +169,9 @@ def test_every_unit_counts_the_event_day_through_n_units_later(
         assert names(run(alice, catalogue, "microdermabrasion", on=day)) == [rule.name]
     after = last_refused + datetime.timedelta(days=1)
     assert run(alice, catalogue, "microdermabrasion", on=after) == []
-    assert f"within {rule.window_text}" in run(alice, catalogue, "microdermabrasion", waxed)[0].reason
+    assert (
+        f"within {rule.window_text}" in run(alice, catalogue, "microdermabrasion", waxed)[0].reason
+    )
 
 
 # --- 11. texts from the rule's data ------------------------------------------------------------
@@ -211,9 +213,7 @@ def test_the_booking_instructions_take_their_windows_from_the_rules(alice, make_
     assert "laser" not in text  # a retired rule asks nothing of the patient
 
 
-def test_the_booking_email_shows_the_window_from_the_rule(
-    alice, make_plan, catalogue, mailoutbox
-):
+def test_the_booking_email_shows_the_window_from_the_rule(alice, make_plan, catalogue, mailoutbox):
     from scheduling.notifications import send_booking_confirmation
 
     ScreeningRule.objects.filter(factor__slug="waxing").update(window=10)
@@ -275,9 +275,9 @@ def test_editing_an_aftercare_rule_leaves_a_completed_sessions_instructions_unch
     client.force_login(alice.user)
     with time_machine.travel(at(datetime.date(2026, 3, 3), 9), tick=False):
         html = client.get(reverse("portal:session", args=[session.pk])).content.decode()
-    assert "no retinoids" in html
-    assert "no retinoids at all" not in html
-    assert "a rule added later" not in html
+    assert "Retinoids again from Friday 6 March" in html  # "no retinoids" until 5 March
+    assert "retinoids at all" not in html
+    assert "rule added later" not in html
 
 
 # --- 11. rule edits in the admin: audited, and a used rule is retired, never deleted ------------
@@ -370,7 +370,7 @@ def test_a_used_rule_cannot_be_deleted_and_retiring_it_is_audited(
     history = services.history_add(
         patient=alice, factor=catalogue.factor("cold-sore"), started_on=datetime.date(2026, 3, 19)
     )
-    assert run(alice, catalogue, "laser_peel", on=history.started_on, area="neck") == []
+    assert run(alice, catalogue, "microneedling", on=history.started_on, area="neck") == []
     assert session.screenings.get().findings.get().rule_name == "Active cold sore"
 
 
