@@ -383,3 +383,47 @@ def test_an_unused_rule_may_be_deleted_and_the_deletion_is_audited(client, admin
     event = AuditEvent.objects.get(object_type="treatments.ScreeningRule", object_id=str(rule.pk))
     assert event.action == AuditEvent.Action.DELETE
     assert "Rosacea flare" in event.detail
+
+
+# --- the same through the API -------------------------------------------------------------
+
+
+@time_machine.travel(at(datetime.date(2026, 3, 20), 9), tick=False)
+def test_the_api_check_takes_the_new_questions(client, alice, make_plan, catalogue, clinician_user):
+    session = make_plan(alice, "microdermabrasion", datetime.date(2026, 3, 20)).sessions.first()
+    arrive(session, at(datetime.date(2026, 3, 20), 10))
+    client.force_login(clinician_user)
+    present = [catalogue.factor("laser-ipl").pk, catalogue.factor("new-medicine").pk]
+    response = client.post(
+        f"/api/sessions/{session.pk}/screen/", {"present": present}, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    screening = response.json()
+    assert screening["outcome"] == "blocked"
+    found = {f["rule_name"]: f for f in screening["findings"]}
+    assert found[LASER_RULE]["severity"] == "absolute"
+    assert "within 7 days" in found[LASER_RULE]["reason"]
+    assert found["New medicine since the last visit"]["severity"] == "relative"
+
+
+def test_the_api_lists_windows_with_their_unit(client, admin_user):
+    client.force_login(admin_user)
+    rules = client.get("/api/screening-rules/", {"page_size": 100}).json()["results"]
+    found = {rule["name"]: rule for rule in rules}
+    isotretinoin = found[ISOTRETINOIN_RULE]
+    assert (isotretinoin["window"], isotretinoin["window_unit"]) == (6, "months")
+    assert isotretinoin["window_text"] == "6 months"
+
+
+def test_the_api_aftercare_of_a_completed_session_does_not_follow_rule_edits(
+    client, alice, make_plan, clinician_user
+):
+    moment = at(datetime.date(2026, 3, 2), 10)
+    session = make_plan(alice, "laser_resurfacing", moment.date(), session_count=1)
+    session = _record(session.sessions.get(), moment, clinician_user)
+    client.force_login(clinician_user)
+    url = f"/api/sessions/{session.pk}/aftercare/"
+    before = client.get(url).json()
+    AftercareRule.objects.filter(text__startswith="do not pick").update(days=21)
+    assert client.get(url).json() == before
+    assert {"text": "do not pick the crusts; keep them moist", "until": "2026-03-09"} in before
