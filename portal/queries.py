@@ -15,7 +15,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from photos.models import Comparison, Status
+from scheduling.notifications import instructions as pre_treatment
 from scheduling.services import is_late_cancel, late_cancel_from
+from treatments.advice import advice_rules
 from treatments.aftercare import Instruction, aftercare_for_many
 from treatments.models import BodyArea, Session, TreatmentPlan
 
@@ -221,7 +223,9 @@ def overview(patient, *, now: dt.datetime | None = None) -> Overview:
         view.next_session = ahead[0] if ahead else None
         view.points = _chart(view, today)
     turning_points = []
+    rules = advice_rules() if upcoming else []
     for session in upcoming:
+        session.pre_treatment = pre_treatment(session, rules)
         session.changeable = not change_refusal(session, now=now)
         turning_points.append(session.ends_at)
         if session.changeable:

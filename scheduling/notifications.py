@@ -16,12 +16,12 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from treatments import advice
 from treatments.models import Session
 
 from .rules import nice_date
 
 PRODID = "-//Clinic planner//Booking//EN"
-NO_WAXING_DAYS = 7
 
 
 def _uid(session: Session) -> str:
@@ -71,13 +71,20 @@ def calendar_for(
     return calendar.to_ical()
 
 
-def instructions(session: Session) -> list[str]:
-    """Pre-treatment instructions with the real dates for this session."""
-    day = timezone.localtime(session.starts_at).date()
-    from_day = day - dt.timedelta(days=NO_WAXING_DAYS)
+def instructions(session: Session, rules=None) -> list[str]:
+    """Pre-treatment instructions with the real dates for this session, from the screening
+    rules that ask something of the patient (treatments/advice.py); `rules` from
+    advice.advice_rules() when several sessions are shown at once."""
+    day = timezone.localdate(session.starts_at)
+    rules = advice.advice_rules() if rules is None else rules
+    found = advice.before_session(
+        modality_id=session.plan.modality_id,
+        level_id=session.depth_level_id,
+        day=day,
+        rules=rules,
+    )
     return [
-        f"From {nice_date(from_day)}: no waxing in the treated area and no laser or IPL treatment.",
-        "Avoid tanning and sunbathing (no sunbed) in the weeks before the session.",
+        *(f"From {nice_date(item.since)}: {item.text}." for item in found),
         "Come without make-up on the treated area. Tell us about any cold sore, new "
         "medicine or sunburn before the session.",
     ]
@@ -98,10 +105,11 @@ def send_booking_confirmation(sessions: list[Session], *, moved: bool = False) -
             f"{nice_date(local)} at {local:%H:%M}"
         )
     lines += ["", "Before each session:"]
+    rules = advice.advice_rules()
     for session in sessions:
         local = timezone.localtime(session.starts_at)
         lines.append(f"For {nice_date(local)}:")
-        lines += [f"  * {line}" for line in instructions(session)]
+        lines += [f"  * {line}" for line in instructions(session, rules)]
     lines += ["", "The attached calendar file adds the dates to your calendar."]
     _send_with_calendar(
         patient, f"{what} at {settings.CLINIC_NAME}", lines, "booking.ics", sessions, "PUBLISH"

@@ -40,6 +40,15 @@ def pytest_configure(config):
         database.setdefault("TEST", {})["NAME"] = str(test_db)
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, migrated; its seeded rows kept to put back after a flush."""
+    from tests.seeds import snapshot
+
+    with django_db_blocker.unblock():
+        snapshot()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """After a test that flushed the database (see tests/seeds.py), put the seeded rows back."""

@@ -1,6 +1,16 @@
-"""The catalogue and rules, edited by clinic admins in Django's admin."""
+"""The catalogue and rules, edited by clinic admins in Django's admin.
 
-from django.contrib import admin
+Rule edits are audited with their before and after (`AuditedRuleAdmin`), and a screening rule
+that screenings have used is retired, never deleted.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.utils import timezone
+
+from audit.services import Action, audit_log
 
 from .models import (
     AftercareRule,
@@ -10,8 +20,71 @@ from .models import (
     Indication,
     Modality,
     ModalityIndication,
+    ScreeningFinding,
     ScreeningRule,
 )
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(value) + "]"
+    return "-" if value in (None, "") else str(value)
+
+
+def rule_values(obj) -> dict[str, object]:
+    """What an admin edits on a rule, as text to compare: its fields and its many-to-manys."""
+    values: dict[str, object] = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or not field.editable:
+            continue
+        value = getattr(obj, field.name)
+        values[field.name] = str(value) if field.is_relation and value is not None else value
+    if obj.pk:
+        for field in obj._meta.many_to_many:
+            values[field.name] = sorted(str(item) for item in getattr(obj, field.name).all())
+    return values
+
+
+def changes(before: dict, after: dict) -> str:
+    """'window: 7 → 14; window_unit: days → weeks' for the values that differ."""
+    return "; ".join(
+        f"{name}: {_shown(before.get(name))} → {_shown(value)}"
+        for name, value in after.items()
+        if before.get(name) != value
+    )
+
+
+class AuditedRuleAdmin(admin.ModelAdmin):
+    """Writes an audit event for every add, edit and deletion of a rule, naming each changed
+    field with its value before and after, in the admin's own transaction."""
+
+    def save_model(self, request, obj, form, change):
+        before = rule_values(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else {}
+        request._rule_before = before
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        before = getattr(request, "_rule_before", {})
+        detail = changes(before, rule_values(obj)) if change else f"added {obj}"
+        if change and not detail:
+            return
+        action = Action.CHANGE if change else Action.CREATE
+        audit_log(actor=request.user, action=action, obj=obj, request=request, detail=detail)
+
+    def delete_model(self, request, obj):
+        self._audit_deletion(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._audit_deletion(request, obj)
+        super().delete_queryset(request, queryset)
+
+    def _audit_deletion(self, request, obj):
+        detail = f"deleted {obj}: " + changes({}, rule_values(obj))
+        audit_log(actor=request.user, action=Action.DELETE, obj=obj, request=request, detail=detail)
 
 
 class DepthLevelInline(admin.TabularInline):
@@ -53,22 +126,61 @@ class BodyAreaAdmin(admin.ModelAdmin):
 
 
 @admin.register(Factor)
-class FactorAdmin(admin.ModelAdmin):
+class FactorAdmin(AuditedRuleAdmin):
     list_display = ["name", "kind", "in_pre_session_check"]
     list_filter = ["kind", "in_pre_session_check"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["counts_modalities"]
 
 
+USED_RULE = (
+    "This rule has been used by screenings ({count} findings name it), so it cannot be deleted:"
+    " retire it instead (untick Active). Screening then no longer reads it, and the screenings"
+    " made under it keep their findings."
+)
+
+
 @admin.register(ScreeningRule)
-class ScreeningRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "factor", "window_days", "severity", "same_area_only", "active"]
-    list_filter = ["severity", "active", "modalities"]
+class ScreeningRuleAdmin(AuditedRuleAdmin):
+    list_display = [
+        "name",
+        "factor",
+        "window",
+        "window_unit",
+        "severity",
+        "same_area_only",
+        "active",
+        "retired_at",
+    ]
+    list_filter = ["severity", "active", "window_unit", "modalities"]
     filter_horizontal = ["modalities", "levels"]
+    readonly_fields = ["retired_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.active and obj.retired_at is None:
+            obj.retired_at = timezone.now()
+        elif obj.active:
+            obj.retired_at = None
+        super().save_model(request, obj, form, change)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        rule = self.get_object(request, unquote(object_id))
+        if rule is not None and (used := ScreeningFinding.objects.filter(rule=rule).count()):
+            messages.error(request, USED_RULE.format(count=used))
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_deleted_objects(self, objs, request):
+        """A used rule is protected by its findings (PROTECT); the page says what to do instead
+        of listing them."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        used = ScreeningFinding.objects.filter(rule__in=list(objs)).count()
+        if used:
+            protected = [USED_RULE.format(count=used)]
+        return deleted, counts, perms_needed, protected
 
 
 @admin.register(AftercareRule)
-class AftercareRuleAdmin(admin.ModelAdmin):
+class AftercareRuleAdmin(AuditedRuleAdmin):
     list_display = ["text", "modality", "days", "position"]
     list_filter = ["modality"]
     filter_horizontal = ["levels"]

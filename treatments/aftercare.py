@@ -1,4 +1,10 @@
-"""Aftercare: the catalogue's rules turned into dated instructions for one completed session."""
+"""Aftercare: the catalogue's rules turned into dated instructions for one completed session.
+
+A session's aftercare is computed from the rules once, when it is recorded, and kept on the
+session (`Session.aftercare`); what a patient was told then stays what they read later, however
+the rules change. Only a session completed before aftercare was kept is computed from the
+current rules.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +35,19 @@ def aftercare_for(session: Session) -> list[Instruction]:
     `until` is the session's local day (Europe/Amsterdam, from `completed_at`) plus the rule's
     `days`: a session on 11 December with "no retinoids for 3 days" gives until 14 December.
     Calendar days, so month ends and DST changes do not shift it. Returns [] for a session
-    that is not completed. Computed from the current rules on each call (two queries, one
-    more if the session's plan is not already loaded).
+    that is not completed. The instructions kept when the session was recorded, without a
+    query; for a session completed before they were kept, computed from the current rules
+    (two queries, one more if the session's plan is not already loaded).
     """
     if session.status != Session.Status.COMPLETED or session.day is None:
         return []
+    if session.aftercare is not None:
+        return _kept(session.aftercare)
+    return computed(session)
+
+
+def computed(session: Session) -> list[Instruction]:
+    """The instructions the current rules give for `session` on its day."""
     modality_id = session.plan.modality_id
     rules = _rules(
         AftercareRule.objects.filter(Q(modality_id=modality_id) | Q(modality__isnull=True))
@@ -42,17 +56,31 @@ def aftercare_for(session: Session) -> list[Instruction]:
 
 
 def aftercare_for_many(sessions) -> dict[int, list[Instruction]]:
-    """aftercare_for() of several sessions in two queries in all, by session id.
+    """aftercare_for() of several sessions, by session id: no query when every completed one
+    kept its aftercare, else two in all for the rules.
 
     The sessions' plans must be loaded (select_related("plan")) or the lookups cost one each.
     """
-    rules = _rules(AftercareRule.objects.all())
-    return {
-        session.pk: _instructions(session, session.plan.modality_id, rules)
-        if session.status == Session.Status.COMPLETED and session.day is not None
-        else []
-        for session in sessions
-    }
+    sessions = list(sessions)
+    done = [s for s in sessions if s.status == Session.Status.COMPLETED and s.day is not None]
+    rules = _rules(AftercareRule.objects.all()) if any(s.aftercare is None for s in done) else []
+    found = {session.pk: [] for session in sessions}
+    for session in done:
+        found[session.pk] = (
+            _kept(session.aftercare)
+            if session.aftercare is not None
+            else _instructions(session, session.plan.modality_id, rules)
+        )
+    return found
+
+
+def to_keep(instructions: list[Instruction]) -> list[dict]:
+    """The instructions as kept on the session (JSON)."""
+    return [{"text": i.text, "until": i.until.isoformat()} for i in instructions]
+
+
+def _kept(kept: list[dict]) -> list[Instruction]:
+    return [Instruction(text=i["text"], until=date.fromisoformat(i["until"])) for i in kept]
 
 
 def _rules(rules) -> list[tuple[AftercareRule, frozenset[int]]]:

@@ -1,8 +1,21 @@
 from __future__ import annotations
 
-from django import forms
+import datetime as dt
 
-from .models import BodyArea, DepthLevel, Factor, HistoryEntry, Indication, Modality, Screening
+from django import forms
+from django.db.models import Prefetch
+
+from . import windows
+from .models import (
+    BodyArea,
+    DepthLevel,
+    Factor,
+    HistoryEntry,
+    Indication,
+    Modality,
+    Screening,
+    ScreeningRule,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -50,9 +63,27 @@ class PlanForm(forms.Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
+def check_question(factor: Factor) -> str:
+    """The factor as the day's check asks it, with the longest window of its active rules
+    (from their data): 'Laser or IPL treatment elsewhere (in the last 7 days)'."""
+    rules = [rule for rule in factor.active_rules if rule.window]
+    if not rules:
+        return factor.name
+    today = dt.date(2000, 1, 1)  # any day: only the windows' lengths are compared
+    longest = max(rules, key=lambda r: windows.last_day_counted(today, r.window, r.window_unit))
+    return f"{factor.name} (in the last {longest.window_text})"
+
+
+class CheckQuestionsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return check_question(obj)
+
+
 class PreSessionCheckForm(forms.Form):
-    present = forms.ModelMultipleChoiceField(
-        Factor.objects.filter(in_pre_session_check=True),
+    present = CheckQuestionsField(
+        Factor.objects.filter(in_pre_session_check=True).prefetch_related(
+            Prefetch("rules", ScreeningRule.objects.filter(active=True), to_attr="active_rules")
+        ),
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label="Today the patient has",

@@ -6,6 +6,7 @@ migration (see ../shared/DOMAIN.md). Nothing clinical is hard-coded in views.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+from . import windows
 
 
 class Modality(models.Model):
@@ -284,6 +287,9 @@ class Session(models.Model):
     completed_screening = models.ForeignKey(
         "Screening", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The aftercare as it was when the session was recorded (treatments/aftercare.py): a list
+    # of {"text", "until"}; None for a session completed before aftercare was kept.
+    aftercare = models.JSONField(null=True, blank=True, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -382,21 +388,35 @@ class Factor(models.Model):
 class ScreeningRule(models.Model):
     """One contraindication: a factor within a look-back window, for some modalities and levels.
 
-    `window_days` N means: the factor counts when it was present on any day from N days before
-    the session day up to the session day itself (day N counts, day N+1 does not). Without a
-    window, only a factor present on the day counts (an active condition, a medication still
-    taken, something in that day's check).
+    A window of N units (days, weeks or calendar months) counts the factor from the day it was
+    present through the day N units later (treatments/windows.py: one boundary rule for every
+    unit). Without a window, only a factor present on the day counts (an active condition, a
+    medication still taken, something in that day's check).
+
+    The texts shown are built from the rule's data: the reason holds no window, the window is
+    added from `window` and `window_unit`, so an edit to the window changes every text with it.
+    A rule that screenings have used is retired (`active` off), never deleted: their findings
+    point at it.
     """
 
     class Severity(models.TextChoices):
         ABSOLUTE = "absolute", "Absolute (refused)"
         RELATIVE = "relative", "Relative (clinician may proceed, recording why)"
 
+    class Unit(models.TextChoices):
+        DAYS = windows.DAYS, "days"
+        WEEKS = windows.WEEKS, "weeks"
+        MONTHS = windows.MONTHS, "calendar months"
+
     name = models.CharField(max_length=120, unique=True)
     factor = models.ForeignKey(Factor, on_delete=models.PROTECT, related_name="rules")
-    window_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Look-back in days; empty means 'present on the day'."
+    window = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Look-back: the factor counts from its day through this many units later;"
+        " empty means 'present on the day'.",
     )
+    window_unit = models.CharField(max_length=6, choices=Unit.choices, default=Unit.DAYS)
     modalities = models.ManyToManyField(
         Modality, blank=True, related_name="screening_rules", help_text="Empty: every modality."
     )
@@ -411,14 +431,44 @@ class ScreeningRule(models.Model):
         default=False, help_text="Only counts when it happened in the area being treated."
     )
     severity = models.CharField(max_length=10, choices=Severity.choices)
-    reason = models.CharField(max_length=300, help_text="Shown to staff when the rule fires.")
-    active = models.BooleanField(default=True)
+    reason = models.CharField(
+        max_length=300,
+        help_text="Shown to staff when the rule fires, followed by the window ('within 7 days')"
+        " and the evidence. Do not write the window here: it comes from the window fields.",
+    )
+    patient_advice = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="What a booked patient is asked to avoid, e.g. 'no waxing in the treated"
+        " area'; the booking email dates it from the window. Empty: nothing is asked.",
+    )
+    active = models.BooleanField(
+        default=True, help_text="Untick to retire the rule: screening no longer reads it."
+    )
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def window_text(self) -> str:
+        """'7 days', '2 weeks', '6 months'; '' for a rule of the day itself."""
+        return windows.describe(self.window, self.window_unit)
+
+    def clean(self) -> None:
+        if WINDOW_IN_PROSE.search(self.reason or ""):
+            raise ValidationError(
+                {
+                    "reason": "Leave the window out of the reason: it is added from the window"
+                    " and its unit, so the text changes when the window does."
+                }
+            )
+
+
+WINDOW_IN_PROSE = re.compile(r"\b\d+\s*(day|week|month|year)s?\b", re.IGNORECASE)
 
 
 class HistoryEntryQuerySet(models.QuerySet):
@@ -571,8 +621,9 @@ class Screening(models.Model):
 
 class ScreeningFinding(models.Model):
     screening = models.ForeignKey(Screening, on_delete=models.CASCADE, related_name="findings")
+    # PROTECT: a rule that screenings used is retired, never deleted (the admin says so).
     rule = models.ForeignKey(
-        ScreeningRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ScreeningRule, on_delete=models.PROTECT, null=True, blank=True, related_name="findings"
     )
     rule_name = models.CharField(max_length=120, help_text="As it was when the rule fired.")
     severity = models.CharField(max_length=10, choices=ScreeningRule.Severity.choices)

@@ -9,10 +9,11 @@ same answer. Nothing here writes; `services.session_screen()` stores a result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from django.db.models import Prefetch
 
+from . import windows
 from .areas import AreaTree, area_tree
 from .models import (
     BodyArea,
@@ -90,7 +91,7 @@ def screen(
     (a laser session 5 days earlier counts as "laser in the last 7 days" without anyone typing
     it, and booking a laser session also finds a microdermabrasion already booked within the
     window after it); and `check`, that day's PreSessionCheck, if given. A rule's look-back of
-    N days covers the session day and the N days before it (day N counts, day N+1 does not).
+    N units counts an event from its day through the day N units later (treatments/windows.py).
     With `body_area`, rules marked same-area-only only count events in an area overlapping it
     (the area itself, one holding it or one it holds: a cold sore around the lips counts for the
     face), and the built-in minimum interval (the modality's `min_interval_days` between booked
@@ -195,9 +196,10 @@ def _when(day: date, on: date) -> str:
 
 
 def _record_evidence(rule: ScreeningRule, data: ScreeningData, *, on: date, area_id) -> list[str]:
-    """The rule's factor in the patient's history or in the day's check, within its look-back."""
+    """The rule's factor in the patient's history or in the day's check, within its look-back
+    (treatments/windows.py: the event's day through the day the window's units later)."""
     factor = rule.factor
-    start = on - timedelta(days=rule.window_days or 0)
+    window, unit = rule.window, rule.window_unit
     found: list[str] = []
     for entry in data.history:
         if entry.factor_id != factor.pk:
@@ -210,15 +212,18 @@ def _record_evidence(rule: ScreeningRule, data: ScreeningData, *, on: date, area
         ):
             continue
         if factor.kind in (Factor.Kind.TREATMENT, Factor.Kind.EXPOSURE):
-            if entry.started_on and start <= entry.started_on <= on:
+            if entry.started_on and windows.counts(entry.started_on, on, window, unit):
                 found.append(f"{factor.name} {_when(entry.started_on, on)}, in the history")
         else:
-            began = entry.started_on or date.min
-            ended = entry.ended_on or date.max
-            if began <= on and ended >= start:
-                still = "ongoing" if entry.ended_on is None else f"until {ended:%-d %B %Y}"
+            if windows.period_counts(entry.started_on, entry.ended_on, on, window, unit):
+                ended = entry.ended_on
+                still = "ongoing" if ended is None else f"until {ended:%-d %B %Y}"
                 found.append(f"{factor.name} in the history ({still})")
-    if factor.pk in data.check_present and data.check_day and start <= data.check_day <= on:
+    if (
+        factor.pk in data.check_present
+        and data.check_day
+        and windows.counts(data.check_day, on, window, unit)
+    ):
         found.append(f"{factor.name} noted in the pre-session check of {data.check_day:%-d %B}")
     return found
 
@@ -239,19 +244,19 @@ def _session_evidence(
     laser): a session the rule protects (a microdermabrasion), not yet done, booked within the
     window after it."""
     counted = _ids(rule).counted
-    window = rule.window_days or 0
+    window, unit = rule.window, rule.window_unit
     found: list[str] = []
     for fact in data.sessions:
         if fact.id == exclude_session_id:
             continue
         if rule.same_area_only and area_id and not data.areas.overlapping(area_id) & fact.area_ids:
             continue
-        days_before = (on - fact.day).days
-        if applies and fact.modality.pk in counted and 0 <= days_before <= window:
+        if applies and fact.modality.pk in counted and windows.counts(fact.day, on, window, unit):
             found.append(f"{fact.modality.name} session here {_when(fact.day, on)}")
         elif (
             modality.pk in counted
-            and -window <= days_before < 0
+            and fact.day > on
+            and windows.counts(on, fact.day, window, unit)
             and fact.status != Session.Status.COMPLETED
             and _applies(rule, fact.modality.pk, fact.level_id)
         ):
@@ -288,7 +293,7 @@ def evaluate(
             findings.append(
                 Finding(
                     severity=rule.severity,
-                    reason=f"{rule.reason} ({'; '.join(evidence)})",
+                    reason=reason_text(rule, evidence),
                     rule_name=rule.name,
                     rule=rule,
                 )
@@ -297,6 +302,19 @@ def evaluate(
         findings.extend(_interval_findings(data, modality, on, area_id, exclude_session_id))
     findings.sort(key=lambda finding: (not finding.is_absolute, finding.rule_name))
     return findings
+
+
+def reason_text(rule: ScreeningRule, evidence: list[str]) -> str:
+    """What staff read when `rule` fires: its reason, then its window from the rule's data and
+    the evidence, e.g. "No microdermabrasion after a laser or IPL treatment. (within 7 days:
+    Laser resurfacing session here on 10 March, 5 days before)"."""
+    window = f"within {rule.window_text}: " if rule.window else ""
+    return f"{rule.reason} ({window}{'; '.join(evidence)})"
+
+
+def applies(rule: ScreeningRule, modality_id: int, level_id: int | None) -> bool:
+    """Whether `rule` screens a session of this modality at this level (None: any level)."""
+    return _applies(rule, modality_id, level_id)
 
 
 def _interval_findings(data, modality, on, area_id, exclude_session_id) -> list[Finding]:

@@ -85,19 +85,25 @@ class FactorSerializer(serializers.ModelSerializer):
 
 
 class ScreeningRuleSerializer(serializers.ModelSerializer):
+    window_text = serializers.CharField(read_only=True)
+
     class Meta:
         model = ScreeningRule
         fields = [
             "id",
             "name",
             "factor",
-            "window_days",
+            "window",
+            "window_unit",
+            "window_text",
             "modalities",
             "levels",
             "same_area_only",
             "severity",
             "reason",
+            "patient_advice",
             "active",
+            "retired_at",
         ]
 
 
@@ -196,6 +202,10 @@ class FindingSerializer(serializers.ModelSerializer):
 
 class ScreeningSerializer(serializers.ModelSerializer):
     findings = FindingSerializer(many=True, read_only=True)
+    # "" until a clinician overrides.
+    override_category = serializers.ChoiceField(
+        choices=Screening.OverrideCategory.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Screening

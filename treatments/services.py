@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.services import Action, audit_log, audited_update
 
-from . import gate
+from . import aftercare, gate
 from . import screening as engine
 from .models import (
     BodyArea,
@@ -425,7 +425,8 @@ def session_record(
     """Records what was done and completes the session; its aftercare runs from its booked day.
 
     Only through the gate (treatments/gate.py): the day's screening of this session, for the
-    level used, still current, allowing treatment. The completed session names it.
+    level used, still current, allowing treatment. The completed session names it, and keeps
+    its aftercare as the rules give it now: a later rule edit does not rewrite it.
     """
     session = (
         Session.objects.select_for_update(of=("self",))
@@ -452,6 +453,7 @@ def session_record(
     session.recorded_by = by
     if session.practitioner_id is None and by is not None and by.is_authenticated:
         session.practitioner = by
+    session.aftercare = aftercare.to_keep(aftercare.computed(session))
     session.full_clean()
     session.save()
     session.areas.set(areas or [session.plan.body_area])

@@ -28,5 +28,9 @@ def countdown(value):
 
 @register.filter
 def pre_treatment(session):
-    """The booking email's pre-treatment instructions, with this session's real dates."""
-    return notifications.instructions(session) if session.starts_at else []
+    """The booking email's pre-treatment instructions, with this session's real dates (as
+    portal.queries.overview put them on the session, with the rules read once)."""
+    if not session.starts_at:
+        return []
+    found = getattr(session, "pre_treatment", None)
+    return found if found is not None else notifications.instructions(session)

@@ -53,9 +53,10 @@ def test_home_shows_the_plan_progress_next_session_and_chart(signed_in, course):
 
 def test_home_shows_instructions_before_the_next_session_with_dates(signed_in, course):
     html = signed_in.get(reverse("portal:home")).content.decode()
-    # Seven days before Monday 23 March: from Monday 16 March, no waxing, laser or IPL.
+    # The rules' windows before Monday 23 March: waxing 7 days (from Monday 16 March), a deep
+    # tan 14 days (from Monday 9 March).
     assert "From Monday 16 March 2026: no waxing in the treated area" in html
-    assert "Avoid tanning" in html
+    assert "From Monday 9 March 2026: no tanning or sunbathing" in html
     assert "Still to book: session 5, session 6." in html
 
 

@@ -45,12 +45,15 @@ def test_home_queries_stay_constant(client, alice, course, grow, django_assert_n
     grow()
     # 1 session, 2 user, 3-4 the account's own and group permissions (role check), 5 the
     # account's patient, 6 plans with progress counts and modality/area/indication, 7 all
-    # sessions with level and practitioner, 8-9 aftercare rules and their levels, 10 released
-    # consented ready comparisons with their photos' sessions, 11 the audit actor's groups,
-    # then the audit writes (chain head lock, insert, head update).
-    with django_assert_num_queries(11 + AUDIT_WRITES):
+    # sessions with level and practitioner, 8-11 the screening rules that ask something of a
+    # booked patient with their modalities, levels and counted modalities (read once for all
+    # upcoming sessions), 12-13 aftercare rules and their levels (for the sessions completed
+    # without keeping it), 14 released consented ready comparisons with their photos'
+    # sessions, 15 the audit actor's groups, then the audit writes (chain head lock, insert,
+    # head update).
+    with django_assert_num_queries(15 + AUDIT_WRITES):
         client.get(url)
-    assert small == 11 + AUDIT_WRITES
+    assert small == 15 + AUDIT_WRITES
 
 
 def test_history_queries_stay_constant(client, alice, course, grow, django_assert_num_queries):
@@ -73,9 +76,10 @@ def test_session_and_comparison_pages_take_fixed_queries(
     session = course.sessions.get(status=Session.Status.BOOKED)
     grow()
     # 1 session, 2 user, 3-4 permissions, 5 patient, 6 the session with plan, modality, area,
-    # indication, level and practitioner, 7-10 the audit view event (a booked session has no
-    # aftercare yet: no rules are read).
-    with django_assert_num_queries(7 + AUDIT_WRITES):
+    # indication, level and practitioner, 7-10 the screening rules that ask something of a
+    # booked patient, their modalities, levels and counted modalities, 11-14 the audit view
+    # event (a booked session has no aftercare yet: no aftercare rules are read).
+    with django_assert_num_queries(11 + AUDIT_WRITES):
         client.get(reverse("portal:session", args=[session.pk]))
     # 1-5 as above, 6 the comparison with area, plan, photos and their sessions, 7-10 audit.
     with django_assert_num_queries(7 + AUDIT_WRITES):

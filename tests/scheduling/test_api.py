@@ -43,7 +43,7 @@ def test_availability(api, clinic, django_assert_max_num_queries):
 
 
 def test_a_search_follows_the_patients_record(api, clinic, alice):
-    """Isotretinoin stopped 8 September refuses the week (183 days run through 10 March): a
+    """Isotretinoin stopped 8 September refuses the week (6 months run through 8 March): a
     change to the patient's record alone, not to the calendar."""
     import datetime as dt
 
@@ -201,7 +201,7 @@ def test_the_desk_is_told_of_a_relative_finding_when_booking(api, clinic, alice,
     rule = ScreeningRule.objects.create(
         name="Rosacea on record",
         factor=rosacea,
-        window_days=365,
+        window=365,
         severity=ScreeningRule.Severity.RELATIVE,
         reason="Rosacea may flare after treatment",
     )

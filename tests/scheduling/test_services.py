@@ -225,7 +225,8 @@ def test_a_stopped_course_cannot_be_booked(clinic, front_desk_user):
 
 
 def test_screening_known_in_advance_blocks_booking_and_the_search(clinic, alice, front_desk_user):
-    """Isotretinoin stopped 8 September; the 183-day rule counts through 10 March (day 183)."""
+    """Isotretinoin stopped 8 September; the 6-month rule counts through 8 March, 6 calendar
+    months on, and 9 March is free."""
     from scheduling.availability import find_slots
     from treatments.models import Factor, Screening
     from treatments.services import history_add
@@ -247,8 +248,8 @@ def test_screening_known_in_advance_blocks_booking_and_the_search(clinic, alice,
         session=session, first_day=dt.date(2026, 3, 2), last_day=dt.date(2026, 3, 13)
     )
     first_day = min(s.starts_at.astimezone(AMS).date() for s in slots)
-    assert first_day == dt.date(2026, 3, 11)
+    assert first_day == dt.date(2026, 3, 9)
 
-    booked = book(clinic, session, at(11, 10), front_desk_user, notify=False)
+    booked = book(clinic, session, at(9, 10), front_desk_user, notify=False)
     stored = Screening.objects.get(session=booked, occasion=Screening.Occasion.BOOKING)
     assert (stored.outcome, stored.screened_by) == (Screening.Outcome.CLEAR, front_desk_user)

@@ -51,13 +51,20 @@ def test_condition_active_in_history_is_absolute_and_a_resolved_one_is_not(alice
     assert run(alice, catalogue, "microdermabrasion") == []
 
 
-@pytest.mark.parametrize(("days_before", "fires"), [(182, True), (183, True), (184, False)])
-def test_medication_window_edges_isotretinoin_six_months(alice, catalogue, days_before, fires):
+@pytest.mark.parametrize(
+    ("stopped", "fires"),
+    [
+        (datetime.date(2025, 9, 21), True),
+        (datetime.date(2025, 9, 20), True),  # 20 March is 6 calendar months on: still counts
+        (datetime.date(2025, 9, 19), False),
+    ],
+)
+def test_medication_window_edges_isotretinoin_six_months(alice, catalogue, stopped, fires):
     history_add(
         patient=alice,
         factor=catalogue.factor("isotretinoin"),
         started_on=datetime.date(2025, 1, 1),
-        ended_on=DAY - datetime.timedelta(days=days_before),
+        ended_on=stopped,
     )
     findings = run(alice, catalogue, "laser_peel")
     assert names(findings) == (["Isotretinoin in the last 6 months"] if fires else [])
@@ -108,7 +115,7 @@ def test_the_evidence_names_each_session_in_date_order(alice, catalogue, session
     session_done(alice, "laser_peel", DAY - datetime.timedelta(days=6))
     (finding,) = run(alice, catalogue, "microdermabrasion")
     assert finding.reason.endswith(
-        "(Laser peel session here on 14 March, 6 days before; "
+        "(within 7 days: Laser peel session here on 14 March, 6 days before; "
         "Laser peel session here on 18 March, 2 days before)"
     )
 
@@ -183,7 +190,7 @@ def test_rules_are_data_an_admin_changes(alice, catalogue):
     )
     assert run(alice, catalogue, "microdermabrasion") == []
     rule = ScreeningRule.objects.get(name="Laser or IPL in the last 7 days")
-    rule.window_days = 14
+    rule.window = 14
     rule.severity = ScreeningRule.Severity.RELATIVE
     rule.save()
     assert [f.severity for f in run(alice, catalogue, "microdermabrasion")] == ["relative"]
