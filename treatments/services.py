@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.services import Action, audit_log, audited_update
 
-from . import gate
+from . import gate, lifts
 from . import screening as engine
 from .models import (
     BodyArea,
@@ -49,11 +49,27 @@ def default_levels(modality: Modality, count: int) -> list[DepthLevel]:
     return [levels[round(i * (len(levels) - 1) / (count - 1))] for i in range(count)]
 
 
+class PlanRefused(ValidationError):
+    """Planning refused by an absolute screening finding: the reasons, the first day a course
+    could start (None while the finding lasts with no end in the history), and the screening
+    that refused it, kept on record without a plan."""
+
+    def __init__(self, *, findings: list[engine.Finding], first_possible: date | None, screening):
+        self.findings = findings
+        self.first_possible = first_possible
+        self.screening = screening
+        self.reasons = [finding.reason for finding in findings if lifts.absolute(finding)]
+        if first_possible is not None:
+            when = f"The first possible start is {first_possible:%A %-d %B %Y}."
+        else:
+            when = "It has no end in the history: no start date can be given while it lasts."
+        super().__init__(f"Refused by screening: {'; '.join(self.reasons)}. {when}")
+
+
 def propose_schedule(*, first_date: date, session_count: int, interval_days: int) -> list[date]:
     return [first_date + timedelta(days=i * interval_days) for i in range(session_count)]
 
 
-@transaction.atomic
 def plan_create(
     *,
     patient,
@@ -70,8 +86,41 @@ def plan_create(
     """Plans a course and proposes its dated sessions; screens it for the first session's day.
 
     `session_count` and `interval_days` default to the modality's catalogue values, `levels`
-    (one per session) to `default_levels()`. The screening is stored with the plan.
+    (one per session) to `default_levels()`. The screening is stored with the plan. An absolute
+    finding on the first day refuses the plan (PlanRefused, with the first possible start);
+    the refusing screening is kept, without a plan.
     """
+    with transaction.atomic():
+        plan_or_refusal = _plan_create(
+            patient=patient,
+            indication=indication,
+            body_area=body_area,
+            modality=modality,
+            first_date=first_date,
+            session_count=session_count,
+            interval_days=interval_days,
+            levels=levels,
+            notes=notes,
+            by=by,
+        )
+    if isinstance(plan_or_refusal, PlanRefused):
+        raise plan_or_refusal
+    return plan_or_refusal
+
+
+def _plan_create(
+    *,
+    patient,
+    indication: Indication,
+    body_area: BodyArea,
+    modality: Modality,
+    first_date: date,
+    session_count: int | None,
+    interval_days: int | None,
+    levels: list[DepthLevel] | None,
+    notes: str,
+    by,
+) -> TreatmentPlan | PlanRefused:
     if indication.not_treatable_reason:
         raise ValidationError({"indication": indication.not_treatable_reason})
     if not ModalityIndication.objects.filter(modality=modality, indication=indication).exists():
@@ -96,6 +145,26 @@ def plan_create(
     for level in levels:
         if level.modality_id != modality.pk:
             raise ValidationError({"levels": f"{level} is not a level of {modality.name}."})
+    first_level = levels[0] if levels else None
+    data = engine.load(patient=patient)
+    findings = engine.evaluate(
+        data, modality=modality, depth_level=first_level, on=first_date, body_area=body_area
+    )
+    if any(lifts.absolute(finding) for finding in findings):
+        screening = screening_create(
+            patient=patient,
+            modality=modality,
+            depth_level=first_level,
+            body_area=body_area,
+            on=first_date,
+            occasion=Screening.Occasion.PLANNING,
+            findings=findings,
+            by=by,
+        )
+        first_possible = lifts.first_clear_day(
+            data, modality=modality, depth_level=first_level, body_area=body_area, start=first_date
+        )
+        return PlanRefused(findings=findings, first_possible=first_possible, screening=screening)
 
     plan = TreatmentPlan(
         patient=patient,
@@ -121,13 +190,6 @@ def plan_create(
         sessions.append(session)
     Session.objects.bulk_create(sessions)
     audit_log(actor=by, action=Action.CREATE, obj=plan, detail=f"{session_count} sessions")
-    findings = engine.screen(
-        patient=patient,
-        modality=modality,
-        depth_level=levels[0] if levels else None,
-        on=first_date,
-        body_area=body_area,
-    )
     screening_create(
         patient=patient,
         modality=modality,
