@@ -118,6 +118,7 @@ def arrival(request, session_id: int, status: str):
     except ValidationError as error:
         return _error(request, error, session)
     if request.htmx:
+        row = queries.with_screening_state([row])[0]
         return render(request, "scheduling/_today_row.html", {"session": row})
     return redirect("scheduling:session", session.pk)
 
@@ -210,6 +211,36 @@ def session_cancel(request, session_id: int):
     late = " (late cancellation)" if session.booking.cancelled_late else ""
     messages.success(request, f"Session {session.number} was cancelled{late}.")
     return redirect(_day_url(timezone.localtime(session.starts_at).date()))
+
+
+@role_required(DESK)
+def flagged(request, patient_id: int):
+    """A patient's booked sessions that screening flags, to cancel together or move one by one."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    problems: list[str] = []
+    if request.method == "POST":
+        ids = [int(v) for v in request.POST.getlist("sessions") if v.isdigit()]
+        try:
+            cancelled = services.flagged_cancel(
+                patient=patient, session_ids=ids, by=request.user, request=request
+            )
+        except ValidationError as error:
+            problems = error.messages
+        else:
+            messages.success(request, f"{len(cancelled)} flagged sessions were cancelled.")
+            return redirect("scheduling:flagged", patient.pk)
+    sessions = (
+        Session.objects.flagged()
+        .filter(patient=patient)
+        .select_related("plan__modality", "practitioner")
+    )
+    audit_log(actor=request.user, action=AuditEvent.Action.VIEW, obj=patient, request=request)
+    return render(
+        request,
+        "scheduling/flagged.html",
+        {"patient": patient, "sessions": sessions, "problems": problems},
+        status=400 if problems else 200,
+    )
 
 
 @role_required(DESK)

@@ -123,6 +123,9 @@ class SessionSerializer(serializers.ModelSerializer):
             "products",
             "notes",
             "recorded_by",
+            "flag",
+            "flag_reason",
+            "flag_lifts_on",
         ]
         read_only_fields = fields
 

@@ -240,6 +240,62 @@ HISTORY_FIELDS = ("factor", "started_on", "ended_on", "body_area", "notes")
 
 
 @transaction.atomic
+def sessions_rescreen(*, patient, by=None, today: date | None = None) -> list[Session]:
+    """Screens the patient's booked sessions ahead again, from what the database holds now, and
+    flags each that a screening rule concerns (absolute: refused; relative: the clinician
+    decides) with the findings and the first day they lift; clears a flag that no longer
+    holds. Called in the transaction of whatever changed what screening reads (the history,
+    a session moved). Returns the sessions whose flag changed."""
+    today = today or timezone.localdate()
+    sessions = [
+        session
+        for session in Session.objects.filter(
+            patient=patient, status__in=Session.FLAGGABLE_STATUSES, starts_at__isnull=False
+        ).select_related("plan__modality", "plan__body_area", "depth_level")
+        if session.day >= today
+    ]
+    if not sessions and not Session.objects.filter(patient=patient).exclude(flag="").exists():
+        return []
+    data = engine.load(patient=patient)
+    changed = []
+    for session in sessions:
+        plan = session.plan
+        where = {
+            "modality": plan.modality,
+            "depth_level": session.depth_level,
+            "body_area": plan.body_area,
+            "exclude_session_id": session.pk,
+        }
+        findings = [f for f in engine.evaluate(data, on=session.day, **where) if f.rule]
+        if any(finding.is_absolute for finding in findings):
+            flag = Session.Flag.BLOCKED
+        elif findings:
+            flag = Session.Flag.CONFIRM
+        else:
+            flag = Session.Flag.NONE
+        reason = "; ".join(finding.reason for finding in findings)
+        select = lifts.absolute if flag == Session.Flag.BLOCKED else lifts.from_rules
+        lifts_on = (
+            lifts.first_clear_day(data, start=session.day, select=select, **where)
+            if findings
+            else None
+        )
+        if (session.flag, session.flag_reason, session.flag_lifts_on) == (flag, reason, lifts_on):
+            continue
+        session.flag, session.flag_reason, session.flag_lifts_on = flag, reason, lifts_on
+        session.flagged_at = timezone.now() if flag else None
+        session.save(update_fields=["flag", "flag_reason", "flag_lifts_on", "flagged_at"])
+        detail = f"flagged: {flag}" if flag else "flag cleared"
+        audit_log(actor=by, action=Action.CHANGE, obj=session, detail=detail)
+        changed.append(session)
+    # A flag left on a session no longer ahead (cancelled, done, past) says nothing any more.
+    Session.objects.filter(patient=patient).exclude(flag="").exclude(
+        pk__in=[session.pk for session in sessions]
+    ).update(flag="", flag_reason="", flag_lifts_on=None, flagged_at=None)
+    return changed
+
+
+@transaction.atomic
 def history_add(
     *,
     patient,
@@ -262,12 +318,17 @@ def history_add(
     entry.full_clean()
     entry.save()
     audit_log(actor=by, action=Action.CREATE, obj=entry)
+    sessions_rescreen(patient=patient, by=by)
     return entry
 
 
+@transaction.atomic
 def history_update(*, entry: HistoryEntry, by=None, **changes) -> HistoryEntry:
-    """Changes the named fields (HISTORY_FIELDS) of a history entry."""
-    return audited_update(obj=entry, fields=HISTORY_FIELDS, changes=changes, by=by)
+    """Changes the named fields (HISTORY_FIELDS) of a history entry, and screens the patient's
+    booked sessions again."""
+    entry = audited_update(obj=entry, fields=HISTORY_FIELDS, changes=changes, by=by)
+    sessions_rescreen(patient=entry.patient, by=by)
+    return entry
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from core.decorators import role_required
 from core.views import form_status
 from people.models import Patient
 
-from . import services
+from . import gate, services
 from .aftercare import aftercare_for
 from .forms import (
     HistoryEntryForm,
@@ -105,6 +105,9 @@ def chart(request, patient_id: int):
         .with_progress()
         .select_related("modality", "body_area", "indication"),
         "sessions": _chart_sessions(patient),
+        "flagged": Session.objects.flagged()
+        .filter(patient=patient)
+        .select_related("plan__modality"),
     }
     if user.has_perm("treatments.view_historyentry"):
         context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
@@ -222,6 +225,7 @@ def _session(session_id: int) -> Session:
 def session_detail(request, session_id: int, check_form=None, status=200):
     session = _session(session_id)
     audit_log(actor=request.user, action=Action.VIEW, obj=session, request=request)
+    is_open = session.status in services.OPEN_STATUSES
     return render(
         request,
         "treatments/session_detail.html",
@@ -233,7 +237,9 @@ def session_detail(request, session_id: int, check_form=None, status=200):
             "check_form": check_form or PreSessionCheckForm(),
             "aftercare": aftercare_for(session),
             "areas": session.areas.all(),
-            "open": session.status in services.OPEN_STATUSES,
+            "open": is_open,
+            # What recording would answer now: the record button is offered only when clear.
+            "gate_state": gate.state(session) if is_open else None,
         },
         status=status,
     )

@@ -30,3 +30,9 @@ def countdown(value):
 def pre_treatment(session):
     """The booking email's pre-treatment instructions, with this session's real dates."""
     return notifications.instructions(session) if session.starts_at else []
+
+
+@register.filter
+def contact_us(session):
+    """Asks the patient to contact us when screening flags the session; never the detail."""
+    return notifications.contact_us(session)

@@ -120,8 +120,9 @@ def test_the_chart_shows_history_plans_sessions_and_screenings(
     # session, user, the user's own permissions, their groups' permissions (has_perm caches
     # them), the patient, plans with progress, sessions with plan/modality/area/level,
     # history with factors and areas, screenings with modality/level/users/session, their
-    # findings, the viewer's groups for the audit record, then the audit writes
-    with django_assert_num_queries(11 + AUDIT_WRITES):
+    # findings, the flagged sessions, the viewer's groups for the audit record, then the
+    # audit writes
+    with django_assert_num_queries(12 + AUDIT_WRITES):
         response = client.get(url)
     assert response.content.decode().count("Microneedling · Back · ") == 8
 
