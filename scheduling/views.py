@@ -23,7 +23,7 @@ from people.models import Patient
 from treatments.models import Session, TreatmentPlan
 
 from . import calendar, queries, services
-from .availability import find_slots
+from .availability import find_slots, screening_blocks
 from .forms import (
     BookForm,
     CancelForm,
@@ -248,17 +248,20 @@ def session_slots(request, session_id: int):
     """Free slots for one planned session; the list updates with htmx as preferences change."""
     session = _session(session_id)
     form = SlotSearchForm(request.GET or None)
-    slots = []
+    slots, blocks = [], []
     if form.is_bound and form.is_valid():
         first_day = form.cleaned_data["first_day"]
+        last_day = first_day + dt.timedelta(days=form.cleaned_data["days"] - 1)
         slots = find_slots(
             session=session,
             first_day=first_day,
-            last_day=first_day + dt.timedelta(days=form.cleaned_data["days"] - 1),
+            last_day=last_day,
             practitioner_user_id=form.cleaned_data["practitioner"],
             mornings_only=form.cleaned_data["mornings_only"],
         )[:60]
-    context = {"session": session, "form": form, "slots": slots}
+        if not slots:  # say what screening refuses, if anything, and until when
+            blocks = screening_blocks(session, first_day, last_day)
+    context = {"session": session, "form": form, "slots": slots, "blocks": blocks}
     if request.htmx:
         return render(request, "scheduling/_slots.html", context, status=form_status(form))
     return render(request, "scheduling/slots.html", context, status=form_status(form))

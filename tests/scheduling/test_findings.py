@@ -1,6 +1,6 @@
-"""Issue 17, observation 5: a new finding reaches every booked session at once (chart,
+"""Issue 17, observations 5 and 12: a new finding reaches every booked session at once (chart,
 desk calendar, check-in list, session pages, portal, reminder), the desk can act on it in one
-step, and check-in shows the screening state."""
+step, check-in shows the screening state, and a blocked search says what blocks it."""
 
 from __future__ import annotations
 
@@ -244,3 +244,27 @@ def test_check_in_shows_the_screening_state_and_record_is_offered_only_when_it_c
         page = client.get(detail).content.decode()
         assert state in page
         assert ("Record the session" in page) is can_record
+
+
+# --- observation 12: a blocked search says what blocks it -----------------------------------
+
+
+def test_a_blocked_search_names_the_finding_and_when_it_lifts(
+    client, clinic, alice, front_desk_user, clinician_user
+):
+    treatments.history_add(
+        patient=alice,
+        factor=factor("waxing"),
+        started_on=dt.date(2026, 3, 1),
+        body_area=face(),
+        by=clinician_user,
+    )
+    client.force_login(front_desk_user)
+    session = clinic.sessions[0]
+    page = client.get(
+        reverse("scheduling:session_slots", args=[session.pk]),
+        {"first_day": "2026-03-02", "days": 5},
+    ).content.decode()
+    assert "No free time" in page
+    assert "No treatment where the skin was waxed in the last 7 days" in page
+    assert "Monday 9 March 2026" in page
