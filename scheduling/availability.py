@@ -19,7 +19,7 @@ from django.db.models import DurationField, ExpressionWrapper, F, Max, Min, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from treatments import screening
+from treatments import lifts, screening
 from treatments.models import Session
 
 from . import rules
@@ -620,3 +620,47 @@ def check_slot(
         return verdict.reasons, None
     ends_at = starts_at + dt.timedelta(minutes=context.minutes)
     return [], Slot(starts_at, ends_at, practitioner, verdict.room, context.device)
+
+
+@dataclass(frozen=True)
+class ScreeningBlock:
+    """An absolute finding that refuses days of a search, and the first day it no longer does
+    (None: it has no end in the history)."""
+
+    reason: str
+    lifts_on: dt.date | None
+
+
+def screening_blocks(
+    session: Session, first_day: dt.date, last_day: dt.date
+) -> list[ScreeningBlock]:
+    """What a search that found nothing says about screening: each absolute finding that
+    refuses a day of [first_day, last_day] for `session`, with the day it lifts. Evaluated as
+    the search does (SearchContext.screening_refusals), on the patient's data loaded once."""
+    data = screening.load(patient=session.patient)
+    plan = session.plan
+    where = {
+        "modality": plan.modality,
+        "depth_level": session.depth_level,
+        "body_area": plan.body_area,
+        "exclude_session_id": session.pk,
+    }
+    first_refused: dict[str, tuple[str, dt.date]] = {}
+    day = first_day
+    while day <= last_day:
+        for finding in screening.evaluate(data, on=day, **where):
+            if lifts.absolute(finding):
+                first_refused.setdefault(finding.rule_name, (finding.reason, day))
+        day += dt.timedelta(days=1)
+    blocks = []
+    for name, (reason, refused_on) in first_refused.items():
+
+        def this_rule(finding, name=name):
+            return lifts.absolute(finding) and finding.rule_name == name
+
+        blocks.append(
+            ScreeningBlock(
+                reason, lifts.first_clear_day(data, start=refused_on, select=this_rule, **where)
+            )
+        )
+    return blocks

@@ -45,11 +45,16 @@ class Entry:
     practitioner: str
     room_id: int | None
     room: str
+    flag: str = ""  # what screening finds for the booked day now (treatments Session.flag)
+    flag_label: str = ""
+    flag_reason: str = ""
+    flag_lifts_on: dt.date | None = None
 
 
 def entries(sessions) -> list[Entry]:
     """The calendar entries of a Session queryset (already filtered and ordered)."""
     labels = dict(Session.Status.choices)
+    flags = dict(Session.Flag.choices)
     url = id_url("scheduling:session")
     rows = sessions.values_list(
         "pk",
@@ -66,6 +71,9 @@ def entries(sessions) -> list[Entry]:
         "practitioner__username",
         "booking__room_id",
         "booking__room__name",
+        "flag",
+        "flag_reason",
+        "flag_lifts_on",
     )
     localtime = timezone.localtime
     return [
@@ -85,6 +93,10 @@ def entries(sessions) -> list[Entry]:
             practitioner=f"{p_first} {p_last}".strip() or (p_username or ""),
             room_id=room_id,
             room=room or "",
+            flag=flag,
+            flag_label=flags.get(flag, ""),
+            flag_reason=flag_reason,
+            flag_lifts_on=flag_lifts_on,
         )
         for (
             pk,
@@ -101,6 +113,9 @@ def entries(sessions) -> list[Entry]:
             p_username,
             room_id,
             room,
+            flag,
+            flag_reason,
+            flag_lifts_on,
         ) in rows
     ]
 

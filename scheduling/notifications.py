@@ -150,11 +150,38 @@ def _send_with_calendar(patient, subject: str, lines: list[str], filename: str, 
     message.send()
 
 
+def contact_us(session: Session) -> str:
+    """For the patient, when screening flags the session since it was booked: call us, without
+    the clinical detail (an email or a portal page is no place for it). "" when not flagged."""
+    if session.flag != Session.Flag.BLOCKED or session.status not in Session.FLAGGABLE_STATUSES:
+        return ""
+    return (
+        "Please contact us before this session: something in your record means we need to "
+        f"talk to you before it can go ahead. Call us on {settings.CLINIC_PHONE}."
+    )
+
+
 def send_reminder(session: Session) -> bool:
     patient = session.patient
     if not patient.email:
         return False
     local = timezone.localtime(session.starts_at)
+    if notice := contact_us(session):
+        EmailMessage(
+            subject=f"Please contact us about your session on {nice_date(local)}",
+            body="\n".join(
+                [
+                    f"Dear {patient.first_name},",
+                    "",
+                    f"Your {session.plan.modality.name.lower()} session is booked for "
+                    f"{nice_date(local)} at {local:%H:%M}.",
+                    "",
+                    notice,
+                ]
+            ),
+            to=[patient.email],
+        ).send()
+        return True
     body = "\n".join(
         [
             f"Dear {patient.first_name},",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from treatments import gate
 from treatments.models import Session
 
 from .rules import local_midnight
@@ -23,10 +24,22 @@ def check_in_rows():
 
 def check_in_list(day: dt.date) -> list[Session]:
     """The check-in list of a local day: one query, so one consistent read (a row changed by
-    check-in or no-show is read back by the service, in its transaction)."""
-    return list(
-        check_in_rows().filter(
-            starts_at__gte=local_midnight(day),
-            starts_at__lt=local_midnight(day + dt.timedelta(days=1)),
+    check-in or no-show is read back by the service, in its transaction), and two more for
+    each row's screening state."""
+    return with_screening_state(
+        list(
+            check_in_rows().filter(
+                starts_at__gte=local_midnight(day),
+                starts_at__lt=local_midnight(day + dt.timedelta(days=1)),
+            )
         )
     )
+
+
+def with_screening_state(sessions: list[Session]) -> list[Session]:
+    """Sets `screening_state` (treatments.gate.State) on each row: not screened, clear, a
+    relative finding to confirm, or blocked."""
+    states = gate.list_states(sessions)
+    for session in sessions:
+        session.screening_state = states[session.pk]
+    return sessions

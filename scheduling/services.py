@@ -19,7 +19,7 @@ from audit.models import AuditEvent
 from audit.services import audit_log
 from core.tasks import task_send_on_commit
 from treatments.models import Session, TreatmentPlan
-from treatments.services import session_check_bookable
+from treatments.services import session_check_bookable, sessions_rescreen
 
 from . import availability, queries
 from .models import Booking, Reservation
@@ -260,6 +260,8 @@ def session_reschedule(
             detail=f"moved from {timezone.localtime(before):%Y-%m-%d %H:%M} to "
             f"{timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}",
         )
+        # The new day may lift a screening flag, or raise one.
+        sessions_rescreen(patient=session.patient, by=by)
         _send_confirmation_on_commit([session.pk], moved=True)
         return []
 
@@ -312,6 +314,30 @@ def session_cancel(
         )
         _send_cancellation_on_commit(session.pk)
     return session
+
+
+FLAGGED_CANCEL_REASON = "A screening finding: the session cannot go ahead as booked."
+
+
+def flagged_cancel(*, patient, session_ids: list[int], by, request=None) -> list[Session]:
+    """Cancels, for the clinic and in one step, the chosen sessions that screening flags."""
+    with transaction.atomic():
+        chosen = list(
+            Session.objects.flagged().filter(
+                patient=patient, pk__in=session_ids, status=Session.Status.BOOKED
+            )
+        )
+        if not chosen:
+            raise ValidationError("Choose at least one flagged session to cancel.")
+        for session in chosen:
+            session_cancel(
+                session=session,
+                cancelled_by=Booking.CancelledBy.CLINIC,
+                reason=FLAGGED_CANCEL_REASON,
+                by=by,
+                request=request,
+            )
+    return chosen
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("book/patients/", views.book_patients, name="book_patients"),
     path("plans/<int:plan_id>/book/", views.course_book, name="course_book"),
     path("sessions/<int:session_id>/", views.session_detail, name="session"),
+    path("patients/<int:patient_id>/flagged/", views.flagged, name="flagged"),
     path("sessions/<int:session_id>/slots/", views.session_slots, name="session_slots"),
     path("sessions/<int:session_id>/book/", views.book_confirm, name="book_confirm"),
     path("sessions/<int:session_id>/move/", views.session_move, name="session_move"),

@@ -23,7 +23,7 @@ from people.models import Patient
 from treatments.models import Session, TreatmentPlan
 
 from . import calendar, queries, services
-from .availability import find_slots
+from .availability import find_slots, screening_blocks
 from .forms import (
     BookForm,
     CancelForm,
@@ -118,6 +118,7 @@ def arrival(request, session_id: int, status: str):
     except ValidationError as error:
         return _error(request, error, session)
     if request.htmx:
+        row = queries.with_screening_state([row])[0]
         return render(request, "scheduling/_today_row.html", {"session": row})
     return redirect("scheduling:session", session.pk)
 
@@ -213,21 +214,54 @@ def session_cancel(request, session_id: int):
 
 
 @role_required(DESK)
+def flagged(request, patient_id: int):
+    """A patient's booked sessions that screening flags, to cancel together or move one by one."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    problems: list[str] = []
+    if request.method == "POST":
+        ids = [int(v) for v in request.POST.getlist("sessions") if v.isdigit()]
+        try:
+            cancelled = services.flagged_cancel(
+                patient=patient, session_ids=ids, by=request.user, request=request
+            )
+        except ValidationError as error:
+            problems = error.messages
+        else:
+            messages.success(request, f"{len(cancelled)} flagged sessions were cancelled.")
+            return redirect("scheduling:flagged", patient.pk)
+    sessions = (
+        Session.objects.flagged()
+        .filter(patient=patient)
+        .select_related("plan__modality", "practitioner")
+    )
+    audit_log(actor=request.user, action=AuditEvent.Action.VIEW, obj=patient, request=request)
+    return render(
+        request,
+        "scheduling/flagged.html",
+        {"patient": patient, "sessions": sessions, "problems": problems},
+        status=400 if problems else 200,
+    )
+
+
+@role_required(DESK)
 def session_slots(request, session_id: int):
     """Free slots for one planned session; the list updates with htmx as preferences change."""
     session = _session(session_id)
     form = SlotSearchForm(request.GET or None)
-    slots = []
+    slots, blocks = [], []
     if form.is_bound and form.is_valid():
         first_day = form.cleaned_data["first_day"]
+        last_day = first_day + dt.timedelta(days=form.cleaned_data["days"] - 1)
         slots = find_slots(
             session=session,
             first_day=first_day,
-            last_day=first_day + dt.timedelta(days=form.cleaned_data["days"] - 1),
+            last_day=last_day,
             practitioner_user_id=form.cleaned_data["practitioner"],
             mornings_only=form.cleaned_data["mornings_only"],
         )[:60]
-    context = {"session": session, "form": form, "slots": slots}
+        if not slots:  # say what screening refuses, if anything, and until when
+            blocks = screening_blocks(session, first_day, last_day)
+    context = {"session": session, "form": form, "slots": slots, "blocks": blocks}
     if request.htmx:
         return render(request, "scheduling/_slots.html", context, status=form_status(form))
     return render(request, "scheduling/slots.html", context, status=form_status(form))

@@ -36,7 +36,9 @@ from .serializers import (
     InstructionSerializer,
     ModalitySerializer,
     OverrideSerializer,
+    PlanCreatedSerializer,
     PlanCreateSerializer,
+    PlanRefusedSerializer,
     PlanSerializer,
     RecordSerializer,
     ScreeningRuleSerializer,
@@ -45,6 +47,12 @@ from .serializers import (
 )
 
 PATIENT_PARAM = OpenApiParameter("patient", int, description="only this patient's records")
+
+
+def _screenings():
+    return Screening.objects.prefetch_related(
+        Prefetch("findings", queryset=ScreeningFinding.objects.order_by("id"))
+    )
 
 
 def requires(permission: str) -> type[BasePermission]:
@@ -143,13 +151,23 @@ class PlanViewSet(
     def get_queryset(self):
         return self.filter_patient(TreatmentPlan.objects.with_progress())
 
-    @extend_schema(request=PlanCreateSerializer, responses={201: PlanSerializer})
+    @extend_schema(
+        request=PlanCreateSerializer,
+        responses={201: PlanCreatedSerializer, 400: PlanRefusedSerializer},
+    )
     def create(self, request, *args, **kwargs):
+        """Plans a course and screens it for its first day. An absolute finding refuses it:
+        400 with the reasons, the first possible start date and the refusing screening."""
         shape = PlanCreateSerializer(data=request.data)
         shape.is_valid(raise_exception=True)
-        plan = services.plan_create(**shape.validated_data, by=request.user)
+        try:
+            plan = services.plan_create(**shape.validated_data, by=request.user)
+        except services.PlanRefused as refused:
+            return Response(PlanRefusedSerializer(refused).data, status=status.HTTP_400_BAD_REQUEST)
         plan = self.get_queryset().get(pk=plan.pk)
-        return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+        screening = _screenings().filter(plan=plan).first()
+        data = {**PlanSerializer(plan).data, "screening": ScreeningSerializer(screening).data}
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["sessions"])
@@ -217,11 +235,7 @@ class ScreeningViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Screening.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(
-            Screening.objects.prefetch_related(
-                Prefetch("findings", queryset=ScreeningFinding.objects.order_by("id"))
-            )
-        )
+        return self.filter_patient(_screenings())
 
     def get_permissions(self):
         if self.action == "override":

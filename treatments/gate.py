@@ -19,6 +19,7 @@ A screening allows treatment only when it is:
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -122,7 +123,7 @@ def screening_for_treatment(
         )
     if screening.outcome == Screening.Outcome.BLOCKED:
         reasons = "; ".join(reason for _, severity, reason, _ in stored if severity == "absolute")
-        raise ValidationError(f"Screening refused this session: {reasons}")
+        raise ValidationError(f"Screening refused this session: {reasons}", code="blocked")
     overrider = screening.overridden_by
     if screening.outcome == Screening.Outcome.OVERRIDDEN and (
         overrider is None or not overrider.has_perm("treatments.override_screening")
@@ -131,6 +132,105 @@ def screening_for_treatment(
     if screening.outcome == Screening.Outcome.RELATIVE:
         reasons = "; ".join(reason for _, _, reason, _ in stored)
         raise ValidationError(
-            f"Screening has relative findings; record why you proceed first: {reasons}"
+            f"Screening has relative findings; record why you proceed first: {reasons}",
+            code="relative",
         )
     return screening
+
+
+# --- the state, without raising: for the check-in list and the session page ------------------
+
+
+@dataclass(frozen=True)
+class State:
+    """Where a session stands before recording: not screened, clear, a relative finding to
+    confirm, or blocked; `reason` says why in words for staff."""
+
+    code: str
+    reason: str = ""
+
+    NOT_SCREENED = "not_screened"
+    CLEAR = "clear"
+    CONFIRM = "confirm"
+    BLOCKED = "blocked"
+    LABELS = {
+        NOT_SCREENED: "Not screened",
+        CLEAR: "Clear",
+        CONFIRM: "Relative finding to confirm",
+        BLOCKED: "Blocked",
+    }
+
+    @property
+    def label(self) -> str:
+        return self.LABELS[self.code]
+
+    @property
+    def can_record(self) -> bool:
+        """Recording can succeed now (the gate itself decides, when it is done)."""
+        return self.code == self.CLEAR
+
+
+def _flag_state(session: Session) -> State | None:
+    if session.flag != Session.Flag.BLOCKED:
+        return None
+    lifts = f" Lifts on {session.flag_lifts_on:%A %-d %B %Y}." if session.flag_lifts_on else ""
+    return State(State.BLOCKED, f"{session.flag_reason}.{lifts}")
+
+
+def state(session: Session, *, now: dt.datetime | None = None) -> State:
+    """The gate's answer for recording `session` at its level now, without raising."""
+    flagged = _flag_state(session)
+    if flagged is not None:
+        return flagged
+    try:
+        screening_for_treatment(session, depth_level=session.depth_level, now=now)
+    except ValidationError as error:
+        codes = {item.code for item in error.error_list}
+        reason = " ".join(error.messages)
+        if "blocked" in codes:
+            return State(State.BLOCKED, reason)
+        if "relative" in codes:
+            return State(State.CONFIRM, reason)
+        return State(State.NOT_SCREENED, reason)
+    return State(State.CLEAR)
+
+
+def list_states(sessions: list[Session]) -> dict[int, State]:
+    """The state of each session of a day's list in two queries (the day's screenings and their
+    findings), from its flag and its latest screening of the day. A list's summary: it does not
+    evaluate the rules again per row; the gate does that when the session is recorded, and
+    the session page asks it (state()) before offering to record."""
+    days = {session.pk: session.day for session in sessions}
+    latest: dict[int, Screening] = {}
+    if sessions:
+        screenings = (
+            Screening.objects.filter(
+                session_id__in=list(days),
+                occasion=Screening.Occasion.CHECK_IN,
+                screened_for__in=set(days.values()),
+                pre_session_check__isnull=False,
+            )
+            .prefetch_related("findings")
+            .order_by("-screened_at", "-id")
+        )
+        for screening in screenings:
+            if screening.screened_for == days[screening.session_id]:
+                latest.setdefault(screening.session_id, screening)
+    states = {}
+    for session in sessions:
+        states[session.pk] = _flag_state(session) or _list_state(session, latest.get(session.pk))
+    return states
+
+
+def _list_state(session: Session, screening: Screening | None) -> State:
+    if screening is None:
+        return State(State.NOT_SCREENED, "No pre-session check and screening yet today.")
+    if session.flagged_at and screening.screened_at < session.flagged_at:
+        return State(State.NOT_SCREENED, "The history changed since: screen the patient again.")
+    findings = list(screening.findings.all())
+    if screening.outcome == Screening.Outcome.BLOCKED:
+        reasons = "; ".join(f.reason for f in findings if f.severity == "absolute")
+        return State(State.BLOCKED, reasons)
+    if screening.outcome == Screening.Outcome.RELATIVE:
+        return State(State.CONFIRM, "; ".join(f.reason for f in findings))
+    return State(State.CLEAR)

@@ -240,6 +240,14 @@ class SessionQuerySet(models.QuerySet):
         """Sessions that hold their time slot: not cancelled and not a no-show."""
         return self.filter(status__in=Session.ACTIVE_STATUSES)
 
+    def flagged(self) -> SessionQuerySet:
+        """Sessions ahead that screening flags now."""
+        return (
+            self.filter(status__in=Session.FLAGGABLE_STATUSES)
+            .exclude(flag="")
+            .order_by("starts_at", "pk")
+        )
+
 
 class Session(models.Model):
     """One treatment session of a plan. Planned first; booked once it has a time."""
@@ -252,7 +260,14 @@ class Session(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         NO_SHOW = "no_show", "No-show"
 
+    class Flag(models.TextChoices):
+        NONE = "", "No finding"
+        CONFIRM = "confirm", "Relative finding: the clinician decides"
+        BLOCKED = "blocked", "Refused by screening"
+
     ACTIVE_STATUSES = (Status.BOOKED, Status.CHECKED_IN, Status.COMPLETED)
+    # Sessions ahead that screening re-checks when what it reads changes.
+    FLAGGABLE_STATUSES = (Status.BOOKED, Status.CHECKED_IN)
 
     plan = models.ForeignKey(TreatmentPlan, on_delete=models.CASCADE, related_name="sessions")
     # The patient is the plan's; kept here too so calendars and portals filter without a join.
@@ -290,6 +305,15 @@ class Session(models.Model):
     # The aftercare as it was when the session was recorded (treatments/aftercare.py): a list
     # of {"text", "until"}; None for a session completed before aftercare was kept.
     aftercare = models.JSONField(null=True, blank=True, editable=False)
+    # What screening finds for the booked day now, kept current by services.sessions_rescreen
+    # whenever the history changes or the session moves: for the desk, the chart and the
+    # portal (which only says "please contact us").
+    flag = models.CharField(max_length=10, choices=Flag.choices, blank=True, default="")
+    flag_reason = models.TextField(blank=True, help_text="The findings, for staff.")
+    flag_lifts_on = models.DateField(
+        null=True, blank=True, help_text="The first day the findings no longer apply, if known."
+    )
+    flagged_at = models.DateTimeField(null=True, blank=True)
 
     objects = SessionQuerySet.as_manager()
 

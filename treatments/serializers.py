@@ -129,6 +129,9 @@ class SessionSerializer(serializers.ModelSerializer):
             "products",
             "notes",
             "recorded_by",
+            "flag",
+            "flag_reason",
+            "flag_lifts_on",
         ]
         read_only_fields = fields
 
@@ -230,6 +233,33 @@ class ScreeningSerializer(serializers.ModelSerializer):
             "overridden_at",
         ]
         read_only_fields = fields
+
+
+class PlanCreatedSerializer(PlanSerializer):
+    """A new plan with the screening made for its first day."""
+
+    screening = ScreeningSerializer(read_only=True)
+
+    class Meta(PlanSerializer.Meta):
+        fields = [*PlanSerializer.Meta.fields, "screening"]
+        read_only_fields = fields
+
+
+class PlanRefusedSerializer(serializers.Serializer):
+    """A 400 from planning: field errors by name, or, when screening refuses the plan
+    (services.PlanRefused), the reasons, the first possible start and the refusing screening."""
+
+    non_field_errors = serializers.ListField(
+        child=serializers.CharField(), source="messages", required=False
+    )
+    reasons = serializers.ListField(child=serializers.CharField(), required=False)
+    first_possible_date = serializers.DateField(
+        source="first_possible",
+        allow_null=True,
+        required=False,
+        help_text="The first day a course could start; null while the finding has no end.",
+    )
+    screening = ScreeningSerializer(required=False)
 
 
 class OverrideSerializer(serializers.Serializer):

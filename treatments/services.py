@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.services import Action, audit_log, audited_update
 
-from . import aftercare, gate
+from . import aftercare, gate, lifts
 from . import screening as engine
 from .models import (
     BodyArea,
@@ -49,11 +49,27 @@ def default_levels(modality: Modality, count: int) -> list[DepthLevel]:
     return [levels[round(i * (len(levels) - 1) / (count - 1))] for i in range(count)]
 
 
+class PlanRefused(ValidationError):
+    """Planning refused by an absolute screening finding: the reasons, the first day a course
+    could start (None while the finding lasts with no end in the history), and the screening
+    that refused it, kept on record without a plan."""
+
+    def __init__(self, *, findings: list[engine.Finding], first_possible: date | None, screening):
+        self.findings = findings
+        self.first_possible = first_possible
+        self.screening = screening
+        self.reasons = [finding.reason for finding in findings if lifts.absolute(finding)]
+        if first_possible is not None:
+            when = f"The first possible start is {first_possible:%A %-d %B %Y}."
+        else:
+            when = "It has no end in the history: no start date can be given while it lasts."
+        super().__init__(f"Refused by screening: {'; '.join(self.reasons)}. {when}")
+
+
 def propose_schedule(*, first_date: date, session_count: int, interval_days: int) -> list[date]:
     return [first_date + timedelta(days=i * interval_days) for i in range(session_count)]
 
 
-@transaction.atomic
 def plan_create(
     *,
     patient,
@@ -70,8 +86,41 @@ def plan_create(
     """Plans a course and proposes its dated sessions; screens it for the first session's day.
 
     `session_count` and `interval_days` default to the modality's catalogue values, `levels`
-    (one per session) to `default_levels()`. The screening is stored with the plan.
+    (one per session) to `default_levels()`. The screening is stored with the plan. An absolute
+    finding on the first day refuses the plan (PlanRefused, with the first possible start);
+    the refusing screening is kept, without a plan.
     """
+    with transaction.atomic():
+        plan_or_refusal = _plan_create(
+            patient=patient,
+            indication=indication,
+            body_area=body_area,
+            modality=modality,
+            first_date=first_date,
+            session_count=session_count,
+            interval_days=interval_days,
+            levels=levels,
+            notes=notes,
+            by=by,
+        )
+    if isinstance(plan_or_refusal, PlanRefused):
+        raise plan_or_refusal
+    return plan_or_refusal
+
+
+def _plan_create(
+    *,
+    patient,
+    indication: Indication,
+    body_area: BodyArea,
+    modality: Modality,
+    first_date: date,
+    session_count: int | None,
+    interval_days: int | None,
+    levels: list[DepthLevel] | None,
+    notes: str,
+    by,
+) -> TreatmentPlan | PlanRefused:
     if indication.not_treatable_reason:
         raise ValidationError({"indication": indication.not_treatable_reason})
     if not ModalityIndication.objects.filter(modality=modality, indication=indication).exists():
@@ -96,6 +145,26 @@ def plan_create(
     for level in levels:
         if level.modality_id != modality.pk:
             raise ValidationError({"levels": f"{level} is not a level of {modality.name}."})
+    first_level = levels[0] if levels else None
+    data = engine.load(patient=patient)
+    findings = engine.evaluate(
+        data, modality=modality, depth_level=first_level, on=first_date, body_area=body_area
+    )
+    if any(lifts.absolute(finding) for finding in findings):
+        screening = screening_create(
+            patient=patient,
+            modality=modality,
+            depth_level=first_level,
+            body_area=body_area,
+            on=first_date,
+            occasion=Screening.Occasion.PLANNING,
+            findings=findings,
+            by=by,
+        )
+        first_possible = lifts.first_clear_day(
+            data, modality=modality, depth_level=first_level, body_area=body_area, start=first_date
+        )
+        return PlanRefused(findings=findings, first_possible=first_possible, screening=screening)
 
     plan = TreatmentPlan(
         patient=patient,
@@ -121,13 +190,6 @@ def plan_create(
         sessions.append(session)
     Session.objects.bulk_create(sessions)
     audit_log(actor=by, action=Action.CREATE, obj=plan, detail=f"{session_count} sessions")
-    findings = engine.screen(
-        patient=patient,
-        modality=modality,
-        depth_level=levels[0] if levels else None,
-        on=first_date,
-        body_area=body_area,
-    )
     screening_create(
         patient=patient,
         modality=modality,
@@ -178,6 +240,62 @@ HISTORY_FIELDS = ("factor", "started_on", "ended_on", "body_area", "notes")
 
 
 @transaction.atomic
+def sessions_rescreen(*, patient, by=None, today: date | None = None) -> list[Session]:
+    """Screens the patient's booked sessions ahead again, from what the database holds now, and
+    flags each that a screening rule concerns (absolute: refused; relative: the clinician
+    decides) with the findings and the first day they lift; clears a flag that no longer
+    holds. Called in the transaction of whatever changed what screening reads (the history,
+    a session moved). Returns the sessions whose flag changed."""
+    today = today or timezone.localdate()
+    sessions = [
+        session
+        for session in Session.objects.filter(
+            patient=patient, status__in=Session.FLAGGABLE_STATUSES, starts_at__isnull=False
+        ).select_related("plan__modality", "plan__body_area", "depth_level")
+        if session.day >= today
+    ]
+    if not sessions and not Session.objects.filter(patient=patient).exclude(flag="").exists():
+        return []
+    data = engine.load(patient=patient)
+    changed = []
+    for session in sessions:
+        plan = session.plan
+        where = {
+            "modality": plan.modality,
+            "depth_level": session.depth_level,
+            "body_area": plan.body_area,
+            "exclude_session_id": session.pk,
+        }
+        findings = [f for f in engine.evaluate(data, on=session.day, **where) if f.rule]
+        if any(finding.is_absolute for finding in findings):
+            flag = Session.Flag.BLOCKED
+        elif findings:
+            flag = Session.Flag.CONFIRM
+        else:
+            flag = Session.Flag.NONE
+        reason = "; ".join(finding.reason for finding in findings)
+        select = lifts.absolute if flag == Session.Flag.BLOCKED else lifts.from_rules
+        lifts_on = (
+            lifts.first_clear_day(data, start=session.day, select=select, **where)
+            if findings
+            else None
+        )
+        if (session.flag, session.flag_reason, session.flag_lifts_on) == (flag, reason, lifts_on):
+            continue
+        session.flag, session.flag_reason, session.flag_lifts_on = flag, reason, lifts_on
+        session.flagged_at = timezone.now() if flag else None
+        session.save(update_fields=["flag", "flag_reason", "flag_lifts_on", "flagged_at"])
+        detail = f"flagged: {flag}" if flag else "flag cleared"
+        audit_log(actor=by, action=Action.CHANGE, obj=session, detail=detail)
+        changed.append(session)
+    # A flag left on a session no longer ahead (cancelled, done, past) says nothing any more.
+    Session.objects.filter(patient=patient).exclude(flag="").exclude(
+        pk__in=[session.pk for session in sessions]
+    ).update(flag="", flag_reason="", flag_lifts_on=None, flagged_at=None)
+    return changed
+
+
+@transaction.atomic
 def history_add(
     *,
     patient,
@@ -200,12 +318,17 @@ def history_add(
     entry.full_clean()
     entry.save()
     audit_log(actor=by, action=Action.CREATE, obj=entry)
+    sessions_rescreen(patient=patient, by=by)
     return entry
 
 
+@transaction.atomic
 def history_update(*, entry: HistoryEntry, by=None, **changes) -> HistoryEntry:
-    """Changes the named fields (HISTORY_FIELDS) of a history entry."""
-    return audited_update(obj=entry, fields=HISTORY_FIELDS, changes=changes, by=by)
+    """Changes the named fields (HISTORY_FIELDS) of a history entry, and screens the patient's
+    booked sessions again."""
+    entry = audited_update(obj=entry, fields=HISTORY_FIELDS, changes=changes, by=by)
+    sessions_rescreen(patient=entry.patient, by=by)
+    return entry
 
 
 @transaction.atomic

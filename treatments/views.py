@@ -17,7 +17,7 @@ from core.links import id_url
 from core.views import form_status
 from people.models import Patient
 
-from . import services
+from . import gate, services
 from .aftercare import aftercare_for
 from .forms import (
     HistoryEntryForm,
@@ -123,6 +123,9 @@ def chart(request, patient_id: int):
         "sessions": sessions,
         "earlier": earlier + CHART_SESSIONS if more else None,
         "later": max(earlier - CHART_SESSIONS, 0) if earlier else None,
+        "flagged": Session.objects.flagged()
+        .filter(patient=patient)
+        .select_related("plan__modality"),
     }
     if user.has_perm("treatments.view_historyentry"):
         context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
@@ -240,6 +243,7 @@ def _session(session_id: int) -> Session:
 def session_detail(request, session_id: int, check_form=None, status=200):
     session = _session(session_id)
     audit_log(actor=request.user, action=Action.VIEW, obj=session, request=request)
+    is_open = session.status in services.OPEN_STATUSES
     return render(
         request,
         "treatments/session_detail.html",
@@ -251,7 +255,9 @@ def session_detail(request, session_id: int, check_form=None, status=200):
             "check_form": check_form or PreSessionCheckForm(),
             "aftercare": aftercare_for(session),
             "areas": session.areas.all(),
-            "open": session.status in services.OPEN_STATUSES,
+            "open": is_open,
+            # What recording would answer now: the record button is offered only when clear.
+            "gate_state": gate.state(session) if is_open else None,
         },
         status=status,
     )

@@ -34,3 +34,9 @@ def pre_treatment(session):
         return []
     found = getattr(session, "pre_treatment", None)
     return found if found is not None else notifications.instructions(session)
+
+
+@register.filter
+def contact_us(session):
+    """Asks the patient to contact us when screening flags the session; never the detail."""
+    return notifications.contact_us(session)

@@ -81,6 +81,7 @@ scheduling:book_patients       ok  --  --  --    --  --
 scheduling:book_start          ok  --  --  --    --  --
 scheduling:check_in            ok  --  --  --    --  --
 scheduling:course_book         ok  --  --  --    --  --
+scheduling:flagged             ok  --  --  --    --  --
 scheduling:no_show             ok  --  --  --    --  --
 scheduling:session             ok  --  --  --    --  --
 scheduling:session_cancel      ok  --  --  --    --  --

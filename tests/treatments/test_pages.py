@@ -88,7 +88,11 @@ def test_the_chart_shows_history_plans_sessions_and_screenings(
     django_capture_on_commit_callbacks,
 ):
     services.history_add(
-        patient=alice, factor=catalogue.factor("isotretinoin"), started_on=TODAY, notes="acne"
+        patient=alice,
+        factor=catalogue.factor("isotretinoin"),
+        started_on=TODAY,
+        ended_on=TODAY,
+        notes="acne",
     )
     client.force_login(clinician_user)
     url = reverse("treatments:chart", args=[alice.pk])
@@ -104,7 +108,7 @@ def test_the_chart_shows_history_plans_sessions_and_screenings(
 
     # More of everything must not add queries.
     with django_capture_on_commit_callbacks(execute=True):
-        for days in (100, 200):
+        for days in (200, 300):  # after the isotretinoin's six months: planning refuses before
             services.plan_create(
                 patient=alice,
                 indication=catalogue.indication("acne-scars"),
@@ -116,8 +120,9 @@ def test_the_chart_shows_history_plans_sessions_and_screenings(
     # session, user, the user's own permissions, their groups' permissions (has_perm caches
     # them), the patient, plans with progress, sessions with plan/modality/area/level,
     # history with factors and areas, screenings with modality/level/users/session, their
-    # findings, the viewer's groups for the audit record, then the audit writes
-    with django_assert_num_queries(11 + AUDIT_WRITES):
+    # findings, the flagged sessions, the viewer's groups for the audit record, then the
+    # audit writes
+    with django_assert_num_queries(12 + AUDIT_WRITES):
         response = client.get(url)
     assert response.content.decode().count("Microneedling · Back · ") == 8
 

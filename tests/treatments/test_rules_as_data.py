@@ -230,13 +230,17 @@ def test_the_booking_email_shows_the_window_from_the_rule(alice, make_plan, cata
     assert "From Monday 16 March 2026: no waxing" not in mail.body
 
 
-def test_past_screenings_keep_their_findings_as_decided(alice, catalogue, make_plan):
+def test_past_screenings_keep_their_findings_as_decided(
+    alice, catalogue, make_plan, clinician_user
+):
     day = datetime.date(2026, 3, 20)
-    services.history_add(
-        patient=alice, factor=catalogue.factor("laser-ipl"), started_on=day - datetime.timedelta(3)
-    )
-    plan = make_plan(alice, "microdermabrasion", day)
-    stored = plan.screenings.get().findings.get()
+    session = make_plan(alice, "microdermabrasion", day).sessions.get(number=1)
+    with time_machine.travel(at(day, 9), tick=False):
+        arrive(session, at(day, 9))
+        screening = services.session_check_and_screen(
+            session=session, present=[catalogue.factor("laser-ipl")], by=clinician_user
+        )
+    stored = screening.findings.get()
     before = (stored.rule_name, stored.severity, stored.reason)
     rule = ScreeningRule.objects.get(name=LASER_RULE)
     rule.name, rule.window, rule.severity = "Laser recently", 14, "relative"

@@ -333,7 +333,10 @@ def test_aftercare_is_per_modality_and_only_for_completed_sessions(
     texts = {i.text for i in aftercare_for(needling)}
     assert "do not pick the crusts; keep them moist" not in texts
     assert "no make-up, sauna or swimming" in texts
-    planned = make_plan(alice, "microdermabrasion", moment.date(), session_count=1)
+    # Not the laser's day: no microdermabrasion within 7 days after a laser (planning refuses).
+    planned = make_plan(
+        alice, "microdermabrasion", moment.date() + datetime.timedelta(days=30), session_count=1
+    )
     sessions = list(Session.objects.filter(patient=alice).select_related("plan").order_by("id"))
     assert len(sessions) == 3
     # none: each completed session kept its aftercare when it was recorded
