@@ -123,3 +123,8 @@ class RecordForm(forms.Form):
 
 class SessionLevelForm(forms.Form):
     depth_level = forms.ModelChoiceField(DepthLevel.objects.all(), label="Level")
+    reason = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Reason, if the depth goes shallower or skips a level",
+    )

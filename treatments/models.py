@@ -299,6 +299,8 @@ class Session(models.Model):
     )
     # The screening the session was completed under (treatments/gate.py): set only by
     # services.session_record, and required of every completed session by a constraint.
+    # Why the session's depth goes against its course's rising progression, when it does.
+    level_reason = models.CharField(max_length=300, blank=True)
     completed_screening = models.ForeignKey(
         "Screening", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -176,6 +176,12 @@ class PlanCreateSerializer(serializers.Serializer):
         required=False,
         help_text="One level per session; default: the catalogue's suggestion.",
     )
+    level_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=300,
+        help_text="Why the levels go shallower or skip one, where the course's levels rise.",
+    )
     notes = serializers.CharField(required=False, allow_blank=True)
 
 

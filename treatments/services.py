@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
@@ -49,6 +50,34 @@ def default_levels(modality: Modality, count: int) -> list[DepthLevel]:
     return [levels[round(i * (len(levels) - 1) / (count - 1))] for i in range(count)]
 
 
+def level_steps(modality: Modality, levels: list[DepthLevel | None]) -> list[str]:
+    """Where a course whose levels rise (laser resurfacing: superficial, medium, deep) goes
+    shallower or skips a level, session by session in order; [] when each step is the same
+    level or the next one down. Such a course is planned or changed only with a reason."""
+    if not modality.levels_rise:
+        return []
+    problems = []
+    ranked = [(number, level) for number, level in enumerate(levels, 1) if level is not None]
+    for (_, before), (number, after) in itertools.pairwise(ranked):
+        if after.rank < before.rank:
+            problems.append(f"session {number} goes shallower ({before.name} → {after.name})")
+        elif after.rank > before.rank + 1:
+            problems.append(f"session {number} skips a level ({before.name} → {after.name})")
+    return problems
+
+
+def _needs_reason(problems: list[str], reason: str, field: str) -> str:
+    reason = " ".join((reason or "").split())
+    if problems and not reason:
+        raise ValidationError(
+            {
+                field: f"The depth goes against the course's progression: {'; '.join(problems)}. "
+                "Give the reason to go ahead."
+            }
+        )
+    return reason if problems else ""
+
+
 class PlanRefused(ValidationError):
     """Planning refused by an absolute screening finding: the reasons, the first day a course
     could start (None while the finding lasts with no end in the history), and the screening
@@ -80,6 +109,7 @@ def plan_create(
     session_count: int | None = None,
     interval_days: int | None = None,
     levels: list[DepthLevel] | None = None,
+    level_reason: str = "",
     notes: str = "",
     by=None,
 ) -> TreatmentPlan:
@@ -100,6 +130,7 @@ def plan_create(
             session_count=session_count,
             interval_days=interval_days,
             levels=levels,
+            level_reason=level_reason,
             notes=notes,
             by=by,
         )
@@ -118,6 +149,7 @@ def _plan_create(
     session_count: int | None,
     interval_days: int | None,
     levels: list[DepthLevel] | None,
+    level_reason: str,
     notes: str,
     by,
 ) -> TreatmentPlan | PlanRefused:
@@ -145,6 +177,7 @@ def _plan_create(
     for level in levels:
         if level.modality_id != modality.pk:
             raise ValidationError({"levels": f"{level} is not a level of {modality.name}."})
+    level_reason = _needs_reason(level_steps(modality, levels), level_reason, "level_reason")
     first_level = levels[0] if levels else None
     data = engine.load(patient=patient)
     findings = engine.evaluate(
@@ -184,12 +217,18 @@ def _plan_create(
     sessions = []
     for number, (day, level) in enumerate(zip(dates, levels, strict=True), start=1):
         session = Session(
-            plan=plan, patient=patient, number=number, depth_level=level, proposed_date=day
+            plan=plan,
+            patient=patient,
+            number=number,
+            depth_level=level,
+            proposed_date=day,
+            level_reason=level_reason,
         )
         session.full_clean()
         sessions.append(session)
     Session.objects.bulk_create(sessions)
-    audit_log(actor=by, action=Action.CREATE, obj=plan, detail=f"{session_count} sessions")
+    detail = f"{session_count} sessions" + (f"; levels: {level_reason}" if level_reason else "")
+    audit_log(actor=by, action=Action.CREATE, obj=plan, detail=detail)
     screening_create(
         patient=patient,
         modality=modality,
@@ -213,14 +252,27 @@ def plan_benefit(plan: TreatmentPlan) -> ModalityIndication | None:
 
 
 @transaction.atomic
-def session_set_level(*, session: Session, depth_level: DepthLevel, by=None) -> Session:
-    """Changes the level of a session that has not happened yet."""
+def session_set_level(
+    *, session: Session, depth_level: DepthLevel, reason: str = "", by=None
+) -> Session:
+    """Changes the level of a session that has not happened yet; against the course's rising
+    progression (shallower than the session before it, or a level skipped) only with a reason."""
     if session.status not in OPEN_STATUSES:
         raise ValidationError(f"Session {session.number} is {session.get_status_display()}.")
+    before = session.depth_level
+    course = (
+        session.plan.sessions.exclude(status__in=(S.CANCELLED, S.NO_SHOW))
+        .select_related("depth_level")
+        .order_by("number")
+    )
+    levels = [depth_level if s.pk == session.pk else s.depth_level for s in course]
+    reason = _needs_reason(level_steps(session.plan.modality, levels), reason, "reason")
     session.depth_level = depth_level
+    session.level_reason = reason
     session.full_clean()
-    session.save(update_fields=["depth_level"])
-    audit_log(actor=by, action=Action.CHANGE, obj=session, detail="depth level")
+    session.save(update_fields=["depth_level", "level_reason"])
+    detail = f"depth level {before} → {depth_level}" + (f": {reason}" if reason else "")
+    audit_log(actor=by, action=Action.CHANGE, obj=session, detail=detail)
     return session
 
 

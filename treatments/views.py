@@ -359,7 +359,10 @@ def session_level(request, session_id: int):
     if form.is_valid():
         try:
             services.session_set_level(
-                session=session, depth_level=form.cleaned_data["depth_level"], by=request.user
+                session=session,
+                depth_level=form.cleaned_data["depth_level"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
