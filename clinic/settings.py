@@ -139,13 +139,6 @@ DATABASES["default"].setdefault(
     "CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60 if _server_database else 0)
 )
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", _server_database)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # PostgreSQL's default random_page_cost (4) prices a disk that seeks: with it the calendars'
-    # few hundred sessions join their patients and plans by reading the whole tables (25-40 ms)
-    # instead of by primary key (a few ms). On SSD or cached data 1.1 is the usual value.
-    _planner = f"-c random_page_cost={env.float('DATABASE_RANDOM_PAGE_COST', default=1.1)}"
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["options"] = f"{_options.get('options', '')} {_planner}".strip()
 if not _server_database:
     # WAL and a busy timeout let the web server and the worker share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
