@@ -9,6 +9,9 @@ from django.db.models import Q
 
 from .models import AftercareRule, Session
 
+# Each rule with the ids of the depth levels it is limited to (none: every level).
+type Rules = list[tuple[AftercareRule, frozenset[int]]]
+
 
 @dataclass(frozen=True)
 class Instruction:
@@ -41,12 +44,24 @@ def aftercare_for(session: Session) -> list[Instruction]:
     return _instructions(session, modality_id, rules)
 
 
-def aftercare_for_many(sessions) -> dict[int, list[Instruction]]:
-    """aftercare_for() of several sessions in two queries in all, by session id.
+def aftercare_rules() -> Rules:
+    """Every aftercare rule with its levels (two queries), for aftercare_for_many()."""
+    return _rules(AftercareRule.objects.all())
+
+
+def aftercare_longest(rules: Rules) -> int:
+    """The most days any rule lasts: a session done longer ago has no instruction running."""
+    return max((rule.days for rule, _ in rules), default=0)
+
+
+def aftercare_for_many(sessions, rules: Rules | None = None) -> dict[int, list[Instruction]]:
+    """aftercare_for() of several sessions in two queries in all (none when given the rules
+    from aftercare_rules()), by session id.
 
     The sessions' plans must be loaded (select_related("plan")) or the lookups cost one each.
     """
-    rules = _rules(AftercareRule.objects.all())
+    if rules is None:
+        rules = aftercare_rules()
     return {
         session.pk: _instructions(session, session.plan.modality_id, rules)
         if session.status == Session.Status.COMPLETED and session.day is not None
@@ -55,7 +70,7 @@ def aftercare_for_many(sessions) -> dict[int, list[Instruction]]:
     }
 
 
-def _rules(rules) -> list[tuple[AftercareRule, frozenset[int]]]:
+def _rules(rules) -> Rules:
     """Each rule with the ids of the depth levels it is limited to (none: every level).
 
     Read once per call, the levels as bare ids: asking each rule for its levels once per
@@ -72,9 +87,7 @@ def _rules(rules) -> list[tuple[AftercareRule, frozenset[int]]]:
     return [(rule, frozenset(levels[rule.pk])) for rule in rules]
 
 
-def _instructions(
-    session: Session, modality_id: int, rules: list[tuple[AftercareRule, frozenset[int]]]
-) -> list[Instruction]:
+def _instructions(session: Session, modality_id: int, rules: Rules) -> list[Instruction]:
     day = session.day
     instructions = [
         Instruction(text=rule.text, until=day + timedelta(days=rule.days))

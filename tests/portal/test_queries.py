@@ -44,10 +44,11 @@ def test_home_queries_stay_constant(client, alice, course, grow, django_assert_n
     grow()
     grow()
     # 1 session, 2 user, 3-4 the account's own and group permissions (role check), 5 the
-    # account's patient, 6 plans with progress counts and modality/area/indication, 7 all
-    # sessions with level and practitioner, 8-9 aftercare rules and their levels, 10 released
-    # consented ready comparisons with their photos' sessions, 11 the audit actor's groups,
-    # then the audit writes (chain head lock, insert, head update).
+    # account's patient, 6 plans with progress counts and modality/area/indication, 7-8
+    # aftercare rules and their levels, 9 the latest released consented ready comparisons with
+    # their photos, 10 the sessions shown (the courses' shown, booked, recently done, the
+    # photos') with practitioner, 11 the audit actor's groups, then the audit writes (chain
+    # head lock, insert, head update).
     with django_assert_num_queries(11 + AUDIT_WRITES):
         client.get(url)
     assert small == 11 + AUDIT_WRITES
