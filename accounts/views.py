@@ -128,7 +128,7 @@ class InviteAcceptView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/invite_accept.html"
     token_generator = invite_token_generator
     post_reset_login = True
-    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+    post_reset_login_backend = "core.auth.ModelBackend"
     success_url = reverse_lazy("home")
 
     def form_valid(self, form):

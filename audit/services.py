@@ -10,6 +10,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.auth import group_names
+
 from .ip import client_ip
 from .models import GENESIS_HASH, AuditChainHead, AuditEvent
 
@@ -19,7 +21,7 @@ Action = AuditEvent.Action
 def _role_of(user) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return "anonymous"
-    roles = ", ".join(sorted(group.name for group in user.groups.all()))
+    roles = ", ".join(group_names(user))
     return roles or ("superuser" if user.is_superuser else "no role")
 
 

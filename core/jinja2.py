@@ -5,7 +5,7 @@ and include these partials with {% jinja "name" %} (core.templatetags.jinja)."""
 
 from __future__ import annotations
 
-from django.template.defaultfilters import date, pluralize, time
+from django.template.defaultfilters import capfirst, date, pluralize, time
 from django.templatetags.static import static
 from django.urls import reverse
 from jinja2 import Environment
@@ -16,7 +16,9 @@ def url(name: str, *args) -> str:
 
 
 def environment(**options) -> Environment:
-    env = Environment(**options)
+    # Escaping always on, whatever the options say: these partials show patients' data.
+    options.pop("autoescape", None)
+    env = Environment(autoescape=True, **options)
     env.globals.update(url=url, static=static)
-    env.filters.update(date=date, time=time, pluralize=pluralize)
+    env.filters.update(date=date, time=time, pluralize=pluralize, capfirst=capfirst)
     return env

@@ -10,9 +10,10 @@ from django.urls import reverse
 _MARKER = 987654321987
 
 
-def id_url(name: str) -> Callable[[int], str]:
+def id_url(name: str, *rest: str) -> Callable[[int], str]:
     """The URL of the named pattern for any id, from one reverse() of a marker id: a page
     listing hundreds of rows reverses each kind of link once per request, not once per row.
-    For patterns whose only argument is an int id."""
-    head, tail = reverse(name, args=[_MARKER]).split(str(_MARKER))
+    For patterns whose first argument is an int id; `rest` are the same for every row
+    (id_url("photos:image", "grid"))."""
+    head, tail = reverse(name, args=[_MARKER, *rest]).split(str(_MARKER))
     return lambda pk: f"{head}{pk}{tail}"

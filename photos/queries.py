@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, F, FilteredRelation, OuterRef, Q
 from django.urls import reverse
 
+from core.links import id_url
 from treatments.models import Session
 
 from .models import Derivative, Phase, Photo, Status, View, expected_views
@@ -44,7 +45,8 @@ def timeline_page(patient, number: int) -> TimelinePage:
 
     One session more than a page is read to know whether an older page exists, so no count of
     the whole history is needed. Each photo gets `grid_status`, `grid_width`, `grid_height`
-    (None without a grid derivative) and the links `detail_url` and `grid_url`.
+    (None without a grid derivative), `grid_label` and `phase_name` in words, and the links
+    `detail_url` and `grid_url` (one reverse() each per page, core.links.id_url).
     """
     size = TIMELINE_SESSIONS
     if number > TIMELINE_LAST_PAGE:
@@ -72,10 +74,13 @@ def timeline_page(patient, number: int) -> TimelinePage:
         )
         .order_by()
     )
+    detail_url, grid_url = id_url("photos:photo"), id_url("photos:image", "grid")
+    labels, phases = dict(Status.choices), dict(Phase.choices)
     for photo in photos:
-        photo.detail_url = reverse("photos:photo", args=[photo.pk])
-        photo.grid_url = reverse("photos:image", args=[photo.pk, "grid"])
-        photo.grid_label = Status(photo.grid_status).label if photo.grid_status else ""
+        photo.detail_url = detail_url(photo.pk)
+        photo.grid_url = grid_url(photo.pk)
+        photo.grid_label = labels.get(photo.grid_status, "")
+        photo.phase_name = phases.get(photo.phase, photo.phase)
         entries[photo.session_id].photos.append(photo)
     for entry in entries.values():
         entry.photos.sort(

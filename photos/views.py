@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.services import Action, audit_log
 from core.decorators import role_required
+from core.links import id_url
 from people.access import patient_required
 from people.models import Patient
 from treatments.models import BodyArea, Session
@@ -142,13 +143,14 @@ def patient_timeline(request, patient_id: int):
     audit_log(actor=request.user, action=Action.VIEW, obj=patient, request=request, detail=detail)
     context["page"] = page
     if request.htmx:
-        return render(request, "photos/_timeline_page.html", context)
+        return render(request, "photos/_timeline_page.jinja", context)
     if number == 1:
         context["comparisons"] = (
             Comparison.objects.for_patient(patient)
             .select_related("body_area", "plan__modality")
             .order_by("plan", "body_area", "view", "kind")
         )
+        context["comparison_url"] = id_url("photos:comparison")
     return render(request, "photos/patient_timeline.html", context)
 
 

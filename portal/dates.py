@@ -42,3 +42,37 @@ def countdown(moment: dt.datetime | dt.date, *, today: dt.date | None = None) ->
     if days > 1:
         return f"in {days} days"
     return f"{-days} days ago"
+
+
+class Days:
+    """The dates of one page in a patient's words, each distinct day formatted once: a plain
+    dict that lives as long as the page's drawing, so a day shown on the chart, in the list
+    and in the aftercare is worked out once (Django's date_format costs more than the rest)."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.today = today
+        self._names: dict[dt.date, str] = {}
+        self._short: dict[dt.date, str] = {}
+
+    def name(self, moment: dt.datetime | dt.date | None) -> str:
+        if moment is None:
+            return ""
+        day = local_day(moment)
+        if day not in self._names:
+            self._names[day] = day_name(day, today=self.today)
+        return self._names[day]
+
+    def short(self, moment: dt.datetime | dt.date | None) -> str:
+        if moment is None:
+            return ""
+        day = local_day(moment)
+        if day not in self._short:
+            self._short[day] = short_day(day)
+        return self._short[day]
+
+    def countdown(self, moment: dt.datetime | dt.date | None) -> str:
+        return countdown(moment, today=self.today) if moment is not None else ""
+
+    @staticmethod
+    def clock(moment: dt.datetime | None) -> str:
+        return clock(moment) if moment is not None else ""

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -18,7 +18,12 @@ from photos.models import Comparison, Status
 from scheduling.notifications import instructions as pre_treatment
 from scheduling.services import is_late_cancel, late_cancel_from
 from treatments.advice import advice_rules
-from treatments.aftercare import Instruction, aftercare_for_many
+from treatments.aftercare import (
+    Instruction,
+    aftercare_for_many,
+    aftercare_longest,
+    aftercare_rules,
+)
 from treatments.models import BodyArea, Session, TreatmentPlan
 
 from . import dates
@@ -88,12 +93,9 @@ class ChartPoint:
     day: dt.date | None
     x: int
     label: str
+    short_day: str = ""
     show_date: bool = True
     r: int = 11  # radius; smaller when a long course leaves less room between sessions
-
-    @property
-    def short_day(self) -> str:
-        return dates.short_day(self.day) if self.day else ""
 
 
 @dataclass
@@ -129,30 +131,39 @@ class PlanView:
 CHART_WIDTH = 340
 CHART_PAD = 20
 
+# What the home page shows however long the history grows: every active course, the latest
+# finished ones, the first upcoming sessions in full and the latest comparisons. The rest is
+# one link away (the history page, the calendar file, the photos page).
+FINISHED_SHOWN = 3
+UPCOMING_SHOWN = 6
+COMPARISONS_SHOWN = 6
 
-def _chart(view: PlanView, today: dt.date) -> list[ChartPoint]:
+
+def _chart(view: PlanView, days: dates.Days) -> list[ChartPoint]:
     count = max(len(view.sessions), 1)
     step = (CHART_WIDTH - 2 * CHART_PAD) / max(count - 1, 1)
     radius = max(4, min(11, int(step * 0.42)))
+    S = Session.Status
     points = []
     for index, session in enumerate(view.sessions):
-        if session.status == Session.Status.COMPLETED:
+        status = session.status
+        if status == S.COMPLETED:
             state, word = "done", "done"
-        elif session.status in (Session.Status.CANCELLED, Session.Status.NO_SHOW):
-            state, word = "missed", "cancelled" if session.status == "cancelled" else "missed"
+        elif status == S.CANCELLED or status == S.NO_SHOW:
+            state, word = "missed", "cancelled" if status == S.CANCELLED else "missed"
         elif session is view.next_session:
             state, word = "next", "next"
         else:
             state, word = "ahead", "ahead"
         day = session.day
-        when = dates.day_name(day, today=today) if day else "date to be set"
         points.append(
             ChartPoint(
                 number=session.number,
                 state=state,
                 day=day,
                 x=round(CHART_PAD + index * step),
-                label=f"Session {session.number}, {when}: {word}",
+                label=f"Session {session.number}, {days.name(day) or 'date to be set'}: {word}",
+                short_day=days.short(day),
                 show_date=count <= 7 or index % 2 == 0 or state == "next",
                 r=radius + 1 if state == "next" else radius,
             )
@@ -160,19 +171,12 @@ def _chart(view: PlanView, today: dt.date) -> list[ChartPoint]:
     return points
 
 
-def _sessions(patient):
-    return (
-        Session.objects.for_patient(patient)
-        .select_related("practitioner")
-        .order_by("plan_id", "number")
-    )
-
-
 def _plans(patient):
     return (
         TreatmentPlan.objects.for_patient(patient)
         .with_progress()
         .select_related("modality", "body_area", "indication")
+        .order_by("-created_at", "-id")  # Meta.ordering does not apply to a GROUP BY
     )
 
 
@@ -183,6 +187,12 @@ class Overview:
     to_book: list[Session]
     aftercare: list[tuple[Session, list[Aftercare]]]
     comparisons: list[Comparison]
+    days: dates.Days
+    # What the page leaves to other pages: finished courses, booked sessions past the first
+    # few, comparisons past the latest few.
+    finished_more: int = 0
+    upcoming_more: int = 0
+    comparisons_more: bool = False
     # When the clock alone changes what this overview shows (an upcoming session ends, or its
     # notice for cancelling runs out); None when only the date matters.
     true_until: dt.datetime | None = None
@@ -199,56 +209,91 @@ def released_comparisons(patient):
 
 
 def overview(patient, *, now: dt.datetime | None = None) -> Overview:
-    """The home page: 1 query for plans with progress, 1 for sessions, 2 for aftercare rules,
-    1 for comparisons."""
+    """The home page, in 5 queries however long the history: plans with progress, aftercare
+    rules and their levels, the latest released comparisons, and the sessions the page shows
+    (those of the courses it shows, the booked ones, those done recently enough to have
+    aftercare running, those of the comparisons' photos)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    plans = {plan.pk: PlanView(plan=plan) for plan in _plans(patient)}
+    days = dates.Days(today)
+    S = Session.Status
+    plans = {plan.pk: plan for plan in _plans(patient)}
+    finished = [p for p in plans.values() if p.status != TreatmentPlan.Status.ACTIVE]
+    shown = {
+        plan.pk: PlanView(plan=plan)
+        for plan in plans.values()
+        if plan.status == TreatmentPlan.Status.ACTIVE or plan in finished[:FINISHED_SHOWN]
+    }
+    rules = aftercare_rules()
+    # A session done before the longest rule began has nothing running (a day's margin for
+    # the clinic's zone; the instructions below decide exactly).
+    since = now - dt.timedelta(days=aftercare_longest(rules) + 1)
+    recent = Q(status=S.COMPLETED) & (Q(starts_at__gte=since) | Q(completed_at__gte=since))
+    # The photos' sessions are read with the others: joining them to the comparisons made
+    # that the costliest query of the page to plan.
+    comparisons = list(
+        released_comparisons(patient).select_related("body_area", "before", "after")[
+            : COMPARISONS_SHOWN + 1
+        ]
+    )
+    photos = [photo for c in comparisons[:COMPARISONS_SHOWN] for photo in (c.before, c.after)]
+    rows = (
+        Session.objects.for_patient(patient)
+        .filter(
+            Q(plan__in=list(shown))
+            | Q(status__in=UPCOMING)
+            | recent
+            | Q(pk__in=[photo.session_id for photo in photos])
+        )
+        .select_related("practitioner")
+        .order_by("plan_id", "number")
+    )
     upcoming, to_book, completed = [], [], []
     sessions = {}
-    for session in _sessions(patient):
+    for session in rows:
         sessions[session.pk] = session
-        view = plans[session.plan_id]
-        session.plan = view.plan  # the plan already loaded, no query per session
-        view.sessions.append(session)
-        if session.status in UPCOMING and session.ends_at and session.ends_at >= now:
+        plan = session.plan = plans[session.plan_id]  # loaded above, no query per session
+        view = shown.get(plan.pk)
+        if view is not None:
+            view.sessions.append(session)
+        status = session.status
+        if status in UPCOMING and session.ends_at and session.ends_at >= now:
             upcoming.append(session)
-        elif session.status == Session.Status.PLANNED and view.plan.status == "active":
+        elif status == S.PLANNED and plan.status == TreatmentPlan.Status.ACTIVE:
             to_book.append(session)
-        elif session.status == Session.Status.COMPLETED:
+        elif status == S.COMPLETED:
             completed.append(session)
     upcoming.sort(key=lambda s: s.starts_at)
-    for view in plans.values():
-        ahead = [s for s in view.sessions if s.status in (*UPCOMING, Session.Status.PLANNED)]
+    for photo in photos:
+        photo.session = sessions[photo.session_id]
+    for view in shown.values():
+        ahead = [s for s in view.sessions if s.status in (*UPCOMING, S.PLANNED)]
         view.next_session = ahead[0] if ahead else None
-        view.points = _chart(view, today)
+        view.points = _chart(view, days)
     turning_points = []
-    rules = advice_rules() if upcoming else []
+    advice = advice_rules() if upcoming else []
     for session in upcoming:
-        session.pre_treatment = pre_treatment(session, rules)
+        session.pre_treatment = pre_treatment(session, advice)
         session.changeable = not change_refusal(session, now=now)
         turning_points.append(session.ends_at)
         if session.changeable:
             turning_points.append(late_cancel_from(session))
-    instructions = aftercare_for_many(completed)
+    instructions = aftercare_for_many(completed, rules)
     aftercare = []
     for session in sorted(completed, key=lambda s: s.day, reverse=True):
         items = [a for a in aftercare_items(instructions[session.pk], today) if a.running]
         if items:
             aftercare.append((session, items))
-    # The photos' sessions are among the patient's, loaded above: joining them again made
-    # this the costliest query of the page to plan.
-    comparisons = list(released_comparisons(patient).select_related("body_area", "before", "after"))
-    for comparison in comparisons:
-        for photo in (comparison.before, comparison.after):
-            if photo.session_id in sessions:
-                photo.session = sessions[photo.session_id]
     return Overview(
-        plans=list(plans.values()),
-        upcoming=upcoming,
+        plans=list(shown.values()),
+        upcoming=upcoming[:UPCOMING_SHOWN],
         to_book=to_book,
         aftercare=aftercare,
-        comparisons=comparisons,
+        comparisons=comparisons[:COMPARISONS_SHOWN],
+        days=days,
+        finished_more=len(finished[FINISHED_SHOWN:]),
+        upcoming_more=len(upcoming[UPCOMING_SHOWN:]),
+        comparisons_more=len(comparisons) > COMPARISONS_SHOWN,
         true_until=min(turning_points, default=None),
     )
 

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from audit.models import AuditEvent
 from audit.services import audit_log
+from core.links import id_url
 from people.access import patient_required
-from scheduling.notifications import calendar_for, instructions
+from scheduling.notifications import calendar_for, contact_us, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
 
@@ -44,6 +45,15 @@ def _policy() -> dict:
     }
 
 
+def _links() -> dict:
+    """The links a list draws for each row, one reverse() each per request (core.links)."""
+    return {
+        "session_url": id_url("portal:session"),
+        "comparison_url": id_url("portal:comparison"),
+        "grid_url": id_url("photos:image", "grid"),
+    }
+
+
 @require_GET
 @patient_required
 def home(request, patient):
@@ -51,10 +61,31 @@ def home(request, patient):
         "patient": patient,
         "overview": queries.overview(patient),
         "chart_width": queries.CHART_WIDTH,
+        "contact_us": contact_us,
+        **_links(),
         **_policy(),
     }
     _viewed(request, patient, "home")
     return render(request, "portal/home.html", context)
+
+
+@require_GET
+@patient_required
+def photos(request, patient):
+    """Every before and after comparison released to the patient, newest first."""
+    comparisons = list(
+        queries.released_comparisons(patient).select_related(
+            "body_area", "before__session", "after__session"
+        )
+    )
+    _viewed(request, patient, "photos")
+    context = {
+        "patient": patient,
+        "comparisons": comparisons,
+        "days": dates.Days(timezone.localdate()),
+        **_links(),
+    }
+    return render(request, "portal/photos.html", context)
 
 
 @require_GET

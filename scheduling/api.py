@@ -16,12 +16,12 @@ from . import services
 from .availability import find_slots
 from .serializers import (
     AvailabilityQuerySerializer,
+    AvailabilitySerializer,
     BookedSessionSerializer,
     BookSerializer,
     CancelSerializer,
     CourseBookSerializer,
     RescheduleSerializer,
-    SlotSerializer,
 )
 
 
@@ -41,7 +41,7 @@ def _out(session: Session, warnings: list[str] | None = None) -> dict:
 class AvailabilityView(APIView):
     permission_classes = [permissions.IsAuthenticated, FrontDesk]
 
-    @extend_schema(parameters=[AvailabilityQuerySerializer], responses=SlotSerializer(many=True))
+    @extend_schema(parameters=[AvailabilityQuerySerializer], responses=AvailabilitySerializer)
     def get(self, request):
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -59,7 +59,7 @@ class AvailabilityView(APIView):
             practitioner_user_id=data.get("practitioner"),
             mornings_only=data["mornings_only"],
         )
-        return Response(SlotSerializer(slots, many=True).data)
+        return Response(AvailabilitySerializer({"session": session, "slots": slots}).data)
 
 
 @extend_schema(tags=["booking"])

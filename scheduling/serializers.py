@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from treatments.models import Session
 
 from .models import Booking
+from .rules import session_minutes
 
 # An id a client sends: bounded, so an absurd number is a 400 and not a database overflow (500).
 ID_RANGE = {"min_value": 1, "max_value": 2**31 - 1}
@@ -25,23 +29,63 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class SlotSerializer(serializers.Serializer):
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
-    practitioner = serializers.IntegerField(source="practitioner.user_id")
-    practitioner_name = serializers.CharField(source="practitioner.__str__")
-    room = serializers.CharField(source="room.name", allow_null=True, default=None)
+class PractitionerStartsSerializer(serializers.Serializer):
+    """One practitioner's free starts on one day, in one room."""
 
-    def to_representation(self, slot):
-        """The declared fields, written out directly: a week's search returns hundreds of slots,
-        and DRF's per-field lookups were most of the response time."""
-        when = self.fields["starts_at"]
+    id = serializers.IntegerField(help_text="the practitioner's user id (book with it)")
+    name = serializers.CharField()
+    room = serializers.CharField(allow_null=True)
+    starts = serializers.ListField(
+        child=serializers.CharField(), help_text="local start times, 'HH:MM', earliest first"
+    )
+
+
+class AvailabilityDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    practitioners = PractitionerStartsSerializer(many=True)
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    """The free starts for a session, shaped for picking one: by day, then by practitioner and
+    room, each start a local 'HH:MM' in the clinic's time zone. A slot is `date` and a start
+    (book with starts_at = that local time and the practitioner's id); it lasts `minutes`."""
+
+    session = serializers.IntegerField()
+    time_zone = serializers.CharField(help_text="the zone of every date and start")
+    minutes = serializers.IntegerField(help_text="how long the session lasts")
+    count = serializers.IntegerField(help_text="free starts in all")
+    days = AvailabilityDaySerializer(many=True)
+
+    def to_representation(self, instance):
+        """`instance`: {"session": Session, "slots": [Slot, ...]} (slots by time, then
+        practitioner). Written out directly, one pass over the slots: a week has a thousand."""
+        slots = instance["slots"]
+        zone = timezone.get_current_timezone()
+        days: dict[dt.date, dict[tuple, dict]] = {}
+        for slot in slots:
+            local = slot.starts_at.astimezone(zone)
+            day = days.setdefault(local.date(), {})
+            room = slot.room.name if slot.room else None
+            key = (slot.practitioner.user_id, room)
+            column = day.get(key)
+            if column is None:
+                column = day[key] = {
+                    "id": slot.practitioner.user_id,
+                    "name": str(slot.practitioner),
+                    "room": room,
+                    "starts": [],
+                }
+            column["starts"].append(f"{local:%H:%M}")
+        session = instance["session"]
         return {
-            "starts_at": when.to_representation(slot.starts_at),
-            "ends_at": when.to_representation(slot.ends_at),
-            "practitioner": slot.practitioner.user_id,
-            "practitioner_name": str(slot.practitioner),
-            "room": slot.room.name if slot.room else None,
+            "session": session.pk,
+            "time_zone": str(zone),
+            "minutes": session_minutes(session),
+            "count": len(slots),
+            "days": [
+                {"date": day.isoformat(), "practitioners": list(columns.values())}
+                for day, columns in days.items()
+            ],
         }
 
 

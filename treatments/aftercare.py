@@ -15,6 +15,9 @@ from django.db.models import Q
 
 from .models import AftercareRule, Session
 
+# Each rule with the ids of the depth levels it is limited to (none: every level).
+type Rules = list[tuple[AftercareRule, frozenset[int]]]
+
 
 @dataclass(frozen=True)
 class Instruction:
@@ -55,15 +58,26 @@ def computed(session: Session) -> list[Instruction]:
     return _instructions(session, modality_id, rules)
 
 
-def aftercare_for_many(sessions) -> dict[int, list[Instruction]]:
+def aftercare_rules() -> Rules:
+    """Every aftercare rule with its levels (two queries), for aftercare_for_many()."""
+    return _rules(AftercareRule.objects.all())
+
+
+def aftercare_longest(rules: Rules) -> int:
+    """The most days any rule lasts: a session done longer ago has no instruction running."""
+    return max((rule.days for rule, _ in rules), default=0)
+
+
+def aftercare_for_many(sessions, rules: Rules | None = None) -> dict[int, list[Instruction]]:
     """aftercare_for() of several sessions, by session id: no query when every completed one
-    kept its aftercare, else two in all for the rules.
+    kept its aftercare or the rules are given (aftercare_rules()), else two in all.
 
     The sessions' plans must be loaded (select_related("plan")) or the lookups cost one each.
     """
     sessions = list(sessions)
     done = [s for s in sessions if s.status == Session.Status.COMPLETED and s.day is not None]
-    rules = _rules(AftercareRule.objects.all()) if any(s.aftercare is None for s in done) else []
+    if rules is None and any(s.aftercare is None for s in done):
+        rules = aftercare_rules()
     found = {session.pk: [] for session in sessions}
     for session in done:
         found[session.pk] = (
@@ -83,7 +97,7 @@ def _kept(kept: list[dict]) -> list[Instruction]:
     return [Instruction(text=i["text"], until=date.fromisoformat(i["until"])) for i in kept]
 
 
-def _rules(rules) -> list[tuple[AftercareRule, frozenset[int]]]:
+def _rules(rules) -> Rules:
     """Each rule with the ids of the depth levels it is limited to (none: every level).
 
     Read once per call, the levels as bare ids: asking each rule for its levels once per
@@ -100,9 +114,7 @@ def _rules(rules) -> list[tuple[AftercareRule, frozenset[int]]]:
     return [(rule, frozenset(levels[rule.pk])) for rule in rules]
 
 
-def _instructions(
-    session: Session, modality_id: int, rules: list[tuple[AftercareRule, frozenset[int]]]
-) -> list[Instruction]:
+def _instructions(session: Session, modality_id: int, rules: Rules) -> list[Instruction]:
     day = session.day
     instructions = [
         Instruction(text=rule.text, until=day + timedelta(days=rule.days))

@@ -127,9 +127,9 @@ def test_the_patients_page_takes_a_fixed_number_of_queries(
     client, alice, released, django_assert_num_queries
 ):
     client.force_login(alice.user)
-    with django_assert_num_queries(6):
-        # 1 the login session, 2 its user, 3 user permissions, 4 group permissions,
-        # 5 the patient of the account, 6 released, consented, ready comparisons with area/plan
+    with django_assert_num_queries(5):
+        # 1 the login session, 2 its user, 3 user and group permissions,
+        # 4 the patient of the account, 5 released, consented, ready comparisons with area/plan
         response = client.get(reverse("photos:mine"))
     assert response.content.decode().count('class="sheet-preview"') == 1
 

@@ -69,9 +69,9 @@ def test_listing_photos_takes_a_fixed_number_of_queries(
 ):
     for number in (1, 2, 3):
         add_photo(alice_plan.sessions.get(number=number), phase="after")
-    with django_assert_num_queries(5):
-        # 1 user permissions, 2 group permissions (IsClinician),
-        # 3 count, 4 the page of photos, 5 their derivatives (one prefetch)
+    with django_assert_num_queries(4):
+        # 1 user and group permissions (IsClinician),
+        # 2 count, 3 the page of photos, 4 their derivatives (one prefetch)
         response = api.get(f"/api/photos/?patient={alice_plan.patient_id}")
     assert response.json()["count"] == 3
 
@@ -122,9 +122,9 @@ def test_the_session_panel_lists_expected_views_and_gaps(
     assert page.count("Missing") == 9  # ten cells, one filled
     assert 'hx-trigger="every 2s' in page  # derivatives pending: the grid polls
     add_photo(session, phase="after", view="left_45")
-    with django_assert_num_queries(7):
-        # 1 the login session, 2 its user, 3 user permissions, 4 group permissions,
-        # 5 the session with plan, area, modality and patient, 6 its photos, 7 their derivatives
+    with django_assert_num_queries(6):
+        # 1 the login session, 2 its user, 3 user and group permissions,
+        # 4 the session with plan, area, modality and patient, 5 its photos, 6 their derivatives
         partial = client.get(url, headers={"HX-Request": "true"})
     assert partial.content.decode().count("Missing") == 8
 
@@ -193,14 +193,15 @@ def test_the_timeline_takes_a_fixed_number_of_queries(
         for session in sessions[1:]:
             add_photo(session, phase="after")
             add_photo(session, phase="before", view="left_45")
-    with django_assert_num_queries(9 + AUDIT_WRITES):
-        # 1 the login session, 2 its user, 3 user permissions, 4 group permissions,
-        # 5 the patient, 6 a page of sessions with photos (one more to know there is an older
-        # page) with plan, modality and area, 7 their photos with area and grid thumbnail,
-        # 8 comparisons with plan and area, 9 the audit actor's groups, then the audit writes
+    with django_assert_num_queries(7 + AUDIT_WRITES):
+        # 1 the login session, 2 its user, 3 user and group permissions with the group names,
+        # 4 the patient, 5 a page of sessions with photos (one more to know there is an older
+        # page) with plan, modality and area, 6 their photos with area and grid thumbnail,
+        # 7 comparisons with plan and area, then the audit writes (the actor's role from the
+        # group names read in 3)
         response = client.get(url)
     assert response.content.decode().count("<img") == 2 * TIMELINE_SESSIONS
-    assert small == 9 + AUDIT_WRITES
+    assert small == 7 + AUDIT_WRITES
     # Older pages: the same, without the comparisons (they head the first page only).
     assert timeline(2)[0] == timeline(3)[0] == small - 1
     assert timeline(3)[1].count("<img") == 2

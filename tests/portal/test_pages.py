@@ -303,3 +303,57 @@ def test_the_front_desk_gets_the_chart_without_the_clinical_history(
     assert "Microdermabrasion" in desk_view
     assert "Medical history" not in desk_view and "Keloid tendency" not in desk_view
     assert "Screenings" not in desk_view
+
+
+def at(year: int, month: int, day: int) -> dt.datetime:
+    return dt.datetime(year, month, day, 10, 0, tzinfo=AMS)
+
+
+def test_the_home_page_is_bounded_however_long_the_history(
+    signed_in, alice, carla, course, django_capture_on_commit_callbacks
+):
+    """Every active course, the latest three finished ones, the first six booked sessions and
+    the latest six comparisons; the rest is one link away."""
+    from portal.queries import COMPARISONS_SHOWN, FINISHED_SHOWN, UPCOMING_SHOWN
+
+    from .conftest import add_comparison, make_course
+
+    # A finished course whose last session was on Sunday: created first, so not among the
+    # three latest finished, but its aftercare still shows.
+    recent = make_course(
+        alice, practitioner=carla, first=at(2025, 12, 28), count=6, done=6, booked=0
+    )
+    recent.status = "completed"
+    recent.save()
+    finished = []
+    with django_capture_on_commit_callbacks(execute=True):
+        for year in range(2017, 2025):
+            plan = make_course(
+                alice, practitioner=carla, first=at(year, 1, 5), count=3, done=3, booked=0
+            )
+            plan.status = "completed"
+            plan.save()
+            add_comparison(plan, by=carla)
+            finished.append(plan)
+    make_course(alice, practitioner=carla, first=at(2026, 3, 16), count=8, done=0, booked=8)
+
+    html = page(signed_in, reverse("portal:home"))
+    # The two active courses, then the latest three finished, newest first.
+    shown = [course.pk, *(plan.pk for plan in finished[::-1][:FINISHED_SHOWN])]
+    assert all(f'id="plan-{pk}"' in html for pk in shown)
+    assert html.count('class="card plan"') == 2 + FINISHED_SHOWN
+    assert f'id="plan-{recent.pk}"' not in html
+    assert "6 earlier finished courses" in html
+    assert reverse("portal:history") in html
+    assert html.count("<summary>Before this session</summary>") == UPCOMING_SHOWN
+    assert "And 3 more booked sessions after these" in html  # 9 booked in all
+    assert html.count('class="comparison-link"') == COMPARISONS_SHOWN
+    assert reverse("portal:photos") in html
+    # The hidden course's last session (Sunday 8 March) still has its aftercare.
+    assert "After your session on Sunday 8 March" in html
+
+    everything = page(signed_in, reverse("portal:photos"))
+    assert everything.count('class="comparison-link"') == len(finished)
+    for plan in finished:
+        comparison = plan.photo_comparisons.get()
+        assert reverse("portal:comparison", args=[comparison.pk]) in everything

@@ -43,17 +43,17 @@ def test_home_queries_stay_constant(client, alice, course, grow, django_assert_n
     small = count(client, url)
     grow()
     grow()
-    # 1 session, 2 user, 3-4 the account's own and group permissions (role check), 5 the
-    # account's patient, 6 plans with progress counts and modality/area/indication, 7 all
-    # sessions with level and practitioner, 8-11 the screening rules that ask something of a
-    # booked patient with their modalities, levels and counted modalities (read once for all
-    # upcoming sessions), 12-13 aftercare rules and their levels (for the sessions completed
-    # without keeping it), 14 released consented ready comparisons with their photos'
-    # sessions, 15 the audit actor's groups, then the audit writes (chain head lock, insert,
-    # head update).
-    with django_assert_num_queries(15 + AUDIT_WRITES):
+    # 1 session, 2 user, 3 the account's own and group permissions with the group names (role
+    # check), 4 the account's patient, 5 plans with progress counts and
+    # modality/area/indication, 6-7 aftercare rules and their levels, 8 the latest released
+    # consented ready comparisons with their photos, 9 the sessions shown (the courses' shown,
+    # booked, recently done, the photos') with practitioner, 10-13 the screening rules that ask
+    # something of a booked patient with their modalities, levels and counted modalities (read
+    # once for all upcoming sessions), then the audit writes (chain head lock, insert, head
+    # update; the actor's role from the group names read in 3).
+    with django_assert_num_queries(13 + AUDIT_WRITES):
         client.get(url)
-    assert small == 15 + AUDIT_WRITES
+    assert small == 13 + AUDIT_WRITES
 
 
 def test_history_queries_stay_constant(client, alice, course, grow, django_assert_num_queries):
@@ -61,12 +61,12 @@ def test_history_queries_stay_constant(client, alice, course, grow, django_asser
     url = reverse("portal:history")
     small = count(client, url)
     grow()
-    # 1 session, 2 user, 3-4 permissions, 5 patient, 6 completed sessions with plan, modality,
-    # area, level and practitioner, 7 their treated areas, 8-9 aftercare rules and levels,
-    # 10-13 the audit view event.
-    with django_assert_num_queries(10 + AUDIT_WRITES):
+    # 1 session, 2 user, 3 permissions and group names, 4 patient, 5 completed sessions with
+    # plan, modality, area, level and practitioner, 6 their treated areas, 7-8 aftercare rules
+    # and levels, then the audit view event's writes.
+    with django_assert_num_queries(8 + AUDIT_WRITES):
         client.get(url)
-    assert small == 10 + AUDIT_WRITES
+    assert small == 8 + AUDIT_WRITES
 
 
 def test_session_and_comparison_pages_take_fixed_queries(
@@ -75,12 +75,12 @@ def test_session_and_comparison_pages_take_fixed_queries(
     client.force_login(alice.user)
     session = course.sessions.get(status=Session.Status.BOOKED)
     grow()
-    # 1 session, 2 user, 3-4 permissions, 5 patient, 6 the session with plan, modality, area,
-    # indication, level and practitioner, 7-10 the screening rules that ask something of a
-    # booked patient, their modalities, levels and counted modalities, 11-14 the audit view
-    # event (a booked session has no aftercare yet: no aftercare rules are read).
-    with django_assert_num_queries(11 + AUDIT_WRITES):
+    # 1 session, 2 user, 3 permissions and group names, 4 patient, 5 the session with plan,
+    # modality, area, indication, level and practitioner, 6-9 the screening rules that ask
+    # something of a booked patient, their modalities, levels and counted modalities, then the
+    # audit view event's writes (a booked session has no aftercare yet: no aftercare rules).
+    with django_assert_num_queries(9 + AUDIT_WRITES):
         client.get(reverse("portal:session", args=[session.pk]))
-    # 1-5 as above, 6 the comparison with area, plan, photos and their sessions, 7-10 audit.
-    with django_assert_num_queries(7 + AUDIT_WRITES):
+    # 1-4 as above, 5 the comparison with area, plan, photos and their sessions, then audit.
+    with django_assert_num_queries(5 + AUDIT_WRITES):
         client.get(reverse("portal:comparison", args=[comparison.pk]))

@@ -70,6 +70,7 @@ portal:calendar                --  --  --  ok    ok  --
 portal:comparison              --  --  --  ok    --  --
 portal:history                 --  --  --  ok    ok  --
 portal:home                    --  --  --  ok    ok  --
+portal:photos                  --  --  --  ok    ok  --
 portal:session                 --  --  --  ok    --  --
 portal:session_cancel          --  --  --  ok    --  --
 portal:session_change          --  --  --  ok    --  --

@@ -21,6 +21,16 @@ def mornings(session, *, last_day: str = "2026-03-02") -> dict:
     }
 
 
+def free(body: dict) -> list[tuple[str, str, int]]:
+    """Every free start of an availability answer as (date, local time, practitioner id)."""
+    return sorted(
+        (day["date"], start, column["id"])
+        for day in body["days"]
+        for column in day["practitioners"]
+        for start in column["starts"]
+    )
+
+
 @pytest.fixture
 def api(front_desk_user):
     client = APIClient()
@@ -34,10 +44,18 @@ def test_availability(api, clinic, django_assert_max_num_queries):
     with django_assert_max_num_queries(20):
         response = api.get("/api/booking/availability/", query)
     assert response.status_code == 200
-    first = response.json()[0]
-    assert first["starts_at"] == "2026-03-02T09:00:00+01:00"
-    assert first["practitioner"] == clinic.carla.user_id and first["room"] == "Room 1"
-    assert len(response.json()) == 5 * 12
+    body = response.json()
+    # By day, then by practitioner and room, each start a local time in the clinic's zone.
+    assert body["session"] == clinic.sessions[0].pk and body["time_zone"] == "Europe/Amsterdam"
+    monday = body["days"][0]
+    assert monday["date"] == "2026-03-02"
+    first = monday["practitioners"][0]
+    assert first["starts"][0] == "09:00"  # 09:00+01:00
+    assert first["id"] == clinic.carla.user_id and first["room"] == "Room 1"
+    assert first["name"] == str(clinic.carla)
+    assert body["count"] == len(free(body)) == 5 * 12
+    assert [day["date"] for day in body["days"]] == [f"2026-03-0{n}" for n in range(2, 7)]
+    assert body["minutes"] == clinic.sessions[0].depth_level.session_minutes
     bad = api.get("/api/booking/availability/", {**query, "last_day": "2026-01-01"})
     assert bad.status_code == 400
 
@@ -51,14 +69,15 @@ def test_a_search_follows_the_patients_record(api, clinic, alice):
     from treatments.services import history_add
 
     query = mornings(clinic.sessions[0], last_day="2026-03-06")
-    assert len(api.get("/api/booking/availability/", query).json()) == 5 * 12
+    assert api.get("/api/booking/availability/", query).json()["count"] == 5 * 12
     history_add(
         patient=alice,
         factor=Factor.objects.get(slug="isotretinoin"),
         started_on=dt.date(2025, 6, 1),
         ended_on=dt.date(2025, 9, 8),
     )
-    assert api.get("/api/booking/availability/", query).json() == []
+    nothing = api.get("/api/booking/availability/", query).json()
+    assert (nothing["count"], nothing["days"]) == (0, [])
 
 
 def test_an_unknown_or_deleted_session_is_404(api, clinic):
@@ -164,8 +183,8 @@ def test_availability_is_searched_again_after_a_committed_booking(api, clinic, b
     nine = at(2, 9).isoformat()
 
     def carla_at_nine():
-        slots = api.get("/api/booking/availability/", query).json()
-        return [s for s in slots if s["starts_at"] == nine and s["practitioner"] == uid]
+        body = api.get("/api/booking/availability/", query).json()
+        return ("2026-03-02", "09:00", uid) in free(body)
 
     uid = clinic.carla.user_id
     with committed():  # the clinic as set up, committed
@@ -183,10 +202,10 @@ def test_availability_is_searched_again_after_a_committed_booking(api, clinic, b
 
 def test_availability_drops_a_slot_once_it_has_started(api, clinic, frozen):
     query = mornings(clinic.sessions[0])
-    first = api.get("/api/booking/availability/", query).json()[0]["starts_at"]
+    first = free(api.get("/api/booking/availability/", query).json())[0]
     frozen.move_to(at(2, 9, 5))
-    later = api.get("/api/booking/availability/", query).json()
-    assert later and all(slot["starts_at"] > first for slot in later)
+    later = free(api.get("/api/booking/availability/", query).json())
+    assert later and all(slot[:2] > first[:2] for slot in later)
 
 
 def test_the_desk_is_told_of_a_relative_finding_when_booking(api, clinic, alice, front_desk_user):

@@ -54,13 +54,13 @@ def test_the_day_view_costs_the_same_queries_however_full_the_day(
                 book(clinic, plan.sessions.get(), at(2, hour), front_desk_user)
 
     fill([10])
-    # 1 the session, 2 the user, 3-4 the user's own and group permissions, 5 the day's
-    # sessions with patient, modality, practitioner and room, 6 practitioners, 7 their working
-    # hours, 8 their exceptions
-    with django_assert_num_queries(8):
+    # 1 the session, 2 the user, 3 the user's own and group permissions, 4 the day's
+    # sessions with patient, modality, practitioner and room, 5 practitioners, 6 their working
+    # hours, 7 their exceptions
+    with django_assert_num_queries(7):
         desk.get("/desk/?date=2026-03-02")
     fill([11, 12, 13, 14, 15])
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = desk.get("/desk/?date=2026-03-02")
     assert response.content.decode().count("cal-session") == 6
 
@@ -70,9 +70,9 @@ def test_week_and_today_lists(desk, clinic, front_desk_user, django_assert_num_q
     book(clinic, clinic.sessions[1], at(9, 10), front_desk_user)
     week = desk.get("/desk/week/?date=2026-03-04").content.decode()
     assert "10:00 Alice Smit" in week and "Monday 2 Mar" in week
-    # session, user, own and group permissions, the day's sessions, their screenings of the day
-    # (their findings too, when there are some)
-    with django_assert_num_queries(6):
+    # session, user, own and group permissions (one query), the day's sessions, their screenings
+    # of the day (their findings too, when there are some)
+    with django_assert_num_queries(5):
         today = desk.get("/desk/today/").content.decode()
     assert today.count("Check in") == 1
 

@@ -39,9 +39,9 @@ def test_catalogue_is_read_only_and_lists_levels(
     client, front_desk_user, django_assert_num_queries
 ):
     client.force_login(front_desk_user)
-    # session, user, the user's own permissions, their groups' permissions, count, modalities,
-    # their levels, their indications
-    with django_assert_num_queries(8):
+    # session, user, the user's own and their groups' permissions, count, modalities, their
+    # levels, their indications
+    with django_assert_num_queries(7):
         response = client.get("/api/modalities/")
     modalities = {m["kind"]: m for m in response.json()["results"]}
     assert [level["name"] for level in modalities["microdermabrasion"]["levels"]] == [
@@ -223,14 +223,14 @@ def test_list_endpoints_do_not_grow_with_data(
             status=Session.Status.COMPLETED, completed_screening=screening_on_record(plan)
         )
     client.force_login(clinician_user)
-    # session, user, the user's own permissions, their groups' permissions, count, plans with
-    # their progress
-    with django_assert_num_queries(6):
+    # session, user, the user's own and their groups' permissions, count, plans with their
+    # progress
+    with django_assert_num_queries(5):
         assert len(client.get("/api/plans/").json()["results"]) == count
-    # session, user, permissions (2), count, sessions, their areas
-    with django_assert_num_queries(7):
+    # session, user, permissions, count, sessions, their areas
+    with django_assert_num_queries(6):
         assert len(client.get("/api/sessions/").json()["results"]) == 6 * count
-    # session, user, permissions (2), count, screenings, their findings
-    with django_assert_num_queries(7):
+    # session, user, permissions, count, screenings, their findings
+    with django_assert_num_queries(6):
         assert len(client.get("/api/screenings/").json()["results"]) == count
     assert Screening.objects.count() == count

@@ -117,12 +117,12 @@ def test_the_chart_shows_history_plans_sessions_and_screenings(
                 first_date=TODAY + datetime.timedelta(days=days),
             )
             services.history_add(patient=alice, factor=catalogue.factor("keloid"))
-    # session, user, the user's own permissions, their groups' permissions (has_perm caches
-    # them), the patient, plans with progress, sessions with plan/modality/area/level,
-    # history with factors and areas, screenings with modality/level/users/session, their
-    # findings, the flagged sessions, the viewer's groups for the audit record, then the
-    # audit writes
-    with django_assert_num_queries(12 + AUDIT_WRITES):
+    # session, user, the user's own and their groups' permissions with the group names (has_perm
+    # keeps them for the request), the patient, plans with progress, sessions with
+    # plan/modality/area/level, history with factors and areas, screenings with
+    # modality/level/users/session, their findings, the flagged sessions, then the audit writes
+    # (the viewer's role from the group names already read)
+    with django_assert_num_queries(10 + AUDIT_WRITES):
         response = client.get(url)
     assert response.content.decode().count("Microneedling · Back · ") == 8
 

@@ -15,6 +15,10 @@ def link_completed_sessions(apps, schema_editor):
     newest = Screening.objects.order_by("-screened_at", "-id").values("pk")
     unlinked.update(completed_screening=Subquery(newest.filter(session=OuterRef("pk"))[:1]))
     unlinked.update(completed_screening=Subquery(newest.filter(plan=OuterRef("plan"))[:1]))
+    if schema_editor.connection.vendor == "postgresql":
+        # The updates leave deferred foreign-key checks pending, and PostgreSQL refuses to
+        # ALTER a table with pending trigger events: run the checks now, before the constraint.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
