@@ -1,5 +1,5 @@
-"""A state machine over the public services at the point of care: plan, check in, add history,
-the day's check and screening, override, change the level, edit a rule, record.
+"""A state machine over the public services at the point of care: plan, book, move, check in,
+add history, the day's check and screening, override, change the level, edit a rule, record.
 
 Whatever order they come in, no session is completed on a patient who had an absolute finding
 that day at that level and area, or a relative one without a clinician's override: each
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.records import arrive
+from scheduling import services as desk
 from treatments import screening as engine
 from treatments import services
 from treatments.models import (
@@ -54,9 +54,17 @@ class PointOfCare(RuleBasedStateMachine):
     @initialize(checked_in=st.sampled_from([True, True, False]))
     def a_patient_with_a_course(self, checked_in=True):
         from tests.factories import PatientFactory, StaffFactory
+        from tests.scheduling.factories import PractitionerFactory, RoomFactory
 
         self.clinician = StaffFactory(role="Clinician")
+        self.desk = StaffFactory(role="Front desk")
         self.admin = StaffFactory(role="Clinic admin")
+        RoomFactory()
+        PractitionerFactory(
+            user=self.clinician,
+            modalities=list(Modality.objects.all()),
+            hours={weekday: (8, 20) for weekday in range(7)},
+        )
         self.patient = PatientFactory()
         modality = Modality.objects.get(kind="microdermabrasion")
         self.levels = list(DepthLevel.objects.filter(modality=modality).order_by("rank"))
@@ -71,12 +79,36 @@ class PointOfCare(RuleBasedStateMachine):
         )
         self.session = self.plan.sessions.get(number=1)
         if checked_in:
+            self.book(hour=10)
             self.check_in()
+
+    @rule(hour=st.integers(10, 18))
+    def book(self, hour):
+        with contextlib.suppress(ValidationError):
+            desk.session_book(
+                session=self.session,
+                starts_at=at(DAY, hour),
+                practitioner_user_id=self.clinician.pk,
+                by=self.desk,
+                notify=False,
+            )
+        self.session.refresh_from_db()
+
+    @rule(hour=st.integers(10, 18), days=st.sampled_from([0, 0, 1]))
+    def move(self, hour, days):
+        with contextlib.suppress(ValidationError):
+            desk.session_reschedule(
+                session=self.session,
+                starts_at=at(DAY + datetime.timedelta(days=days), hour),
+                by=self.desk,
+            )
+        self.session.refresh_from_db()
 
     @rule()
     def check_in(self):
-        if self.session.status == Session.Status.PLANNED:
-            arrive(self.session, at(DAY, 9))
+        with contextlib.suppress(ValidationError):
+            desk.session_arrival(session=self.session, status="checked_in", by=self.desk)
+        self.session.refresh_from_db()
 
     @rule(slug=st.sampled_from(HISTORY), days_ago=st.integers(0, 1000))
     def add_history(self, slug, days_ago):
@@ -138,10 +170,13 @@ class PointOfCare(RuleBasedStateMachine):
         COMPLETIONS.append(self.session.pk)
         self.judge_the_completion()
 
-    @rule(rank=st.sampled_from([None, 0, 1, 2]))
-    def screen_then_record(self, rank):
+    @rule(
+        rank=st.sampled_from([None, 0, 1, 2]),
+        present=st.sampled_from([[], [], ["rosacea-flare"]]),
+    )
+    def screen_then_record(self, rank, present):
         """The usual order at the chair, as one step among the others."""
-        self.check_and_screen([])
+        self.check_and_screen(present)
         self.record(rank, by_admin=False)
 
     @rule(slug=st.sampled_from(HISTORY))
