@@ -103,8 +103,11 @@ def keep_aftercare(apps, schema_editor):
         (rule, {level.pk for level in rule.levels.all()}) for rule in AftercareRule.objects.all()
     ]
     rules.sort(key=lambda pair: (pair[0].position, pair[0].pk))
-    done = Session.objects.filter(status="completed", aftercare__isnull=True).select_related("plan")
-    for session in done.iterator():
+    done = Session.objects.filter(status="completed", aftercare__isnull=True).only(
+        "pk", "starts_at", "completed_at", "depth_level_id", "plan__modality_id"
+    )
+    batch = []
+    for session in done.select_related("plan").iterator(chunk_size=5000):
         moment = session.starts_at or session.completed_at
         if moment is None:
             continue
@@ -115,8 +118,12 @@ def keep_aftercare(apps, schema_editor):
             if rule.modality_id in (None, session.plan.modality_id)
             and (not levels or session.depth_level_id in levels)
         ]
-        kept.sort(key=lambda item: item["until"])
-        Session.objects.filter(pk=session.pk).update(aftercare=kept)
+        session.aftercare = sorted(kept, key=lambda item: item["until"])
+        batch.append(session)
+        if len(batch) >= 5000:  # a clinic's whole history in a few hundred statements
+            Session.objects.bulk_update(batch, ["aftercare"])
+            batch = []
+    Session.objects.bulk_update(batch, ["aftercare"])
 
 
 class Migration(migrations.Migration):
