@@ -211,14 +211,13 @@ def upload_target() -> dict:
 
 
 def slots_in(body: bytes) -> int | None:
-    """How many slots an availability answer holds (a list, or a page of `results`)."""
+    """How many free starts an availability answer holds: its `count`, each day's starts per
+    practitioner (scheduling.api.AvailabilityView)."""
     try:
         data = json.loads(body)
     except ValueError:
         return None
-    if isinstance(data, dict):
-        data = data.get("results", data.get("slots", []))
-    return len(data) if isinstance(data, list) else None
+    return data.get("count") if isinstance(data, dict) else None
 
 
 def measure_looks(rounds: int) -> dict:
