@@ -120,39 +120,6 @@ def plan_create(
     finding on the first day refuses the plan (PlanRefused, with the first possible start);
     the refusing screening is kept, without a plan.
     """
-    with transaction.atomic():
-        plan_or_refusal = _plan_create(
-            patient=patient,
-            indication=indication,
-            body_area=body_area,
-            modality=modality,
-            first_date=first_date,
-            session_count=session_count,
-            interval_days=interval_days,
-            levels=levels,
-            level_reason=level_reason,
-            notes=notes,
-            by=by,
-        )
-    if isinstance(plan_or_refusal, PlanRefused):
-        raise plan_or_refusal
-    return plan_or_refusal
-
-
-def _plan_create(
-    *,
-    patient,
-    indication: Indication,
-    body_area: BodyArea,
-    modality: Modality,
-    first_date: date,
-    session_count: int | None,
-    interval_days: int | None,
-    levels: list[DepthLevel] | None,
-    level_reason: str,
-    notes: str,
-    by,
-) -> TreatmentPlan | PlanRefused:
     if indication.not_treatable_reason:
         raise ValidationError({"indication": indication.not_treatable_reason})
     if not ModalityIndication.objects.filter(modality=modality, indication=indication).exists():
@@ -197,50 +164,52 @@ def _plan_create(
         first_possible = lifts.first_clear_day(
             data, modality=modality, depth_level=first_level, body_area=body_area, start=first_date
         )
-        return PlanRefused(findings=findings, first_possible=first_possible, screening=screening)
+        # The refusing screening is kept (written in its own transaction above), without a plan.
+        raise PlanRefused(findings=findings, first_possible=first_possible, screening=screening)
 
-    plan = TreatmentPlan(
-        patient=patient,
-        indication=indication,
-        body_area=body_area,
-        modality=modality,
-        session_count=session_count,
-        interval_days=interval_days,
-        notes=notes,
-        created_by=by,
-    )
-    plan.full_clean()
-    plan.save()
-    dates = propose_schedule(
-        first_date=first_date, session_count=session_count, interval_days=interval_days
-    )
-    sessions = []
-    for number, (day, level) in enumerate(zip(dates, levels, strict=True), start=1):
-        session = Session(
-            plan=plan,
+    with transaction.atomic():
+        plan = TreatmentPlan(
             patient=patient,
-            number=number,
-            depth_level=level,
-            proposed_date=day,
-            level_reason=level_reason,
+            indication=indication,
+            body_area=body_area,
+            modality=modality,
+            session_count=session_count,
+            interval_days=interval_days,
+            notes=notes,
+            created_by=by,
         )
-        session.full_clean()
-        sessions.append(session)
-    Session.objects.bulk_create(sessions)
-    detail = f"{session_count} sessions" + (f"; levels: {level_reason}" if level_reason else "")
-    audit_log(actor=by, action=Action.CREATE, obj=plan, detail=detail)
-    screening_create(
-        patient=patient,
-        modality=modality,
-        depth_level=levels[0] if levels else None,
-        body_area=body_area,
-        on=first_date,
-        occasion=Screening.Occasion.PLANNING,
-        findings=findings,
-        plan=plan,
-        by=by,
-    )
-    return plan
+        plan.full_clean()
+        plan.save()
+        dates = propose_schedule(
+            first_date=first_date, session_count=session_count, interval_days=interval_days
+        )
+        sessions = []
+        for number, (day, level) in enumerate(zip(dates, levels, strict=True), start=1):
+            session = Session(
+                plan=plan,
+                patient=patient,
+                number=number,
+                depth_level=level,
+                proposed_date=day,
+                level_reason=level_reason,
+            )
+            session.full_clean()
+            sessions.append(session)
+        Session.objects.bulk_create(sessions)
+        detail = f"{session_count} sessions" + (f"; levels: {level_reason}" if level_reason else "")
+        audit_log(actor=by, action=Action.CREATE, obj=plan, detail=detail)
+        screening_create(
+            patient=patient,
+            modality=modality,
+            depth_level=levels[0] if levels else None,
+            body_area=body_area,
+            on=first_date,
+            occasion=Screening.Occasion.PLANNING,
+            findings=findings,
+            plan=plan,
+            by=by,
+        )
+        return plan
 
 
 def plan_benefit(plan: TreatmentPlan) -> ModalityIndication | None:
