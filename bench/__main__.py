@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import pages, sheets, thumbnails, upload
+from bench import outage, pages, sheets, thumbnails, upload
 
-BENCHMARKS = {"thumbnails": thumbnails, "sheets": sheets, "pages": pages, "upload": upload}
+BENCHMARKS = {
+    "thumbnails": thumbnails,
+    "sheets": sheets,
+    "pages": pages,
+    "upload": upload,
+    "outage": outage,
+}
 
 
 def main() -> None:

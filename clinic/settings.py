@@ -249,7 +249,12 @@ _smtp_options = {
 MAILERS = {
     "default": {
         "BACKEND": _email["EMAIL_BACKEND"],
-        "OPTIONS": _smtp_options if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend") else {},
+        "OPTIONS": {
+            "django.core.mail.backends.smtp.EmailBackend": _smtp_options,
+            "django.core.mail.backends.filebased.EmailBackend": {
+                "file_path": _email.get("EMAIL_FILE_PATH")
+            },
+        }.get(_email["EMAIL_BACKEND"], {}),
     }
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{CLINIC_NAME} <noreply@localhost>")

@@ -137,3 +137,23 @@ def test_a_bad_value_fails_loudly(tmp_path):
     result = load_settings(tmp_path, MEDIA_STORAGE="ftp")
     assert result.returncode != 0
     assert "MEDIA_STORAGE must be 'local' or 's3'" in result.stderr
+
+
+def test_a_mail_folder_url_writes_each_email_to_that_folder(tmp_path):
+    """EMAIL_URL=filemail:///<path>: Django's file backend, which refuses to start without its
+    folder (every send failed with InvalidMailer)."""
+    folder = tmp_path / "mail"
+    env = {key: value for key, value in os.environ.items() if key not in MANAGED}
+    env.update(
+        DJANGO_SETTINGS_MODULE="clinic.settings",
+        VAR_DIR=str(tmp_path / "var"),
+        EMAIL_URL=f"filemail:///{folder}",
+    )
+    sent = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.core.mail import "
+         "send_mail; send_mail('Cancelled: your session', 'body', 'a@example.com', "
+         "['b@example.com'])"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert "Subject: Cancelled: your session" in "".join(p.read_text() for p in folder.iterdir())
