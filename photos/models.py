@@ -148,6 +148,9 @@ class Derivative(models.Model):
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     version = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task id holding the claim: the same on redelivery and on retry, so the task
+    # coming back knows the rows it finds running are its own dead attempt's.
+    claimed_by = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -214,6 +217,7 @@ class Comparison(models.Model):
     sheet_pdf_key = models.CharField(max_length=200, blank=True)
     sheet_version = models.PositiveSmallIntegerField(default=0)
     sheet_claimed_at = models.DateTimeField(null=True, blank=True)
+    sheet_claimed_by = models.CharField(max_length=64, blank=True)  # as Derivative.claimed_by
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
