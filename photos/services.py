@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import formats, timezone
 from PIL import Image
 
@@ -58,6 +58,9 @@ def _stale_before() -> dt.datetime:
     return timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 10)
 
 
+MAX_ATTEMPTS = 3  # claims of one piece of work whose tasks all died, before it fails
+
+
 def new_claim() -> str:
     """A claim of its own for work done outside a task (a management command, a test)."""
     return f"local-{uuid.uuid4().hex}"
@@ -71,11 +74,14 @@ class _Work:
     A claim is the id of the task holding it (Celery keeps a task's id on redelivery and on
     retry) and the time it was made. The work may be taken when it is pending, when it is
     running under the taker's own claim (that task coming back: its earlier attempt died or
-    gave up) or when it is running under a claim older than the hard time limit."""
+    gave up) or when it is running under a claim older than the hard time limit.
+
+    Work whose tasks died MAX_ATTEMPTS times in a row fails instead of being taken again."""
 
     status: str
     claimed_at: str
     claimed_by: str
+    attempts: str
     reason: str
 
     def _running(self, lookup: str, value) -> Q:
@@ -87,16 +93,22 @@ class _Work:
     def claim(self, rows: QuerySet, by: str) -> int:
         """Marks the rows that may be taken as running under `by`; 0 means a live task has the
         work, or it is finished."""
-        takeable = (
+        takeable = rows.filter(
             Q(**{self.status: Status.PENDING})
             | self._running("claimed_by", by)
             | self._running("claimed_at__lt", _stale_before())
         )
-        return rows.filter(takeable).update(
+        self.fail(
+            takeable.filter(**{f"{self.attempts}__gte": MAX_ATTEMPTS}),
+            f"The worker died each of the {MAX_ATTEMPTS} times it tried (out of memory?); "
+            "photos_regenerate tries again.",
+        )
+        return takeable.update(  # the failed ones are no longer takeable
             **{
                 self.status: Status.RUNNING,
                 self.claimed_at: timezone.now(),
                 self.claimed_by: by,
+                self.attempts: F(self.attempts) + 1,
                 self.reason: "",
             }
         )
@@ -121,6 +133,7 @@ class _Work:
                 self.status: Status.PENDING,
                 self.claimed_at: None,
                 self.claimed_by: "",
+                self.attempts: 0,
                 self.reason: "",
             }
         )
@@ -135,8 +148,10 @@ class _Work:
         )
 
 
-DERIVATIVE_WORK = _Work("status", "claimed_at", "claimed_by", "reason")
-SHEET_WORK = _Work("sheet_status", "sheet_claimed_at", "sheet_claimed_by", "sheet_reason")
+DERIVATIVE_WORK = _Work("status", "claimed_at", "claimed_by", "attempts", "reason")
+SHEET_WORK = _Work(
+    "sheet_status", "sheet_claimed_at", "sheet_claimed_by", "sheet_attempts", "sheet_reason"
+)
 
 
 def _put(key: str, data: bytes) -> None:

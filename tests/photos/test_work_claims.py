@@ -6,6 +6,9 @@ same with real worker processes that it kills."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from io import StringIO
 
 import pytest
@@ -58,6 +61,20 @@ def test_a_redelivered_derivative_task_does_the_work_its_dead_attempt_claimed(
 
     # The broker delivers the same message again (same task id) seconds later.
     assert make_derivatives.apply(args=[photo.pk], task_id="task-24").get() == "ready"
+    assert statuses(photo) == {Status.READY}
+
+
+def test_a_photo_that_kills_every_worker_fails_after_a_few_attempts(
+    alice_plan, add_photo, monkeypatch
+):
+    photo = add_photo(alice_plan.sessions.first())
+    for _ in range(3):  # killed (out of memory) each time it is delivered again
+        dead_derivative_task(photo, monkeypatch, task_id="task-oom")
+
+    make_derivatives.apply(args=[photo.pk], task_id="task-oom")
+    assert statuses(photo) == {Status.FAILED}
+    assert "worker died each of the 3 times" in photo.derivatives.first().reason
+    call_command("photos_regenerate", "--now", stdout=StringIO())  # someone looked into it
     assert statuses(photo) == {Status.READY}
 
 
@@ -163,3 +180,31 @@ def test_regenerate_takes_work_from_a_dead_claim(alice_plan, add_photo, monkeypa
         call_command("photos_regenerate", "--now", stdout=out)
     assert "Made derivatives for 1 photo(s)" in out.getvalue()
     assert statuses(photo) == {Status.READY}
+
+
+def settings_of_a_new_process(**env: str) -> subprocess.CompletedProcess:
+    code = (
+        "import django; from django.conf import settings; django.setup(); "
+        "print(settings.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], "
+        "settings.CELERY_BEAT_SCHEDULE['photos-resend-pending']['schedule'], "
+        "settings.CELERY_TASK_TIME_LIMIT)"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "clinic.settings", **env}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_killed_workers_task_comes_back_within_minutes_not_an_hour():
+    ran = settings_of_a_new_process(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    visibility, sweep, time_limit = map(int, ran.stdout.split())
+    assert time_limit < visibility <= 5 * 60  # the broker's own redelivery
+    assert time_limit + 10 + sweep <= 3 * 60  # the sweep's, usually first
+
+
+def test_a_visibility_timeout_that_would_deliver_a_live_task_twice_is_refused():
+    ran = settings_of_a_new_process(
+        CELERY_BROKER_URL="redis://127.0.0.1:1/0", CELERY_VISIBILITY_TIMEOUT="120"
+    )
+    assert ran.returncode != 0
+    assert "CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT" in ran.stderr
