@@ -166,6 +166,26 @@ def test_the_sweep_takes_a_sheet_from_a_dead_claim(
     assert comparison.sheet_status == Status.READY
 
 
+def test_the_sweep_sends_a_sheet_whose_send_was_lost(
+    alice_plan, add_photo, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        add_photo(alice_plan.sessions.get(number=1))
+    add_photo(alice_plan.sessions.get(number=2), phase="after")  # its send lost: broker down
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resend_pending.apply().get() == 0  # too early to call the sends lost
+
+    later = timezone.now() + dt.timedelta(minutes=settings.PHOTOS_RESEND_AFTER_MINUTES + 1)
+    with time_machine.travel(later, tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert resend_pending.apply().get() == 1  # the photo; its sheet follows it
+        assert Comparison.objects.get().sheet_status == Status.READY
+        Comparison.objects.update(sheet_status=Status.PENDING)  # the sheet's own send lost
+        with django_capture_on_commit_callbacks(execute=True):
+            assert resend_pending.apply().get() == 1
+    assert Comparison.objects.get().sheet_status == Status.READY
+
+
 def test_regenerate_takes_work_from_a_dead_claim(alice_plan, add_photo, monkeypatch, settings):
     photo = add_photo(alice_plan.sessions.first())
     dead_derivative_task(photo, monkeypatch, task_id="task-24")
