@@ -260,6 +260,9 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{CLINIC_NAME} <noreply@localhost>")
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport), Redis when set.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+TASK_RETRY_MAX_COUNTDOWN = 60  # s; the longest wait before a task's retry (photos.tasks)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_FILESYSTEM_BROKER_DIR = env.path("CELERY_FILESYSTEM_BROKER_DIR", default=VAR_DIR / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -276,9 +279,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _default_result_backend = f"file://{VAR_DIR / 'celery-results'}"
     (VAR_DIR / "celery-results").mkdir(parents=True, exist_ok=True)
 else:
-    # A killed worker's unacknowledged task is delivered again after the visibility timeout.
+    # A killed worker's unacknowledged task is delivered again after the visibility timeout
+    # (minutes, not an hour: the photo sweep usually redoes such work sooner still). A task
+    # waits unacknowledged for as long as it runs, or for its retry's countdown: a shorter
+    # timeout would deliver a live task a second time.
+    _visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=5 * 60)
+    if _visibility_timeout <= CELERY_TASK_TIME_LIMIT + TASK_RETRY_MAX_COUNTDOWN:
+        raise ImproperlyConfigured(
+            "CELERY_VISIBILITY_TIMEOUT must be longer than CELERY_TASK_TIME_LIMIT plus "
+            f"{TASK_RETRY_MAX_COUNTDOWN} s (the longest retry countdown)."
+        )
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60 * 60),
+        "visibility_timeout": _visibility_timeout,
         # How often a worker looks for such tasks (kombu's defaults: every 10th 10-s poll).
         "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
         "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
@@ -295,8 +307,6 @@ CELERY_TASK_ALWAYS_EAGER = False  # eager mode is switched on by the unit tests 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
-CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_TIMEZONE = TIME_ZONE
 # Booking: how long before a session its reminder goes out, and what counts as a late cancel.
 REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
@@ -307,8 +317,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.int("REMINDER_CHECK_SECONDS", default=15 * 60),
     },
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 60 * 60 * 24},
-    # Derivative work whose send was lost while the broker was down.
-    "photos-resend-pending": {"task": "photos.resend_pending", "schedule": 5 * 60},
+    # The photo sweep: derivative and sheet work whose send was lost while the broker was
+    # down, or whose task died (a claim older than CELERY_TASK_TIME_LIMIT + 10 s). A killed
+    # worker's photo is made again within that plus this interval: under 3 minutes.
+    "photos-resend-pending": {
+        "task": "photos.resend_pending",
+        "schedule": env.int("PHOTOS_SWEEP_SECONDS", default=60),
+    },
 }
 PHOTOS_RESEND_AFTER_MINUTES = env.int("PHOTOS_RESEND_AFTER_MINUTES", default=10)
 # Tests only: a pause inside the derivative task after it claims its rows (0 = none).

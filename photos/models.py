@@ -148,6 +148,12 @@ class Derivative(models.Model):
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     version = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task id holding the claim: the same on redelivery and on retry, so the task
+    # coming back knows the rows it finds running are its own dead attempt's.
+    claimed_by = models.CharField(max_length=64, blank=True)
+    # Claims made since it was last queued: a photo that kills every worker that tries it
+    # (out of memory) fails after a few instead of killing workers for ever.
+    attempts = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -214,6 +220,8 @@ class Comparison(models.Model):
     sheet_pdf_key = models.CharField(max_length=200, blank=True)
     sheet_version = models.PositiveSmallIntegerField(default=0)
     sheet_claimed_at = models.DateTimeField(null=True, blank=True)
+    sheet_claimed_by = models.CharField(max_length=64, blank=True)  # as Derivative.claimed_by
+    sheet_attempts = models.PositiveSmallIntegerField(default=0)  # as Derivative.attempts
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

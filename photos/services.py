@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import formats, timezone
 from PIL import Image
 
@@ -53,33 +53,94 @@ def _max_pixels() -> int:
 
 
 def _stale_before() -> dt.datetime:
-    """A claim older than the hard time limit belongs to a worker that died."""
+    """A claim older than the hard time limit belongs to a task that is dead: the limit has
+    killed it if nothing else did (10 s of margin for the worker's own bookkeeping)."""
     return timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 10)
+
+
+MAX_ATTEMPTS = 3  # claims of one piece of work whose tasks all died, before it fails
+
+
+def new_claim() -> str:
+    """A claim of its own for work done outside a task (a management command, a test)."""
+    return f"local-{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)
 class _Work:
     """The columns that hold a piece of background work's state (a derivative's, a sheet's):
-    one way to claim it, give it back, queue it again and fail it."""
+    one way to claim it, give it back, queue it again and fail it.
+
+    A claim is the id of the task holding it (Celery keeps a task's id on redelivery and on
+    retry) and the time it was made. The work may be taken when it is pending, when it is
+    running under the taker's own claim (that task coming back: its earlier attempt died or
+    gave up) or when it is running under a claim older than the hard time limit.
+
+    Work whose tasks died MAX_ATTEMPTS times in a row fails instead of being taken again."""
 
     status: str
     claimed_at: str
+    claimed_by: str
+    attempts: str
     reason: str
 
-    def claim(self, rows: QuerySet, now: dt.datetime) -> int:
-        """Marks the pending rows, and those running under a claim older than the hard time
-        limit (a killed worker's), as running from `now`; 0 means someone else has the work."""
-        running = {self.status: Status.RUNNING, f"{self.claimed_at}__lt": _stale_before()}
-        return rows.filter(Q(**{self.status: Status.PENDING}) | Q(**running)).update(
-            **{self.status: Status.RUNNING, self.claimed_at: now, self.reason: ""}
+    def _running(self, lookup: str, value) -> Q:
+        """Running, and `lookup` (on this work's columns, e.g. "claimed_by") holds `value`."""
+        column, _, operator = lookup.partition("__")
+        column = getattr(self, column)
+        return Q(**{self.status: Status.RUNNING, f"{column}__{operator or 'exact'}": value})
+
+    def claim(self, rows: QuerySet, by: str) -> int:
+        """Marks the rows that may be taken as running under `by`; 0 means a live task has the
+        work, or it is finished."""
+        takeable = rows.filter(
+            Q(**{self.status: Status.PENDING})
+            | self._running("claimed_by", by)
+            | self._running("claimed_at__lt", _stale_before())
+        )
+        self.fail(
+            takeable.filter(**{f"{self.attempts}__gte": MAX_ATTEMPTS}),
+            f"The worker died each of the {MAX_ATTEMPTS} times it tried (out of memory?); "
+            "photos_regenerate tries again.",
+        )
+        return takeable.update(  # the failed ones are no longer takeable
+            **{
+                self.status: Status.RUNNING,
+                self.claimed_at: timezone.now(),
+                self.claimed_by: by,
+                self.attempts: F(self.attempts) + 1,
+                self.reason: "",
+            }
         )
 
-    def requeue(self, rows: QuerySet) -> int:
-        return rows.update(**{self.status: Status.PENDING, self.claimed_at: None, self.reason: ""})
+    def claimed(self, rows: QuerySet, by: str) -> QuerySet:
+        return rows.filter(self._running("claimed_by", by))
 
-    def release(self, rows: QuerySet) -> None:
-        """Gives back a claim for a retry: what is still running is pending again."""
-        self.requeue(rows.filter(**{self.status: Status.RUNNING}))
+    def unfinished(self, rows: QuerySet) -> bool:
+        return rows.filter(**{f"{self.status}__in": (Status.PENDING, Status.RUNNING)}).exists()
+
+    def stale(self, rows: QuerySet) -> QuerySet:
+        """Running under a dead task's claim: nobody will finish it unless it is sent again."""
+        return rows.filter(self._running("claimed_at__lt", _stale_before()))
+
+    def live(self, rows: QuerySet) -> QuerySet:
+        """Running under a claim young enough that its task may still be at work."""
+        return rows.filter(self._running("claimed_at__gte", _stale_before()))
+
+    def requeue(self, rows: QuerySet) -> int:
+        return rows.update(
+            **{
+                self.status: Status.PENDING,
+                self.claimed_at: None,
+                self.claimed_by: "",
+                self.attempts: 0,
+                self.reason: "",
+            }
+        )
+
+    def release(self, rows: QuerySet, by: str) -> None:
+        """Gives back `by`'s claim for a retry: what it still holds is pending again."""
+        self.requeue(self.claimed(rows, by))
 
     def fail(self, rows: QuerySet, reason: str) -> None:
         rows.exclude(**{self.status: Status.READY}).update(
@@ -87,8 +148,10 @@ class _Work:
         )
 
 
-DERIVATIVE_WORK = _Work("status", "claimed_at", "reason")
-SHEET_WORK = _Work("sheet_status", "sheet_claimed_at", "sheet_reason")
+DERIVATIVE_WORK = _Work("status", "claimed_at", "claimed_by", "attempts", "reason")
+SHEET_WORK = _Work(
+    "sheet_status", "sheet_claimed_at", "sheet_claimed_by", "sheet_attempts", "sheet_reason"
+)
 
 
 def _put(key: str, data: bytes) -> None:
@@ -192,18 +255,37 @@ def _send_sheet(comparison_id: int) -> bool:
 
 
 def pending_resend(*, older_than: dt.timedelta) -> int:
-    """Sends the derivative work of photos still pending after `older_than` (a lost send).
+    """The sweep: sends again the derivative and sheet work that no live task holds, namely
+    work still pending after `older_than` (a send lost while the broker was down) and work
+    running under a claim older than the hard time limit (its task died: a worker killed
+    before the broker could deliver the task again, a task killed by the time limit).
 
     Safe to overlap with a send that did arrive: the task claims rows atomically.
     """
     cutoff = timezone.now() - older_than
-    photo_ids = list(
-        Derivative.objects.filter(status=Status.PENDING, photo__uploaded_at__lt=cutoff)
-        .values_list("photo_id", flat=True)
-        .distinct()
-        .order_by("photo_id")
+    derivatives = Derivative.objects.filter(
+        Q(status=Status.PENDING, photo__uploaded_at__lt=cutoff)
+        | Q(pk__in=DERIVATIVE_WORK.stale(Derivative.objects.all()).values("pk"))
     )
-    return sum(_send_derivatives(photo_id) for photo_id in photo_ids)
+    photo_ids = list(derivatives.values_list("photo_id", flat=True).distinct().order_by("photo_id"))
+    sheets = list(SHEET_WORK.stale(Comparison.objects.all()).values_list("pk", flat=True))
+    # A pending sheet whose photos are all ready lost its send (while waiting, it is sent
+    # when the last of its photos is ready).
+    waiting = list(
+        Comparison.objects.filter(sheet_status=Status.PENDING, created_at__lt=cutoff).only(
+            "before_id", "middle_id", "after_id"
+        )
+    )
+    ready = set(
+        Derivative.objects.filter(
+            photo_id__in={p for c in waiting for p in c.photo_ids},
+            size=Derivative.Size.LARGE,
+            status=Status.READY,
+        ).values_list("photo_id", flat=True)
+    )
+    sheets += [c.pk for c in waiting if ready.issuperset(c.photo_ids)]
+    sent = sum(_send_derivatives(photo_id) for photo_id in photo_ids)
+    return sent + sum(_send_sheet(comparison_id) for comparison_id in sorted(sheets))
 
 
 def photo_consent_update(*, photo: Photo, purposes: Iterable[str], by, request=None) -> Photo:
@@ -382,20 +464,24 @@ def _queue_sheet(comparison: Comparison) -> None:
 # --- derivatives and sheets (called by the worker) ----------------------------------------
 
 
-def photo_derivatives_make(*, photo_id: int) -> str:
-    """Makes the photo's pending derivatives; safe to run twice or after a killed worker."""
-    now = timezone.now()
-    if not DERIVATIVE_WORK.claim(Derivative.objects.filter(photo_id=photo_id), now):
-        return "nothing to do"
+def photo_derivatives_make(*, photo_id: int, claim: str | None = None) -> str:
+    """Makes the photo's derivatives that are not made yet, under `claim` (the task's id);
+    safe to run twice or after a killed worker.
+
+    Answers "busy" while a live task holds the work and "nothing to do" only when it is done;
+    on a TransientError the caller gives the claim back (`derivatives_release`)."""
+    claim = claim or new_claim()
+    derivatives = Derivative.objects.filter(photo_id=photo_id)
+    if not DERIVATIVE_WORK.claim(derivatives, claim):
+        return "busy" if DERIVATIVE_WORK.unfinished(derivatives) else "nothing to do"
     if delay := getattr(settings, "PHOTOS_TEST_DELAY_SECONDS", 0):  # off unless a test sets it
         time.sleep(delay)  # lets a test kill the worker mid-task, rows claimed
     photo = Photo.objects.get(pk=photo_id)
-    claimed = photo.derivatives.filter(status=Status.RUNNING, claimed_at=now)
+    claimed = DERIVATIVE_WORK.claimed(derivatives, claim)
     rows = {d.size: d for d in claimed}
     try:
         source = default_storage.open(photo.storage_key, "rb")
     except OSError as error:
-        DERIVATIVE_WORK.release(claimed)
         raise TransientError(f"could not read the original: {error}") from error
     try:
         with source:
@@ -413,9 +499,8 @@ def photo_derivatives_make(*, photo_id: int) -> str:
         try:
             _put(key, result.data)
         except OSError as error:
-            DERIVATIVE_WORK.release(claimed)
             raise TransientError(f"could not store a derivative: {error}") from error
-        Derivative.objects.filter(pk=row.pk).update(
+        claimed.filter(pk=row.pk).update(
             status=Status.READY,
             reason="",
             storage_key=key,
@@ -431,6 +516,11 @@ def photo_derivatives_make(*, photo_id: int) -> str:
             with transaction.atomic():
                 _queue_sheet(comparison)
     return "ready"
+
+
+def derivatives_release(*, photo_id: int, claim: str) -> None:
+    """Gives back the rows `claim` still holds: pending again, for its retry (or anyone)."""
+    DERIVATIVE_WORK.release(Derivative.objects.filter(photo_id=photo_id), claim)
 
 
 def derivatives_mark_failed(*, photo_id: int, reason: str) -> None:
@@ -456,11 +546,13 @@ def _caption(photo: Photo, heading: str) -> list[str]:
     ]
 
 
-def comparison_sheet_make(*, comparison_id: int) -> str:
-    """Renders the comparison as JPEG and PDF from the stored large derivatives."""
+def comparison_sheet_make(*, comparison_id: int, claim: str | None = None) -> str:
+    """Renders the comparison as JPEG and PDF from the stored large derivatives, under
+    `claim` as photo_derivatives_make does."""
+    claim = claim or new_claim()
     this = Comparison.objects.filter(pk=comparison_id)
-    if not SHEET_WORK.claim(this, timezone.now()):
-        return "nothing to do"
+    if not SHEET_WORK.claim(this, claim):
+        return "busy" if SHEET_WORK.unfinished(this) else "nothing to do"
     comparison = Comparison.objects.select_related("plan__modality", "body_area").get(
         pk=comparison_id
     )
@@ -478,7 +570,7 @@ def comparison_sheet_make(*, comparison_id: int) -> str:
     }
     if len(larges) < len(comparison.photo_ids):
         # Not all large derivatives yet: the derivative task sends this again when they are.
-        SHEET_WORK.release(this)
+        SHEET_WORK.release(this, claim)
         return "waiting"
     headings = {comparison.before_id: "Baseline" if comparison.middle_id else "Before"}
     if comparison.middle_id:
@@ -491,7 +583,6 @@ def comparison_sheet_make(*, comparison_id: int) -> str:
                 data = handle.read()
             panels.append(imaging.Panel(data, _caption(photos[photo_id], headings[photo_id])))
     except OSError as error:
-        SHEET_WORK.release(this)
         raise TransientError(f"could not read a derivative: {error}") from error
     title = (
         f"{comparison.body_area.name} · {comparison.get_view_display()}"
@@ -511,9 +602,8 @@ def comparison_sheet_make(*, comparison_id: int) -> str:
         _put(f"{base}.jpg", jpeg)
         _put(f"{base}.pdf", pdf)
     except OSError as error:
-        SHEET_WORK.release(this)
         raise TransientError(f"could not store the sheet: {error}") from error
-    this.filter(sheet_status=Status.RUNNING).update(
+    SHEET_WORK.claimed(this, claim).update(
         sheet_status=Status.READY,
         sheet_jpeg_key=f"{base}.jpg",
         sheet_pdf_key=f"{base}.pdf",
@@ -521,6 +611,10 @@ def comparison_sheet_make(*, comparison_id: int) -> str:
         sheet_reason="",
     )
     return "ready"
+
+
+def comparison_sheet_release(*, comparison_id: int, claim: str) -> None:
+    SHEET_WORK.release(Comparison.objects.filter(pk=comparison_id), claim)
 
 
 def comparison_sheet_mark_failed(*, comparison_id: int, reason: str) -> None:
@@ -531,9 +625,11 @@ def comparison_sheet_mark_failed(*, comparison_id: int, reason: str) -> None:
 
 
 def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
-    """Missing, failed or outdated derivatives and sheets back to pending (and queued)."""
+    """Missing, failed, outdated or dead-claimed derivatives and sheets back to pending (and
+    queued); what a live task holds is left to it (`work_in_progress` counts it)."""
     photo_ids: set[int] = set()
-    for derivative in Derivative.objects.exclude(status=Status.RUNNING).only(
+    derivatives = Derivative.objects.all()
+    for derivative in derivatives.exclude(pk__in=DERIVATIVE_WORK.live(derivatives)).only(
         "id", "photo_id", "status", "version", "storage_key"
     ):
         outdated = derivative.status != Status.READY or derivative.version < DERIVATIVE_VERSION
@@ -549,7 +645,8 @@ def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
         )
         photo_ids.add(photo_id)
     comparison_ids: set[int] = set()
-    for comparison in Comparison.objects.exclude(sheet_status=Status.RUNNING):
+    comparisons = Comparison.objects.all()
+    for comparison in comparisons.exclude(pk__in=SHEET_WORK.live(comparisons)):
         outdated = (
             comparison.sheet_status != Status.READY or comparison.sheet_version < SHEET_VERSION
         )
@@ -563,3 +660,9 @@ def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
         for comparison_id in sorted(comparison_ids):
             _send_sheet(comparison_id)
     return len(photo_ids), len(comparison_ids)
+
+
+def work_in_progress() -> tuple[int, int]:
+    """Photos and sheets being made right now (under a claim whose task may be alive)."""
+    photos = DERIVATIVE_WORK.live(Derivative.objects.all()).values("photo_id").distinct()
+    return photos.count(), SHEET_WORK.live(Comparison.objects.all()).count()

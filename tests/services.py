@@ -73,7 +73,18 @@ def database_url_of(settings_dict: dict) -> str:
 class WorkerProcess:
     """A `celery worker` subprocess sharing this test's database, media folder and broker."""
 
-    def __init__(self, *, tmp_path: Path, media_root, broker_url: str, result_backend: str):
+    def __init__(
+        self,
+        *,
+        tmp_path: Path,
+        media_root,
+        broker_url: str,
+        result_backend: str,
+        pool: str = "solo",
+        beat: bool = False,
+    ):
+        self.pool = pool  # "prefork" runs tasks in a child process a test can kill on its own
+        self.beat = beat  # runs the beat schedule (the photo sweep) inside the worker
         self.broker_url = broker_url
         self.result_backend = result_backend
         self.broker_dir = tmp_path / "broker"
@@ -124,7 +135,11 @@ class WorkerProcess:
             Path(self.result_backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         if not self.broker_url.startswith("filesystem://"):
             app.control.purge()
-        command = [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool=solo"]
+        command = [sys.executable, "-m", "celery", "-A", "clinic", "worker", f"--pool={self.pool}"]
+        if self.pool == "prefork":
+            command += ["--concurrency=1"]
+        if self.beat:
+            command += ["--beat", "--schedule", str(self.log_path.with_name("celerybeat-schedule"))]
         command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
         command += ["--loglevel=INFO", "-n", self.name]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -148,6 +163,12 @@ class WorkerProcess:
             except CeleryTimeout:
                 continue
         raise RuntimeError(f"the worker did not answer within {timeout} s:\n{self.log()}")
+
+    def pool_pids(self) -> list[int]:
+        """The ids of the prefork pool's child processes (Linux)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(child) for child in children]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -7,8 +7,9 @@ from photos import services
 
 class Command(BaseCommand):
     help = (
-        "Queues the derivatives and comparison sheets that are missing (row or file), failed "
-        "or made by an older version of the code. --now makes them in this process instead."
+        "Queues the derivatives and comparison sheets that are missing (row or file), failed, "
+        "made by an older version of the code or held by a task that died (running longer "
+        "than the hard time limit). --now makes them in this process instead."
     )
 
     def add_arguments(self, parser) -> None:
@@ -33,3 +34,9 @@ class Command(BaseCommand):
                 services.comparison_sheet_make(comparison_id=comparison_id)
         verb = "Made" if now else "Queued"
         self.stdout.write(f"{verb} derivatives for {photos} photo(s) and {sheets} sheet(s).")
+        busy_photos, busy_sheets = services.work_in_progress()
+        if busy_photos or busy_sheets:
+            self.stdout.write(
+                f"Left to the tasks making them: {busy_photos} photo(s) still being made and "
+                f"{busy_sheets} sheet(s)."
+            )
