@@ -20,6 +20,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import audit_log, recorded
 from core.tasks import task_send_on_commit
+from treatments import screening
 from treatments.models import Session, TreatmentPlan
 from treatments.services import session_check_bookable, sessions_rescreen
 
@@ -75,20 +76,25 @@ def _place(
     """Checks the start against the booking rule (rules.check) and holds it."""
     if starts_at is None or timezone.is_naive(starts_at):
         raise ValidationError("Choose a date and time for the session.")
+    # Read once for the rule and for the screening the booking keeps (a booking's biggest read).
+    screening_data = screening.load(patient=session.patient)
     problems, slot = availability.check_slot(
-        session=session, starts_at=starts_at, practitioner_user_id=practitioner_user_id
+        session=session,
+        starts_at=starts_at,
+        practitioner_user_id=practitioner_user_id,
+        screening_data=screening_data,
     )
     if problems:
         raise ValidationError(problems)
     # Stored with the session: who screened for this booking, when, and what was found (the
     # rule above has already refused any absolute finding). What a clinician will decide at
     # check-in is told to the desk now, so the patient can be warned.
-    screening = session_check_bookable(
-        session=session, on=timezone.localtime(starts_at).date(), by=by
+    screened = session_check_bookable(
+        session=session, on=timezone.localtime(starts_at).date(), by=by, data=screening_data
     )
     session.booking_warnings = [
         f"A clinician decides at check-in: {finding.reason}"
-        for finding in screening.findings.all()
+        for finding in screened.findings.all()
         if finding.severity == "relative"
     ]
     _hold(session, slot, session.plan.modality.buffer_minutes)
