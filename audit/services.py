@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import connection, models, transaction
@@ -69,7 +71,8 @@ def audit_log(
     `patient` may be a Patient or its id; when omitted it is taken from `obj.patient_id` or,
     for a Patient, the object itself. `detail` must never hold names, emails or image bytes.
     The event joins the hash chain inside the caller's transaction, so it is written if and
-    only if the caller's change is.
+    only if the caller's change is. Inside a `recorded()` block it joins as that block's last
+    statement (and is saved only then).
     """
     if patient is None and obj is not None:
         patient = (
@@ -87,23 +90,83 @@ def audit_log(
         object_id=str(obj.pk) if obj is not None else "",
         ip_address=_client_ip(request),
         detail=detail[:300],
+        occurred_at=timezone.now(),
     )
+    pending = _pending.get()
+    if pending is not None:
+        # Kept for the end of the recorded block. The marker is a no-op commit callback: Django
+        # discards it when a savepoint around this call rolls back, and then the event goes too.
+        def marker() -> None:
+            pass
+
+        transaction.on_commit(marker)
+        pending.append((event, marker))
+        return event
     # No savepoint: if this fails, the caller's whole change must fail with it.
     with transaction.atomic(savepoint=False):
-        prev_hash, last_at = _lock_chain_head()
-        # Taken under the lock, and never before the last event, so the chain's times never go
-        # backwards even when the clock does.
-        event.occurred_at = max(timezone.now(), last_at) if last_at else timezone.now()
-        event.prev_hash = prev_hash
-        event.hash = event.compute_hash()
-        event.save()
-        AuditChainHead.objects.filter(pk=1).update(
-            last_event_id=event.pk,
-            last_hash=event.hash,
-            prev_hash=event.prev_hash,
-            last_occurred_at=event.occurred_at,
-        )
+        _append(event)
     return event
+
+
+def _append(event: AuditEvent) -> None:
+    """Chains and saves one event, with the chain's head locked until the transaction ends."""
+    prev_hash, last_at = _lock_chain_head()
+    # Never before the last event, so the chain's times never go backwards even when the clock
+    # does, or when an event noted earlier joins after others (recorded()).
+    event.occurred_at = max(event.occurred_at, last_at) if last_at else event.occurred_at
+    event.prev_hash = prev_hash
+    event.hash = event.compute_hash()
+    event.save()
+    AuditChainHead.objects.filter(pk=1).update(
+        last_event_id=event.pk,
+        last_hash=event.hash,
+        prev_hash=event.prev_hash,
+        last_occurred_at=event.occurred_at,
+    )
+
+
+# The events noted inside the outermost recorded() block of this thread, with their markers;
+# None outside one.
+_pending: ContextVar[list[tuple[AuditEvent, object]] | None] = ContextVar(
+    "audit_pending", default=None
+)
+
+
+@contextmanager
+def recorded() -> Iterator[None]:
+    """`transaction.atomic()` for a service that writes audit events: they join the chain as
+    the block's last statements, so its transaction holds the chain's head only while it
+    commits.
+
+    The head is one row that every event locks until its transaction ends. Locked at the first
+    audit_log() of a booking, it made every look at a chart (which appends an event too) wait
+    for the whole booking. Still written if and only if the change is: in the same
+    transaction, and dropped with any savepoint rolled back around them. Nested blocks leave
+    the writing to the outermost.
+    """
+    if _pending.get() is not None:
+        with transaction.atomic():
+            yield
+        return
+    pending: list[tuple[AuditEvent, object]] = []
+    token = _pending.set(pending)
+    try:
+        with transaction.atomic():
+            yield
+            _pending.reset(token)
+            token = None
+            # Django's own bookkeeping of commit callbacks tells which events' savepoints held.
+            markers = {id(marker) for _, marker in pending}
+            kept = {id(entry[1]) for entry in connection.run_on_commit} & markers
+            connection.run_on_commit = [
+                entry for entry in connection.run_on_commit if id(entry[1]) not in markers
+            ]
+            for event, marker in pending:
+                if id(marker) in kept:
+                    _append(event)
+    finally:
+        if token is not None:
+            _pending.reset(token)
 
 
 def audited_update(

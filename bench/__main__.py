@@ -1,6 +1,6 @@
 """`make bench` / `python -m bench`: runs every benchmark in this folder.
 
-    python -m bench [thumbnails sheets pages upload]   (default: all, in that order)
+    python -m bench [thumbnails sheets pages upload contention]   (default: all, in order)
 
 Each prints its table and merges its report into bench/results.json (git-ignored).
 """
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import outage, pages, sheets, thumbnails, upload
+from bench import contention, outage, pages, sheets, thumbnails, upload
 
 BENCHMARKS = {
     "thumbnails": thumbnails,
     "sheets": sheets,
     "pages": pages,
     "upload": upload,
+    "contention": contention,
     "outage": outage,
 }
 

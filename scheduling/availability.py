@@ -147,10 +147,12 @@ class SearchContext:
         practitioner_user_id: int | None = None,
         schedule_until: dt.date | None = None,
         lazy_busy: bool = False,
+        screening_data: screening.ScreeningData | None = None,
     ) -> SearchContext:
         """schedule_until: load working-hour exceptions that far (a course's later sessions);
         lazy_busy: read reservations a week at a time as the search reaches them, rather than
-        the whole range up front (a search that stops at the first free day reads little)."""
+        the whole range up front (a search that stops at the first free day reads little);
+        screening_data: the patient's, when the caller has read it already."""
         modality = session.plan.modality
         requirement = (
             ModalityRequirement.objects.filter(modality=modality)
@@ -173,7 +175,8 @@ class SearchContext:
         minutes = rules.session_minutes(session)
         patient_sessions = rules.patient_sessions(session.patient_id)
         gaps = rules.gaps_for(modality)
-        screening_data = screening.load(patient=session.patient)
+        if screening_data is None:
+            screening_data = screening.load(patient=session.patient)
         context = cls(
             session=session,
             first_day=first_day,
@@ -607,11 +610,18 @@ def check_slot(
     starts_at: dt.datetime,
     practitioner_user_id: int,
     now: dt.datetime | None = None,
+    screening_data: screening.ScreeningData | None = None,
 ) -> tuple[list[str], Slot | None]:
     """The problems with one chosen start time and practitioner (rules.check, on the data of
-    that day); a Slot when there are none."""
+    that day); a Slot when there are none. `screening_data`: the patient's, if already read."""
     day = timezone.localtime(starts_at).date()
-    context = SearchContext.load(session, day, day, practitioner_user_id=practitioner_user_id)
+    context = SearchContext.load(
+        session,
+        day,
+        day,
+        practitioner_user_id=practitioner_user_id,
+        screening_data=screening_data,
+    )
     if not context.practitioners:
         return ["That practitioner is not qualified for this treatment or not working here."], None
     practitioner = context.practitioners[0]

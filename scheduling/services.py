@@ -1,7 +1,9 @@
 """Writes: booking a session or a whole course, rescheduling, cancelling, check-in, no-show.
 
-Every function validates inside `transaction.atomic`, raises ValidationError with sentences a
-front-desk person understands, and writes its audit record in the same transaction.
+Every function validates inside `recorded()` (`transaction.atomic` whose audit records join the
+chain as its last statements, so a booking in flight never holds up a look at a chart), raises
+ValidationError with sentences a front-desk person understands, and writes its audit record in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_log
+from audit.services import audit_log, recorded
 from core.tasks import task_send_on_commit
+from treatments import screening
 from treatments.models import Session, TreatmentPlan
 from treatments.services import session_check_bookable, sessions_rescreen
 
@@ -73,20 +76,25 @@ def _place(
     """Checks the start against the booking rule (rules.check) and holds it."""
     if starts_at is None or timezone.is_naive(starts_at):
         raise ValidationError("Choose a date and time for the session.")
+    # Read once for the rule and for the screening the booking keeps (a booking's biggest read).
+    screening_data = screening.load(patient=session.patient)
     problems, slot = availability.check_slot(
-        session=session, starts_at=starts_at, practitioner_user_id=practitioner_user_id
+        session=session,
+        starts_at=starts_at,
+        practitioner_user_id=practitioner_user_id,
+        screening_data=screening_data,
     )
     if problems:
         raise ValidationError(problems)
     # Stored with the session: who screened for this booking, when, and what was found (the
     # rule above has already refused any absolute finding). What a clinician will decide at
     # check-in is told to the desk now, so the patient can be warned.
-    screening = session_check_bookable(
-        session=session, on=timezone.localtime(starts_at).date(), by=by
+    screened = session_check_bookable(
+        session=session, on=timezone.localtime(starts_at).date(), by=by, data=screening_data
     )
     session.booking_warnings = [
         f"A clinician decides at check-in: {finding.reason}"
-        for finding in screening.findings.all()
+        for finding in screened.findings.all()
         if finding.severity == "relative"
     ]
     _hold(session, slot, session.plan.modality.buffer_minutes)
@@ -106,7 +114,7 @@ def session_book(
     request=None,
     notify: bool = True,
 ) -> Session:
-    with transaction.atomic():
+    with recorded():
         session = _lock(session)
         if session.plan.status != TreatmentPlan.Status.ACTIVE:
             raise ValidationError(
@@ -200,7 +208,7 @@ def course_book(
     if not choices:
         raise ValidationError("Choose at least one session to book.")
     booked: list[Session] = []
-    with transaction.atomic():
+    with recorded():
         for choice in sorted(choices, key=lambda c: c.starts_at or timezone.now()):
             if choice.session.plan_id != plan.pk:
                 raise ValidationError("That session belongs to another course.")
@@ -235,7 +243,7 @@ def session_reschedule(
     """Moves a booked session after re-checking it (rules.check: a move that breaks the
     course's order or spacing is refused, not warned about); returns warnings for the desk,
     none so far."""
-    with transaction.atomic():
+    with recorded():
         session = _lock(session)
         if session.status != Session.Status.BOOKED:
             raise ValidationError(
@@ -283,7 +291,7 @@ def session_cancel(
         raise ValidationError("Say who cancelled: the patient or the clinic.")
     if not reason:
         raise ValidationError("Give a reason for the cancellation.")
-    with transaction.atomic():
+    with recorded():
         session = _lock(session)
         if session.status != Session.Status.BOOKED:
             raise ValidationError(
@@ -321,7 +329,7 @@ FLAGGED_CANCEL_REASON = "A screening finding: the session cannot go ahead as boo
 
 def flagged_cancel(*, patient, session_ids: list[int], by, request=None) -> list[Session]:
     """Cancels, for the clinic and in one step, the chosen sessions that screening flags."""
-    with transaction.atomic():
+    with recorded():
         chosen = list(
             Session.objects.flagged().filter(
                 patient=patient, pk__in=session_ids, status=Session.Status.BOOKED
@@ -380,7 +388,7 @@ def session_arrival(*, session: Session, status: str, by, request=None) -> Sessi
     arrival = ARRIVALS.get(status)
     if arrival is None:
         raise ValidationError("A patient is either checked in or a no-show.")
-    with transaction.atomic():
+    with recorded():
         session = _lock(session)
         if session.status != Session.Status.BOOKED:
             raise ValidationError(

@@ -475,7 +475,9 @@ def session_check_and_screen(
     return session_screen(session=session, check=check, by=by)
 
 
-def session_check_bookable(*, session: Session, on: date, by=None) -> Screening:
+def session_check_bookable(
+    *, session: Session, on: date, by=None, data: engine.ScreeningData | None = None
+) -> Screening:
     """For the booking engine: screens `session` for the day `on` (occasion BOOKING), stores the
     screening, and raises ValidationError naming every absolute finding if it is refused.
 
@@ -483,16 +485,17 @@ def session_check_bookable(*, session: Session, on: date, by=None) -> Screening:
     minimum interval is left out here: the booking engine enforces course spacing itself,
     refusing a session too soon after the previous one and warning when a move brings the
     next one too close. Call it inside the booking's transaction, so a refused booking leaves
-    nothing behind.
+    nothing behind. `data`: the patient's screening data (engine.load), when the booking has
+    read it already in this transaction for its rule.
     """
     plan = session.plan
-    findings = engine.screen(
-        patient=session.patient,
+    findings = engine.evaluate(
+        engine.load(patient=session.patient) if data is None else data,
         modality=plan.modality,
         depth_level=session.depth_level,
         on=on,
         body_area=plan.body_area,
-        exclude_session=session,
+        exclude_session_id=session.pk,
     )
     screening = screening_create(
         patient=session.patient,
