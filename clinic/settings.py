@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -314,7 +314,9 @@ HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=3.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an API client without credentials is told 401 and how to authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        # django-rest-knox: tokens kept as digests, each expiring; accounts/signals.py ends
+        # them when the password, roles, second factor or the account's being open change.
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -322,6 +324,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=10)),
+    "AUTO_REFRESH": False,  # a token lives its TTL from issue, however busy
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic API",
@@ -397,8 +403,9 @@ AXES_VERBOSE = False
 # Addresses of reverse proxies whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
-# Second factor (TOTP, django-otp): staff may enrol; clinic admins must when this is on.
-REQUIRE_ADMIN_2FA = env.bool("REQUIRE_ADMIN_2FA", default=PRODUCTION)
+# Second factor (TOTP, django-otp): everyone may enrol; when this is on (always in production
+# unless switched off), staff who see photos or medical history must (accounts.sessions).
+REQUIRE_SECOND_FACTOR = env.bool("REQUIRE_SECOND_FACTOR", default=PRODUCTION)
 OTP_TOTP_ISSUER = CLINIC_NAME
 
 LOGGING = {

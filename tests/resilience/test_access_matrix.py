@@ -107,6 +107,8 @@ treatments:session_screen      --  ok  --  --    --  --
 API = """
 # METHOD path                                  fd  cl  ad  alice bob anon
 POST   /api/auth/token/                       ok  ok  ok  ok    ok  ok
+# Ends the token the request is signed with: a session alone reaches nothing there.
+POST   /api/auth/token/revoke/                --  --  --  --    --  --
 GET    /api/body-areas/                       ok  ok  ok  --    --  --
 GET    /api/body-areas/{id}/                  ok  ok  ok  --    --  --
 GET    /api/booking/availability/             ok  --  --  --    --  --
