@@ -53,6 +53,15 @@ class ObtainToken(APIView):
         try:
             serializer.is_valid(raise_exception=True)
         except ValidationError:
+            if wait := getattr(request, "sign_in_wait", 0):
+                return Response(
+                    {
+                        "detail": "Too many wrong passwords for this account: sign-in is "
+                        f"slowed. Try again in {wait} seconds."
+                    },
+                    status=settings.AXES_HTTP_RESPONSE_CODE,
+                    headers={"Retry-After": str(wait)},
+                )
             if getattr(request, "axes_locked_out", False):
                 return Response(
                     {"detail": "Too many unsuccessful sign-in attempts. Try again later."},

@@ -398,6 +398,20 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_CLIENT_IP_CALLABLE = "audit.ip.axes_client_ip"
+# Axes' database handler with the account's own throttle beside it (accounts/throttle.py): after
+# ACCOUNT_THROTTLE_FREE_FAILURES wrong passwords for one username, from any addresses, each
+# further attempt waits a delay doubling per wrong password up to the maximum. It slows; it
+# never locks the owner out.
+AXES_HANDLER = "accounts.throttle.AxesHandler"
+ACCOUNT_THROTTLE_FREE_FAILURES = env.int("ACCOUNT_THROTTLE_FREE_FAILURES", default=10)
+ACCOUNT_THROTTLE_MAX_WAIT_SECONDS = env.int("ACCOUNT_THROTTLE_MAX_WAIT_SECONDS", default=300)
+ACCOUNT_THROTTLE_FORGET_AFTER = timedelta(
+    hours=env.int("ACCOUNT_THROTTLE_FORGET_AFTER_HOURS", default=24)
+)
+# Password-reset emails: at most this many an hour for one address asked for, and from one
+# client address.
+PASSWORD_RESET_PER_EMAIL = env.int("PASSWORD_RESET_PER_EMAIL", default=3)
+PASSWORD_RESET_PER_CLIENT = env.int("PASSWORD_RESET_PER_CLIENT", default=10)
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records every sign-in and sign-out
 AXES_VERBOSE = False
 # Addresses of reverse proxies whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.
