@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import get_token_model
@@ -27,6 +29,7 @@ class TokenRequestSerializer(AuthTokenSerializer):
     )
 
 
+@method_decorator(never_cache, name="dispatch")
 class ObtainToken(APIView):
     """An expiring API token (django-rest-knox) for a password, and a second factor if owed.
 
