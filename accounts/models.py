@@ -13,7 +13,7 @@ class SignInThrottle(models.Model):
 
     username = models.CharField(max_length=150, unique=True)
     failures = models.PositiveIntegerField(default=0)
-    last_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:
         return f"{self.failures} wrong passwords"

@@ -49,13 +49,16 @@ def sign_in_failed(*, username: str) -> None:
     """Counts a wrong password judged for `username`."""
     now = timezone.now()
     with transaction.atomic():
+        # Guessed usernames leave a row each: those forgotten anyway go.
+        SignInThrottle.objects.filter(
+            last_failure_at__lt=now - settings.ACCOUNT_THROTTLE_FORGET_AFTER
+        ).delete()
         row, created = SignInThrottle.objects.select_for_update().get_or_create(
             username=username[:150], defaults={"failures": 1, "last_failure_at": now}
         )
         if created:
             return
-        stale = now - row.last_failure_at > settings.ACCOUNT_THROTTLE_FORGET_AFTER
-        row.failures = 1 if stale else row.failures + 1
+        row.failures += 1
         row.last_failure_at = now
         row.save(update_fields=["failures", "last_failure_at"])
 
