@@ -1,14 +1,14 @@
 """Staff accounts in Django's admin, where clinic admins manage staff without widening their own
 access: roles go through people.roles' grant and revoke services (a clinical role for oneself
 takes a second person; every change is audited), and only a superuser makes superusers, hands
-out single permissions or changes a superuser's account."""
+out single permissions, sets another person's password or changes a superuser's account."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from people.roles import Role, role_grant, role_grant_check, role_revoke, superuser_set
 
@@ -27,6 +27,14 @@ class StaffUserAdmin(UserAdmin):
         users = super().get_queryset(request)
         # A superuser's account (its password above all) is changed by superusers only.
         return users if request.user.is_superuser else users.filter(is_superuser=False)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Setting a colleague's password would let one person act as two (and so grant
+        # themselves a clinical role through the colleague): staff choose their own, or reset
+        # it by email; a superuser may set anyone's.
+        if not request.user.is_superuser and str(request.user.pk) != str(id):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))

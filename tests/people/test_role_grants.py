@@ -145,3 +145,14 @@ def test_a_superuser_makes_a_superuser_and_it_is_recorded(client, admin_user, dj
     assert admin_user.is_superuser
     granted = AuditEvent.objects.get(detail="superuser granted")
     assert granted.actor == root and granted.object_id == str(admin_user.pk)
+
+
+def test_a_clinic_admin_cannot_set_another_staff_members_password(client, admin_user):
+    """Else the "second person" could be the same one, signed in as a colleague."""
+    colleague = StaffFactory(username="bram", role=Role.CLINIC_ADMIN)
+    client.force_login(admin_user)
+    url = reverse("admin:auth_user_password_change", args=[colleague.pk])
+    response = client.post(url, {"password1": "taken-over-42x", "password2": "taken-over-42x"})
+    assert response.status_code == 403
+    colleague.refresh_from_db()
+    assert not colleague.check_password("taken-over-42x")
