@@ -8,6 +8,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.http import urlencode
 
 from .sessions import OTP_PENDING, SEEN_AT, absolute_age_exceeded, now_ts
@@ -65,3 +66,25 @@ class SecondFactorMiddleware:
             target = "otp_enrol" if pending == "enrol" else "otp_verify"
             return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class NoStoreWhenSignedInMiddleware:
+    """Every answer to a signed-in user (session or API token) says `no-store, private`, added
+    to whatever the view said, so neither the browser's cache nor a shared one keeps a page or
+    JSON with patient data - however a new view is written.
+
+    DRF authenticates a token in the view and sets the user on the request it wraps, so the
+    user is known here on the way out. A request carrying credentials is treated the same
+    even when they were refused: a refusal is no one else's business either.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        if signed_in or "HTTP_AUTHORIZATION" in request.META:
+            patch_cache_control(response, no_store=True, private=True)
+        return response

@@ -9,6 +9,10 @@ LOGIN_AT = "accounts.login_at"  # when this session signed in (epoch seconds)
 SEEN_AT = "accounts.seen_at"  # when the session's expiry was last slid forward
 OTP_PENDING = "accounts.otp_pending"  # "verify" or "enrol": a second factor is still owed
 
+# Whoever may see any of these must sign in with a second factor when REQUIRE_SECOND_FACTOR
+# is on: a role's reach, not its name, decides (a superuser holds them all).
+SECOND_FACTOR_PERMISSIONS = ("photos.view_photo", "treatments.view_historyentry")
+
 
 def now_ts() -> float:
     return timezone.now().timestamp()
@@ -20,11 +24,13 @@ def absolute_age_exceeded(session) -> bool:
 
 
 def needs_second_factor(user) -> str:
-    """'verify' with a confirmed authenticator; 'enrol' for an admin who must have one."""
+    """'verify' with a confirmed authenticator; 'enrol' for staff who must have one."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return "verify"
-    if settings.REQUIRE_ADMIN_2FA and user.has_perm("people.manage_clinic"):
+    if settings.REQUIRE_SECOND_FACTOR and any(
+        user.has_perm(permission) for permission in SECOND_FACTOR_PERMISSIONS
+    ):
         return "enrol"
     return ""

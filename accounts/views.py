@@ -22,6 +22,7 @@ from people.tokens import invite_token_generator
 
 from .forms import TokenForm
 from .sessions import OTP_PENDING
+from .throttle import password_reset_allowed
 
 DEVICE_NAME = "Authenticator app"
 
@@ -138,12 +139,29 @@ class InviteAcceptView(auth_views.PasswordResetConfirmView):
 
 
 def locked_out(request, original_response=None, credentials=None):
-    """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE): the same for every username,
-    so it does not tell whether an account exists."""
+    """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE), or the account throttle's: the
+    same for every username, so it does not tell whether an account exists."""
+    wait = getattr(request, "sign_in_wait", 0)
     minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
-    return render(
+    response = render(
         request,
         "registration/locked_out.html",
-        {"cooloff_minutes": minutes},
+        {"cooloff_minutes": minutes, "wait_seconds": wait},
         status=settings.AXES_HTTP_RESPONSE_CODE,
     )
+    response["Retry-After"] = str(wait or minutes * 60)
+    return response
+
+
+@sensitive_post_parameters()
+def password_reset(request):
+    """Django's password reset, with at most so many emails per address asked for and per
+    client (accounts.throttle.password_reset_allowed); the limit looks the same whether or not
+    the address has an account."""
+    if request.method == "POST" and not password_reset_allowed(
+        email=request.POST.get("email", ""), request=request
+    ):
+        response = render(request, "registration/password_reset_limited.html", status=429)
+        response["Retry-After"] = "3600"
+        return response
+    return auth_views.PasswordResetView.as_view()(request)

@@ -202,12 +202,12 @@ def browser_cookies(client: Client) -> str:
 
 def upload_target() -> dict:
     """A clinician's API token and a completed session (not a bench patient's) to upload to."""
-    from rest_framework.authtoken.models import Token
+    from knox.models import get_token_model
 
     user = get_user_model().objects.get(username="bench-prac-01")
-    token, _ = Token.objects.get_or_create(user=user)
+    _, token = get_token_model().objects.create(user=user)
     session = Session.objects.filter(status="completed", patient_id__gt=2).order_by("id").first()
-    return {"token": token.key, "session": session.pk, "body_area": session.plan.body_area_id}
+    return {"token": token, "session": session.pk, "body_area": session.plan.body_area_id}
 
 
 def slots_in(body: bytes) -> int | None:

@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
@@ -334,7 +335,9 @@ HEALTH_WORKER_TIMEOUT = env.float("HEALTH_WORKER_TIMEOUT", default=3.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an API client without credentials is told 401 and how to authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        # django-rest-knox: tokens kept as digests, each expiring; accounts/signals.py ends
+        # them when the password, roles, second factor or the account's being open change.
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -343,12 +346,17 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=10)),
+    "AUTO_REFRESH": False,  # a token lives its TTL from issue, however busy
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clinic API",
     "DESCRIPTION": "Treatment plans, screening, booking and photos for a skin clinic.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema and its docs map every operation: staff only, not patients.
+    "SERVE_PERMISSIONS": ["core.permissions.IsStaff"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -412,13 +420,28 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_CLIENT_IP_CALLABLE = "audit.ip.axes_client_ip"
+# Axes' database handler with the account's own throttle beside it (accounts/throttle.py): after
+# ACCOUNT_THROTTLE_FREE_FAILURES wrong passwords for one username, from any addresses, each
+# further attempt waits a delay doubling per wrong password up to the maximum. It slows; it
+# never locks the owner out.
+AXES_HANDLER = "accounts.throttle.AxesHandler"
+ACCOUNT_THROTTLE_FREE_FAILURES = env.int("ACCOUNT_THROTTLE_FREE_FAILURES", default=10)
+ACCOUNT_THROTTLE_MAX_WAIT_SECONDS = env.int("ACCOUNT_THROTTLE_MAX_WAIT_SECONDS", default=300)
+ACCOUNT_THROTTLE_FORGET_AFTER = timedelta(
+    hours=env.int("ACCOUNT_THROTTLE_FORGET_AFTER_HOURS", default=24)
+)
+# Password-reset emails: at most this many an hour for one address asked for, and from one
+# client address.
+PASSWORD_RESET_PER_EMAIL = env.int("PASSWORD_RESET_PER_EMAIL", default=3)
+PASSWORD_RESET_PER_CLIENT = env.int("PASSWORD_RESET_PER_CLIENT", default=10)
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records every sign-in and sign-out
 AXES_VERBOSE = False
 # Addresses of reverse proxies whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
-# Second factor (TOTP, django-otp): staff may enrol; clinic admins must when this is on.
-REQUIRE_ADMIN_2FA = env.bool("REQUIRE_ADMIN_2FA", default=PRODUCTION)
+# Second factor (TOTP, django-otp): everyone may enrol; when this is on (always in production
+# unless switched off), staff who see photos or medical history must (accounts.sessions).
+REQUIRE_SECOND_FACTOR = env.bool("REQUIRE_SECOND_FACTOR", default=PRODUCTION)
 OTP_TOTP_ISSUER = CLINIC_NAME
 
 LOGGING = {

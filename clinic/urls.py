@@ -3,12 +3,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.api import obtain_token
+from accounts.api import obtain_token, revoke_token
 from core import views as core_views
 from scheduling import views as scheduling_views
 
 api_patterns = [
     path("auth/token/", obtain_token, name="api_token"),
+    path("auth/token/revoke/", revoke_token, name="api_token_logout"),
     path("", include("people.api_urls")),
     path("", include("treatments.api_urls")),
     path("", include("scheduling.api_urls")),

@@ -9,6 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from audit.services import Action, audit_log
 
 
 class Role(StrEnum):
@@ -137,3 +141,81 @@ def assign_role(user, role: Role) -> None:
         # Clinic admins edit the catalogue and rules in Django's admin.
         user.is_staff = True
         user.save(update_fields=["is_staff"])
+
+
+# Roles that carry an act at the point of care. Nobody gives one to themselves: it takes a
+# second person, or a superuser.
+CLINICAL_ROLES = frozenset(
+    role for role in Role if set(ROLE_PERMISSIONS[role]) & set(CLINICAL_ACTS)
+)
+
+
+def role_grant_check(*, user, role: Role, by) -> None:
+    """Raises ValidationError, with the reason, unless `by` may give `user` the role."""
+    if by.is_superuser:
+        return
+    if not by.has_perm("people.manage_clinic"):
+        raise ValidationError("Only a clinic admin or a superuser gives staff their roles.")
+    if role in CLINICAL_ROLES and by.pk == user.pk:
+        raise ValidationError(
+            f"You cannot give yourself the {role.value} role: it takes a second person. "
+            "Ask another clinic admin or a superuser."
+        )
+
+
+def role_grant(*, user, role: Role, by, request=None) -> None:
+    """Gives `user` the role if `by` may, and records the grant (or the refusal)."""
+    try:
+        role_grant_check(user=user, role=role, by=by)
+    except ValidationError:
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=user,
+            allowed=False,
+            request=request,
+            detail=f"role grant refused: {role.value}",
+        )
+        raise
+    with transaction.atomic():
+        assign_role(user, role)
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=user,
+            request=request,
+            detail=f"role granted: {role.value}",
+        )
+
+
+def role_revoke(*, user, role: Role, by, request=None) -> None:
+    """Takes the role from `user` and records it. Narrowing access needs no second person."""
+    if not (by.is_superuser or by.has_perm("people.manage_clinic")):
+        raise ValidationError("Only a clinic admin or a superuser takes staff roles away.")
+    with transaction.atomic():
+        user.groups.remove(*Group.objects.filter(name=role.value))
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=user,
+            request=request,
+            detail=f"role revoked: {role.value}",
+        )
+
+
+def superuser_set(*, user, value: bool, by, request=None) -> None:
+    """Makes `user` a superuser or not: only a superuser may, and it is recorded."""
+    if not by.is_superuser:
+        raise ValidationError("Only a superuser makes or unmakes a superuser.")
+    if user.is_superuser == value:
+        return
+    with transaction.atomic():
+        user.is_superuser = value
+        user.save(update_fields=["is_superuser"])
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=user,
+            request=request,
+            detail="superuser granted" if value else "superuser revoked",
+        )

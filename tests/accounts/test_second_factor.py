@@ -93,7 +93,7 @@ def test_users_without_an_authenticator_sign_in_with_the_password(client, front_
 
 
 def test_clinic_admins_must_enrol_when_required(client, admin_user, front_desk_user, settings):
-    settings.REQUIRE_ADMIN_2FA = True
+    settings.REQUIRE_SECOND_FACTOR = True
     sign_in(client, admin_user)
     response = client.get(reverse("admin_home"))
     assert response.status_code == 302 and response.url.startswith(reverse("otp_enrol"))
@@ -103,6 +103,19 @@ def test_clinic_admins_must_enrol_when_required(client, admin_user, front_desk_u
         client.post(reverse("otp_enrol"), {"token": code_for(device)})
         assert client.get(reverse("admin_home")).status_code == 200
     # Other staff are not forced.
+    sign_in(client, front_desk_user)
+    assert client.get(reverse("desk_home")).status_code == 200
+
+
+def test_every_role_that_sees_photos_or_history_must_enrol(
+    client, clinician_user, front_desk_user, settings
+):
+    settings.REQUIRE_SECOND_FACTOR = True
+    sign_in(client, clinician_user)
+    response = client.get(reverse("clinical_home"))
+    assert response.status_code == 302 and response.url.startswith(reverse("otp_enrol"))
+    assert client.get(reverse("people:patient_list")).url.startswith(reverse("otp_enrol"))
+    # The front desk sees neither photos nor medical history.
     sign_in(client, front_desk_user)
     assert client.get(reverse("desk_home")).status_code == 200
 

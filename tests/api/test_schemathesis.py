@@ -25,7 +25,7 @@ EXAMPLES_PER_OPERATION = 10
 
 @pytest.fixture
 def staff_token(db):
-    from rest_framework.authtoken.models import Token
+    from knox.models import get_token_model
 
     from people.roles import Role, assign_role
     from tests.factories import StaffFactory
@@ -33,7 +33,7 @@ def staff_token(db):
     user = StaffFactory(username="allroles", role=Role.CLINICIAN)
     assign_role(user, Role.FRONT_DESK)
     assign_role(user, Role.CLINIC_ADMIN)
-    return Token.objects.create(user=user).key
+    return get_token_model().objects.create(user=user)[1]
 
 
 @pytest.fixture

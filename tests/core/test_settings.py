@@ -27,6 +27,7 @@ print(json.dumps({
     "secret": settings.SECRET_KEY, "email": settings.MAILERS["default"]["BACKEND"],
     "ssl_redirect": settings.SECURE_SSL_REDIRECT, "hsts": settings.SECURE_HSTS_SECONDS,
     "session_secure": settings.SESSION_COOKIE_SECURE,
+    "second_factor": settings.REQUIRE_SECOND_FACTOR,
 }))
 """
 
@@ -42,6 +43,7 @@ MANAGED = (
     "TIME_ZONE",
     "EMAIL_URL",
     "MEDIA_ROOT",
+    "REQUIRE_SECOND_FACTOR",
 )
 
 
@@ -73,6 +75,7 @@ def test_laptop_defaults_need_no_server(tmp_path):
     # a generated key, kept under var/ so it survives restarts
     assert loaded["secret"] == (tmp_path / "var" / "secret_key").read_text().strip()
     assert len(loaded["secret"]) >= 50
+    assert loaded["second_factor"] is False
 
 
 def test_environment_names_postgres_redis_and_s3(tmp_path):
@@ -113,6 +116,7 @@ def test_production_switches_on_transport_security(tmp_path):
     assert loaded["ssl_redirect"] is True
     assert loaded["session_secure"] is True
     assert loaded["hsts"] >= 31536000
+    assert loaded["second_factor"] is True  # staff who see photos or history must use one
 
 
 @pytest.mark.parametrize(

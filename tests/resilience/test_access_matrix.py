@@ -30,12 +30,12 @@ ROLES = ("fd", "cl", "ad", "alice", "bob", "anon")
 REQUEST_ORDER = ("anon", "bob", "alice", "fd", "cl", "ad")
 
 # Pages. logout is "--" for all: it ends at the sign-in page. The API schema and its docs hold
-# no patient data; any signed-in user may read them.
+# no patient data but map every operation: staff only.
 PAGES = """
 # name                         fd  cl  ad  alice bob anon
 admin_home                     --  --  ok  --    --  --
-api_docs                       ok  ok  ok  ok    ok  --
-api_schema                     ok  ok  ok  ok    ok  --
+api_docs                       ok  ok  ok  --    --  --
+api_schema                     ok  ok  ok  --    --  --
 audit:audit_list               --  --  ok  --    --  --
 clinical_home                  --  ok  --  --    --  --
 desk_home                      ok  --  --  --    --  --
@@ -107,6 +107,8 @@ treatments:session_screen      --  ok  --  --    --  --
 API = """
 # METHOD path                                  fd  cl  ad  alice bob anon
 POST   /api/auth/token/                       ok  ok  ok  ok    ok  ok
+# Ends the token the request is signed with: a session alone reaches nothing there.
+POST   /api/auth/token/revoke/                --  --  --  --    --  --
 GET    /api/body-areas/                       ok  ok  ok  --    --  --
 GET    /api/body-areas/{id}/                  ok  ok  ok  --    --  --
 GET    /api/booking/availability/             ok  --  --  --    --  --
