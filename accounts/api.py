@@ -6,6 +6,8 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from audit.services import Action, audit_log
+
 from .sessions import needs_second_factor
 
 
@@ -36,6 +38,8 @@ class ObtainToken(ObtainAuthToken):
                 "its password alone."
             )
         token, _ = Token.objects.get_or_create(user=user)
+        # A token is a sign-in: it goes to the audit log like one (never the key itself).
+        audit_log(actor=user, action=Action.LOGIN, obj=user, detail="API token issued")
         return Response({"token": token.key})
 
 

@@ -197,19 +197,22 @@ def audit_looks(*, actor, looks, request=None) -> list[AuditEvent]:
 def audited_update(
     *, obj: models.Model, fields: Iterable[str], changes: dict, by, request=None
 ) -> models.Model:
-    """Sets `changes` on `obj`, validates and saves it, and records which fields changed (by
-    name, never their values). Only names in `fields` may change; another is a programming
-    error. When no value differs, nothing is saved or recorded."""
+    """Sets `changes` on `obj`, validates and saves it, and records which fields changed from
+    what is stored (by name, never their values). Only names in `fields` may change; another
+    is a programming error. When no value differs, nothing is saved or recorded."""
     if unknown := set(changes) - set(fields):
         raise TypeError(f"{obj._meta.label} has no changeable {', '.join(sorted(unknown))}")
 
     def values() -> dict:
         return {name: obj._meta.get_field(name).value_from_object(obj) for name in changes}
 
-    before = values()
+    # Compared with what is stored, not with the instance: a ModelForm has already set its
+    # cleaned values on the instance it was given, so the instance alone shows no change.
+    stored = type(obj)._default_manager.filter(pk=obj.pk).values(*changes).first()
     for name, value in changes.items():
         setattr(obj, name, value)
-    changed = sorted(name for name, value in values().items() if value != before[name])
+    before = stored if stored is not None else {}
+    changed = sorted(name for name, value in values().items() if value != before.get(name))
     if not changed:
         return obj
     with transaction.atomic():
