@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from core.auth import group_names
 
 from . import context
+from .anchors import ForgedAnchor, anchor_latest
 from .ip import client_ip
 from .models import GENESIS_HASH, AuditChainHead, AuditEvent
 
@@ -233,12 +234,23 @@ class ChainReport:
 
 
 def audit_verify(*, chunk_size: int = 2000) -> ChainReport:
-    """Walks the chain from the first event; reports the first break, or how many events hold."""
+    """Walks the chain from the first event; reports the first break, or how many events hold.
+
+    The chain must also still hold the latest anchor (audit.anchors): its event, with the hash
+    it had when anchored. That finds events cut from the end, or all of them, with the head set
+    back to match."""
+    try:
+        anchor = anchor_latest()
+    except ForgedAnchor as forged:
+        return ChainReport(False, 0, None, str(forged))
+    anchored_hash = None
     expected_prev = GENESIS_HASH
     verified = 0
     last_id = None
     events = AuditEvent.objects.order_by("id")
     for event in events.iterator(chunk_size=chunk_size):
+        if anchor is not None and event.pk == anchor.event_id:
+            anchored_hash = event.hash
         if event.prev_hash != expected_prev:
             return ChainReport(
                 False,
@@ -259,6 +271,18 @@ def audit_verify(*, chunk_size: int = 2000) -> ChainReport:
         expected_prev = event.hash
         last_id = event.pk
         verified += 1
+    if anchor is not None and anchored_hash != anchor.hash:
+        return ChainReport(
+            False,
+            verified,
+            anchor.event_id,
+            f"event {anchor.event_id}, anchored outside the database at {anchor.written_at}, "
+            + (
+                "is gone: events were removed"
+                if anchored_hash is None
+                else "has another hash now: the chain was rewritten"
+            ),
+        )
     head = AuditChainHead.objects.filter(pk=1).first()
     head_id, head_hash = (head.last_event_id, head.last_hash) if head else (None, GENESIS_HASH)
     if head_id != last_id or head_hash != expected_prev:
