@@ -185,3 +185,42 @@ def test_the_triggers_refuse_changes_even_to_a_role_granted_them(postgres, front
         with pytest.raises(DatabaseError, match="append-only"):
             _as(role, sql)
     assert AuditEvent.objects.filter(pk=event.pk, detail="").exists()
+
+
+# --- keying a chain written before this release ---------------------------------------------
+
+
+def _key_the_chain():
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    migration = importlib.import_module("audit.migrations.0007_keyed_chain")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending checks for ALTER
+    migration.key_the_chain(apps, SimpleNamespace(connection=connection))
+
+
+@pytest.fixture
+def unkeyed_chain(monkeypatch, front_desk_user, alice):
+    """Three events hashed as before this release: SHA-256 without a key."""
+    import audit.models
+
+    monkeypatch.setattr(audit.models, "chain_hmac", lambda data: hashlib.sha256(data).hexdigest())
+    events = _log_three(front_desk_user, alice)
+    monkeypatch.undo()
+    return events
+
+
+def test_the_migration_keys_an_intact_unkeyed_chain(unkeyed_chain):
+    assert not audit_verify().ok  # the old hashes do not hold under the key
+    _key_the_chain()
+    assert audit_verify().ok
+
+
+def test_the_migration_refuses_to_key_a_broken_chain(unkeyed_chain):
+    _raw(f"UPDATE {TABLE} SET patient_id = 999 WHERE id = %s", [unkeyed_chain[1].pk])
+    with pytest.raises(RuntimeError, match=f"audit event {unkeyed_chain[1].pk} breaks"):
+        _key_the_chain()
