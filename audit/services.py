@@ -181,7 +181,7 @@ def audit_looks(*, actor, looks, request=None) -> list[AuditEvent]:
             seen.add(key)
             events.append(
                 _event(
-                    actor=actor,
+                    actor=look.actor if look.actor is not None else actor,
                     action=look.action,
                     obj=obj,
                     patient=patient_id,

@@ -22,6 +22,7 @@ class Look:
     action: str
     detail: str
     listed: bool = False  # a list: one event per patient on it, none when it is empty
+    actor: object = None  # who looked, when not the signed-in user (a calendar feed's owner)
 
 
 def looked_at(
@@ -31,17 +32,19 @@ def looked_at(
     many: Iterable | None = None,
     action: str = "view",
     detail: str = "",
+    actor: object = None,
 ) -> None:
     """Notes that the answer to `request` shows `objects` (model instances: a Patient or an
     object with a `patient_id`), the objects in `many` (a list: each patient shown gets an
-    event), or `patient` (a Patient or its id) when the answer shows no one object."""
+    event), or `patient` (a Patient or its id) when the answer shows no one object. `actor` is
+    who looked when the request is not signed in but keyed (a practitioner's calendar feed)."""
     request = getattr(request, "_request", request)  # DRF's Request wraps Django's
     patient_id = getattr(patient, "pk", patient)
     looks = request.__dict__.setdefault("patient_looks", [])
     if objects or many is None:
-        looks.append(Look(objects, patient_id, action, detail))
+        looks.append(Look(objects, patient_id, action, detail, actor=actor))
     if many is not None:
-        looks.append(Look(tuple(many), None, action, detail, listed=True))
+        looks.append(Look(tuple(many), None, action, detail, listed=True, actor=actor))
 
 
 def looks_of(request) -> list[Look]:

@@ -450,7 +450,7 @@ def practitioner_feed(request, token: str):
         .select_related("patient", "plan__modality", "booking")
         .order_by("starts_at")
     )
-    looked_at(request, many=sessions, detail=f"calendar feed of user {practitioner.user_id}")
+    looked_at(request, many=sessions, actor=practitioner.user, detail="calendar feed")
     body = calendar_for(sessions, name=f"Sessions of {practitioner}", for_patient=False)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, no-store"

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from people import services as people_services
+from tests.scheduling.conftest import at, book, clinic, frozen  # noqa: F401 - fixtures for the feed
 
 CLIENT = "203.0.113.7"
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,3 +125,16 @@ def test_an_audit_append_commits_synchronously(postgres, front_desk_user, alice)
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] in ("on", "remote_write", "remote_apply")
+
+
+def test_the_practitioner_feed_records_each_patient_it_shows(request, client, front_desk_user):
+    the_clinic = request.getfixturevalue("clinic")
+    session = book(the_clinic, the_clinic.sessions[0], at(2, 10), front_desk_user)
+    response = client.get(f"/calendar/{the_clinic.carla.calendar_token}.ics", REMOTE_ADDR=CLIENT)
+    assert response.status_code == 200
+    look = AuditEvent.objects.get(action="view", patient_id=session.patient_id)
+    assert (look.actor_id, look.detail, look.ip_address) == (
+        the_clinic.carla.user_id,
+        "calendar feed",
+        CLIENT,
+    )
