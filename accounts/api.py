@@ -74,6 +74,8 @@ class ObtainToken(APIView):
         user = serializer.validated_data["user"]
         second_factor_check(request, user, serializer.validated_data.get("otp", "").strip())
         instance, token = get_token_model().objects.create(user=user)
+        # A token is a sign-in: it goes to the audit log like one (never the key itself).
+        audit_log(actor=user, action=Action.LOGIN, obj=user, detail="API token issued")
         return Response({"token": token, "expiry": instance.expiry})
 
 

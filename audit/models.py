@@ -1,7 +1,9 @@
-"""The audit log: append-only, and tamper-evident through a SHA-256 hash chain.
+"""The audit log: append-only, and tamper-evident through a keyed hash chain.
 
-Each event stores the hash of the event before it (`prev_hash`) and its own `hash`, computed
-over a canonical serialisation of its fields and `prev_hash`. Changing, removing or reordering
+Each event stores the hash of the event before it (`prev_hash`) and its own `hash`, an
+HMAC-SHA256 with AUDIT_CHAIN_KEY (a setting, never in the database) over a canonical
+serialisation of its fields and `prev_hash`, so whoever can write the database cannot re-hash
+an edited chain. Changing, removing or reordering
 any event breaks the chain from that point; `manage.py verify_audit` finds the first break.
 `AuditChainHead` holds the last event's id and hash, so removing events from the end shows too,
 and its row is the lock that serialises appends.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import hmac
 import json
 
 from django.conf import settings
@@ -145,7 +148,12 @@ class AuditEvent(models.Model):
         return _canonical_json(fields).encode()
 
     def compute_hash(self) -> str:
-        return hashlib.sha256(self.canonical()).hexdigest()
+        return chain_hmac(self.canonical())
+
+
+def chain_hmac(message: bytes) -> str:
+    """The chain's keyed hash: HMAC-SHA256 with AUDIT_CHAIN_KEY."""
+    return hmac.new(settings.AUDIT_CHAIN_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _canonical_json(fields: dict) -> str:

@@ -14,6 +14,8 @@ from django.utils.dateparse import parse_datetime
 
 from core.auth import group_names
 
+from . import context
+from .anchors import ForgedAnchor, anchor_latest
 from .ip import client_ip
 from .models import GENESIS_HASH, AuditChainHead, AuditEvent
 
@@ -28,7 +30,8 @@ def _role_of(user) -> str:
 
 
 def _client_ip(request) -> str | None:
-    return client_ip(request)
+    """The given request's client address, or else that of the request being answered."""
+    return client_ip(request if request is not None else context.current_request())
 
 
 _HEAD = AuditChainHead._meta.db_table
@@ -65,33 +68,31 @@ def audit_log(
     allowed: bool = True,
     request=None,
     detail: str = "",
+    object_type: str = "",
+    object_id: str = "",
 ) -> AuditEvent:
     """Records who did what to which patient's object, from where, and whether it was allowed.
 
     `patient` may be a Patient or its id; when omitted it is taken from `obj.patient_id` or,
-    for a Patient, the object itself. `detail` must never hold names, emails or image bytes.
-    The event joins the hash chain inside the caller's transaction, so it is written if and
-    only if the caller's change is. Inside a `recorded()` block it joins as that block's last
-    statement (and is saved only then).
+    for a Patient, the object itself. Without an `obj`, `object_type` and `object_id` name what
+    was asked for (a refused URL and its id). The client's address comes from `request`, or
+    from the request being answered (audit.context). `detail` must never hold names, emails or
+    image bytes. The event joins the hash chain inside the caller's transaction, so it is
+    written if and only if the caller's change is.
     """
-    if patient is None and obj is not None:
-        patient = (
-            obj.pk if obj._meta.label == "people.Patient" else getattr(obj, "patient_id", None)
-        )
-    patient_id = getattr(patient, "pk", patient)
-    actor = actor if getattr(actor, "is_authenticated", False) else None
-    event = AuditEvent(
+    event = _event(
         actor=actor,
-        actor_role=_role_of(actor)[:60],
         action=action,
+        obj=obj,
+        patient=patient,
         allowed=allowed,
-        patient_id=patient_id,
-        object_type=obj._meta.label if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        ip_address=_client_ip(request),
-        detail=detail[:300],
-        occurred_at=timezone.now(),
+        request=request,
+        detail=detail,
+        object_type=object_type,
+        object_id=object_id,
     )
+    if not allowed and (state := context.current.get()) is not None:
+        state.refusal_recorded = True
     pending = _pending.get()
     if pending is not None:
         # Kept for the end of the recorded block. The marker is a no-op commit callback: Django
@@ -102,27 +103,109 @@ def audit_log(
         transaction.on_commit(marker)
         pending.append((event, marker))
         return event
-    # No savepoint: if this fails, the caller's whole change must fail with it.
-    with transaction.atomic(savepoint=False):
-        _append(event)
+    _append([event])
     return event
 
 
-def _append(event: AuditEvent) -> None:
-    """Chains and saves one event, with the chain's head locked until the transaction ends."""
-    prev_hash, last_at = _lock_chain_head()
-    # Never before the last event, so the chain's times never go backwards even when the clock
-    # does, or when an event noted earlier joins after others (recorded()).
-    event.occurred_at = max(event.occurred_at, last_at) if last_at else event.occurred_at
-    event.prev_hash = prev_hash
-    event.hash = event.compute_hash()
-    event.save()
-    AuditChainHead.objects.filter(pk=1).update(
-        last_event_id=event.pk,
-        last_hash=event.hash,
-        prev_hash=event.prev_hash,
-        last_occurred_at=event.occurred_at,
+def _label(obj) -> str:
+    """A model's label; for a plain row object (a calendar entry), its class's name."""
+    meta = getattr(obj, "_meta", None)
+    return meta.label if meta is not None else type(obj).__name__
+
+
+def _patient_id_of(obj, patient=None) -> int | None:
+    if patient is None and obj is not None:
+        patient = obj.pk if _label(obj) == "people.Patient" else getattr(obj, "patient_id", None)
+    return getattr(patient, "pk", patient)
+
+
+def _event(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    patient=None,
+    allowed: bool = True,
+    request=None,
+    detail: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    address: str | None = None,
+) -> AuditEvent:
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent(
+        actor=actor,
+        actor_role=_role_of(actor)[:60],
+        action=action,
+        allowed=allowed,
+        patient_id=_patient_id_of(obj, patient),
+        object_type=(_label(obj) if obj is not None else object_type)[:60],
+        object_id=(str(obj.pk) if obj is not None else str(object_id))[:64],
+        ip_address=address if address is not None else _client_ip(request),
+        detail=detail[:300],
+        occurred_at=timezone.now(),
     )
+
+
+def _append(events: list[AuditEvent]) -> None:
+    """Chains the events after the newest one and writes them: the head locked, the events
+    inserted in one statement, the head moved on (three writes however many events)."""
+    # No savepoint: if this fails, the caller's whole change must fail with it.
+    with transaction.atomic(savepoint=False):
+        prev_hash, last_at = _lock_chain_head()
+        # Taken under the lock, and never before the last event, so the chain's times never go
+        # backwards even when the clock does.
+        now = max(timezone.now(), last_at) if last_at else timezone.now()
+        for event in events:
+            event.occurred_at = now
+            event.prev_hash = prev_hash
+            event.hash = prev_hash = event.compute_hash()
+        if len(events) == 1:
+            events[0].save()
+        else:
+            models.QuerySet(AuditEvent).bulk_create(events)
+        last = events[-1]
+        AuditChainHead.objects.filter(pk=1).update(
+            last_event_id=last.pk,
+            last_hash=last.hash,
+            prev_hash=last.prev_hash,
+            last_occurred_at=last.occurred_at,
+        )
+
+
+def audit_looks(*, actor, looks, request=None) -> list[AuditEvent]:
+    """Records what an answer showed (core.looks): one event per object shown on its own, and
+    for a list one event per patient on it. All join the chain in one append."""
+    address = _client_ip(request)
+    events: list[AuditEvent] = []
+    seen: set[tuple] = set()
+    for look in looks:
+        if look.listed:
+            targets = [(None, _patient_id_of(obj)) for obj in look.objects]
+        elif look.objects:
+            targets = [(obj, _patient_id_of(obj, look.patient_id)) for obj in look.objects]
+        else:
+            targets = [(None, look.patient_id)]
+        for obj, patient_id in targets:
+            label = _label(obj if obj is not None else look.objects[0]) if look.objects else ""
+            key = (look.action, patient_id, label, obj.pk if obj is not None else None)
+            if key in seen:
+                continue
+            seen.add(key)
+            events.append(
+                _event(
+                    actor=look.actor if look.actor is not None else actor,
+                    action=look.action,
+                    obj=obj,
+                    patient=patient_id,
+                    object_type=label,
+                    detail=look.detail,
+                    address=address,
+                )
+            )
+    if events:
+        _append(events)
+    return events
 
 
 # The events noted inside the outermost recorded() block of this thread, with their markers;
@@ -161,9 +244,8 @@ def recorded() -> Iterator[None]:
             connection.run_on_commit = [
                 entry for entry in connection.run_on_commit if id(entry[1]) not in markers
             ]
-            for event, marker in pending:
-                if id(marker) in kept:
-                    _append(event)
+            if events := [event for event, marker in pending if id(marker) in kept]:
+                _append(events)
     finally:
         if token is not None:
             _pending.reset(token)
@@ -172,19 +254,22 @@ def recorded() -> Iterator[None]:
 def audited_update(
     *, obj: models.Model, fields: Iterable[str], changes: dict, by, request=None
 ) -> models.Model:
-    """Sets `changes` on `obj`, validates and saves it, and records which fields changed (by
-    name, never their values). Only names in `fields` may change; another is a programming
-    error. When no value differs, nothing is saved or recorded."""
+    """Sets `changes` on `obj`, validates and saves it, and records which fields changed from
+    what is stored (by name, never their values). Only names in `fields` may change; another
+    is a programming error. When no value differs, nothing is saved or recorded."""
     if unknown := set(changes) - set(fields):
         raise TypeError(f"{obj._meta.label} has no changeable {', '.join(sorted(unknown))}")
 
     def values() -> dict:
         return {name: obj._meta.get_field(name).value_from_object(obj) for name in changes}
 
-    before = values()
+    # Compared with what is stored, not with the instance: a ModelForm has already set its
+    # cleaned values on the instance it was given, so the instance alone shows no change.
+    stored = type(obj)._default_manager.filter(pk=obj.pk).values(*changes).first()
     for name, value in changes.items():
         setattr(obj, name, value)
-    changed = sorted(name for name, value in values().items() if value != before[name])
+    before = stored if stored is not None else {}
+    changed = sorted(name for name, value in values().items() if value != before.get(name))
     if not changed:
         return obj
     with transaction.atomic():
@@ -205,12 +290,23 @@ class ChainReport:
 
 
 def audit_verify(*, chunk_size: int = 2000) -> ChainReport:
-    """Walks the chain from the first event; reports the first break, or how many events hold."""
+    """Walks the chain from the first event; reports the first break, or how many events hold.
+
+    The chain must also still hold the latest anchor (audit.anchors): its event, with the hash
+    it had when anchored. That finds events cut from the end, or all of them, with the head set
+    back to match."""
+    try:
+        anchor = anchor_latest()
+    except ForgedAnchor as forged:
+        return ChainReport(False, 0, None, str(forged))
+    anchored_hash = None
     expected_prev = GENESIS_HASH
     verified = 0
     last_id = None
     events = AuditEvent.objects.order_by("id")
     for event in events.iterator(chunk_size=chunk_size):
+        if anchor is not None and event.pk == anchor.event_id:
+            anchored_hash = event.hash
         if event.prev_hash != expected_prev:
             return ChainReport(
                 False,
@@ -231,6 +327,18 @@ def audit_verify(*, chunk_size: int = 2000) -> ChainReport:
         expected_prev = event.hash
         last_id = event.pk
         verified += 1
+    if anchor is not None and anchored_hash != anchor.hash:
+        return ChainReport(
+            False,
+            verified,
+            anchor.event_id,
+            f"event {anchor.event_id}, anchored outside the database at {anchor.written_at}, "
+            + (
+                "is gone: events were removed"
+                if anchored_hash is None
+                else "has another hash now: the chain was rewritten"
+            ),
+        )
     head = AuditChainHead.objects.filter(pk=1).first()
     head_id, head_hash = (head.last_event_id, head.last_hash) if head else (None, GENESIS_HASH)
     if head_id != last_id or head_hash != expected_prev:

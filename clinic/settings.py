@@ -6,6 +6,8 @@ SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, CELERY_BROKER_URL and EMAIL_URL.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -45,6 +47,13 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+# The audit chain's HMAC key. It is not stored in the database, so whoever can write the
+# database (its owner included) cannot re-hash an edited chain. Set its own value in production
+# (and keep it when SECRET_KEY rotates); by default it is derived from SECRET_KEY.
+AUDIT_CHAIN_KEY = (
+    env.str("AUDIT_CHAIN_KEY", default="")
+    or hmac.new(SECRET_KEY.encode(), b"clinic audit chain", hashlib.sha256).hexdigest()
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -92,6 +101,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.NoStoreWhenSignedInMiddleware",
+    # Audits every look at patient data and every refusal, and gives audit_log() the client's
+    # address; inside the authentication, so it knows who asked.
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
@@ -216,6 +228,9 @@ elif MEDIA_STORAGE == "s3":
     }
 else:
     raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}.")
+# The STORAGES alias the audit chain's signed heads (anchors) are written to. In production
+# make it a store the database's owner cannot rewrite (see README, "Audit log").
+AUDIT_ANCHOR_STORAGE = env.str("AUDIT_ANCHOR_STORAGE", default="default")
 STORAGES = {
     "default": _media_backend,
     "staticfiles": {
@@ -318,6 +333,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.int("REMINDER_CHECK_SECONDS", default=15 * 60),
     },
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 60 * 60 * 24},
+    # The chain's head, signed, written outside the database (AUDIT_ANCHOR_STORAGE and the log).
+    "audit-anchor-head": {
+        "task": "audit.anchor_head",
+        "schedule": env.int("AUDIT_ANCHOR_SECONDS", default=60 * 60),
+    },
     # The photo sweep: derivative and sheet work whose send was lost while the broker was
     # down, or whose task died (a claim older than CELERY_TASK_TIME_LIMIT + 10 s). A killed
     # worker's photo is made again within that plus this interval: under 3 minutes.

@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 
+from core.api import RecordsLooks
 from core.permissions import ModelPermissions
 
 from . import services
@@ -12,6 +13,7 @@ from .serializers import PatientSerializer
 
 @extend_schema(tags=["patients"])
 class PatientViewSet(
+    RecordsLooks,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,

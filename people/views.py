@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from core.decorators import role_required
+from core.looks import looked_at
 from core.views import form_status
 
 from . import services
@@ -18,7 +19,8 @@ SEARCH_LIMIT = 25
 @role_required("people.view_patient")
 def patient_list(request):
     query = request.GET.get("q", "").replace("\x00", "").strip()  # NUL: PostgreSQL refuses it
-    patients = Patient.objects.search(query)[:SEARCH_LIMIT] if query else Patient.objects.none()
+    patients = list(Patient.objects.search(query)[:SEARCH_LIMIT]) if query else []
+    looked_at(request, many=patients, detail="search")
     template = "people/_patient_results.html" if request.htmx else "people/patient_list.html"
     return render(request, template, {"patients": patients, "query": query})
 
@@ -40,6 +42,7 @@ def patient_create(request):
 @role_required("people.view_patient")
 def patient_detail(request, patient_id: int):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
+    looked_at(request, patient)
     return render(request, "people/patient_detail.html", {"patient": patient})
 
 
@@ -55,6 +58,7 @@ def patient_edit(request, patient_id: int):
         else:
             messages.success(request, "The patient's details were saved.")
             return redirect(patient)
+    looked_at(request, patient, detail="edit form")
     return render(
         request,
         "people/patient_form.html",

@@ -11,6 +11,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from core.api import RecordsLooks
+from core.looks import looked_at
 from treatments.models import TreatmentPlan
 
 from . import services
@@ -33,6 +35,7 @@ def _int_param(request, name: str) -> int | None:
 
 @extend_schema(tags=["photos"])
 class PhotoViewSet(
+    RecordsLooks,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -80,6 +83,7 @@ class PhotoViewSet(
 
 @extend_schema(tags=["photos"])
 class ComparisonViewSet(
+    RecordsLooks,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -131,7 +135,8 @@ class ComparisonViewSet(
         body.is_valid(raise_exception=True)
         plan = get_object_or_404(TreatmentPlan, pk=body.validated_data["plan"])
         services.comparisons_propose(plan=plan, by=request.user)
-        comparisons = Comparison.objects.filter(plan=plan).order_by("id")
+        comparisons = list(Comparison.objects.filter(plan=plan).order_by("id"))
+        looked_at(request, many=comparisons, detail="proposed")
         return Response(
             ComparisonSerializer(comparisons, many=True).data, status=status.HTTP_200_OK
         )

@@ -11,9 +11,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from audit.services import Action, audit_log
+from audit.services import Action
 from core.decorators import role_required
 from core.links import id_url
+from core.looks import looked_at
 from people.access import patient_required
 from people.models import Patient
 from treatments.models import BodyArea, Session
@@ -59,6 +60,7 @@ def session_photos(request, session_id: int):
         Session.objects.select_related("plan__body_area", "plan__modality", "patient"),
         pk=session_id,
     )
+    looked_at(request, session, detail="photos")
     photos = list(_photos_with_derivatives(Photo.objects.filter(session=session)))
     context = {
         "session": session,
@@ -140,7 +142,7 @@ def patient_timeline(request, patient_id: int):
         context["problem"] = f"There is no page {number}: this patient's photos end before it."
         return render(request, "photos/patient_timeline.html", context, status=404)
     detail = "photos" if number == 1 else f"photos page {number}"
-    audit_log(actor=request.user, action=Action.VIEW, obj=patient, request=request, detail=detail)
+    looked_at(request, patient, detail=detail)
     context["page"] = page
     if request.htmx:
         return render(request, "photos/_timeline_page.jinja", context)
@@ -213,9 +215,7 @@ def comparison_detail(request, comparison_id: int):
                 messages.success(request, "The comparison was changed; a new sheet is on its way.")
                 return redirect("photos:comparison", comparison_id=comparison.pk)
         status = 400
-    audit_log(
-        actor=request.user, action=Action.VIEW, obj=comparison, request=request, detail="viewer"
-    )
+    looked_at(request, comparison, detail="viewer")
     return render(
         request,
         "photos/comparison_detail.html",
@@ -248,6 +248,7 @@ def photo_detail(request, photo_id: int):
         _photos_with_derivatives(Photo.objects.select_related("uploaded_by", "patient")),
         pk=photo_id,
     )
+    looked_at(request, photo)
     form = ConsentForm(request.POST or None, initial={"purposes": photo.purposes})
     if request.method == "POST" and form.is_valid():
         services.photo_consent_update(
@@ -266,6 +267,7 @@ def my_comparisons(request, patient):
         .filter(sheet_status=Status.READY)
         .select_related("body_area", "plan__modality")
     )
+    looked_at(request, patient=patient, detail="my comparisons")
     return render(
         request, "photos/my_comparisons.html", {"patient": patient, "comparisons": comparisons}
     )
@@ -290,11 +292,10 @@ def image(request, photo_id: int, variant: str):
         if derivative is None:
             raise Http404("This size is not ready yet.")
         key, content_type = derivative.storage_key, "image/jpeg"
-    audit_log(
-        actor=request.user,
+    looked_at(
+        request,
+        photo,
         action=Action.DOWNLOAD if variant == "original" else Action.VIEW,
-        obj=photo,
-        request=request,
         detail=f"image {variant}",
     )
     return send_file(key, content_type)
@@ -313,11 +314,5 @@ def sheet(request, comparison_id: int, fmt: str):
         raise Http404("The sheet is not ready yet.")
     key = comparison.sheet_pdf_key if fmt == "pdf" else comparison.sheet_jpeg_key
     content_type = "application/pdf" if fmt == "pdf" else "image/jpeg"
-    audit_log(
-        actor=request.user,
-        action=Action.VIEW,
-        obj=comparison,
-        request=request,
-        detail=f"sheet {fmt}",
-    )
+    looked_at(request, comparison, detail=f"sheet {fmt}")
     return send_file(key, content_type, filename=f"comparison-{comparison.pk}.{fmt}")

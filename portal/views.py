@@ -15,9 +15,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from audit.models import AuditEvent
-from audit.services import audit_log
 from core.links import id_url
+from core.looks import looked_at
 from people.access import patient_required
 from scheduling.notifications import calendar_for, contact_us, instructions
 from treatments.aftercare import aftercare_for
@@ -28,14 +27,10 @@ from .forms import CancelForm, ChangeForm
 
 
 def _viewed(request, patient, what: str, obj=None) -> None:
-    audit_log(
-        actor=request.user,
-        action=AuditEvent.Action.VIEW,
-        obj=obj,
-        patient=patient,
-        request=request,
-        detail=f"portal {what}",
-    )
+    if obj is None:
+        looked_at(request, patient=patient, detail=f"portal {what}")
+    else:
+        looked_at(request, obj, patient=patient, detail=f"portal {what}")
 
 
 def _policy() -> dict:

@@ -10,6 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import RecordsLooks
+from core.looks import looked_at
 from treatments.models import Session, TreatmentPlan
 
 from . import services
@@ -52,6 +54,7 @@ class AvailabilityView(APIView):
             ),
             pk=data["session"],
         )
+        looked_at(request, session, detail="availability")
         slots = find_slots(
             session=session,
             first_day=data["first_day"],
@@ -63,7 +66,7 @@ class AvailabilityView(APIView):
 
 
 @extend_schema(tags=["booking"])
-class BookingViewSet(viewsets.GenericViewSet):
+class BookingViewSet(RecordsLooks, viewsets.GenericViewSet):
     """A session's booking: book it, move it, cancel it."""
 
     permission_classes = [permissions.IsAuthenticated, FrontDesk]
@@ -124,6 +127,7 @@ class CourseBookingView(APIView):
     @extend_schema(request=CourseBookSerializer, responses=BookedSessionSerializer(many=True))
     def post(self, request, plan_id: int):
         plan = get_object_or_404(TreatmentPlan, pk=plan_id)
+        looked_at(request, plan, detail="course booking")
         serializer = CourseBookSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data["sessions"]

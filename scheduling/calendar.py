@@ -49,6 +49,7 @@ class Entry:
     flag_label: str = ""
     flag_reason: str = ""
     flag_lifts_on: dt.date | None = None
+    patient_id: int | None = None  # whose session: a calendar shown is audited per patient
 
 
 def entries(sessions) -> list[Entry]:
@@ -74,6 +75,7 @@ def entries(sessions) -> list[Entry]:
         "flag",
         "flag_reason",
         "flag_lifts_on",
+        "patient_id",
     )
     localtime = timezone.localtime
     return [
@@ -97,6 +99,7 @@ def entries(sessions) -> list[Entry]:
             flag_label=flags.get(flag, ""),
             flag_reason=flag_reason,
             flag_lifts_on=flag_lifts_on,
+            patient_id=patient_id,
         )
         for (
             pk,
@@ -116,6 +119,7 @@ def entries(sessions) -> list[Entry]:
             flag,
             flag_reason,
             flag_lifts_on,
+            patient_id,
         ) in rows
     ]
 

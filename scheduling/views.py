@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_POST
 
-from audit.models import AuditEvent
-from audit.services import audit_log
 from core.decorators import role_required
+from core.looks import looked_at
 from core.views import form_status
 from people.models import Patient
 from treatments.models import Session, TreatmentPlan
@@ -76,6 +75,7 @@ def day_view(request):
     day = _day_from(request)
     by_room = request.GET.get("by") == "room"
     context = calendar.day_grid_context(day, by_room=by_room)
+    looked_at(request, many=context["sessions"], detail="day")
     if request.htmx:
         return render(request, "scheduling/_day_grid.html", context)
     return render(request, "scheduling/day.html", context)
@@ -85,6 +85,7 @@ def day_view(request):
 def week_view(request):
     days = calendar.week_days(_day_from(request))
     sessions = list(calendar.week_sessions(days))
+    looked_at(request, many=sessions, detail="week")
     by_day = {day: [] for day in days}
     for session in sessions:
         by_day[timezone.localtime(session.starts_at).date()].append(session)
@@ -103,6 +104,7 @@ def week_view(request):
 @role_required(DESK)
 def today_view(request):
     sessions = queries.check_in_list(timezone.localdate())
+    looked_at(request, many=sessions, detail="today")
     return render(request, "scheduling/today.html", {"sessions": sessions})
 
 
@@ -138,7 +140,7 @@ def _error(request, error: ValidationError, session: Session):
 @role_required(DESK)
 def session_detail(request, session_id: int):
     session = _session(session_id)
-    audit_log(actor=request.user, action=AuditEvent.Action.VIEW, obj=session, request=request)
+    looked_at(request, session)
     return _session_page(request, session)
 
 
@@ -234,7 +236,7 @@ def flagged(request, patient_id: int):
         .filter(patient=patient)
         .select_related("plan__modality", "practitioner")
     )
-    audit_log(actor=request.user, action=AuditEvent.Action.VIEW, obj=patient, request=request)
+    looked_at(request, patient)
     return render(
         request,
         "scheduling/flagged.html",
@@ -247,6 +249,7 @@ def flagged(request, patient_id: int):
 def session_slots(request, session_id: int):
     """Free slots for one planned session; the list updates with htmx as preferences change."""
     session = _session(session_id)
+    looked_at(request, session, detail="slots")
     form = SlotSearchForm(request.GET or None)
     slots, blocks = [], []
     if form.is_bound and form.is_valid():
@@ -290,6 +293,7 @@ def book_patients(request):
     """htmx: patients matching the search, with their courses and next sessions to book."""
     query = request.GET.get("q", "").replace("\x00", "").strip()
     patients = list(Patient.objects.search(query)[:SEARCH_LIMIT]) if query else []
+    looked_at(request, many=patients, detail="booking search")
     plans = (
         TreatmentPlan.objects.filter(patient__in=patients, status=TreatmentPlan.Status.ACTIVE)
         .select_related("modality", "body_area")
@@ -353,6 +357,7 @@ def course_book(request, plan_id: int):
     plan = get_object_or_404(
         TreatmentPlan.objects.select_related("patient", "modality", "body_area"), pk=plan_id
     )
+    looked_at(request, plan, detail="course booking")
     choices = practitioner_choices()
     sessions = plan.sessions.filter(status__in=services.BOOKABLE).select_related(
         "plan__modality", "depth_level"
@@ -445,6 +450,7 @@ def practitioner_feed(request, token: str):
         .select_related("patient", "plan__modality", "booking")
         .order_by("starts_at")
     )
+    looked_at(request, many=sessions, actor=practitioner.user, detail="calendar feed")
     body = calendar_for(sessions, name=f"Sessions of {practitioner}", for_patient=False)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, no-store"

@@ -10,7 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from audit.services import Action, audit_log
+from core.api import RecordsLooks
+from core.looks import looked_at
 from core.permissions import ModelPermissions
 
 from . import services
@@ -66,8 +67,8 @@ def requires(permission: str) -> type[BasePermission]:
     return HasPermission
 
 
-class PatientFilterMixin:
-    """`?patient=<id>` narrows a list to one patient's records; reading them is audited."""
+class PatientFilterMixin(RecordsLooks):
+    """`?patient=<id>` narrows a list to one patient's records; reading any is audited."""
 
     def filter_patient(self, queryset):
         patient = self.request.query_params.get("patient", "")
@@ -77,22 +78,7 @@ class PatientFilterMixin:
 
     @extend_schema(parameters=[PATIENT_PARAM])
     def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        patient = request.query_params.get("patient", "")
-        if patient.isdigit():
-            audit_log(
-                actor=request.user,
-                action=Action.VIEW,
-                patient=int(patient),
-                request=request,
-                detail=f"api {self.basename} list",
-            )
-        return response
-
-    def retrieve(self, request, *args, **kwargs):
-        response = super().retrieve(request, *args, **kwargs)
-        audit_log(actor=request.user, action=Action.VIEW, obj=self.get_object(), request=request)
-        return response
+        return super().list(request, *args, **kwargs)
 
 
 @extend_schema(tags=["catalogue"])
@@ -223,6 +209,7 @@ class SessionViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
         """Dated aftercare instructions of a completed session (empty before it is completed)."""
         session = get_object_or_404(Session.objects.select_related("plan"), pk=pk)
         self.check_object_permissions(request, session)
+        looked_at(request, session, detail="aftercare")
         return Response(InstructionSerializer(aftercare_for(session), many=True).data)
 
 

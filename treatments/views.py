@@ -11,9 +11,9 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from audit.services import Action, audit_log
 from core.decorators import role_required
 from core.links import id_url
+from core.looks import looked_at
 from core.views import form_status
 from people.models import Patient
 
@@ -133,13 +133,14 @@ def chart(request, patient_id: int):
         )
     if user.has_perm("treatments.view_screening"):
         context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
-    audit_log(actor=user, action=Action.VIEW, obj=patient, request=request, detail="chart")
+    looked_at(request, patient, detail="chart")
     return render(request, "treatments/chart.html", context)
 
 
 @role_required("treatments.add_historyentry")
 def history_create(request, patient_id: int):
     patient = get_object_or_404(Patient, pk=patient_id)
+    looked_at(request, patient, detail="history form")
     form = HistoryEntryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -160,6 +161,7 @@ def history_create(request, patient_id: int):
 @role_required("treatments.change_historyentry")
 def history_edit(request, entry_id: int):
     entry = get_object_or_404(HistoryEntry.objects.select_related("patient"), pk=entry_id)
+    looked_at(request, entry)
     form = HistoryEntryForm(request.POST or None, instance=entry)
     if request.method == "POST" and form.is_valid():
         try:
@@ -180,6 +182,7 @@ def history_edit(request, entry_id: int):
 @role_required("treatments.add_treatmentplan")
 def plan_create(request, patient_id: int):
     patient = get_object_or_404(Patient, pk=patient_id)
+    looked_at(request, patient, detail="plan form")
     form = PlanForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -215,7 +218,7 @@ def plan_detail(request, plan_id: int):
         pk=plan_id,
     )
     sessions = plan.sessions.select_related("depth_level").order_by("number")
-    audit_log(actor=request.user, action=Action.VIEW, obj=plan, request=request)
+    looked_at(request, plan)
     return render(
         request,
         "treatments/plan_detail.html",
@@ -242,7 +245,7 @@ def _session(session_id: int) -> Session:
 @role_required("treatments.view_session")
 def session_detail(request, session_id: int, check_form=None, status=200):
     session = _session(session_id)
-    audit_log(actor=request.user, action=Action.VIEW, obj=session, request=request)
+    looked_at(request, session)
     is_open = session.status in services.OPEN_STATUSES
     return render(
         request,
@@ -289,7 +292,7 @@ def screening_detail(request, screening_id: int, form=None, status=200):
         _screenings().select_related("patient", "body_area", "pre_session_check"),
         pk=screening_id,
     )
-    audit_log(actor=request.user, action=Action.VIEW, obj=screening, request=request)
+    looked_at(request, screening)
     return render(
         request,
         "treatments/screening_detail.html",
@@ -327,6 +330,7 @@ def screening_override(request, screening_id: int):
 @role_required("treatments.record_session")
 def session_record(request, session_id: int):
     session = _session(session_id)
+    looked_at(request, session, detail="record form")
     form = RecordForm(request.POST or None, session=session)
     if request.method == "POST" and form.is_valid():
         try:

@@ -69,9 +69,10 @@ def test_listing_photos_takes_a_fixed_number_of_queries(
 ):
     for number in (1, 2, 3):
         add_photo(alice_plan.sessions.get(number=number), phase="after")
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(4 + AUDIT_WRITES):
         # 1 user and group permissions (IsClinician),
-        # 2 count, 3 the page of photos, 4 their derivatives (one prefetch)
+        # 2 count, 3 the page of photos, 4 their derivatives (one prefetch), and the look at
+        # the patient on the page audited
         response = api.get(f"/api/photos/?patient={alice_plan.patient_id}")
     assert response.json()["count"] == 3
 
@@ -122,9 +123,10 @@ def test_the_session_panel_lists_expected_views_and_gaps(
     assert page.count("Missing") == 9  # ten cells, one filled
     assert 'hx-trigger="every 2s' in page  # derivatives pending: the grid polls
     add_photo(session, phase="after", view="left_45")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(6 + AUDIT_WRITES):
         # 1 the login session, 2 its user, 3 user and group permissions,
-        # 4 the session with plan, area, modality and patient, 5 its photos, 6 their derivatives
+        # 4 the session with plan, area, modality and patient, 5 its photos, 6 their derivatives,
+        # and the look audited
         partial = client.get(url, headers={"HX-Request": "true"})
     assert partial.content.decode().count("Missing") == 8
 

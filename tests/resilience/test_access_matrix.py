@@ -13,11 +13,17 @@ Roles: fd = front desk, cl = clinician, ad = clinic admin, alice = Alice (the re
 hers), bob = another patient, anon = not signed in. Every URL is requested with GET and with
 POST (an empty form); API operations with their own method and an empty body. No answer may
 be a 500.
+
+Every answer is audited too (`audited` below): an allowed answer that shows Alice's data
+(her name, email, date of birth or phone in the body, or a 2xx answer to a URL naming one of
+her records) must have left an allowed view event naming her, and every 401/403/404 a refused
+event (allowed=False), both written by that very request.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
@@ -276,6 +282,61 @@ def clients(persona, alice_file):
     return make
 
 
+# Route parameters that are not one of Alice's records.
+NOT_RECORDS = {"token", "uidb64", "variant", "fmt"}
+# API paths whose answers hold patient data (the rest is the catalogue, tokens, the schema).
+API_PATIENT_PREFIXES = (
+    "/api/patients/",
+    "/api/plans/",
+    "/api/sessions/",
+    "/api/booking/",
+    "/api/screenings/",
+    "/api/history/",
+    "/api/photos/",
+    "/api/comparisons/",
+)
+
+
+@dataclass
+class AuditTally:
+    looks: int = 0
+    looks_recorded: int = 0
+    refusals: int = 0
+    refusals_recorded: int = 0
+    missing: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"looks at Alice's data {self.looks}, with an event {self.looks_recorded}; "
+            f"refusals {self.refusals}, with an event {self.refusals_recorded}"
+        )
+
+
+def last_event_id() -> int:
+    from audit.models import AuditEvent
+
+    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def audited(tally, what, response, body, *, shows_alice, alice, since):
+    """Checks the request that gave `response` left the audit event its answer calls for."""
+    from audit.models import AuditEvent
+
+    events = AuditEvent.objects.filter(pk__gt=since)
+    if response.status_code in (401, 403, 404):
+        tally.refusals += 1
+        if events.filter(allowed=False).exists():
+            tally.refusals_recorded += 1
+        else:
+            tally.missing.append(f"{what}: refused ({response.status_code}) without an event")
+    elif response.status_code < 300 and shows_alice(body):
+        tally.looks += 1
+        if events.filter(allowed=True, patient_id=alice.pk).exists():
+            tally.looks_recorded += 1
+        else:
+            tally.missing.append(f"{what}: showed Alice's data without an event naming her")
+
+
 def check(grid_name, expected, observed, leaks):
     unclassified = sorted(set(observed) - set(expected))
     stale = sorted(set(expected) - set(observed))
@@ -316,40 +377,65 @@ def test_every_page_for_every_role(clients, alice_file):
     routes = dict(named_patterns())
     observed: dict[str, dict[str, str]] = {name: {} for name in routes}
     leaks: list[str] = []
+    tally = AuditTally()
     for role in REQUEST_ORDER:
         client = clients(role)
         for name, route in sorted(routes.items()):
             path = fill(route, ids)
+            names_record = bool(set(re.findall(r"<(?:\w+:)?(\w+)>", route)) - NOT_RECORDS)
             results = []
             for method in ("get", "post"):
                 if client.user is not None and "_auth_user_id" not in client.session:
                     client.force_login(client.user)  # again after a POST that signed out
+                since = last_event_id()
                 response = getattr(client, method)(path)
                 try:
                     results.append(outcome(response))
                 except AssertionError as error:
                     raise AssertionError(f"{method.upper()} {path} as {role}: {error}") from None
+                body = body_of(response)
                 if results[-1] == "--" and role != "alice":  # her own name is in her header
-                    body = body_of(response)
                     leaks += [
                         f"{name} {role} {method}: {secret!r} in a refused answer"
                         for secret in alice_file.secrets
                         if shows(secret, body)
                     ]
+
+                def shows_alice(
+                    body, role=role, method=method, names_record=names_record, name=name
+                ):
+                    if method == "get" and names_record:
+                        return True
+                    if role == "alice":  # her own name is in her header on every page
+                        return name.startswith(("portal:", "photos:"))
+                    return any(shows(secret, body) for secret in alice_file.secrets)
+
+                audited(
+                    tally,
+                    f"{method.upper()} {name} as {role}",
+                    response,
+                    body,
+                    shows_alice=shows_alice,
+                    alice=alice_file.patient,
+                    since=since,
+                )
             observed[name][role] = "--" if "--" in results else "ok"
-    check("page", parse(PAGES), observed, leaks)
+    print(f"pages: {tally}")
+    check("page", parse(PAGES), observed, leaks + tally.missing)
 
 
 def test_every_api_operation_for_every_role(clients, alice_file):
     operations = schema_operations()
     observed: dict[str, dict[str, str]] = {f"{m} {p}": {} for m, p in operations}
     leaks: list[str] = []
+    tally = AuditTally()
     for role in REQUEST_ORDER:
         client = clients(role)
         for method, route in operations:
             if client.user is not None and "_auth_user_id" not in client.session:
                 client.force_login(client.user)
             path = fill(route, api_ids(route, alice_file))
+            since = last_event_id()
             if method in ("PUT", "PATCH"):
                 response = client.generic(method, path, "{}", content_type="application/json")
             else:
@@ -359,14 +445,27 @@ def test_every_api_operation_for_every_role(clients, alice_file):
                 observed[key][role] = outcome(response) or "ok"
             except AssertionError as error:
                 raise AssertionError(f"{key} as {role}: {error}") from None
+            body = body_of(response)
             if observed[key][role] == "--" and role != "alice":
-                body = body_of(response)
                 leaks += [
                     f"{key} {role}: {secret!r} in a refused answer"
                     for secret in alice_file.secrets
                     if shows(secret, body)
                 ]
-    check("operation", parse(API), observed, leaks)
+            audited(
+                tally,
+                f"{key} as {role}",
+                response,
+                body,
+                shows_alice=lambda body, route=route: (
+                    route.startswith(API_PATIENT_PREFIXES)
+                    or any(shows(secret, body) for secret in alice_file.secrets)
+                ),
+                alice=alice_file.patient,
+                since=since,
+            )
+    print(f"operations: {tally}")
+    check("operation", parse(API), observed, leaks + tally.missing)
 
 
 @pytest.fixture

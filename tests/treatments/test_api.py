@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.records import arrive, screening_on_record
+from tests.services import AUDIT_WRITES
 from treatments.models import Screening, Session, TreatmentPlan
 
 from .conftest import at
@@ -205,7 +206,7 @@ def test_history_through_the_api(client, clinician_user, alice, catalogue):
     listed = client.get("/api/history/", {"patient": alice.pk}).json()["results"]
     assert [entry["notes"] for entry in listed] == [""]
     assert AuditEvent.objects.filter(
-        action="view", patient_id=alice.pk, detail="api historyentry list"
+        action="view", patient_id=alice.pk, object_type="treatments.HistoryEntry", detail="list"
     ).exists()
     client.get(f"/api/history/{listed[0]['id']}/")
     assert AuditEvent.objects.filter(
@@ -224,13 +225,13 @@ def test_list_endpoints_do_not_grow_with_data(
         )
     client.force_login(clinician_user)
     # session, user, the user's own and their groups' permissions, count, plans with their
-    # progress
-    with django_assert_num_queries(5):
+    # progress, and the look at their one patient audited
+    with django_assert_num_queries(5 + AUDIT_WRITES):
         assert len(client.get("/api/plans/").json()["results"]) == count
-    # session, user, permissions, count, sessions, their areas
-    with django_assert_num_queries(6):
+    # session, user, permissions, count, sessions, their areas, and the look audited
+    with django_assert_num_queries(6 + AUDIT_WRITES):
         assert len(client.get("/api/sessions/").json()["results"]) == 6 * count
-    # session, user, permissions, count, screenings, their findings
-    with django_assert_num_queries(6):
+    # session, user, permissions, count, screenings, their findings, and the look audited
+    with django_assert_num_queries(6 + AUDIT_WRITES):
         assert len(client.get("/api/screenings/").json()["results"]) == count
     assert Screening.objects.count() == count
