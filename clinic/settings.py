@@ -246,12 +246,22 @@ _smtp_options = {
     "use_ssl": _email.get("EMAIL_USE_SSL", False),
     "timeout": 10,
 }
+if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+    _delivery_options = _smtp_options
+elif _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
+    # filemail:///var/mail means /var/mail (django-environ drops the leading slash).
+    _delivery_options = {"file_path": "/" + _email["EMAIL_FILE_PATH"].lstrip("/")}
+else:
+    _delivery_options = {}
 MAILERS = {
-    "default": {
-        "BACKEND": _email["EMAIL_BACKEND"],
-        "OPTIONS": _smtp_options if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend") else {},
-    }
+    # Every email joins the outbox (core/outbox.py) in the sender's own transaction, so none is
+    # lost when the broker or the mail server is down; the worker sends it through "delivery".
+    "default": {"BACKEND": "core.outbox.OutboxEmailBackend"},
+    "delivery": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _delivery_options},
 }
+# An outbox email that fails this many sends (pauses 30 s, 1, 2, 4, 8 min) waits for the desk.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
+OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=7)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{CLINIC_NAME} <noreply@localhost>")
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport), Redis when set.
@@ -302,6 +312,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": env.int("REMINDER_CHECK_SECONDS", default=15 * 60),
     },
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 60 * 60 * 24},
+    # Emails and tasks that waited in the outbox for the broker or for another try.
+    "outbox-relay": {
+        "task": "core.outbox_relay",
+        "schedule": env.int("OUTBOX_RELAY_SECONDS", default=30),
+    },
     # Derivative work whose send was lost while the broker was down.
     "photos-resend-pending": {"task": "photos.resend_pending", "schedule": 5 * 60},
 }

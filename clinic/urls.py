@@ -27,6 +27,7 @@ urlpatterns = [
     path("manage/audit/", include("audit.urls")),
     path("health/", core_views.health, name="health"),
     path("health/live/", core_views.liveness, name="liveness"),
+    path("health/ready/", core_views.readiness_view, name="readiness"),
     path("patients/", include("people.urls")),
     path("portal/", include("portal.urls")),
     path("treatments/", include("treatments.urls")),

@@ -58,6 +58,16 @@ def _worker() -> str:
     return "a worker answered the ping"
 
 
+def readiness() -> tuple[bool, list[str]]:
+    """For the load balancer: (ready, the parts that are down). Ready while the database
+    answers: without the broker the clinic still books and uploads (the outbox keeps the
+    background work until it is back), so taking the web out of service would turn a delay
+    into an outage. The broker is named when it is down, so the balancer's log shows it."""
+    checks = [_timed("database", _database), _timed("broker", _broker)]
+    down = [check.name for check in checks if not check.ok]
+    return "database" not in down, down
+
+
 def run_checks() -> list[Check]:
     checks = [_timed("database", _database), _timed("broker", _broker)]
     if checks[-1].ok:

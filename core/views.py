@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from .decorators import role_required
-from .health import run_checks
+from .health import readiness, run_checks
 
 # Where each role starts, in order of precedence for a user who holds several.
 ROLE_HOMES = (
@@ -42,8 +42,17 @@ def admin_home(request):
 
 @never_cache
 def liveness(request):
-    """For load balancers: the process answers. Says nothing about its dependencies."""
+    """For a process supervisor: the process answers, so it needs no restart. Says nothing of
+    its dependencies (a restart mends none of them); the load balancer asks `readiness`."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+def readiness_view(request):
+    """For the load balancer: 503 when this process cannot serve (no database); 200 naming the
+    parts that are down when it can (the broker: background work waits in the outbox)."""
+    ready, down = readiness()
+    return JsonResponse({"ready": ready, "down": down}, status=200 if ready else 503)
 
 
 @never_cache

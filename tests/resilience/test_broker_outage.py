@@ -1,0 +1,108 @@
+"""Issue 19: a clinic that keeps working without Redis, and messages that cannot be lost.
+
+Each test runs its own redis-server (broker and result store) and stops it: a cancellation
+made while it is down is kept in the outbox and its email goes out once the broker is back;
+the health page says which part is down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from scheduling import services
+from scheduling.models import Booking
+from tests.photos.conftest import create_plan
+from tests.resilience.redis_server import RedisServer
+from tests.services import WorkerProcess, celery_configured
+from treatments.models import Session
+
+pytestmark = [pytest.mark.redis]
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _booked_session(patient) -> Session:
+    session = create_plan(patient, sessions=1).sessions.get()
+    session.status = Session.Status.BOOKED
+    session.starts_at = timezone.now() + dt.timedelta(days=7)
+    session.ends_at = session.starts_at + dt.timedelta(minutes=45)
+    session.save(update_fields=["status", "starts_at", "ends_at"])
+    Booking.objects.create(session=session)
+    return session
+
+
+def _emails_in(folder) -> list[str]:
+    return [path.read_text() for path in folder.glob("*.log")] if folder.exists() else []
+
+
+@pytest.mark.worker
+def test_a_cancellation_made_while_the_broker_is_down_is_emailed_when_it_is_back(
+    own_redis, transactional_db, tmp_path, settings, front_desk_user, alice, monkeypatch
+):
+    from clinic.celery import app
+
+    mail_folder = tmp_path / "mail"
+    monkeypatch.setenv("EMAIL_URL", f"filemail://{mail_folder}")
+    session = _booked_session(alice)
+    worker = WorkerProcess(
+        tmp_path=tmp_path,
+        media_root=settings.MEDIA_ROOT,
+        broker_url=own_redis.url,
+        result_backend=own_redis.url,
+    )
+    with celery_configured(app, **worker.celery_conf()):
+        own_redis.stop()  # between the cancellation's commit and the send of its email
+        started = time.monotonic()
+        services.session_cancel(
+            session=session, cancelled_by="clinic", reason="Carla ill", by=front_desk_user
+        )
+        took = time.monotonic() - started
+        assert took < 5, f"the cancellation waited {took:.1f} s for the broker"
+        session.refresh_from_db()
+        assert session.status == Session.Status.CANCELLED
+
+        own_redis.start()
+        try:
+            worker.start()  # a worker that starts relays what is waiting
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not _emails_in(mail_folder):
+                time.sleep(0.3)
+            emails = _emails_in(mail_folder)
+            assert len(emails) == 1, worker.log()[-3000:]
+            assert "Cancelled: your session on" in emails[0]
+            assert alice.email in emails[0]
+        finally:
+            worker.stop()
+
+
+def test_health_names_the_broker_when_redis_is_down(own_redis, client, front_desk_user):
+    from clinic.celery import app
+
+    client.force_login(front_desk_user)
+    with celery_configured(
+        app, task_always_eager=False, broker_url=own_redis.url, result_backend=own_redis.url
+    ):
+        own_redis.stop()
+        response = client.get(reverse("health"), {"format": "json"})
+        ready = client.get(reverse("readiness"))
+    assert response.status_code == 503
+    checks = {check["name"]: check for check in response.json()["checks"]}
+    assert checks["database"]["ok"] is True
+    assert checks["broker"]["ok"] is False
+    assert checks["worker"]["ok"] is False
+    # The load balancer's check: the web still serves, but it says which part is down.
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "down": ["broker"]}
