@@ -28,6 +28,8 @@ urlpatterns = [
     path("health/", core_views.health, name="health"),
     path("health/live/", core_views.liveness, name="liveness"),
     path("health/ready/", core_views.readiness_view, name="readiness"),
+    path("health/outbox/", core_views.outbox_list, name="outbox"),
+    path("health/outbox/<int:message_id>/retry/", core_views.outbox_retry, name="outbox_retry"),
     path("patients/", include("people.urls")),
     path("portal/", include("portal.urls")),
     path("treatments/", include("treatments.urls")),

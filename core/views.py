@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
+from . import outbox
 from .decorators import role_required
 from .health import readiness, run_checks
+from .models import OutboxMessage
 
 # Where each role starts, in order of precedence for a user who holds several.
 ROLE_HOMES = (
@@ -68,6 +72,36 @@ def health(request):
     return render(
         request, "core/health.html", {"checks": checks, "healthy": healthy}, status=status
     )
+
+
+# How many failed and waiting messages the desk's outbox page shows, newest first.
+OUTBOX_PAGE_ROWS = 100
+
+
+@role_required("people.use_front_desk")
+def outbox_list(request):
+    """What the clinic promised to send and has not: failed messages first, to send again."""
+    failed = OutboxMessage.objects.filter(status=OutboxMessage.Status.FAILED)
+    waiting = OutboxMessage.objects.filter(status__in=OutboxMessage.UNSENT)
+    return render(
+        request,
+        "core/outbox.html",
+        {
+            "failed": failed[:OUTBOX_PAGE_ROWS],
+            "waiting": waiting[:OUTBOX_PAGE_ROWS],
+            "failed_count": failed.count(),
+            "waiting_count": waiting.count(),
+        },
+    )
+
+
+@require_POST
+@role_required("people.use_front_desk")
+def outbox_retry(request, message_id: int):
+    message = get_object_or_404(OutboxMessage, pk=message_id, status=OutboxMessage.Status.FAILED)
+    outbox.message_retry(message=message)
+    messages.success(request, f"Sending again: {message.summary}")
+    return redirect("outbox")
 
 
 def bench_baseline(request):

@@ -1,0 +1,228 @@
+"""The outbox: a message exists if and only if its change committed, is sent once, is tried
+again with a growing pause when sending fails, and is shown to the desk when it fails for good.
+
+Tests put the production mailers back (Django's test set-up makes every mailer locmem): the
+default mailer queues in the outbox, the "delivery" mailer is locmem, so mail.outbox holds
+what the worker really sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.celery import app
+from core import outbox
+from core.models import OutboxMessage
+from core.tasks import outbox_relay, ping, task_send_on_commit
+from tests.services import celery_configured
+
+Status = OutboxMessage.Status
+UNREACHABLE = {"task_always_eager": False, "broker_url": "redis://127.0.0.1:1/0"}
+LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
+
+
+class RefusingBackend:
+    """A mail server that refuses every message."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise smtplib.SMTPServerDisconnected("the mail server hung up")
+
+
+@pytest.fixture(autouse=True)
+def outbox_mailers(settings):
+    settings.MAILERS = {
+        "default": {"BACKEND": "core.outbox.OutboxEmailBackend"},
+        "delivery": {"BACKEND": LOCMEM},
+    }
+    return settings
+
+
+def refuse_deliveries(settings):
+    settings.MAILERS = {**settings.MAILERS, "delivery": {"BACKEND": f"{__name__}.RefusingBackend"}}
+
+
+def allow_deliveries(settings):
+    settings.MAILERS = {**settings.MAILERS, "delivery": {"BACKEND": LOCMEM}}
+
+
+def email(subject="Cancelled: your session", to="alice@example.com") -> EmailMessage:
+    message = EmailMessage(subject=subject, body="Dear Alice,", to=[to])
+    message.attach("cancelled.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "text/calendar")
+    return message
+
+
+def test_an_email_of_a_change_that_rolls_back_is_never_written_or_sent(db, committed):
+    with committed(), pytest.raises(RuntimeError), transaction.atomic():
+        email().send()
+        raise RuntimeError("the change failed")
+    assert not OutboxMessage.objects.exists()
+    assert mail.outbox == []
+
+
+def test_an_email_is_written_with_the_change_and_sent_after_the_commit(
+    db, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        email().send()
+        written = OutboxMessage.objects.get()
+        assert written.status == Status.PENDING
+        assert mail.outbox == []  # nothing leaves before the commit
+    for callback in callbacks:  # the commit
+        callback()
+    written.refresh_from_db()
+    assert written.status == Status.SENT and written.attempts == 1 and written.sent_at
+    [sent] = mail.outbox
+    assert sent.subject == "Cancelled: your session" and sent.to == ["alice@example.com"]
+    [(filename, content, mimetype)] = sent.attachments
+    assert (filename, mimetype) == ("cancelled.ics", "text/calendar")
+    assert "BEGIN:VCALENDAR" in content
+
+
+def test_a_message_is_sent_once_however_many_relays_see_it(db, committed):
+    with committed():
+        email().send()
+    assert outbox.relay_due() == 0
+    assert outbox_relay() == 0
+    message = OutboxMessage.objects.get()
+    assert outbox.email_send(message_id=message.pk) is False  # a second copy of its task
+    assert len(mail.outbox) == 1
+
+
+def test_a_task_waits_in_the_outbox_while_the_broker_is_down_and_goes_when_it_is_back(
+    db, committed
+):
+    with celery_configured(app, **UNREACHABLE), committed():
+        task_send_on_commit(ping)
+    waiting = OutboxMessage.objects.get()
+    assert waiting.status == Status.PENDING
+    assert "broker could not be reached" in waiting.last_error
+    assert outbox.relay_due() == 1  # the broker is back (eager here)
+    waiting.refresh_from_db()
+    assert waiting.status == Status.SENT
+    assert outbox.relay_due() == 0
+
+
+def test_a_failed_send_is_tried_again_with_a_growing_pause_then_marked_failed(
+    db, committed, settings
+):
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    refuse_deliveries(settings)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        with committed():
+            email().send()
+        message = OutboxMessage.objects.get()
+        message.refresh_from_db()
+        assert (message.status, message.attempts) == (Status.PENDING, 1)
+        assert "the mail server hung up" in message.last_error
+        assert message.due_at == start + dt.timedelta(seconds=30)
+
+        clock.shift(dt.timedelta(seconds=29))
+        assert outbox.relay_due() == 0  # not before its pause is over
+        clock.shift(dt.timedelta(seconds=1))
+        assert outbox.relay_due() == 1
+        message.refresh_from_db()
+        assert message.attempts == 2
+        assert message.due_at == timezone.now() + dt.timedelta(seconds=60)
+
+        clock.shift(dt.timedelta(seconds=60))
+        outbox.relay_due()
+        message.refresh_from_db()
+        assert (message.status, message.attempts) == (Status.FAILED, 3)
+        clock.shift(dt.timedelta(hours=2))
+        assert outbox.relay_due() == 0  # a failed message waits for a person
+    assert mail.outbox == []
+
+
+def test_a_worker_that_died_while_sending_leaves_the_email_to_the_next_relay(db, committed):
+    with celery_configured(app, **UNREACHABLE), committed():
+        email().send()
+    message = OutboxMessage.objects.get()
+    # As a worker leaves it when killed between its claim and the send.
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=Status.SENDING, due_at=timezone.now() - dt.timedelta(seconds=1), attempts=1
+    )
+    assert outbox.relay_due() == 1
+    message.refresh_from_db()
+    assert message.status == Status.SENT
+    assert len(mail.outbox) == 1
+
+
+def test_sent_messages_are_cleared_after_a_week(db, committed, settings):
+    settings.OUTBOX_KEEP_SENT_DAYS = 7
+    with committed():
+        email().send()
+    OutboxMessage.objects.update(sent_at=timezone.now() - dt.timedelta(days=8))
+    outbox.relay_due()
+    assert not OutboxMessage.objects.exists()
+
+
+def failed_email(settings, committed) -> OutboxMessage:
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    refuse_deliveries(settings)
+    with committed():
+        email(subject="Your booking", to="bob@example.com").send()
+    allow_deliveries(settings)
+    return OutboxMessage.objects.get(status=Status.FAILED)
+
+
+def test_the_desk_sees_a_failed_email_and_sends_it_again(
+    client, front_desk_user, settings, committed
+):
+    failed = failed_email(settings, committed)
+    client.force_login(front_desk_user)
+    page = client.get(reverse("outbox"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Your booking (to bob@example.com)" in html
+    assert "the mail server hung up" in html
+
+    with committed():
+        response = client.post(reverse("outbox_retry", args=[failed.pk]))
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert failed.status == Status.SENT
+    assert [sent.to for sent in mail.outbox] == [["bob@example.com"]]
+    page = client.get(reverse("outbox")).content.decode()
+    assert "Sending again: Your booking (to bob@example.com)" in page  # the flash message
+    assert 'data-outbox="failed"' not in page
+
+
+def test_the_health_page_points_at_failed_messages(client, front_desk_user, settings, committed):
+    failed_email(settings, committed)
+    client.force_login(front_desk_user)
+    response = client.get(reverse("health"), {"format": "json"})
+    checks = {check["name"]: check for check in response.json()["checks"]}
+    assert checks["outbox"]["ok"] is False
+    assert "1 message failed: the desk can send it again" in checks["outbox"]["detail"]
+
+
+def test_the_outbox_page_is_for_staff(client, alice, clinician_user):
+    assert client.get(reverse("outbox")).status_code == 302
+    client.force_login(alice.user)
+    assert client.get(reverse("outbox")).status_code == 403
+    client.force_login(clinician_user)
+    assert client.get(reverse("outbox")).status_code == 403
+    assert client.post(reverse("outbox_retry", args=[1])).status_code == 403
+
+
+def test_sending_again_a_message_that_is_not_failed_is_refused(client, front_desk_user, committed):
+    with committed():
+        email().send()
+    sent = OutboxMessage.objects.get()
+    client.force_login(front_desk_user)
+    assert client.post(reverse("outbox_retry", args=[sent.pk])).status_code == 404
+    assert client.post(reverse("outbox_retry", args=[987654])).status_code == 404
+    assert client.get(reverse("outbox_retry", args=[sent.pk])).status_code == 405
