@@ -262,6 +262,9 @@ MAILERS = {
 # An outbox email that fails this many sends (pauses 30 s, 1, 2, 4, 8 min) waits for the desk.
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
 OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=7)
+# A relayed message no worker has taken by then is relayed again (the broker lost its queue);
+# a second copy is harmless: an email is claimed by one worker, tasks are idempotent.
+OUTBOX_RELAY_LEASE_SECONDS = env.int("OUTBOX_RELAY_LEASE_SECONDS", default=5 * 60)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{CLINIC_NAME} <noreply@localhost>")
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport), Redis when set.

@@ -5,8 +5,10 @@ A change writes its message (`outbox_task`, or any email through the default mai
 so nothing waits when the broker is up; when the broker is down the row stays and is relayed
 by the beat's tick (`core.outbox_relay`) or by a worker as it starts, once the broker is back.
 
-- A task message is done when the broker has accepted the task (the task keeps its own
-  retries and records its own failures, as the photo work does).
+- A task message is done when a worker starts the task (`task_started`): a broker that
+  loses its queue (Redis killed without persistence) only delays it until the relay's lease
+  runs out. The task keeps its own retries and records its own failures, as the photo work
+  does.
 - An email message is sent by the worker (`core.outbox_send_email`) through the "delivery"
   mailer and marked sent; a failed send is tried again with a growing pause, and after
   OUTBOX_MAX_ATTEMPTS it is marked failed, for the desk to see and send again.
@@ -34,11 +36,10 @@ logger = logging.getLogger(__name__)
 Status = OutboxMessage.Status
 Kind = OutboxMessage.Kind
 
+# The header that names a relayed task's outbox message, for the worker to mark it sent.
+OUTBOX_HEADER = "outbox_message_id"
 # The mailer that really sends (SMTP in production); the default mailer only queues.
 DELIVERY_MAILER = "delivery"
-# A relayed email not claimed by a worker within this time is relayed again (its task was
-# lost with the broker's memory); the worker's claim makes a second copy harmless.
-RELAY_LEASE = dt.timedelta(minutes=5)
 # One quick retry, then the message waits for the next relay: a request never hangs on it.
 SEND_RETRY_POLICY = {
     "max_retries": 1,
@@ -137,7 +138,7 @@ def _relay(message_id: int) -> bool:
     ).first()
     if message is None:
         return False
-    lease = now + RELAY_LEASE
+    lease = now + dt.timedelta(seconds=settings.OUTBOX_RELAY_LEASE_SECONDS)
     # The claim: of several relays (after commit, beat, start-up) one publishes the message.
     claimed = OutboxMessage.objects.filter(
         pk=message.pk, status=Status.PENDING, due_at=message.due_at
@@ -152,10 +153,6 @@ def _relay(message_id: int) -> bool:
             due_at=now, last_error=f"The broker could not be reached: {error}"
         )
         raise BrokerDown from error
-    if message.kind == Kind.TASK:
-        OutboxMessage.objects.filter(pk=message.pk).update(
-            status=Status.SENT, sent_at=timezone.now(), last_error=""
-        )
     return True
 
 
@@ -164,13 +161,23 @@ def _publish(message: OutboxMessage) -> None:
 
     from .tasks import outbox_send_email
 
-    if message.kind == Kind.EMAIL:
-        task, args, kwargs = outbox_send_email, [message.pk], {}
+    if message.kind == Kind.EMAIL:  # the sending task claims and marks the row itself
+        task, args, kwargs, headers = outbox_send_email, [message.pk], {}, {}
     else:
         payload = message.payload
         task = current_app.tasks[payload["task"]]
         args, kwargs = payload["args"], payload["kwargs"]
-    task.apply_async(args, kwargs, retry=True, retry_policy=SEND_RETRY_POLICY)
+        headers = {OUTBOX_HEADER: message.pk}
+    task.apply_async(args, kwargs, headers=headers, retry=True, retry_policy=SEND_RETRY_POLICY)
+
+
+def task_started(request) -> None:
+    """A worker starts a task: if the outbox relayed it, the message has arrived."""
+    message_id = (request.headers or {}).get(OUTBOX_HEADER) or getattr(request, OUTBOX_HEADER, None)
+    if message_id is not None:
+        OutboxMessage.objects.filter(
+            pk=message_id, kind=Kind.TASK, status__in=OutboxMessage.UNSENT
+        ).update(status=Status.SENT, sent_at=timezone.now(), last_error="")
 
 
 # --- sending emails (in the worker) ----------------------------------------------------

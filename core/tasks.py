@@ -3,7 +3,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import task_prerun, worker_ready
 
 from . import outbox
 
@@ -55,3 +55,9 @@ def _relay_on_start(sender=None, **kwargs) -> None:
     """A worker that starts (after an outage, say) relays what waited, without waiting for the
     beat's next tick."""
     outbox_relay.apply_async(retry=True, retry_policy=SEND_RETRY_POLICY)
+
+
+@task_prerun.connect
+def _outbox_task_arrived(sender=None, task=None, **kwargs) -> None:
+    if task is not None:
+        outbox.task_started(task.request)
