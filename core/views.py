@@ -81,8 +81,9 @@ OUTBOX_PAGE_ROWS = 100
 @role_required("people.use_front_desk")
 def outbox_list(request):
     """What the clinic promised to send and has not: failed messages first, to send again."""
-    failed = OutboxMessage.objects.filter(status=OutboxMessage.Status.FAILED)
-    waiting = OutboxMessage.objects.filter(status__in=OutboxMessage.UNSENT)
+    rows = OutboxMessage.objects.defer("payload")  # an email's body is not for this page
+    failed = rows.filter(status=OutboxMessage.Status.FAILED)
+    waiting = rows.filter(status__in=OutboxMessage.UNSENT)
     return render(
         request,
         "core/outbox.html",

@@ -175,7 +175,7 @@ def failed_email(settings, committed) -> OutboxMessage:
     with committed():
         email(subject="Your booking", to="bob@example.com").send()
     allow_deliveries(settings)
-    return OutboxMessage.objects.get(status=Status.FAILED)
+    return OutboxMessage.objects.filter(status=Status.FAILED).latest("pk")
 
 
 def test_the_desk_sees_a_failed_email_and_sends_it_again(
@@ -226,3 +226,21 @@ def test_sending_again_a_message_that_is_not_failed_is_refused(client, front_des
     assert client.post(reverse("outbox_retry", args=[sent.pk])).status_code == 404
     assert client.post(reverse("outbox_retry", args=[987654])).status_code == 404
     assert client.get(reverse("outbox_retry", args=[sent.pk])).status_code == 405
+
+
+def test_the_outbox_page_reads_a_fixed_number_of_rows(
+    client, front_desk_user, settings, committed, django_assert_num_queries
+):
+    for _ in range(3):
+        failed_email(settings, committed)
+    with celery_configured(app, **UNREACHABLE), committed():
+        for _ in range(3):
+            task_send_on_commit(ping)
+    client.force_login(front_desk_user)
+    # 1 session, 2 user, 3 the user's permissions (through the roles), 4-5 the counts of
+    # failed and waiting messages, 6-7 their rows (without the payloads).
+    with django_assert_num_queries(7) as captured:
+        html = client.get(reverse("outbox")).content.decode()
+    assert html.count("Send again") == 3
+    assert html.count("core.ping") == 3
+    assert not any('"payload"' in query["sql"] for query in captured.captured_queries)

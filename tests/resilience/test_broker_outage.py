@@ -188,6 +188,46 @@ def test_an_upload_made_while_the_broker_is_down_gets_its_derivatives_when_it_is
             worker.stop()
 
 
+def test_the_desk_signs_in_and_cancels_with_redis_down(
+    own_redis, client, settings, front_desk_user, alice, committed
+):
+    """Redis as broker, result store and cache, all down: the issue's thousands of 500s."""
+    from clinic.celery import app
+    from tests.factories import PASSWORD
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": own_redis.url,
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+    session = _booked_session(alice)
+    with celery_configured(
+        app, task_always_eager=False, broker_url=own_redis.url, result_backend=own_redis.url
+    ):
+        own_redis.stop()
+        signed_in = client.post(
+            reverse("login"), {"username": front_desk_user.username, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 302, signed_in.status_code
+        for url in (reverse("desk_home"), f"/desk/sessions/{session.pk}/", reverse("outbox")):
+            assert client.get(url).status_code == 200, url
+        with committed():
+            cancelled = client.post(
+                f"/desk/sessions/{session.pk}/cancel/",
+                {"cancelled_by": "clinic", "reason": "Carla ill"},
+            )
+    assert cancelled.status_code == 302, cancelled.status_code
+    [message] = OutboxMessage.objects.all()  # the email's task, waiting for the broker
+    assert message.status == OutboxMessage.Status.PENDING
+    assert "broker could not be reached" in message.last_error
+
+
 def test_health_names_the_broker_when_redis_is_down(own_redis, client, front_desk_user):
     from clinic.celery import app
 
