@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import time
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, mailers
@@ -100,12 +101,23 @@ class BrokerDown(Exception):
     pass
 
 
+# After a failed relay this process leaves its messages to the beat and the workers for a
+# while: a request that writes several messages pays for an unreachable broker once.
+BROKER_PAUSE_SECONDS = 10
+_broker_paused_until = 0.0
+
+
 def relay(message_id: int) -> bool:
-    """Hands one due message to the broker; False when it is not due, another relay has it,
-    or the broker cannot be reached (it then waits for the next relay). Never raises."""
+    """Hands one due message to the broker after its commit; False when it is not due,
+    another relay has it, or the broker cannot be reached (it then waits for the next
+    relay). Never raises."""
+    global _broker_paused_until
+    if time.monotonic() < _broker_paused_until:
+        return False
     try:
         return _relay(message_id)
     except BrokerDown:
+        _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
         return False
 
 

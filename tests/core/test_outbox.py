@@ -114,6 +114,20 @@ def test_a_task_waits_in_the_outbox_while_the_broker_is_down_and_goes_when_it_is
     assert outbox.relay_due() == 0
 
 
+def test_a_request_that_writes_several_messages_waits_for_a_down_broker_once(
+    db, committed, monkeypatch
+):
+    tries = []
+    publish = outbox._publish
+    monkeypatch.setattr(outbox, "_publish", lambda message: tries.append(1) or publish(message))
+    with celery_configured(app, **UNREACHABLE), committed():
+        for _ in range(3):
+            task_send_on_commit(ping)
+    assert len(tries) == 1  # each try may wait for the connect timeout
+    assert OutboxMessage.objects.filter(status=Status.PENDING).count() == 3
+    assert outbox.relay_due() == 3  # the beat's tick once the broker is back
+
+
 def test_a_failed_send_is_tried_again_with_a_growing_pause_then_marked_failed(
     db, committed, settings
 ):
