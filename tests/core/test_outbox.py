@@ -258,3 +258,33 @@ def test_the_outbox_page_reads_a_fixed_number_of_rows(
     assert html.count("Send again") == 3
     assert html.count("core.ping") == 3
     assert not any('"payload"' in query["sql"] for query in captured.captured_queries)
+
+
+def test_a_cancellation_notice_goes_through_the_outbox_with_its_calendar_file(
+    db, committed, front_desk_user, alice
+):
+    from icalendar import Calendar
+
+    from scheduling import services
+    from scheduling.models import Booking
+    from tests.photos.conftest import create_plan
+    from treatments.models import Session
+
+    session = create_plan(alice, sessions=1).sessions.get()
+    session.status = Session.Status.BOOKED
+    session.starts_at = timezone.now() + dt.timedelta(days=7)
+    session.ends_at = session.starts_at + dt.timedelta(minutes=45)
+    session.save(update_fields=["status", "starts_at", "ends_at"])
+    Booking.objects.create(session=session)
+    with committed():
+        services.session_cancel(
+            session=session, cancelled_by="clinic", reason="Carla ill", by=front_desk_user
+        )
+    messages = {m.kind: m for m in OutboxMessage.objects.all()}
+    assert messages["task"].summary == "scheduling.tasks.send_cancellation_notice"
+    assert {m.status for m in messages.values()} == {Status.SENT}
+    [sent] = mail.outbox
+    assert sent.to == [alice.email] and sent.subject.startswith("Cancelled: your session on")
+    [(filename, content, mimetype)] = sent.attachments
+    assert (filename, mimetype) == ("cancelled.ics", "text/calendar")
+    assert Calendar.from_ical(content)["METHOD"] == "CANCEL"
