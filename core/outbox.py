@@ -79,8 +79,7 @@ def outbox_email(message: EmailMessage) -> OutboxMessage:
 
 def _enqueue(*, kind: str, summary: str, payload: dict) -> OutboxMessage:
     message = OutboxMessage.objects.create(kind=kind, summary=summary, payload=payload)
-    # robust: a relay that raises must not stop the caller's other after-commit work.
-    transaction.on_commit(lambda: relay(message.pk), robust=True)
+    transaction.on_commit(lambda: relay(message.pk))
     return message
 
 
@@ -110,7 +109,7 @@ _broker_paused_until = 0.0
 def relay(message_id: int) -> bool:
     """Hands one due message to the broker after its commit; False when it is not due,
     another relay has it, or the broker cannot be reached (it then waits for the next
-    relay). Never raises."""
+    relay). Raises only for a programming error, as a direct send would."""
     global _broker_paused_until
     if time.monotonic() < _broker_paused_until:
         return False
@@ -136,6 +135,11 @@ def relay_due(limit: int = 500) -> int:
             relayed += _relay(message_id)
         except BrokerDown:
             break
+        except Exception as error:  # a task renamed or removed: no later relay will do better
+            logger.exception("outbox message %s cannot be relayed", message_id)
+            OutboxMessage.objects.filter(pk=message_id).update(
+                status=Status.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
+            )
     keep = dt.timedelta(days=settings.OUTBOX_KEEP_SENT_DAYS)
     OutboxMessage.objects.filter(status=Status.SENT, sent_at__lt=now - keep).delete()
     return relayed
@@ -236,7 +240,7 @@ def message_retry(*, message: OutboxMessage) -> None:
             status=Status.PENDING, attempts=0, due_at=timezone.now()
         )
         if updated:
-            transaction.on_commit(lambda: relay(message.pk), robust=True)
+            transaction.on_commit(lambda: relay(message.pk))
 
 
 # --- emails as JSON ----------------------------------------------------------------------

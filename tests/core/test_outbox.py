@@ -174,6 +174,18 @@ def test_a_worker_that_died_while_sending_leaves_the_email_to_the_next_relay(db,
     assert len(mail.outbox) == 1
 
 
+def test_a_task_no_worker_knows_is_marked_failed_and_does_not_block_the_others(db, committed):
+    with celery_configured(app, **UNREACHABLE), committed():
+        task_send_on_commit(ping)
+        task_send_on_commit(ping)
+    OutboxMessage.objects.filter(pk=OutboxMessage.objects.earliest("pk").pk).update(
+        payload={"task": "core.renamed_since", "args": [], "kwargs": {}}
+    )
+    assert outbox.relay_due() == 1
+    statuses = dict(OutboxMessage.objects.values_list("payload__task", "status"))
+    assert statuses == {"core.renamed_since": Status.FAILED, "core.ping": Status.SENT}
+
+
 def test_sent_messages_are_cleared_after_a_week(db, committed, settings):
     settings.OUTBOX_KEEP_SENT_DAYS = 7
     with committed():
