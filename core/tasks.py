@@ -59,5 +59,7 @@ def _relay_on_start(sender=None, **kwargs) -> None:
 
 @task_prerun.connect
 def _outbox_task_arrived(sender=None, task=None, **kwargs) -> None:
+    """A task the outbox relayed counts as sent once a worker starts it, not when the broker
+    took it: a broker that loses its queue leaves the message to be relayed again."""
     if task is not None:
         outbox.task_started(task.request)

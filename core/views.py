@@ -96,8 +96,8 @@ def outbox_list(request):
     )
 
 
-@require_POST
 @role_required("people.use_front_desk")
+@require_POST
 def outbox_retry(request, message_id: int):
     message = get_object_or_404(OutboxMessage, pk=message_id, status=OutboxMessage.Status.FAILED)
     outbox.message_retry(message=message)
