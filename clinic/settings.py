@@ -262,17 +262,25 @@ _smtp_options = {
     "use_ssl": _email.get("EMAIL_USE_SSL", False),
     "timeout": 10,
 }
+if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+    _delivery_options = _smtp_options
+elif _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
+    # filemail:///var/mail means /var/mail (django-environ drops the leading slash).
+    _delivery_options = {"file_path": "/" + _email["EMAIL_FILE_PATH"].lstrip("/")}
+else:
+    _delivery_options = {}
 MAILERS = {
-    "default": {
-        "BACKEND": _email["EMAIL_BACKEND"],
-        "OPTIONS": {
-            "django.core.mail.backends.smtp.EmailBackend": _smtp_options,
-            "django.core.mail.backends.filebased.EmailBackend": {
-                "file_path": _email.get("EMAIL_FILE_PATH")
-            },
-        }.get(_email["EMAIL_BACKEND"], {}),
-    }
+    # Every email joins the outbox (core/outbox.py) in the sender's own transaction, so none is
+    # lost when the broker or the mail server is down; the worker sends it through "delivery".
+    "default": {"BACKEND": "core.outbox.OutboxEmailBackend"},
+    "delivery": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _delivery_options},
 }
+# An outbox email that fails this many sends (pauses 30 s, 1, 2, 4, 8 min) waits for the desk.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
+OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=7)
+# A relayed message no worker has taken by then is relayed again (the broker lost its queue);
+# a second copy is harmless: an email is claimed by one worker, tasks are idempotent.
+OUTBOX_RELAY_LEASE_SECONDS = env.int("OUTBOX_RELAY_LEASE_SECONDS", default=5 * 60)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{CLINIC_NAME} <noreply@localhost>")
 
 # Celery: a broker that needs no server by default (kombu's filesystem transport), Redis when set.
@@ -344,6 +352,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "photos-resend-pending": {
         "task": "photos.resend_pending",
         "schedule": env.int("PHOTOS_SWEEP_SECONDS", default=60),
+    },
+    # Emails and tasks that waited in the outbox for the broker or for another try.
+    "outbox-relay": {
+        "task": "core.outbox_relay",
+        "schedule": env.int("OUTBOX_RELAY_SECONDS", default=30),
     },
 }
 PHOTOS_RESEND_AFTER_MINUTES = env.int("PHOTOS_RESEND_AFTER_MINUTES", default=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 
@@ -9,6 +10,8 @@ from celery import current_app
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from django.conf import settings
 from django.db import connection
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,41 @@ def _worker() -> str:
     return "a worker answered the ping"
 
 
+# An unsent message older than this means the relay is not getting through.
+OUTBOX_LATE = dt.timedelta(minutes=15)
+
+
+def _outbox() -> str:
+    """Down when messages wait too long (the relay is not getting through). A failed message
+    is named but is no part down: one refused address is the desk's to handle, on its page."""
+    from .models import OutboxMessage
+
+    unsent = OutboxMessage.objects.filter(status__in=OutboxMessage.UNSENT)
+    late = unsent.filter(created_at__lt=timezone.now() - OUTBOX_LATE).count()
+    if late:
+        raise RuntimeError(f"{late} message{pluralize(late)} waiting for over 15 minutes")
+    failed = OutboxMessage.objects.filter(status=OutboxMessage.Status.FAILED).count()
+    if failed:
+        them = "it" if failed == 1 else "them"
+        return f"{unsent.count()} waiting; {failed} failed: the desk can send {them} again"
+    return f"{unsent.count()} waiting, none failed"
+
+
+def readiness() -> tuple[bool, list[str]]:
+    """For the load balancer: (ready, the parts that are down). Ready while the database
+    answers: without the broker the clinic still books and uploads (the outbox keeps the
+    background work until it is back), so taking the web out of service would turn a delay
+    into an outage. The broker is named when it is down, so the balancer's log shows it."""
+    checks = [_timed("database", _database), _timed("broker", _broker)]
+    down = [check.name for check in checks if not check.ok]
+    return "database" not in down, down
+
+
 def run_checks() -> list[Check]:
     checks = [_timed("database", _database), _timed("broker", _broker)]
     if checks[-1].ok:
         checks.append(_timed("worker", _worker))
     else:
         checks.append(Check("worker", False, "not asked: the broker is unreachable", 0.0))
+    checks.append(_timed("outbox", _outbox))
     return checks

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
+from . import outbox
 from .decorators import role_required
-from .health import run_checks
+from .health import readiness, run_checks
+from .models import OutboxMessage
 
 # Where each role starts, in order of precedence for a user who holds several.
 ROLE_HOMES = (
@@ -42,8 +46,17 @@ def admin_home(request):
 
 @never_cache
 def liveness(request):
-    """For load balancers: the process answers. Says nothing about its dependencies."""
+    """For a process supervisor: the process answers, so it needs no restart. Says nothing of
+    its dependencies (a restart mends none of them); the load balancer asks `readiness`."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
+def readiness_view(request):
+    """For the load balancer: 503 when this process cannot serve (no database); 200 naming the
+    parts that are down when it can (the broker: background work waits in the outbox)."""
+    ready, down = readiness()
+    return JsonResponse({"ready": ready, "down": down}, status=200 if ready else 503)
 
 
 @never_cache
@@ -59,6 +72,37 @@ def health(request):
     return render(
         request, "core/health.html", {"checks": checks, "healthy": healthy}, status=status
     )
+
+
+# How many failed and waiting messages the desk's outbox page shows, newest first.
+OUTBOX_PAGE_ROWS = 100
+
+
+@role_required("people.use_front_desk")
+def outbox_list(request):
+    """What the clinic promised to send and has not: failed messages first, to send again."""
+    rows = OutboxMessage.objects.defer("payload")  # an email's body is not for this page
+    failed = rows.filter(status=OutboxMessage.Status.FAILED)
+    waiting = rows.filter(status__in=OutboxMessage.UNSENT)
+    return render(
+        request,
+        "core/outbox.html",
+        {
+            "failed": failed[:OUTBOX_PAGE_ROWS],
+            "waiting": waiting[:OUTBOX_PAGE_ROWS],
+            "failed_count": failed.count(),
+            "waiting_count": waiting.count(),
+        },
+    )
+
+
+@role_required("people.use_front_desk")
+@require_POST
+def outbox_retry(request, message_id: int):
+    message = get_object_or_404(OutboxMessage, pk=message_id, status=OutboxMessage.Status.FAILED)
+    outbox.message_retry(message=message)
+    messages.success(request, f"Sending again: {message.summary}")
+    return redirect("outbox")
 
 
 def bench_baseline(request):

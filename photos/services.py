@@ -21,7 +21,7 @@ from django.utils import formats, timezone
 from PIL import Image
 
 from audit.services import Action, audit_log
-from core.tasks import task_send
+from core.tasks import task_send, task_send_on_commit
 from treatments.models import Session
 
 from . import imaging
@@ -234,12 +234,26 @@ def photo_upload(
                 Derivative(photo=photo, size=size) for size in Derivative.Size.values
             )
             audit_log(actor=by, action=Action.CREATE, obj=photo, request=request, detail="upload")
-            transaction.on_commit(lambda: _send_derivatives(photo.pk))
+            _send_derivatives_on_commit(photo.pk)
             comparisons_propose(plan=session.plan, by=None)
     except BaseException:
         default_storage.delete(stored)  # nothing stored when the rows are not
         raise
     return photo
+
+
+def _send_derivatives_on_commit(photo_id: int) -> None:
+    """The derivative work, promised in the upload's transaction (the outbox): sent once it
+    commits, and later if the broker is down then."""
+    from .tasks import make_derivatives
+
+    task_send_on_commit(make_derivatives, photo_id)
+
+
+def _send_sheet_on_commit(comparison_id: int) -> None:
+    from .tasks import make_sheet
+
+    task_send_on_commit(make_sheet, comparison_id)
 
 
 def _send_derivatives(photo_id: int) -> bool:
@@ -458,7 +472,7 @@ def _queue_sheet(comparison: Comparison) -> None:
         photo_id__in=comparison.photo_ids, size=Derivative.Size.LARGE, status=Status.READY
     ).count()
     if ready == len(comparison.photo_ids):
-        transaction.on_commit(lambda: _send_sheet(comparison.pk))
+        _send_sheet_on_commit(comparison.pk)
 
 
 # --- derivatives and sheets (called by the worker) ----------------------------------------

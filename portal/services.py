@@ -82,4 +82,4 @@ def change_request_send(*, session: Session, message: str, by, request=None) -> 
             request=request,
             detail="change requested in the portal",
         )
-        transaction.on_commit(email.send)
+        email.send()  # joins the outbox in this transaction: sent once it commits

@@ -24,21 +24,22 @@ from .models import Booking
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=3, ignore_result=True)
-def send_booking_confirmation(self, session_ids: list[int], moved: bool = False) -> bool:
+# The emails these compose join the outbox (the default mailer), which sends them and retries
+# when the mail server is down; the tasks themselves touch no mail server.
+
+
+@shared_task(ignore_result=True)
+def send_booking_confirmation(session_ids: list[int], moved: bool = False) -> bool:
     sessions = list(
         Session.objects.filter(pk__in=session_ids, status=Session.Status.BOOKED)
         .select_related("patient", "plan__modality", "booking")
         .order_by("starts_at")
     )
-    try:
-        return notifications.send_booking_confirmation(sessions, moved=moved)
-    except OSError as error:  # the mail server is unreachable: try again later
-        raise self.retry(exc=error, countdown=60) from error
+    return notifications.send_booking_confirmation(sessions, moved=moved)
 
 
-@shared_task(bind=True, max_retries=3, ignore_result=True)
-def send_cancellation_notice(self, session_id: int) -> bool:
+@shared_task(ignore_result=True)
+def send_cancellation_notice(session_id: int) -> bool:
     session = (
         Session.objects.filter(pk=session_id, status=Session.Status.CANCELLED)
         .select_related("patient", "plan__modality", "booking")
@@ -46,10 +47,7 @@ def send_cancellation_notice(self, session_id: int) -> bool:
     )
     if session is None:  # booked again before the notice went out
         return False
-    try:
-        return notifications.send_cancellation_notice(session)
-    except OSError as error:  # the mail server is unreachable: try again later
-        raise self.retry(exc=error, countdown=60) from error
+    return notifications.send_cancellation_notice(session)
 
 
 def claim_reminder(booking_id: int) -> bool:

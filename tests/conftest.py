@@ -104,6 +104,16 @@ def _eager_celery():
     _set_task_join_will_block(False)
 
 
+@pytest.fixture(autouse=True)
+def _outbox_relays_at_once():
+    """A test that met a down broker must not pause the outbox's relay for the next test."""
+    from core import outbox
+
+    outbox._broker_paused_until = 0.0
+    yield
+    outbox._broker_paused_until = 0.0
+
+
 # --- personas ---------------------------------------------------------------------------
 
 

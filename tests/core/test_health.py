@@ -24,7 +24,7 @@ def test_health_reports_every_part_working(client, front_desk_user):
     response = client.get(reverse("health"), {"format": "json"})
     assert response.status_code == 200
     checks = {check["name"]: check for check in response.json()["checks"]}
-    assert set(checks) == {"database", "broker", "worker"}
+    assert set(checks) == {"database", "broker", "worker", "outbox"}
     assert all(check["ok"] for check in checks.values())
 
 

@@ -24,7 +24,7 @@ print(json.dumps({
         k: str(v) for k, v in settings.STORAGES["default"].get("OPTIONS", {}).items()
     },
     "debug": settings.DEBUG, "hosts": settings.ALLOWED_HOSTS, "tz": settings.TIME_ZONE,
-    "secret": settings.SECRET_KEY, "email": settings.MAILERS["default"]["BACKEND"],
+    "secret": settings.SECRET_KEY, "email": settings.MAILERS["delivery"]["BACKEND"],
     "ssl_redirect": settings.SECURE_SSL_REDIRECT, "hsts": settings.SECURE_HSTS_SECONDS,
     "session_secure": settings.SESSION_COOKIE_SECURE,
     "second_factor": settings.REQUIRE_SECOND_FACTOR,

@@ -4,6 +4,7 @@ import logging
 import time
 
 from clinic.celery import app
+from core.models import OutboxMessage
 from core.tasks import ping, task_send, task_send_on_commit
 from tests.services import celery_configured
 
@@ -26,3 +27,5 @@ def test_a_send_on_commit_waits_for_the_commit(db, django_capture_on_commit_call
             task_send_on_commit(ping)
         assert len(callbacks) == 1  # nothing sent before the commit
         callbacks[0]()  # the commit: the send fails quietly
+    [waiting] = OutboxMessage.objects.all()  # and the task waits in the outbox for the broker
+    assert waiting.status == OutboxMessage.Status.PENDING

@@ -52,6 +52,8 @@ liveness                       ok  ok  ok  ok    ok  ok
 login                          ok  ok  ok  ok    ok  ok
 logout                         --  --  --  --    --  --
 otp_enrol                      ok  ok  ok  ok    ok  --
+outbox                         ok  --  --  --    --  --
+outbox_retry                   ok  --  --  --    --  --
 otp_verify                     ok  ok  ok  ok    ok  --
 password_change                ok  ok  ok  ok    ok  --
 password_change_done           ok  ok  ok  ok    ok  --
@@ -83,6 +85,7 @@ portal:session_change          --  --  --  ok    --  --
 # Alice's session here has no booked time, so there is no .ics of it for anyone.
 portal:session_ics             --  --  --  --    --  --
 practitioner_feed              --  --  --  --    --  --
+readiness                      ok  ok  ok  ok    ok  ok
 scheduling:book_confirm        ok  --  --  --    --  --
 scheduling:book_patients       ok  --  --  --    --  --
 scheduling:book_start          ok  --  --  --    --  --
@@ -208,7 +211,13 @@ def fill(route: str, ids: dict[str, object]) -> str:
 
 
 def page_ids(f) -> dict[str, object]:
+    from core.models import OutboxMessage
+
+    failed = OutboxMessage.objects.create(
+        kind="email", summary="Your booking", payload={}, status="failed"
+    )
     return {
+        "message_id": failed.pk,
         "patient_id": f.patient.pk,
         "plan_id": f.plan.pk,
         "session_id": f.session.pk,
