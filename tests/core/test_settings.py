@@ -144,8 +144,8 @@ def test_a_bad_value_fails_loudly(tmp_path):
 
 
 def test_a_mail_folder_url_writes_each_email_to_that_folder(tmp_path):
-    """EMAIL_URL=filemail:///<path>: Django's file backend, which refuses to start without its
-    folder (every send failed with InvalidMailer)."""
+    """EMAIL_URL=filemail:///<path>: the worker's delivery mailer is Django's file backend,
+    which refuses to start without its folder (every send failed with InvalidMailer)."""
     folder = tmp_path / "mail"
     env = {key: value for key, value in os.environ.items() if key not in MANAGED}
     env.update(
@@ -155,8 +155,8 @@ def test_a_mail_folder_url_writes_each_email_to_that_folder(tmp_path):
     )
     sent = subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from django.core.mail import "
-         "send_mail; send_mail('Cancelled: your session', 'body', 'a@example.com', "
-         "['b@example.com'])"],
+         "EmailMessage, mailers; mailers['delivery'].send_messages([EmailMessage("
+         "'Cancelled: your session', 'body', 'a@example.com', ['b@example.com'])])"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert sent.returncode == 0, sent.stderr
