@@ -5,6 +5,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from .sessions import needs_second_factor
 
@@ -17,6 +18,8 @@ class ObtainToken(ObtainAuthToken):
     the lockout answer (the same whether or not the username exists) is given here. A token
     is a password-only credential, so accounts that sign in with a second factor get none.
     """
+
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # DRF's view names its own, unbounded
 
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from audit.services import Action, audit_log
+from core.filters import PatientRecordsFilter
+from core.params import parse_id
 from core.permissions import ModelPermissions
 
 from . import services
@@ -46,8 +48,6 @@ from .serializers import (
     SessionSerializer,
 )
 
-PATIENT_PARAM = OpenApiParameter("patient", int, description="only this patient's records")
-
 
 def _screenings():
     return Screening.objects.prefetch_related(
@@ -67,23 +67,18 @@ def requires(permission: str) -> type[BasePermission]:
 
 
 class PatientFilterMixin:
-    """`?patient=<id>` narrows a list to one patient's records; reading them is audited."""
+    """`?patient=<id>` narrows a list to one patient's records (a value that is not an id is a
+    400); reading them is audited."""
 
-    def filter_patient(self, queryset):
-        patient = self.request.query_params.get("patient", "")
-        if patient.isdigit():
-            return queryset.filter(patient_id=int(patient))
-        return queryset
+    filterset_class = PatientRecordsFilter
 
-    @extend_schema(parameters=[PATIENT_PARAM])
     def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        patient = request.query_params.get("patient", "")
-        if patient.isdigit():
+        response = super().list(request, *args, **kwargs)  # the filter has checked the id
+        if patient := request.query_params.get("patient"):
             audit_log(
                 actor=request.user,
                 action=Action.VIEW,
-                patient=int(patient),
+                patient=parse_id(patient),
                 request=request,
                 detail=f"api {self.basename} list",
             )
@@ -149,7 +144,7 @@ class PlanViewSet(
     queryset = TreatmentPlan.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(TreatmentPlan.objects.with_progress())
+        return TreatmentPlan.objects.with_progress()
 
     @extend_schema(
         request=PlanCreateSerializer,
@@ -179,9 +174,7 @@ class SessionViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Session.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(
-            Session.objects.prefetch_related("areas").order_by("patient", "plan", "number")
-        )
+        return Session.objects.prefetch_related("areas").order_by("patient", "plan", "number")
 
     def get_permissions(self):
         needed = {
@@ -235,7 +228,7 @@ class ScreeningViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Screening.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(_screenings())
+        return _screenings()
 
     def get_permissions(self):
         if self.action == "override":
@@ -274,7 +267,7 @@ class HistoryEntryViewSet(
     queryset = HistoryEntry.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(HistoryEntry.objects.all())
+        return HistoryEntry.objects.all()
 
     def perform_create(self, serializer):
         serializer.instance = services.history_add(
