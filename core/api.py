@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,3 +28,11 @@ def exception_handler(exc, context):
         # Every 400 is an object, as the schema says: bare messages are not about one field.
         response.data = {"non_field_errors": response.data}
     return response
+
+
+def not_found(request, exception):
+    """handler404: under /api/ a URL that resolves to nothing (a malformed id) is the API's
+    JSON 404, as documented; elsewhere Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "No such address in the API."}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,5 +1,6 @@
 """The API's routers: a record's URL takes a whole-number id, so a malformed one such as
-/api/sessions/null,null/ is a 404 at the URL resolver rather than a server error in a view."""
+/api/sessions/null,null/ is a 404 at the URL resolver rather than a server error in a view
+(core.api.not_found words that 404 in JSON)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ class _IdLookup:
 
 
 class DefaultRouter(_IdLookup, routers.DefaultRouter):
-    pass
+    include_format_suffixes = False  # JSON is the API's one format; no /api/plans/1.json twin
 
 
 class SimpleRouter(_IdLookup, routers.SimpleRouter):
