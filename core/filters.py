@@ -16,11 +16,16 @@ class IdFormField(forms.Field):
         return params.optional(params.parse_id, value)
 
 
-@extend_schema_field(ID_SCHEMA)
 class IdFilter(django_filters.Filter):
     """`?name=<id>`: the records whose `field_name` is that id."""
 
     field_class = IdFormField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The schema: an integer in the id range, described by the label.
+        schema = {**ID_SCHEMA, "description": kwargs.get("label") or ""}
+        extend_schema_field(schema)(self)
 
 
 class PatientRecordsFilter(django_filters.FilterSet):
