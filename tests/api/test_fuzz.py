@@ -85,6 +85,7 @@ FIELDS = [
     "released_to_portal",
     "limit",
     "offset",
+    "earlier",
     "username",
     "password",
 ]

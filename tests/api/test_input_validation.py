@@ -194,3 +194,12 @@ def test_the_date_of_birth_is_sane(api, front_desk_user, db):
     response = api(front_desk_user).post("/api/patients/", body)
     assert response.status_code == 400
     assert "date_of_birth" in response.json()
+
+
+@pytest.mark.parametrize("earlier", ["²", "١", "9" * 30, "-1", "abc"])
+def test_the_chart_reads_its_page_offset_with_the_shared_parser(
+    client, clinician_user, alice_file, earlier
+):
+    client.force_login(clinician_user)
+    response = client.get(f"/treatments/patients/{alice_file.patient.pk}/", {"earlier": earlier})
+    assert response.status_code == 200
