@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "knox",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -249,7 +250,8 @@ PHOTOS_X_ACCEL_PREFIX = env.str("PHOTOS_X_ACCEL_PREFIX", default="/protected-med
 PHOTOS_MAX_UPLOAD_BYTES = env.int("PHOTOS_MAX_UPLOAD_BYTES", default=40 * 1024 * 1024)
 PHOTOS_MAX_PIXELS = env.int("PHOTOS_MAX_PIXELS", default=60_000_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# A form or JSON body past this is refused with a 400 (core.parsers for JSON); files are apart.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Email: printed to the console unless EMAIL_URL names a server (smtp+tls://user:pass@host:587).
 _email = env.email("EMAIL_URL", default="consolemail://")
@@ -374,8 +376,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON bodies bounded in size and depth; ids, dates, limits and filters checked (core.params).
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }

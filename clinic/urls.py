@@ -41,6 +41,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
 ]
 
+handler404 = "core.api.not_found"
+
 admin.site.site_header = "Clinic administration"
 admin.site.site_title = "Clinic administration"
 

@@ -6,6 +6,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from core.params import EARLIEST_DAY
+
 
 class PatientQuerySet(models.QuerySet):
     def search(self, text: str) -> PatientQuerySet:
@@ -71,6 +73,10 @@ class Patient(models.Model):
     def clean(self) -> None:
         if self.date_of_birth and self.date_of_birth > timezone.localdate():
             raise ValidationError({"date_of_birth": "The date of birth cannot be in the future."})
+        if self.date_of_birth and self.date_of_birth < EARLIEST_DAY:
+            raise ValidationError(
+                {"date_of_birth": f"Give a date of birth from {EARLIEST_DAY:%Y} on."}
+            )
 
     @property
     def full_name(self) -> str:

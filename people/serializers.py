@@ -1,9 +1,9 @@
-from rest_framework import serializers
+from core.serializers import ModelSerializer
 
 from .models import Patient
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(ModelSerializer):
     class Meta:
         model = Patient
         fields = ["id", "first_name", "last_name", "date_of_birth", "email", "phone", "notes"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from core.api import RecordsLooks
+from core.filters import IdFilter, PatientRecordsFilter
 from core.looks import looked_at
 from treatments.models import TreatmentPlan
 
@@ -28,9 +29,8 @@ class IsClinician(BasePermission):
         return bool(request.user and request.user.has_perm(CLINICAL_PERMISSION))
 
 
-def _int_param(request, name: str) -> int | None:
-    value = request.query_params.get(name, "")
-    return int(value) if value.isdigit() else None
+class PhotoFilter(PatientRecordsFilter):
+    session = IdFilter(field_name="session_id", label="only this session's photos")
 
 
 @extend_schema(tags=["photos"])
@@ -46,25 +46,12 @@ class PhotoViewSet(
     serializer_class = PhotoSerializer
     permission_classes = [IsClinician]
     parser_classes = [MultiPartParser, FormParser]
+    filterset_class = PhotoFilter
 
     def get_queryset(self):
-        photos = Photo.objects.prefetch_related(
+        return Photo.objects.prefetch_related(
             Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
         ).order_by("id")
-        if (session := _int_param(self.request, "session")) is not None:
-            photos = photos.filter(session_id=session)
-        if (patient := _int_param(self.request, "patient")) is not None:
-            photos = photos.filter(patient_id=patient)
-        return photos
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("session", int, description="only this session's photos"),
-            OpenApiParameter("patient", int, description="only this patient's photos"),
-        ]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -93,18 +80,9 @@ class ComparisonViewSet(
 
     serializer_class = ComparisonSerializer
     permission_classes = [IsClinician]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
     http_method_names = ["get", "patch", "post", "head", "options"]
-
-    def get_queryset(self):
-        comparisons = Comparison.objects.order_by("id")
-        if (patient := _int_param(self.request, "patient")) is not None:
-            comparisons = comparisons.filter(patient_id=patient)
-        return comparisons
-
-    @extend_schema(parameters=[OpenApiParameter("patient", int, description="one patient's")])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    queryset = Comparison.objects.order_by("id")
+    filterset_class = PatientRecordsFilter
 
     def perform_update(self, serializer):
         comparison = serializer.instance
@@ -128,7 +106,7 @@ class ComparisonViewSet(
         serializer.instance = comparison
 
     @extend_schema(request=ProposeSerializer, responses=ComparisonSerializer(many=True))
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None)  # a plain list, as documented
     def propose(self, request):
         """Let the app (re)propose the comparisons of a course; a clinician's choices stay."""
         body = ProposeSerializer(data=request.data)

@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from core.serializers import ModelSerializer, PrimaryKeyRelatedField
 from treatments.models import BodyArea, Session
 
 from .models import Comparison, Derivative, Phase, Photo, Purpose, View
 
 
-class DerivativeSerializer(serializers.ModelSerializer):
+class DerivativeSerializer(ModelSerializer):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -22,12 +23,12 @@ class DerivativeSerializer(serializers.ModelSerializer):
         return reverse("photos:image", args=[derivative.photo_id, variant])
 
 
-class PhotoSerializer(serializers.ModelSerializer):
+class PhotoSerializer(ModelSerializer):
     """A photo; on create, `file` is the multipart upload and `purposes` the consent given."""
 
     file = serializers.FileField(write_only=True, allow_empty_file=True)
-    session = serializers.PrimaryKeyRelatedField(queryset=Session.objects.all())
-    body_area = serializers.PrimaryKeyRelatedField(queryset=BodyArea.objects.all())
+    session = PrimaryKeyRelatedField(queryset=Session.objects.all())
+    body_area = PrimaryKeyRelatedField(queryset=BodyArea.objects.all())
     view = serializers.ChoiceField(choices=View.choices)
     phase = serializers.ChoiceField(choices=Phase.choices)
     purposes = serializers.MultipleChoiceField(
@@ -80,14 +81,12 @@ class PhotoSerializer(serializers.ModelSerializer):
         return data
 
 
-class ComparisonSerializer(serializers.ModelSerializer):
+class ComparisonSerializer(ModelSerializer):
     sheet_jpeg_url = serializers.SerializerMethodField()
     sheet_pdf_url = serializers.SerializerMethodField()
-    middle = serializers.PrimaryKeyRelatedField(
-        queryset=Photo.objects.all(), required=False, allow_null=True
-    )
-    before = serializers.PrimaryKeyRelatedField(queryset=Photo.objects.all())
-    after = serializers.PrimaryKeyRelatedField(queryset=Photo.objects.all())
+    middle = PrimaryKeyRelatedField(queryset=Photo.objects.all(), required=False, allow_null=True)
+    before = PrimaryKeyRelatedField(queryset=Photo.objects.all())
+    after = PrimaryKeyRelatedField(queryset=Photo.objects.all())
 
     class Meta:
         model = Comparison

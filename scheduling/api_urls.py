@@ -1,5 +1,6 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
+
+from core.routers import SimpleRouter
 
 from .api import AvailabilityView, BookingViewSet, CourseBookingView
 

@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.params import check_day
 from treatments.models import Session
 
 from .models import Booking, Practitioner
@@ -23,10 +24,13 @@ class LocalDateTimeField(forms.DateTimeField):
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+    default_validators = [check_day]
 
 
 class SlotSearchForm(forms.Form):
-    first_day = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    first_day = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=[check_day]
+    )
     days = forms.IntegerField(label="Days to search", min_value=1, max_value=60, initial=14)
     practitioner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     mornings_only = forms.BooleanField(required=False, label="Mornings only")

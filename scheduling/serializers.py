@@ -5,20 +5,18 @@ import datetime as dt
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.serializers import DayField, IdField, ModelSerializer, MomentField
 from treatments.models import Session
 
 from .models import Booking
 from .rules import session_minutes
 
-# An id a client sends: bounded, so an absurd number is a 400 and not a database overflow (500).
-ID_RANGE = {"min_value": 1, "max_value": 2**31 - 1}
-
 
 class AvailabilityQuerySerializer(serializers.Serializer):
-    session = serializers.IntegerField(**ID_RANGE)
-    first_day = serializers.DateField()
-    last_day = serializers.DateField()
-    practitioner = serializers.IntegerField(**ID_RANGE, required=False, help_text="user id")
+    session = IdField()
+    first_day = DayField()
+    last_day = DayField()
+    practitioner = IdField(required=False, help_text="user id")
     mornings_only = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
@@ -90,15 +88,13 @@ class AvailabilitySerializer(serializers.Serializer):
 
 
 class BookSerializer(serializers.Serializer):
-    starts_at = serializers.DateTimeField()
-    practitioner = serializers.IntegerField(**ID_RANGE, help_text="user id of the practitioner")
+    starts_at = MomentField()
+    practitioner = IdField(help_text="user id of the practitioner")
 
 
 class RescheduleSerializer(serializers.Serializer):
-    starts_at = serializers.DateTimeField()
-    practitioner = serializers.IntegerField(
-        **ID_RANGE, required=False, help_text="default: unchanged"
-    )
+    starts_at = MomentField()
+    practitioner = IdField(required=False, help_text="default: unchanged")
 
 
 class CancelSerializer(serializers.Serializer):
@@ -107,16 +103,16 @@ class CancelSerializer(serializers.Serializer):
 
 
 class CourseItemSerializer(serializers.Serializer):
-    session = serializers.IntegerField(**ID_RANGE)
-    starts_at = serializers.DateTimeField()
-    practitioner = serializers.IntegerField(**ID_RANGE)
+    session = IdField()
+    starts_at = MomentField()
+    practitioner = IdField()
 
 
 class CourseBookSerializer(serializers.Serializer):
     sessions = CourseItemSerializer(many=True)
 
 
-class BookedSessionSerializer(serializers.ModelSerializer):
+class BookedSessionSerializer(ModelSerializer):
     warnings = serializers.ListField(child=serializers.CharField(), read_only=True, default=list)
 
     class Meta:

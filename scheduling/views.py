@@ -12,11 +12,11 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_POST
 
 from core.decorators import role_required
 from core.looks import looked_at
+from core.params import MAX_IDS, lenient, parse_day, parse_id, parse_moment
 from core.views import form_status
 from people.models import Patient
 from treatments.models import Session, TreatmentPlan
@@ -39,19 +39,12 @@ SEARCH_LIMIT = 10
 
 
 def _date(text: str | None) -> dt.date | None:
-    """A YYYY-MM-DD from a query string, or None when it is missing or not a real date."""
-    try:
-        return parse_date(text or "")
-    except ValueError:
-        return None
+    """A YYYY-MM-DD from a query string, or None when it is missing or not a sane date."""
+    return lenient(parse_day, text)
 
 
 def _datetime(text: str | None) -> dt.datetime | None:
-    try:
-        value = parse_datetime(text or "")
-    except ValueError:
-        return None
-    return aware(value) if value else None
+    return lenient(parse_moment, text)
 
 
 def _day_from(request) -> dt.date:
@@ -221,7 +214,7 @@ def flagged(request, patient_id: int):
     patient = get_object_or_404(Patient, pk=patient_id)
     problems: list[str] = []
     if request.method == "POST":
-        ids = [int(v) for v in request.POST.getlist("sessions") if v.isdigit()]
+        ids = [i for v in request.POST.getlist("sessions")[:MAX_IDS] if (i := lenient(parse_id, v))]
         try:
             cancelled = services.flagged_cancel(
                 patient=patient, session_ids=ids, by=request.user, request=request
@@ -275,12 +268,8 @@ def book_start(request):
     """Booking from a free slot on the calendar: find the patient, pick the planned session."""
     starts_at = _datetime(request.GET.get("start"))
     practitioner = None
-    if request.GET.get("practitioner", "").isdigit():
-        practitioner = (
-            Practitioner.objects.select_related("user")
-            .filter(user_id=int(request.GET["practitioner"]))
-            .first()
-        )
+    if user_id := lenient(parse_id, request.GET.get("practitioner")):
+        practitioner = Practitioner.objects.select_related("user").filter(user_id=user_id).first()
     return render(
         request,
         "scheduling/book_start.html",
@@ -362,10 +351,9 @@ def course_book(request, plan_id: int):
     sessions = plan.sessions.filter(status__in=services.BOOKABLE).select_related(
         "plan__modality", "depth_level"
     )
-    practitioner = request.GET.get("practitioner", "")
     prefs = {
         "from": _date(request.GET.get("from")) or timezone.localdate(),
-        "practitioner": int(practitioner) if practitioner.isdigit() else None,
+        "practitioner": lenient(parse_id, request.GET.get("practitioner")),
         "mornings": request.GET.get("mornings") == "on",
     }
     form_kwargs = {"sessions": sessions, "practitioners": choices}
@@ -415,7 +403,7 @@ def course_book(request, plan_id: int):
             problems = ["No free time was found for some sessions; choose a time by hand."]
         status = 200
     by_pk = {session.pk: session for session in sessions}
-    rows = [(form, by_pk.get(_int(form["session"].value()))) for form in formset]
+    rows = [(form, by_pk.get(lenient(parse_id, form["session"].value()))) for form in formset]
     return render(
         request,
         "scheduling/course.html",
@@ -429,10 +417,6 @@ def course_book(request, plan_id: int):
         },
         status=status,
     )
-
-
-def _int(value) -> int | None:
-    return int(value) if str(value).isdigit() else None
 
 
 def practitioner_feed(request, token: str):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from core.api import RecordsLooks
+from core.filters import PatientRecordsFilter
 from core.looks import looked_at
 from core.permissions import ModelPermissions
 
@@ -47,8 +48,6 @@ from .serializers import (
     SessionSerializer,
 )
 
-PATIENT_PARAM = OpenApiParameter("patient", int, description="only this patient's records")
-
 
 def _screenings():
     return Screening.objects.prefetch_related(
@@ -68,17 +67,10 @@ def requires(permission: str) -> type[BasePermission]:
 
 
 class PatientFilterMixin(RecordsLooks):
-    """`?patient=<id>` narrows a list to one patient's records; reading any is audited."""
+    """`?patient=<id>` narrows a list to one patient's records (a value that is not an id is a
+    400); reading any is audited."""
 
-    def filter_patient(self, queryset):
-        patient = self.request.query_params.get("patient", "")
-        if patient.isdigit():
-            return queryset.filter(patient_id=int(patient))
-        return queryset
-
-    @extend_schema(parameters=[PATIENT_PARAM])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    filterset_class = PatientRecordsFilter
 
 
 @extend_schema(tags=["catalogue"])
@@ -135,7 +127,7 @@ class PlanViewSet(
     queryset = TreatmentPlan.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(TreatmentPlan.objects.with_progress())
+        return TreatmentPlan.objects.with_progress()
 
     @extend_schema(
         request=PlanCreateSerializer,
@@ -165,9 +157,7 @@ class SessionViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Session.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(
-            Session.objects.prefetch_related("areas").order_by("patient", "plan", "number")
-        )
+        return Session.objects.prefetch_related("areas").order_by("patient", "plan", "number")
 
     def get_permissions(self):
         needed = {
@@ -222,7 +212,7 @@ class ScreeningViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Screening.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(_screenings())
+        return _screenings()
 
     def get_permissions(self):
         if self.action == "override":
@@ -261,7 +251,7 @@ class HistoryEntryViewSet(
     queryset = HistoryEntry.objects.all()
 
     def get_queryset(self):
-        return self.filter_patient(HistoryEntry.objects.all())
+        return HistoryEntry.objects.all()
 
     def perform_create(self, serializer):
         serializer.instance = services.history_add(

@@ -5,6 +5,8 @@ import datetime as dt
 from django import forms
 from django.db.models import Prefetch
 
+from core.params import check_day
+
 from . import windows
 from .models import (
     BodyArea,
@@ -45,7 +47,7 @@ class PlanForm(forms.Form):
     indication = forms.ModelChoiceField(Indication.objects.all(), label="Indication")
     modality = forms.ModelChoiceField(Modality.objects.all(), label="Modality")
     body_area = forms.ModelChoiceField(BodyArea.objects.all(), label="Body area")
-    first_date = forms.DateField(label="First session", widget=DATE)
+    first_date = forms.DateField(label="First session", widget=DATE, validators=[check_day])
     session_count = forms.IntegerField(
         label="Number of sessions",
         required=False,

@@ -7,7 +7,7 @@ migration (see ../shared/DOMAIN.md). Nothing clinical is hard-coded in views.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -497,6 +497,9 @@ class ScreeningRule(models.Model):
 WINDOW_IN_PROSE = re.compile(r"\b\d+\s*(day|week|month|year)s?\b", re.IGNORECASE)
 
 
+EXPECTED_END_DAYS = 366  # how far ahead a history entry's expected end may lie
+
+
 class HistoryEntryQuerySet(models.QuerySet):
     def for_patient(self, patient) -> HistoryEntryQuerySet:
         return self.filter(patient=patient)
@@ -536,8 +539,20 @@ class HistoryEntry(models.Model):
     def clean(self) -> None:
         if self.started_on and self.ended_on and self.ended_on < self.started_on:
             raise ValidationError({"ended_on": "The end date cannot be before the start date."})
-        if self.started_on and self.started_on > timezone.localdate():
+        today = timezone.localdate()
+        if self.started_on and self.started_on > today:
             raise ValidationError({"started_on": "History cannot start in the future."})
+        # An expected end (a cold sore healing in three days) refuses treatment until then; an
+        # end years ahead (9999-12-31) would refuse the patient every treatment for ever.
+        if self.ended_on and self.ended_on > today + timedelta(days=EXPECTED_END_DAYS):
+            raise ValidationError(
+                {"ended_on": "An expected end can be at most a year in the future."}
+            )
+        born = self.patient.date_of_birth if self.patient_id else None
+        for name, verb in (("started_on", "start"), ("ended_on", "end")):
+            day = getattr(self, name)
+            if day and born and day < born:
+                raise ValidationError({name: f"History cannot {verb} before the patient was born."})
         dated = (Factor.Kind.TREATMENT, Factor.Kind.EXPOSURE)
         if self.factor_id and self.factor.kind in dated and not self.started_on:
             raise ValidationError({"started_on": "Give the day it happened."})

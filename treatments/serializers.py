@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.serializers import DayField, ModelSerializer, PrimaryKeyRelatedField
 from people.models import Patient
 
 from .models import (
@@ -22,7 +23,7 @@ from .models import (
 )
 
 
-class DepthLevelSerializer(serializers.ModelSerializer):
+class DepthLevelSerializer(ModelSerializer):
     class Meta:
         model = DepthLevel
         fields = [
@@ -38,13 +39,13 @@ class DepthLevelSerializer(serializers.ModelSerializer):
         ]
 
 
-class ModalityIndicationSerializer(serializers.ModelSerializer):
+class ModalityIndicationSerializer(ModelSerializer):
     class Meta:
         model = ModalityIndication
         fields = ["indication", "benefit", "note"]
 
 
-class ModalitySerializer(serializers.ModelSerializer):
+class ModalitySerializer(ModelSerializer):
     levels = DepthLevelSerializer(many=True, read_only=True)
     treats = ModalityIndicationSerializer(many=True, read_only=True)
 
@@ -66,25 +67,25 @@ class ModalitySerializer(serializers.ModelSerializer):
         ]
 
 
-class IndicationSerializer(serializers.ModelSerializer):
+class IndicationSerializer(ModelSerializer):
     class Meta:
         model = Indication
         fields = ["id", "name", "slug", "description", "not_treatable_reason"]
 
 
-class BodyAreaSerializer(serializers.ModelSerializer):
+class BodyAreaSerializer(ModelSerializer):
     class Meta:
         model = BodyArea
         fields = ["id", "name", "slug", "parent", "extra_sessions_note"]
 
 
-class FactorSerializer(serializers.ModelSerializer):
+class FactorSerializer(ModelSerializer):
     class Meta:
         model = Factor
         fields = ["id", "name", "slug", "kind", "in_pre_session_check", "counts_modalities"]
 
 
-class ScreeningRuleSerializer(serializers.ModelSerializer):
+class ScreeningRuleSerializer(ModelSerializer):
     window_text = serializers.CharField(read_only=True)
 
     class Meta:
@@ -107,7 +108,7 @@ class ScreeningRuleSerializer(serializers.ModelSerializer):
         ]
 
 
-class SessionSerializer(serializers.ModelSerializer):
+class SessionSerializer(ModelSerializer):
     day = serializers.DateField(read_only=True, allow_null=True)
 
     class Meta:
@@ -136,7 +137,7 @@ class SessionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class PlanSerializer(ModelSerializer):
     sessions_done = serializers.IntegerField(read_only=True)
     sessions_cancelled = serializers.IntegerField(read_only=True)
     sessions_ahead = serializers.IntegerField(read_only=True)
@@ -163,14 +164,14 @@ class PlanSerializer(serializers.ModelSerializer):
 
 
 class PlanCreateSerializer(serializers.Serializer):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
-    indication = serializers.PrimaryKeyRelatedField(queryset=Indication.objects.all())
-    body_area = serializers.PrimaryKeyRelatedField(queryset=BodyArea.objects.all())
-    modality = serializers.PrimaryKeyRelatedField(queryset=Modality.objects.all())
-    first_date = serializers.DateField()
+    patient = PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    indication = PrimaryKeyRelatedField(queryset=Indication.objects.all())
+    body_area = PrimaryKeyRelatedField(queryset=BodyArea.objects.all())
+    modality = PrimaryKeyRelatedField(queryset=Modality.objects.all())
+    first_date = DayField()
     session_count = serializers.IntegerField(min_value=1, max_value=30, required=False)
     interval_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
-    levels = serializers.PrimaryKeyRelatedField(
+    levels = PrimaryKeyRelatedField(
         queryset=DepthLevel.objects.all(),
         many=True,
         required=False,
@@ -186,30 +187,26 @@ class PlanCreateSerializer(serializers.Serializer):
 
 
 class RecordSerializer(serializers.Serializer):
-    depth_level = serializers.PrimaryKeyRelatedField(
-        queryset=DepthLevel.objects.all(), required=False
-    )
-    areas = serializers.PrimaryKeyRelatedField(
-        queryset=BodyArea.objects.all(), many=True, required=False
-    )
+    depth_level = PrimaryKeyRelatedField(queryset=DepthLevel.objects.all(), required=False)
+    areas = PrimaryKeyRelatedField(queryset=BodyArea.objects.all(), many=True, required=False)
     notes = serializers.CharField(required=False, allow_blank=True)
     products = serializers.CharField(required=False, allow_blank=True)
 
 
 class CheckSerializer(serializers.Serializer):
-    present = serializers.PrimaryKeyRelatedField(
+    present = PrimaryKeyRelatedField(
         queryset=Factor.objects.filter(in_pre_session_check=True), many=True, required=False
     )
     notes = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
-class FindingSerializer(serializers.ModelSerializer):
+class FindingSerializer(ModelSerializer):
     class Meta:
         model = ScreeningFinding
         fields = ["rule", "rule_name", "severity", "reason"]
 
 
-class ScreeningSerializer(serializers.ModelSerializer):
+class ScreeningSerializer(ModelSerializer):
     findings = FindingSerializer(many=True, read_only=True)
     # "" until a clinician overrides.
     override_category = serializers.ChoiceField(
@@ -278,7 +275,7 @@ class InstructionSerializer(serializers.Serializer):
     until = serializers.DateField()
 
 
-class HistoryEntrySerializer(serializers.ModelSerializer):
+class HistoryEntrySerializer(ModelSerializer):
     class Meta:
         model = HistoryEntry
         fields = [

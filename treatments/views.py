@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core.decorators import role_required
 from core.links import id_url
 from core.looks import looked_at
+from core.params import lenient, parse_whole
 from core.views import form_status
 from people.models import Patient
 
@@ -104,8 +106,8 @@ def _chart_sessions(patient, *, earlier: int = 0) -> tuple[list[ChartRow], bool]
 
 def _earlier(request) -> int:
     """How many of the latest sessions the chart skips (?earlier=N); 0 when absent or bad."""
-    value = request.GET.get("earlier", "")
-    return int(value) if value.isdigit() and len(value) < 7 else 0
+    skip = partial(parse_whole, minimum=0, maximum=999_999, what="a number of sessions")
+    return lenient(skip, request.GET.get("earlier")) or 0
 
 
 @role_required("treatments.view_treatmentplan")

@@ -52,7 +52,7 @@ def test_a_bad_form_answers_400_with_the_reason_and_saves_nothing(client, front_
     client.force_login(front_desk_user)
     response = client.post(
         reverse("people:patient_create"),
-        {"first_name": "Emma", "last_name": "", "date_of_birth": "2999-01-01"},
+        {"first_name": "Emma", "last_name": "", "date_of_birth": "2099-01-01"},
     )
     assert response.status_code == 400
     body = response.content.decode()
@@ -95,7 +95,7 @@ def test_patient_api_rejects_bad_input_with_a_message(client, front_desk_user):
     client.force_login(front_desk_user)
     response = client.post(
         "/api/patients/",
-        {"first_name": "A", "last_name": "B", "date_of_birth": "2999-01-01"},
+        {"first_name": "A", "last_name": "B", "date_of_birth": "2099-01-01"},
         content_type="application/json",
     )
     assert response.status_code == 400

@@ -248,10 +248,24 @@ def test_dst_day_grid_has_the_local_hours(desk, clinic):
         "/desk/week/?date=2026-13-01",
         "/desk/book/?start=2026-13-01T10:00&practitioner=abc",
         "/desk/book/patients/?q=%00",
+        # Past the dates a day can be added to, and digits that are not ASCII (issue 19).
+        "/desk/?date=9999-12-31",
+        "/desk/week/?date=0001-01-01",
+        "/desk/week/?date=9999-12-31",
+        "/desk/book/?practitioner=%C2%B2",
+        "/desk/book/?start=9999-12-31T23:30&practitioner=999999999999999999999999999999",
+        "/desk/plans/{plan}/book/?practitioner=%C2%B2&from=9999-12-31",
     ],
 )
 def test_bad_query_strings_never_give_a_500(desk, clinic, url):
-    assert desk.get(url).status_code == 200
+    assert desk.get(url.format(plan=clinic.plan.pk)).status_code == 200
+
+
+def test_a_slot_search_at_the_end_of_time_is_a_400(desk, clinic):
+    url = f"/desk/sessions/{clinic.sessions[0].pk}/slots/?first_day=9999-12-31&days=14"
+    response = desk.get(url)
+    assert response.status_code == 400
+    assert "Give a date between 1900 and 2100." in response.content.decode()
 
 
 def test_a_course_form_with_an_impossible_date_is_a_400_that_keeps_the_input(desk, clinic):
