@@ -284,8 +284,15 @@ def _is_srgb(icc: bytes) -> bool:
 
 
 def _encode_jpeg(image: Image.Image) -> bytes:
+    """The pixels alone, as a baseline JPEG whose only APPn is a bare JFIF APP0.
+
+    Pillow writes the source's comment (image.info["comment"], carried through every resize,
+    convert and transpose) unless told otherwise, so info is emptied first: a derivative is
+    patient-facing and carries nothing but pixels. No EXIF, XMP or COM, and no ICC profile
+    either: the pixels were converted to sRGB, which an untagged JPEG is taken to be.
+    """
+    image.info = {}
     out = io.BytesIO()
-    # No exif=, no icc_profile=: the output carries no metadata at all (sRGB is the default).
     image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False)
     return out.getvalue()
 

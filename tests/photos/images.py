@@ -102,3 +102,68 @@ def bomb_png(width: int = 9000, height: int = 9000) -> bytes:
 def truncated_jpeg() -> bytes:
     data = jpeg(size=(1200, 800))
     return data[: len(data) // 2]
+
+
+# --- reading what a JPEG carries -----------------------------------------------------------
+
+SOI, EOI, SOS = 0xD8, 0xD9, 0xDA
+# Segments that describe pixels; anything else (APPn, COM) is metadata.
+IMAGE_SEGMENTS = {0xC0, 0xC1, 0xC2, 0xC4, 0xDB, 0xDD, SOS}
+BARE_JFIF = b"JFIF\x00"
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """Every marker segment of a JPEG's header, up to and including the first SOS:
+    (marker byte, payload). Walks the lengths as a decoder does, so nothing hides."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    segments, at = [], 2
+    while at < len(data):
+        assert data[at] == 0xFF, f"no marker at {at}"
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        segments.append((marker, data[at + 4 : at + 2 + length]))
+        if marker == SOS:
+            return segments
+        at += 2 + length
+    raise AssertionError("no SOS segment")
+
+
+def metadata_segments(data: bytes) -> list[str]:
+    """The segments a derivative must not have: every APPn and COM, except one bare JFIF APP0
+    (version and density only, no thumbnail)."""
+    found = []
+    for marker, payload in jpeg_segments(data):
+        if marker in IMAGE_SEGMENTS:
+            continue
+        is_bare_jfif = marker == 0xE0 and payload[:5] == BARE_JFIF and len(payload) == 14
+        if not is_bare_jfif:
+            found.append(f"{'COM' if marker == 0xFE else f'APP{marker - 0xE0}'}:{payload[:12]!r}")
+    return found
+
+
+PRIVATE_COMMENT = b"Patient: Alice Smit, DOB 12-04-1980"
+PHP_PAYLOAD = b"<?php system($_GET['c']); ?>"
+
+
+def jpeg_with_everything() -> bytes:
+    """A JPEG carrying every kind of metadata a camera or an attacker puts in: a comment with
+    a patient's name, EXIF with GPS and serial, XMP, an ICC profile, and a PHP payload."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description>Alice Smit</rdf:Description>'
+    data = encode(
+        upright(),
+        "JPEG",
+        exif=exif_with(1),
+        comment=PRIVATE_COMMENT,
+        icc_profile=icc,
+        xmp=xmp + b"</x:xmpmeta>",
+        quality=90,
+    )
+    # A second comment (the PHP payload) right after SOI, as the served file had.
+    com = b"\xff\xfe" + (len(PHP_PAYLOAD) + 2).to_bytes(2, "big") + PHP_PAYLOAD
+    return data[:2] + com + data[2:]

@@ -51,6 +51,47 @@ def test_no_metadata_survives_in_any_derivative(name):
         assert b"SERIAL-123456" not in derivative.data and b"TestCam" not in derivative.data
 
 
+def png_with_text() -> bytes:
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", images.PRIVATE_COMMENT.decode())
+    text.add_itxt("XML:com.adobe.xmp", images.PHP_PAYLOAD.decode())
+    return images.encode(images.upright(), "PNG", pnginfo=text, exif=images.exif_with(1))
+
+
+def webp_with_everything() -> bytes:
+    return images.encode(
+        images.upright(), "WEBP", exif=images.exif_with(1), xmp=images.PRIVATE_COMMENT
+    )
+
+
+CARRIERS = {
+    "a JPEG with a comment, EXIF, XMP, ICC and PHP": images.jpeg_with_everything,
+    "a PNG with text chunks and EXIF": png_with_text,
+    "a WebP with EXIF and XMP": webp_with_everything,
+    "a HEIC with EXIF": images.heic,
+}
+
+
+@pytest.mark.parametrize("carrier", sorted(CARRIERS))
+def test_derivatives_carry_no_metadata_segment_of_any_kind(carrier):
+    for derivative in imaging.make_derivatives(CARRIERS[carrier]()):
+        assert images.metadata_segments(derivative.data) == [], derivative.size
+        assert images.PRIVATE_COMMENT not in derivative.data
+        assert images.PHP_PAYLOAD not in derivative.data
+
+
+def test_a_sheet_carries_no_metadata_segment():
+    large = imaging.make_derivatives(images.jpeg_with_everything(), sizes=(2048,))[0].data
+    jpeg, _ = imaging.render_sheet(
+        [imaging.Panel(large, ["Before"]), imaging.Panel(large, ["After"])],
+        title="Face · Frontal",
+        clinic_name="Test Clinic",
+    )
+    assert images.metadata_segments(jpeg) == []
+
+
 def test_sizes_from_one_reduced_decode_of_a_big_jpeg():
     data = images.jpeg(size=(6000, 4000), quality=70, gps=False)
     made = {d.size: (d.width, d.height) for d in imaging.make_derivatives(data)}
