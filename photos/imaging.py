@@ -38,6 +38,9 @@ ACCEPTED_FORMATS: dict[str, str] = {
     "HEIF": "image/heif",
 }
 OPEN_FORMATS: tuple[str, ...] = tuple(ACCEPTED_FORMATS)
+# A JPEG followed by more images (MPO/MPF: stereo cameras, phones' depth and gain maps) opens
+# as Pillow's "MPO", positioned on its primary image: it is a JPEG, taken by that image.
+SAME_FORMAT: dict[str, str] = {"MPO": "JPEG"}
 # What a browser or client may claim, by content type and by file extension.
 CLAIMED_TYPES: dict[str, str] = {
     "image/jpeg": "JPEG",
@@ -185,7 +188,7 @@ def inspect_upload(
         except (Image.DecompressionBombWarning, OSError, ValueError, SyntaxError, struct.error):
             raise ImageRejected("The image could not be read; the file is damaged.") from None
         with image:
-            fmt = image.format
+            fmt = SAME_FORMAT.get(image.format, image.format)
             if fmt not in ACCEPTED_FORMATS:  # pragma: no cover - open() was told the formats
                 raise ImageRejected(f"Only {ACCEPTED_DESCRIPTION} images are accepted.")
             if claimed and claimed != fmt:
@@ -349,7 +352,7 @@ def make_derivatives(
         icc = image.info.get("icc_profile")
         width, height = image.size
         largest = sizes[0]
-        if image.format == "JPEG":
+        if SAME_FORMAT.get(image.format, image.format) == "JPEG":
             # Ask for the smallest DCT scale whose long side is still >= the largest size.
             target = _fit(width, height, largest)
             image.draft("RGB", (math.ceil(target[0]), math.ceil(target[1])))

@@ -59,6 +59,21 @@ def jpeg(orientation: int = 1, gps: bool = True, size=(600, 400), quality: int =
     return encode(image, "JPEG", exif=exif_with(orientation, gps), quality=quality)
 
 
+def mpo(orientation: int = 1) -> bytes:
+    """A camera JPEG with a second image after the first (MPO/MPF, as Fujifilm's stereo
+    cameras and phones' depth and gain maps write): the primary upright, the second a small
+    grey map of another shape, so a derivative made from the wrong one is easy to tell."""
+    image = upright()
+    if UNDO[orientation] is not None:
+        image = image.transpose(UNDO[orientation])
+    second = Image.new("RGB", (150, 300), (128, 128, 128))
+    out = io.BytesIO()
+    image.save(
+        out, "MPO", save_all=True, append_images=[second], exif=exif_with(orientation), quality=90
+    )
+    return out.getvalue()
+
+
 def png() -> bytes:
     return encode(upright().convert("RGBA"), "PNG")
 

@@ -49,6 +49,35 @@ def test_upload_by_api_in_each_format(api, alice_plan, name):
     assert body["original_url"] == reverse("photos:image", args=[body["id"], "original"])
 
 
+def test_a_camera_jpeg_with_a_second_image_is_accepted_by_api_and_page(
+    api, client, clinician_user, alice_plan, django_capture_on_commit_callbacks
+):
+    """Fujifilm MPOs and phones' JPEGs with depth or gain maps were refused as not a JPEG."""
+    session = alice_plan.sessions.first()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_photo(api, session, "DSCF0001.JPG", images.mpo(), "image/jpeg")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["content_type"], body["width"], body["height"]) == ("image/jpeg", 600, 400)
+    assert {d["status"] for d in body["derivatives"]} == {"pending"}
+    photo = Photo.objects.get(pk=body["id"])
+    for derivative in photo.derivatives.all():
+        assert derivative.status == "ready" and (derivative.width > derivative.height)
+    client.force_login(clinician_user)
+    page = client.post(
+        reverse("photos:session", args=[session.pk]),
+        {
+            "body_area": alice_plan.body_area_id,
+            "view": "left_45",
+            "phase": "before",
+            "purposes": ["clinical"],
+            "files": [upload_file("IMG_0001.jpg", images.mpo(orientation=6), "image/jpeg")],
+        },
+    )
+    assert page.status_code == 302
+    assert Photo.objects.count() == 2
+
+
 def test_a_bad_file_gets_a_400_with_the_reason(api, alice_plan):
     response = post_photo(api, alice_plan.sessions.first(), "x.jpg", b"<html>", "image/jpeg")
     assert response.status_code == 400

@@ -92,6 +92,18 @@ def test_a_sheet_carries_no_metadata_segment():
     assert images.metadata_segments(jpeg) == []
 
 
+def test_a_camera_jpeg_with_a_second_image_is_accepted_by_its_primary_image():
+    data = images.mpo(orientation=6)
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "MPO" and image.n_frames == 2  # what the cameras send
+    info = imaging.inspect_upload(io.BytesIO(data), claimed_type="image/jpeg", name="DSCF0001.JPG")
+    assert (info.format, info.content_type, info.extension) == ("JPEG", "image/jpeg", "jpg")
+    assert (info.width, info.height, info.orientation) == (400, 600, 6)
+    for derivative in imaging.make_derivatives(data):
+        assert images.is_upright(derivative.data), derivative.size
+        assert images.metadata_segments(derivative.data) == []
+
+
 def test_sizes_from_one_reduced_decode_of_a_big_jpeg():
     data = images.jpeg(size=(6000, 4000), quality=70, gps=False)
     made = {d.size: (d.width, d.height) for d in imaging.make_derivatives(data)}
