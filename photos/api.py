@@ -45,9 +45,13 @@ class PhotoViewSet(
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self):
-        photos = Photo.objects.prefetch_related(
-            Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
-        ).order_by("id")
+        photos = (
+            Photo.objects.select_related("session")
+            .prefetch_related(
+                Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
+            )
+            .order_by("id")
+        )
         if (session := _int_param(self.request, "session")) is not None:
             photos = photos.filter(session_id=session)
         if (patient := _int_param(self.request, "patient")) is not None:

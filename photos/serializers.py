@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from treatments.models import BodyArea, Session
 
+from . import services
 from .models import Comparison, Derivative, Phase, Photo, Purpose, View
 
 
@@ -35,6 +36,9 @@ class PhotoSerializer(serializers.ModelSerializer):
     )
     derivatives = DerivativeSerializer(many=True, read_only=True)
     original_url = serializers.SerializerMethodField()
+    capture_date_warning = serializers.SerializerMethodField(
+        help_text="Set when the camera's date is far from the session's (the photo's date)."
+    )
 
     class Meta:
         model = Photo
@@ -54,6 +58,7 @@ class PhotoSerializer(serializers.ModelSerializer):
             "width",
             "height",
             "captured_at",
+            "capture_date_warning",
             "uploaded_at",
             "uploaded_by",
             "original_url",
@@ -70,6 +75,9 @@ class PhotoSerializer(serializers.ModelSerializer):
             "uploaded_at",
             "uploaded_by",
         ]
+
+    def get_capture_date_warning(self, photo: Photo) -> str | None:
+        return services.capture_date_warning(photo)
 
     def get_original_url(self, photo: Photo) -> str:
         return reverse("photos:image", args=[photo.pk, "original"])

@@ -52,11 +52,17 @@ def encode(image: Image.Image, fmt: str, **params) -> bytes:
     return out.getvalue()
 
 
-def jpeg(orientation: int = 1, gps: bool = True, size=(600, 400), quality: int = 90) -> bytes:
+def jpeg(
+    orientation: int = 1,
+    gps: bool = True,
+    size=(600, 400),
+    quality: int = 90,
+    when: str = "2026:03:14 09:30:00",
+) -> bytes:
     image = upright(*size)
     if UNDO[orientation] is not None:
         image = image.transpose(UNDO[orientation])
-    return encode(image, "JPEG", exif=exif_with(orientation, gps), quality=quality)
+    return encode(image, "JPEG", exif=exif_with(orientation, gps, when), quality=quality)
 
 
 def mpo(orientation: int = 1) -> bytes:

@@ -78,6 +78,41 @@ def test_a_camera_jpeg_with_a_second_image_is_accepted_by_api_and_page(
     assert Photo.objects.count() == 2
 
 
+def test_a_capture_date_far_from_the_session_is_flagged_at_upload(
+    api, client, clinician_user, alice_plan, settings
+):
+    settings.PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS = 2
+    session = alice_plan.sessions.get(number=1)  # 2 March 2026
+    old = images.jpeg(when="2008:05:20 14:00:00")
+    response = post_photo(api, session, "photo.jpg", old, "image/jpeg")
+    assert response.status_code == 201, response.content
+    warning = response.json()["capture_date_warning"]
+    assert "20 May 2008" in warning and "2 Mar 2026" in warning
+    assert api.get(f"/api/photos/{response.json()['id']}/").json()["capture_date_warning"]
+    near = images.jpeg(when="2026:03:04 09:00:00")  # two days after: within the setting
+    response = post_photo(api, session, "photo.jpg", near, "image/jpeg")
+    assert response.json()["capture_date_warning"] is None
+    no_date = images.png()  # no EXIF date: nothing to compare
+    response = post_photo(api, session, "photo.png", no_date, "image/png")
+    assert response.json()["capture_date_warning"] is None
+
+    client.force_login(clinician_user)
+    page = client.post(
+        reverse("photos:session", args=[session.pk]),
+        {
+            "body_area": alice_plan.body_area_id,
+            "view": "left_45",
+            "phase": "before",
+            "purposes": ["clinical"],
+            "files": [upload_file("IMG_2008.jpg", old)],
+        },
+        follow=True,
+    )
+    text = page.content.decode()
+    assert page.status_code == 200 and "1 photo(s) added" in text
+    assert "IMG_2008.jpg: " in text and "20 May 2008" in text
+
+
 def test_a_bad_file_gets_a_400_with_the_reason(api, alice_plan):
     response = post_photo(api, alice_plan.sessions.first(), "x.jpg", b"<html>", "image/jpeg")
     assert response.status_code == 400
