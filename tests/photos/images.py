@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 from PIL import Image, ImageDraw
@@ -120,6 +121,14 @@ def bomb_png(width: int = 9000, height: int = 9000) -> bytes:
     return encode(image, "PNG", optimize=True)
 
 
+@functools.cache
+def big_blank(fmt: str, width: int = 7700, height: int = 7700) -> bytes:
+    """59 megapixels (under the 60 MP limit) that compress to almost nothing: the 192 KB PNG
+    that took a web worker from 240 to 445 MB when it was decoded there."""
+    params = {"PNG": {"compress_level": 9}, "WEBP": {"lossless": True, "method": 0}}[fmt]
+    return encode(Image.new("RGB", (width, height), (200, 180, 170)), fmt, **params)
+
+
 def truncated_jpeg() -> bytes:
     data = jpeg(size=(1200, 800))
     return data[: len(data) // 2]
@@ -188,3 +197,8 @@ def jpeg_with_everything() -> bytes:
     # A second comment (the PHP payload) right after SOI, as the served file had.
     com = b"\xff\xfe" + (len(PHP_PAYLOAD) + 2).to_bytes(2, "big") + PHP_PAYLOAD
     return data[:2] + com + data[2:]
+
+
+def truncated_png() -> bytes:
+    data = encode(Image.effect_noise((1200, 800), 60).convert("RGB"), "PNG")
+    return data[: len(data) // 2]

@@ -113,6 +113,44 @@ def test_a_capture_date_far_from_the_session_is_flagged_at_upload(
     assert "IMG_2008.jpg: " in text and "20 May 2008" in text
 
 
+@pytest.mark.parametrize("name", sorted(images.SAMPLES))
+def test_the_web_process_reads_only_an_uploads_header_the_worker_decodes_it(
+    api, alice_plan, name, django_capture_on_commit_callbacks
+):
+    """Decoding in the web process cost it ~200 MB for a 192 KB, 59 MP PNG. Pillow counts every
+    image it allocates pixels for: an upload must allocate none until the worker runs."""
+    from PIL import Image
+
+    content_type, make = images.SAMPLES[name]
+    data = make()
+    allocated = Image.core.get_stats()["new_count"]
+    with django_capture_on_commit_callbacks(execute=False) as sends:
+        response = post_photo(api, alice_plan.sessions.first(), name, data, content_type)
+    assert response.status_code == 201, response.content
+    assert Image.core.get_stats()["new_count"] == allocated  # no pixels decoded
+    assert response.json()["width"] == 600 and response.json()["height"] == 400
+    for send in sends:  # the worker's turn
+        send()
+    photo = Photo.objects.get(pk=response.json()["id"])
+    assert set(photo.derivatives.values_list("status", flat=True)) == {"ready"}
+
+
+def test_a_59_megapixel_png_costs_the_web_process_no_decoded_pixels(api, alice_plan, settings):
+    from PIL import Image
+
+    data = images.big_blank("PNG")
+    assert len(data) < 200 * 1024
+    allocated = Image.core.get_stats()["new_count"]
+    response = post_photo(api, alice_plan.sessions.first(), "big.png", data, "image/png")
+    assert response.status_code == 201, response.content
+    assert Image.core.get_stats()["new_count"] == allocated
+    settings.PHOTOS_MAX_PIXELS = 50_000_000  # the limit is checked from the header alone
+    response = post_photo(api, alice_plan.sessions.first(), "big.png", data, "image/png")
+    assert response.status_code == 400
+    assert "more than 50 megapixels" in str(response.json()["file"])
+    assert Image.core.get_stats()["new_count"] == allocated
+
+
 def test_a_bad_file_gets_a_400_with_the_reason(api, alice_plan):
     response = post_photo(api, alice_plan.sessions.first(), "x.jpg", b"<html>", "image/jpeg")
     assert response.status_code == 400

@@ -135,7 +135,6 @@ BAD_FILES = {
     ),
     "a PNG claiming to be JPEG": (images.png(), "a.jpg", "image/jpeg", "contents are PNG"),
     "a name and a type that disagree": (images.jpeg(), "a.png", "image/jpeg", "disagree"),
-    "a truncated JPEG": (images.truncated_jpeg(), "a.jpg", "image/jpeg", "truncated"),
     "an empty file": (b"", "a.jpg", "image/jpeg", "empty"),
     "a PDF": (b"%PDF-1.4\n%...", "a.pdf", "application/pdf", "not accepted"),
 }
@@ -148,6 +147,15 @@ def test_bad_files_are_refused_with_a_reason(kind):
         imaging.inspect_upload(io.BytesIO(data), claimed_type=content_type, name=name)
 
 
+@pytest.mark.parametrize("make", [images.truncated_jpeg, images.truncated_png])
+def test_a_file_damaged_past_its_header_fails_in_the_worker_not_at_upload(make):
+    data = make()
+    info = imaging.inspect_upload(io.BytesIO(data))  # the header is whole: no decoding here
+    assert info.width == 1200
+    with pytest.raises(OSError, match="truncated"):
+        imaging.make_derivatives(data)
+
+
 def test_a_file_too_large_in_bytes_is_refused():
     with pytest.raises(imaging.ImageRejected, match="larger than 2 KB"):
         imaging.inspect_upload(io.BytesIO(images.jpeg()), name="a.jpg", max_bytes=2048)
@@ -156,6 +164,44 @@ def test_a_file_too_large_in_bytes_is_refused():
 def test_a_decompression_bomb_is_refused():
     with pytest.raises(imaging.ImageRejected, match="decompression bomb"):
         imaging.inspect_upload(io.BytesIO(images.bomb_png()), name="a.png")
+
+
+# Peak memory from VmHWM: ru_maxrss would start at the forking pytest's own size.
+MEASURE_INSPECTION = """
+import io, re, sys
+from photos import imaging
+
+def peak_kb():
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
+
+data = open(sys.argv[1], "rb").read()
+before = peak_kb()
+imaging.inspect_upload(io.BytesIO(data), name=sys.argv[1])
+print((peak_kb() - before) // 1024)
+"""
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_inspecting_a_59_megapixel_upload_costs_almost_no_memory(fmt, tmp_path):
+    """Measured in a process of its own: peak memory only grows, so the test process's history
+    would hide it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / f"big.{fmt.lower()}"
+    path.write_bytes(images.big_blank(fmt))
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", MEASURE_INSPECTION, str(path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    grown = int(run.stdout)
+    assert grown < 20, f"{grown} MB"  # decoding it cost 225 MB (PNG) and 904 MB (WebP)
 
 
 def test_a_sheet_is_drawn_as_jpeg_and_pdf():
