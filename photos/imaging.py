@@ -174,8 +174,9 @@ def inspect_upload(
 ) -> ImageInfo:
     """Checks an upload from its header alone (type, bytes, pixel count, EXIF) or raises
     ImageRejected. No pixel is decoded here: this runs in the web process, where decoding a
-    192 KB PNG of 59 megapixels cost 200 MB. The worker decodes (make_derivatives), and a file
-    damaged past its header ends there as failed derivatives with the reason."""
+    192 KB PNG of 59 megapixels cost 200 MB. A cut-off file is still refused (its structure
+    ends early); the worker decodes (make_derivatives), and damage inside a whole file ends
+    there as failed derivatives with the reason."""
     claimed = _claimed_format(claimed_type, name)
     sha256, size = _hash_and_size(fileobj, max_bytes)
     with warnings.catch_warnings():
@@ -202,6 +203,10 @@ def inspect_upload(
             width, height = image.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise ImageRejected(_too_many_pixels(max_pixels))
+            if not _has_its_end(fileobj, fmt, size):
+                raise ImageRejected(
+                    "The image is truncated (its end is missing); nothing was stored."
+                )
             try:
                 exif = _header_exif(image)
                 orientation = int(exif.get(EXIF_ORIENTATION) or 1)
@@ -222,6 +227,75 @@ def inspect_upload(
         captured_at=captured_at,
         orientation=orientation if 1 <= orientation <= 8 else 1,
     )
+
+
+def _has_its_end(fileobj: IO[bytes], fmt: str, size: int) -> bool:
+    """Whether the file reaches the end its own structure announces: a cut-off upload is
+    refused here, by reading lengths and markers, without decoding a pixel. (Damage inside a
+    whole file is the worker's to find when it decodes.)"""
+    fileobj.seek(0)
+    try:
+        return _ENDS[fmt](fileobj, size)
+    finally:
+        fileobj.seek(0)
+
+
+def _jpeg_has_end(fileobj: IO[bytes], size: int) -> bool:
+    fileobj.seek(2)  # SOI
+    while True:  # the header's segments, by their lengths (EXIF's thumbnail has an EOI too)
+        head = fileobj.read(4)
+        if len(head) < 4 or head[0] != 0xFF:
+            return False
+        if head[1] == 0xFF:  # a fill byte
+            fileobj.seek(-3, os.SEEK_CUR)
+            continue
+        fileobj.seek(int.from_bytes(head[2:], "big") - 2, os.SEEK_CUR)
+        if head[1] == 0xDA:  # SOS: the entropy-coded data follows
+            break
+    # In entropy-coded data 0xFF is followed only by 0x00 or a restart marker, so the first
+    # FF D9 is the primary image's EOI (after a progressive file's last scan; an MPO's further
+    # images and any trailer come after it).
+    last = b""
+    while chunk := fileobj.read(1024 * 1024):
+        if b"\xff\xd9" in last + chunk:
+            return True
+        last = chunk[-1:]
+    return False
+
+
+def _png_has_end(fileobj: IO[bytes], size: int) -> bool:
+    at = 8  # the signature, then chunks: length, type, data, CRC
+    while at + 8 <= size:
+        fileobj.seek(at)
+        head = fileobj.read(8)
+        if head[4:] == b"IEND":
+            return True
+        at += 12 + int.from_bytes(head[:4], "big")
+    return False
+
+
+def _webp_has_end(fileobj: IO[bytes], size: int) -> bool:
+    head = fileobj.read(8)  # "RIFF" and the length of what follows
+    return len(head) == 8 and 8 + int.from_bytes(head[4:], "little") <= size
+
+
+def _heif_has_end(fileobj: IO[bytes], size: int) -> bool:
+    at = 0  # top-level boxes: size (32 bits, or 1 and then 64 bits, or 0: to the end), type
+    while at + 8 <= size:
+        fileobj.seek(at)
+        box = int.from_bytes(fileobj.read(4), "big")
+        if box == 0:
+            return True
+        if box == 1:
+            fileobj.seek(at + 8)
+            box = int.from_bytes(fileobj.read(8), "big")
+        if box < 8:
+            return False
+        at += box
+    return at <= size
+
+
+_ENDS = {"JPEG": _jpeg_has_end, "PNG": _png_has_end, "WEBP": _webp_has_end, "HEIF": _heif_has_end}
 
 
 def _header_exif(image: Image.Image) -> Image.Exif:

@@ -199,6 +199,18 @@ def jpeg_with_everything() -> bytes:
     return data[:2] + com + data[2:]
 
 
-def truncated_png() -> bytes:
-    data = encode(Image.effect_noise((1200, 800), 60).convert("RGB"), "PNG")
+def noise_png() -> bytes:
+    return encode(Image.effect_noise((1200, 800), 60).convert("RGB"), "PNG")
+
+
+def truncated(data: bytes) -> bytes:
     return data[: len(data) // 2]
+
+
+def damaged_inside_png() -> bytes:
+    """Whole, every chunk where it should be, but the compressed pixels in the middle zeroed:
+    only decoding finds it."""
+    data = bytearray(noise_png())
+    middle = len(data) // 2
+    data[middle : middle + 200] = bytes(200)
+    return bytes(data)
