@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from treatments.models import TreatmentPlan
 
-from . import services
+from . import services, views
 from .access import CLINICAL_PERMISSION
 from .models import Comparison, Derivative, Photo
 from .serializers import ComparisonSerializer, PhotoSerializer, ProposeSerializer
@@ -24,6 +26,19 @@ class IsClinician(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.has_perm(CLINICAL_PERMISSION))
+
+
+# The bytes themselves, whatever their type: the original as uploaded, derivatives and sheets.
+FILE_RESPONSE = {(200, "*/*"): OpenApiTypes.BINARY}
+
+
+def _served_by_the_page_view(request, pk: str, view, **kwargs):
+    """The API's file endpoints answer through the pages' own view (the same access rules,
+    audit and delivery), with the user the API authenticated: a token client can fetch what
+    it uploaded, where the page's URL sent it to the sign-in page."""
+    if not pk.isdecimal():
+        raise NotFound()
+    return view(request._request, int(pk), **kwargs)
 
 
 def _int_param(request, name: str) -> int | None:
@@ -66,6 +81,17 @@ class PhotoViewSet(
     )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses=FILE_RESPONSE)
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"image/(?P<variant>original|large|screen|grid)",
+        url_name="image",
+    )
+    def image(self, request, pk: str, variant: str):
+        """The photo's file: the original as uploaded, or a derivative (large, screen, grid)."""
+        return _served_by_the_page_view(request, pk, views.image, variant=variant)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -126,6 +152,12 @@ class ComparisonViewSet(
                 request=self.request,
             )
         serializer.instance = comparison
+
+    @extend_schema(responses=FILE_RESPONSE)
+    @action(detail=True, methods=["get"], url_path=r"sheet/(?P<fmt>jpg|pdf)", url_name="sheet")
+    def sheet(self, request, pk: str, fmt: str):
+        """The comparison sheet, as JPEG or PDF, once it is ready."""
+        return _served_by_the_page_view(request, pk, views.sheet, fmt=fmt)
 
     @extend_schema(request=ProposeSerializer, responses=ComparisonSerializer(many=True))
     @action(detail=False, methods=["post"])

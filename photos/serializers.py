@@ -20,7 +20,7 @@ class DerivativeSerializer(serializers.ModelSerializer):
         if derivative.status != "ready":
             return None
         variant = {2048: "large", 1024: "screen", 320: "grid"}[derivative.size]
-        return reverse("photos:image", args=[derivative.photo_id, variant])
+        return reverse("photo-image", args=[derivative.photo_id, variant])
 
 
 class PhotoSerializer(serializers.ModelSerializer):
@@ -80,7 +80,7 @@ class PhotoSerializer(serializers.ModelSerializer):
         return services.capture_date_warning(photo)
 
     def get_original_url(self, photo: Photo) -> str:
-        return reverse("photos:image", args=[photo.pk, "original"])
+        return reverse("photo-image", args=[photo.pk, "original"])
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -132,7 +132,7 @@ class ComparisonSerializer(serializers.ModelSerializer):
     def _sheet_url(self, comparison: Comparison, fmt: str) -> str | None:
         if comparison.sheet_status != "ready":
             return None
-        return reverse("photos:sheet", args=[comparison.pk, fmt])
+        return reverse("comparison-sheet", args=[comparison.pk, fmt])
 
     def get_sheet_jpeg_url(self, comparison: Comparison) -> str | None:
         return self._sheet_url(comparison, "jpg")

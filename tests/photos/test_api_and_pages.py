@@ -46,7 +46,7 @@ def test_upload_by_api_in_each_format(api, alice_plan, name):
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["width"] == 600 and sorted(body["purposes"]) == ["clinical", "portal"]
-    assert body["original_url"] == reverse("photos:image", args=[body["id"], "original"])
+    assert body["original_url"] == f"/api/photos/{body['id']}/image/original/"
 
 
 def test_a_camera_jpeg_with_a_second_image_is_accepted_by_api_and_page(
@@ -149,6 +149,49 @@ def test_a_59_megapixel_png_costs_the_web_process_no_decoded_pixels(api, alice_p
     assert response.status_code == 400
     assert "more than 50 megapixels" in str(response.json()["file"])
     assert Image.core.get_stats()["new_count"] == allocated
+
+
+def fetch(client, url):
+    response = client.get(url)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response, body
+
+
+def test_a_token_client_can_fetch_every_image_it_uploaded(
+    alice_plan, clinician_user, django_capture_on_commit_callbacks
+):
+    """The API's image links answered a token client with a redirect to the login page."""
+    from tests.factories import PASSWORD
+
+    client = APIClient()
+    signed_in = client.post(
+        "/api/auth/token/", {"username": clinician_user.username, "password": PASSWORD}
+    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {signed_in.json()['token']}")
+    data = images.jpeg()
+    with django_capture_on_commit_callbacks(execute=True):
+        uploaded = post_photo(client, alice_plan.sessions.get(number=1), data=data)
+        post_photo(client, alice_plan.sessions.get(number=3), data=data, phase="after")
+    assert uploaded.status_code == 201, uploaded.content
+    photo = client.get(f"/api/photos/{uploaded.json()['id']}/").json()
+    response, body = fetch(client, photo["original_url"])
+    assert response.status_code == 200, response.get("Location")
+    assert body == data and response["Content-Type"] == "image/jpeg"
+    for derivative in photo["derivatives"]:
+        response, body = fetch(client, derivative["url"])
+        assert response.status_code == 200, (derivative["size"], response.get("Location"))
+        assert body[:3] == b"\xff\xd8\xff" and response["Cache-Control"] == "private, no-store"
+    [pair] = client.get("/api/comparisons/", {"patient": alice_plan.patient_id}).json()["results"]
+    for url, content_type in (
+        (pair["sheet_jpeg_url"], "image/jpeg"),
+        (pair["sheet_pdf_url"], "application/pdf"),
+    ):
+        response, body = fetch(client, url)
+        assert response.status_code == 200, (url, response.get("Location"))
+        assert response["Content-Type"] == content_type and body
+    # Without credentials: the API's own 401, not the sign-in page.
+    assert APIClient().get(photo["original_url"]).status_code == 401
+    assert APIClient().get(pair["sheet_pdf_url"]).status_code == 401
 
 
 def test_a_bad_file_gets_a_400_with_the_reason(api, alice_plan):
