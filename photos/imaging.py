@@ -249,28 +249,36 @@ def _jpeg_has_end(fileobj: IO[bytes], size: int) -> bool:
         if head[1] == 0xFF:  # a fill byte
             fileobj.seek(-3, os.SEEK_CUR)
             continue
-        fileobj.seek(int.from_bytes(head[2:], "big") - 2, os.SEEK_CUR)
+        length = int.from_bytes(head[2:], "big")
+        if length < 2:
+            return False
+        fileobj.seek(length - 2, os.SEEK_CUR)
         if head[1] == 0xDA:  # SOS: the entropy-coded data follows
             break
     # In entropy-coded data 0xFF is followed only by 0x00 or a restart marker, so the first
     # FF D9 is the primary image's EOI (after a progressive file's last scan; an MPO's further
     # images and any trailer come after it).
-    last = b""
-    while chunk := fileobj.read(1024 * 1024):
-        if b"\xff\xd9" in last + chunk:
-            return True
-        last = chunk[-1:]
-    return False
+    return _found_ahead(fileobj, b"\xff\xd9")
+
+
+# The last chunk of every PNG is the same 12 bytes: length 0, "IEND", and its CRC.
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
 def _png_has_end(fileobj: IO[bytes], size: int) -> bool:
-    at = 8  # the signature, then chunks: length, type, data, CRC
-    while at + 8 <= size:
-        fileobj.seek(at)
-        head = fileobj.read(8)
-        if head[4:] == b"IEND":
+    # Searched for rather than walked chunk by chunk: a file of millions of empty chunks
+    # would keep the web process busy for seconds.
+    fileobj.seek(8)
+    return _found_ahead(fileobj, PNG_END)
+
+
+def _found_ahead(fileobj: IO[bytes], needle: bytes) -> bool:
+    """Whether `needle` occurs from the current position on, read a megabyte at a time."""
+    tail = b""
+    while chunk := fileobj.read(1024 * 1024):
+        if needle in tail + chunk:
             return True
-        at += 12 + int.from_bytes(head[:4], "big")
+        tail = chunk[-(len(needle) - 1) :]
     return False
 
 
