@@ -205,7 +205,7 @@ def inspect_upload(
                 raise ImageRejected(_too_many_pixels(max_pixels))
             if not _has_its_end(fileobj, fmt, size):
                 raise ImageRejected(
-                    "The image is truncated (its end is missing); nothing was stored."
+                    "The image is truncated or malformed (its end is missing); nothing was stored."
                 )
             try:
                 exif = _header_exif(image)
@@ -287,9 +287,16 @@ def _webp_has_end(fileobj: IO[bytes], size: int) -> bool:
     return len(head) == 8 and 8 + int.from_bytes(head[4:], "little") <= size
 
 
+# A HEIF file has a handful of top-level boxes (ftyp, meta, mdat, perhaps free or idat);
+# millions of tiny ones would keep the web process busy for seconds.
+HEIF_MAX_TOP_BOXES = 64
+
+
 def _heif_has_end(fileobj: IO[bytes], size: int) -> bool:
     at = 0  # top-level boxes: size (32 bits, or 1 and then 64 bits, or 0: to the end), type
-    while at + 8 <= size:
+    for _ in range(HEIF_MAX_TOP_BOXES):
+        if at + 8 > size:
+            break
         fileobj.seek(at)
         box = int.from_bytes(fileobj.read(4), "big")
         if box == 0:
@@ -300,6 +307,8 @@ def _heif_has_end(fileobj: IO[bytes], size: int) -> bool:
         if box < 8:
             return False
         at += box
+    else:
+        return False
     return at <= size
 
 

@@ -167,6 +167,25 @@ def test_a_whole_file_with_a_trailer_is_accepted(name):
     assert imaging.inspect_upload(io.BytesIO(data), claimed_type=content_type, name=name)
 
 
+def test_millions_of_empty_chunks_or_boxes_do_not_keep_the_web_process_busy():
+    """Walking a crafted 40 MB file structure by structure took 4-5 s of the web process."""
+    import struct
+    import time
+    import zlib
+
+    png = images.png()
+    empty = struct.pack(">I", 0) + b"zzZz" + struct.pack(">I", zlib.crc32(b"zzZz"))
+    end = png.rindex(b"IEND") - 4
+    chunky_png = png[:end] + empty * 3_000_000 + png[end:]
+    heic = images.heic()
+    boxy_heic = heic + b"\x00\x00\x00\x08free" * 4_500_000
+    started = time.monotonic()
+    assert imaging.inspect_upload(io.BytesIO(chunky_png), name="a.png").width == 600
+    with pytest.raises(imaging.ImageRejected, match="malformed"):
+        imaging.inspect_upload(io.BytesIO(boxy_heic), name="a.heic")
+    assert time.monotonic() - started < 2.5
+
+
 def test_a_file_too_large_in_bytes_is_refused():
     with pytest.raises(imaging.ImageRejected, match="larger than 2 KB"):
         imaging.inspect_upload(io.BytesIO(images.jpeg()), name="a.jpg", max_bytes=2048)
