@@ -249,6 +249,10 @@ if PHOTOS_DELIVERY not in ("direct", "x-accel", "signed-url"):
 PHOTOS_X_ACCEL_PREFIX = env.str("PHOTOS_X_ACCEL_PREFIX", default="/protected-media/")
 PHOTOS_MAX_UPLOAD_BYTES = env.int("PHOTOS_MAX_UPLOAD_BYTES", default=40 * 1024 * 1024)
 PHOTOS_MAX_PIXELS = env.int("PHOTOS_MAX_PIXELS", default=60_000_000)
+# A photo is dated by its session; a camera date further than this from it is flagged at upload.
+PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS = env.int("PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS", default=2)
+if PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS < 0:
+    raise ImproperlyConfigured("PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS must be 0 or more.")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
 # A form or JSON body past this is refused with a 400 (core.parsers for JSON); files are apart.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

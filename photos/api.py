@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -14,9 +16,10 @@ from rest_framework.response import Response
 from core.api import RecordsLooks
 from core.filters import IdFilter, PatientRecordsFilter
 from core.looks import looked_at
+from core.params import lenient, parse_id
 from treatments.models import TreatmentPlan
 
-from . import services
+from . import services, views
 from .access import CLINICAL_PERMISSION
 from .models import Comparison, Derivative, Photo
 from .serializers import ComparisonSerializer, PhotoSerializer, ProposeSerializer
@@ -31,6 +34,20 @@ class IsClinician(BasePermission):
 
 class PhotoFilter(PatientRecordsFilter):
     session = IdFilter(field_name="session_id", label="only this session's photos")
+
+
+# The bytes themselves, whatever their type: the original as uploaded, derivatives and sheets.
+FILE_RESPONSE = {(200, "*/*"): OpenApiTypes.BINARY}
+
+
+def _served_by_the_page_view(request, pk: str, view, **kwargs):
+    """The API's file endpoints answer through the pages' own view (the same access rules,
+    audit and delivery), with the user the API authenticated: a token client can fetch what
+    it uploaded, where the page's URL sent it to the sign-in page."""
+    photo_or_comparison_id = lenient(parse_id, pk)
+    if photo_or_comparison_id is None:
+        raise NotFound()
+    return view(request._request, photo_or_comparison_id, **kwargs)
 
 
 @extend_schema(tags=["photos"])
@@ -49,9 +66,24 @@ class PhotoViewSet(
     filterset_class = PhotoFilter
 
     def get_queryset(self):
-        return Photo.objects.prefetch_related(
-            Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
-        ).order_by("id")
+        return (
+            Photo.objects.select_related("session")
+            .prefetch_related(
+                Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
+            )
+            .order_by("id")
+        )
+
+    @extend_schema(responses=FILE_RESPONSE)
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"image/(?P<variant>original|large|screen|grid)",
+        url_name="image",
+    )
+    def image(self, request, pk: str, variant: str):
+        """The photo's file: the original as uploaded, or a derivative (large, screen, grid)."""
+        return _served_by_the_page_view(request, pk, views.image, variant=variant)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -104,6 +136,12 @@ class ComparisonViewSet(
                 request=self.request,
             )
         serializer.instance = comparison
+
+    @extend_schema(responses=FILE_RESPONSE)
+    @action(detail=True, methods=["get"], url_path=r"sheet/(?P<fmt>jpg|pdf)", url_name="sheet")
+    def sheet(self, request, pk: str, fmt: str):
+        """The comparison sheet, as JPEG or PDF, once it is ready."""
+        return _served_by_the_page_view(request, pk, views.sheet, fmt=fmt)
 
     @extend_schema(request=ProposeSerializer, responses=ComparisonSerializer(many=True))
     @action(detail=False, methods=["post"], pagination_class=None)  # a plain list, as documented

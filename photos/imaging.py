@@ -38,6 +38,9 @@ ACCEPTED_FORMATS: dict[str, str] = {
     "HEIF": "image/heif",
 }
 OPEN_FORMATS: tuple[str, ...] = tuple(ACCEPTED_FORMATS)
+# A JPEG followed by more images (MPO/MPF: stereo cameras, phones' depth and gain maps) opens
+# as Pillow's "MPO", positioned on its primary image: it is a JPEG, taken by that image.
+SAME_FORMAT: dict[str, str] = {"MPO": "JPEG"}
 # What a browser or client may claim, by content type and by file extension.
 CLAIMED_TYPES: dict[str, str] = {
     "image/jpeg": "JPEG",
@@ -169,7 +172,11 @@ def inspect_upload(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     tz: dt.tzinfo = dt.UTC,
 ) -> ImageInfo:
-    """Checks an upload completely (type, bytes, pixels, integrity) or raises ImageRejected."""
+    """Checks an upload from its header alone (type, bytes, pixel count, EXIF) or raises
+    ImageRejected. No pixel is decoded here: this runs in the web process, where decoding a
+    192 KB PNG of 59 megapixels cost 200 MB. A cut-off file is still refused (its structure
+    ends early); the worker decodes (make_derivatives), and damage inside a whole file ends
+    there as failed derivatives with the reason."""
     claimed = _claimed_format(claimed_type, name)
     sha256, size = _hash_and_size(fileobj, max_bytes)
     with warnings.catch_warnings():
@@ -185,7 +192,7 @@ def inspect_upload(
         except (Image.DecompressionBombWarning, OSError, ValueError, SyntaxError, struct.error):
             raise ImageRejected("The image could not be read; the file is damaged.") from None
         with image:
-            fmt = image.format
+            fmt = SAME_FORMAT.get(image.format, image.format)
             if fmt not in ACCEPTED_FORMATS:  # pragma: no cover - open() was told the formats
                 raise ImageRejected(f"Only {ACCEPTED_DESCRIPTION} images are accepted.")
             if claimed and claimed != fmt:
@@ -196,25 +203,17 @@ def inspect_upload(
             width, height = image.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise ImageRejected(_too_many_pixels(max_pixels))
+            if not _has_its_end(fileobj, fmt, size):
+                raise ImageRejected(
+                    "The image is truncated or malformed (its end is missing); nothing was stored."
+                )
             try:
-                # A damaged file fails here too (a truncated PNG: struct.error), not only in load().
-                exif = image.getexif()
+                exif = _header_exif(image)
                 orientation = int(exif.get(EXIF_ORIENTATION) or 1)
                 captured_at = exif_capture_time(exif, tz)
-                if fmt == "JPEG":
-                    # The whole entropy-coded stream is still read: truncation is caught.
-                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                image.load()
-            except (
-                OSError,
-                ValueError,
-                SyntaxError,
-                TypeError,
-                struct.error,
-                Image.DecompressionBombWarning,
-            ):
+            except (OSError, ValueError, SyntaxError, TypeError, struct.error):
                 raise ImageRejected(
-                    "The image is truncated or damaged and could not be read; nothing was stored."
+                    "The image's header is damaged and could not be read; nothing was stored."
                 ) from None
     fileobj.seek(0)
     return ImageInfo(
@@ -228,6 +227,101 @@ def inspect_upload(
         captured_at=captured_at,
         orientation=orientation if 1 <= orientation <= 8 else 1,
     )
+
+
+def _has_its_end(fileobj: IO[bytes], fmt: str, size: int) -> bool:
+    """Whether the file reaches the end its own structure announces: a cut-off upload is
+    refused here, by reading lengths and markers, without decoding a pixel. (Damage inside a
+    whole file is the worker's to find when it decodes.)"""
+    fileobj.seek(0)
+    try:
+        return _ENDS[fmt](fileobj, size)
+    finally:
+        fileobj.seek(0)
+
+
+def _jpeg_has_end(fileobj: IO[bytes], size: int) -> bool:
+    fileobj.seek(2)  # SOI
+    while True:  # the header's segments, by their lengths (EXIF's thumbnail has an EOI too)
+        head = fileobj.read(4)
+        if len(head) < 4 or head[0] != 0xFF:
+            return False
+        if head[1] == 0xFF:  # a fill byte
+            fileobj.seek(-3, os.SEEK_CUR)
+            continue
+        length = int.from_bytes(head[2:], "big")
+        if length < 2:
+            return False
+        fileobj.seek(length - 2, os.SEEK_CUR)
+        if head[1] == 0xDA:  # SOS: the entropy-coded data follows
+            break
+    # In entropy-coded data 0xFF is followed only by 0x00 or a restart marker, so the first
+    # FF D9 is the primary image's EOI (after a progressive file's last scan; an MPO's further
+    # images and any trailer come after it).
+    return _found_ahead(fileobj, b"\xff\xd9")
+
+
+# The last chunk of every PNG is the same 12 bytes: length 0, "IEND", and its CRC.
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _png_has_end(fileobj: IO[bytes], size: int) -> bool:
+    # Searched for rather than walked chunk by chunk: a file of millions of empty chunks
+    # would keep the web process busy for seconds.
+    fileobj.seek(8)
+    return _found_ahead(fileobj, PNG_END)
+
+
+def _found_ahead(fileobj: IO[bytes], needle: bytes) -> bool:
+    """Whether `needle` occurs from the current position on, read a megabyte at a time."""
+    tail = b""
+    while chunk := fileobj.read(1024 * 1024):
+        if needle in tail + chunk:
+            return True
+        tail = chunk[-(len(needle) - 1) :]
+    return False
+
+
+def _webp_has_end(fileobj: IO[bytes], size: int) -> bool:
+    head = fileobj.read(8)  # "RIFF" and the length of what follows
+    return len(head) == 8 and 8 + int.from_bytes(head[4:], "little") <= size
+
+
+# A HEIF file has a handful of top-level boxes (ftyp, meta, mdat, perhaps free or idat);
+# millions of tiny ones would keep the web process busy for seconds.
+HEIF_MAX_TOP_BOXES = 64
+
+
+def _heif_has_end(fileobj: IO[bytes], size: int) -> bool:
+    at = 0  # top-level boxes: size (32 bits, or 1 and then 64 bits, or 0: to the end), type
+    for _ in range(HEIF_MAX_TOP_BOXES):
+        if at + 8 > size:
+            break
+        fileobj.seek(at)
+        box = int.from_bytes(fileobj.read(4), "big")
+        if box == 0:
+            return True
+        if box == 1:
+            fileobj.seek(at + 8)
+            box = int.from_bytes(fileobj.read(8), "big")
+        if box < 8:
+            return False
+        at += box
+    else:
+        return False
+    return at <= size
+
+
+_ENDS = {"JPEG": _jpeg_has_end, "PNG": _png_has_end, "WEBP": _webp_has_end, "HEIF": _heif_has_end}
+
+
+def _header_exif(image: Image.Image) -> Image.Exif:
+    """The EXIF that Image.open already read with the header. PNG's getexif() decodes the whole
+    image to look for an eXIf chunk after the pixels, so such a late chunk is left to the worker
+    (which reads it again for the orientation when it decodes)."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return Image.Exif()
+    return image.getexif()
 
 
 def _human(size: int) -> str:
@@ -284,8 +378,15 @@ def _is_srgb(icc: bytes) -> bool:
 
 
 def _encode_jpeg(image: Image.Image) -> bytes:
+    """The pixels alone, as a baseline JPEG whose only APPn is a bare JFIF APP0.
+
+    Pillow writes the source's comment (image.info["comment"], carried through every resize,
+    convert and transpose) unless told otherwise, so info is emptied first: a derivative is
+    patient-facing and carries nothing but pixels. No EXIF, XMP or COM, and no ICC profile
+    either: the pixels were converted to sRGB, which an untagged JPEG is taken to be.
+    """
+    image.info = {}
     out = io.BytesIO()
-    # No exif=, no icc_profile=: the output carries no metadata at all (sRGB is the default).
     image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False)
     return out.getvalue()
 
@@ -342,7 +443,7 @@ def make_derivatives(
         icc = image.info.get("icc_profile")
         width, height = image.size
         largest = sizes[0]
-        if image.format == "JPEG":
+        if SAME_FORMAT.get(image.format, image.format) == "JPEG":
             # Ask for the smallest DCT scale whose long side is still >= the largest size.
             target = _fit(width, height, largest)
             image.draft("RGB", (math.ceil(target[0]), math.ceil(target[1])))

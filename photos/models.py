@@ -15,8 +15,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 # Bump to make `manage.py photos_regenerate` remake every derivative / sheet.
-DERIVATIVE_VERSION = 1
-SHEET_VERSION = 1
+DERIVATIVE_VERSION = 2  # 2: no COM segment (the upload's comment was copied)
+SHEET_VERSION = 2  # 2: photos dated by their session, not the camera
 
 
 class View(models.TextChoices):

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from core.serializers import ModelSerializer, PrimaryKeyRelatedField
 from treatments.models import BodyArea, Session
 
+from . import services
 from .models import Comparison, Derivative, Phase, Photo, Purpose, View
 
 
@@ -20,7 +21,7 @@ class DerivativeSerializer(ModelSerializer):
         if derivative.status != "ready":
             return None
         variant = {2048: "large", 1024: "screen", 320: "grid"}[derivative.size]
-        return reverse("photos:image", args=[derivative.photo_id, variant])
+        return reverse("photo-image", args=[derivative.photo_id, variant])
 
 
 class PhotoSerializer(ModelSerializer):
@@ -36,6 +37,9 @@ class PhotoSerializer(ModelSerializer):
     )
     derivatives = DerivativeSerializer(many=True, read_only=True)
     original_url = serializers.SerializerMethodField()
+    capture_date_warning = serializers.SerializerMethodField(
+        help_text="Set when the camera's date is far from the session's (the photo's date)."
+    )
 
     class Meta:
         model = Photo
@@ -55,6 +59,7 @@ class PhotoSerializer(ModelSerializer):
             "width",
             "height",
             "captured_at",
+            "capture_date_warning",
             "uploaded_at",
             "uploaded_by",
             "original_url",
@@ -72,8 +77,11 @@ class PhotoSerializer(ModelSerializer):
             "uploaded_by",
         ]
 
+    def get_capture_date_warning(self, photo: Photo) -> str | None:
+        return services.capture_date_warning(photo)
+
     def get_original_url(self, photo: Photo) -> str:
-        return reverse("photos:image", args=[photo.pk, "original"])
+        return reverse("photo-image", args=[photo.pk, "original"])
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -123,7 +131,7 @@ class ComparisonSerializer(ModelSerializer):
     def _sheet_url(self, comparison: Comparison, fmt: str) -> str | None:
         if comparison.sheet_status != "ready":
             return None
-        return reverse("photos:sheet", args=[comparison.pk, fmt])
+        return reverse("comparison-sheet", args=[comparison.pk, fmt])
 
     def get_sheet_jpeg_url(self, comparison: Comparison) -> str | None:
         return self._sheet_url(comparison, "jpg")

@@ -541,19 +541,33 @@ def derivatives_mark_failed(*, photo_id: int, reason: str) -> None:
     DERIVATIVE_WORK.fail(Derivative.objects.filter(photo_id=photo_id), reason)
 
 
-def _session_date(photo: Photo):
-    session = photo.session
-    moment = photo.captured_at or session.starts_at or session.completed_at
-    if moment:
-        return timezone.localtime(moment).date()
-    return session.proposed_date or timezone.localtime(photo.uploaded_at).date()
+def photo_clinical_date(photo: Photo) -> dt.date:
+    """The date a photo belongs to clinically: its session's day. The camera's clock may be
+    anything (a camera left on 2008 made an "after" older than its "before"), so EXIF only
+    raises a flag (capture_date_warning); a session with no day yet: the day of the upload."""
+    return photo.session.day or timezone.localdate(photo.uploaded_at)
+
+
+def capture_date_warning(photo: Photo) -> str | None:
+    """A message for the clinician when the camera's date is far from the session's day."""
+    if photo.captured_at is None:
+        return None
+    taken = timezone.localdate(photo.captured_at)
+    clinical = photo_clinical_date(photo)
+    if abs((taken - clinical).days) <= settings.PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS:
+        return None
+    return (
+        f"The camera dated this photo {formats.date_format(taken, 'j M Y')}, but its session "
+        f"is on {formats.date_format(clinical, 'j M Y')}; it is filed under the session's date. "
+        "Check that it belongs to this session."
+    )
 
 
 def _caption(photo: Photo, heading: str) -> list[str]:
     session = photo.session
     level = session.depth_level.name if session.depth_level_id else "level not recorded"
     return [
-        f"{heading} · {formats.date_format(_session_date(photo), 'j M Y')}",
+        f"{heading} · {formats.date_format(photo_clinical_date(photo), 'j M Y')}",
         f"Session {session.number} of {session.plan.session_count} · {photo.get_phase_display()}",
         f"{session.plan.modality.name} · {level}",
         f"{photo.body_area.name} · {photo.view_name}",

@@ -79,7 +79,7 @@ def session_photos(request, session_id: int):
         if form.is_valid() and files:
             for upload in files:
                 try:
-                    services.photo_upload(
+                    photo = services.photo_upload(
                         session=session,
                         body_area=form.cleaned_data["body_area"],
                         view=form.cleaned_data["view"],
@@ -91,6 +91,8 @@ def session_photos(request, session_id: int):
                         request=request,
                     )
                     results.append((upload.name, ""))
+                    if warning := services.capture_date_warning(photo):
+                        messages.warning(request, f"{upload.name}: {warning}")
                 except ValidationError as error:
                     results.append((upload.name, " ".join(error.messages)))
             failed = [r for r in results if r[1]]

@@ -46,7 +46,152 @@ def test_upload_by_api_in_each_format(api, alice_plan, name):
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["width"] == 600 and sorted(body["purposes"]) == ["clinical", "portal"]
-    assert body["original_url"] == reverse("photos:image", args=[body["id"], "original"])
+    assert body["original_url"] == f"/api/photos/{body['id']}/image/original/"
+
+
+def test_a_camera_jpeg_with_a_second_image_is_accepted_by_api_and_page(
+    api, client, clinician_user, alice_plan, django_capture_on_commit_callbacks
+):
+    """Fujifilm MPOs and phones' JPEGs with depth or gain maps were refused as not a JPEG."""
+    session = alice_plan.sessions.first()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_photo(api, session, "DSCF0001.JPG", images.mpo(), "image/jpeg")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["content_type"], body["width"], body["height"]) == ("image/jpeg", 600, 400)
+    assert {d["status"] for d in body["derivatives"]} == {"pending"}
+    photo = Photo.objects.get(pk=body["id"])
+    for derivative in photo.derivatives.all():
+        assert derivative.status == "ready" and (derivative.width > derivative.height)
+    client.force_login(clinician_user)
+    page = client.post(
+        reverse("photos:session", args=[session.pk]),
+        {
+            "body_area": alice_plan.body_area_id,
+            "view": "left_45",
+            "phase": "before",
+            "purposes": ["clinical"],
+            "files": [upload_file("IMG_0001.jpg", images.mpo(orientation=6), "image/jpeg")],
+        },
+    )
+    assert page.status_code == 302
+    assert Photo.objects.count() == 2
+
+
+def test_a_capture_date_far_from_the_session_is_flagged_at_upload(
+    api, client, clinician_user, alice_plan, settings
+):
+    settings.PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS = 2
+    session = alice_plan.sessions.get(number=1)  # 2 March 2026
+    old = images.jpeg(when="2008:05:20 14:00:00")
+    response = post_photo(api, session, "photo.jpg", old, "image/jpeg")
+    assert response.status_code == 201, response.content
+    warning = response.json()["capture_date_warning"]
+    assert "20 May 2008" in warning and "2 Mar 2026" in warning
+    assert api.get(f"/api/photos/{response.json()['id']}/").json()["capture_date_warning"]
+    near = images.jpeg(when="2026:03:04 09:00:00")  # two days after: within the setting
+    response = post_photo(api, session, "photo.jpg", near, "image/jpeg")
+    assert response.json()["capture_date_warning"] is None
+    no_date = images.png()  # no EXIF date: nothing to compare
+    response = post_photo(api, session, "photo.png", no_date, "image/png")
+    assert response.json()["capture_date_warning"] is None
+
+    client.force_login(clinician_user)
+    page = client.post(
+        reverse("photos:session", args=[session.pk]),
+        {
+            "body_area": alice_plan.body_area_id,
+            "view": "left_45",
+            "phase": "before",
+            "purposes": ["clinical"],
+            "files": [upload_file("IMG_2008.jpg", old)],
+        },
+        follow=True,
+    )
+    text = page.content.decode()
+    assert page.status_code == 200 and "1 photo(s) added" in text
+    assert "IMG_2008.jpg: " in text and "20 May 2008" in text
+
+
+@pytest.mark.parametrize("name", sorted(images.SAMPLES))
+def test_the_web_process_reads_only_an_uploads_header_the_worker_decodes_it(
+    api, alice_plan, name, django_capture_on_commit_callbacks
+):
+    """Decoding in the web process cost it ~200 MB for a 192 KB, 59 MP PNG. Pillow counts every
+    image it allocates pixels for: an upload must allocate none until the worker runs."""
+    from PIL import Image
+
+    content_type, make = images.SAMPLES[name]
+    data = make()
+    allocated = Image.core.get_stats()["new_count"]
+    with django_capture_on_commit_callbacks(execute=False) as sends:
+        response = post_photo(api, alice_plan.sessions.first(), name, data, content_type)
+    assert response.status_code == 201, response.content
+    assert Image.core.get_stats()["new_count"] == allocated  # no pixels decoded
+    assert response.json()["width"] == 600 and response.json()["height"] == 400
+    for send in sends:  # the worker's turn
+        send()
+    photo = Photo.objects.get(pk=response.json()["id"])
+    assert set(photo.derivatives.values_list("status", flat=True)) == {"ready"}
+
+
+def test_a_59_megapixel_png_costs_the_web_process_no_decoded_pixels(api, alice_plan, settings):
+    from PIL import Image
+
+    data = images.big_blank("PNG")
+    assert len(data) < 200 * 1024
+    allocated = Image.core.get_stats()["new_count"]
+    response = post_photo(api, alice_plan.sessions.first(), "big.png", data, "image/png")
+    assert response.status_code == 201, response.content
+    assert Image.core.get_stats()["new_count"] == allocated
+    settings.PHOTOS_MAX_PIXELS = 50_000_000  # the limit is checked from the header alone
+    response = post_photo(api, alice_plan.sessions.first(), "big.png", data, "image/png")
+    assert response.status_code == 400
+    assert "more than 50 megapixels" in str(response.json()["file"])
+    assert Image.core.get_stats()["new_count"] == allocated
+
+
+def fetch(client, url):
+    response = client.get(url)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return response, body
+
+
+def test_a_token_client_can_fetch_every_image_it_uploaded(
+    alice_plan, clinician_user, django_capture_on_commit_callbacks
+):
+    """The API's image links answered a token client with a redirect to the login page."""
+    from tests.factories import PASSWORD
+
+    client = APIClient()
+    signed_in = client.post(
+        "/api/auth/token/", {"username": clinician_user.username, "password": PASSWORD}
+    )
+    client.credentials(HTTP_AUTHORIZATION=f"Token {signed_in.json()['token']}")
+    data = images.jpeg()
+    with django_capture_on_commit_callbacks(execute=True):
+        uploaded = post_photo(client, alice_plan.sessions.get(number=1), data=data)
+        post_photo(client, alice_plan.sessions.get(number=3), data=data, phase="after")
+    assert uploaded.status_code == 201, uploaded.content
+    photo = client.get(f"/api/photos/{uploaded.json()['id']}/").json()
+    response, body = fetch(client, photo["original_url"])
+    assert response.status_code == 200, response.get("Location")
+    assert body == data and response["Content-Type"] == "image/jpeg"
+    for derivative in photo["derivatives"]:
+        response, body = fetch(client, derivative["url"])
+        assert response.status_code == 200, (derivative["size"], response.get("Location"))
+        assert body[:3] == b"\xff\xd8\xff" and response["Cache-Control"] == "private, no-store"
+    [pair] = client.get("/api/comparisons/", {"patient": alice_plan.patient_id}).json()["results"]
+    for url, content_type in (
+        (pair["sheet_jpeg_url"], "image/jpeg"),
+        (pair["sheet_pdf_url"], "application/pdf"),
+    ):
+        response, body = fetch(client, url)
+        assert response.status_code == 200, (url, response.get("Location"))
+        assert response["Content-Type"] == content_type and body
+    # Without credentials: the API's own 401, not the sign-in page.
+    assert APIClient().get(photo["original_url"]).status_code == 401
+    assert APIClient().get(pair["sheet_pdf_url"]).status_code == 401
 
 
 def test_a_bad_file_gets_a_400_with_the_reason(api, alice_plan):

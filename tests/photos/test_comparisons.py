@@ -98,3 +98,36 @@ def test_withdrawing_portal_consent_hides_the_photo_and_its_sheets(
     assert Comparison.objects.visible_for("clinical").filter(pk=pair.pk).exists()
     with pytest.raises(ValidationError, match="not consented"):
         services.comparison_release(comparison=pair, released=True, by=clinician_user)
+
+
+def test_a_sheet_dates_each_photo_by_its_session_not_the_cameras_clock(
+    alice_plan, clinician_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A camera set to 2008 made the after of a 2026 course older than its before."""
+    from photos import imaging
+    from tests.photos import images
+    from tests.photos.conftest import upload_file
+
+    drawn = []
+    real_render = imaging.render_sheet
+
+    def render_and_keep_captions(panels, **kwargs):
+        drawn.append([panel.caption[0] for panel in panels])
+        return real_render(panels, **kwargs)
+
+    monkeypatch.setattr(imaging, "render_sheet", render_and_keep_captions)
+    taken = {1: ("before", "2026:03:02 10:05:00"), 3: ("after", "2008:01:01 00:00:00")}
+    with django_capture_on_commit_callbacks(execute=True):
+        for number, (phase, when) in taken.items():
+            services.photo_upload(
+                session=alice_plan.sessions.get(number=number),
+                body_area=alice_plan.body_area,
+                view="frontal",
+                phase=phase,
+                file=upload_file("photo.jpg", images.jpeg(when=when)),
+                by=clinician_user,
+            )
+    pair = Comparison.objects.get(plan=alice_plan, kind="pair")
+    assert pair.sheet_status == Status.READY
+    # Sessions 1 and 3 of the course are on 2 and 30 March 2026.
+    assert drawn[-1] == ["Before · 2 Mar 2026", "After · 30 Mar 2026"]

@@ -51,6 +51,59 @@ def test_no_metadata_survives_in_any_derivative(name):
         assert b"SERIAL-123456" not in derivative.data and b"TestCam" not in derivative.data
 
 
+def png_with_text() -> bytes:
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", images.PRIVATE_COMMENT.decode())
+    text.add_itxt("XML:com.adobe.xmp", images.PHP_PAYLOAD.decode())
+    return images.encode(images.upright(), "PNG", pnginfo=text, exif=images.exif_with(1))
+
+
+def webp_with_everything() -> bytes:
+    return images.encode(
+        images.upright(), "WEBP", exif=images.exif_with(1), xmp=images.PRIVATE_COMMENT
+    )
+
+
+CARRIERS = {
+    "a JPEG with a comment, EXIF, XMP, ICC and PHP": images.jpeg_with_everything,
+    "a PNG with text chunks and EXIF": png_with_text,
+    "a WebP with EXIF and XMP": webp_with_everything,
+    "a HEIC with EXIF": images.heic,
+}
+
+
+@pytest.mark.parametrize("carrier", sorted(CARRIERS))
+def test_derivatives_carry_no_metadata_segment_of_any_kind(carrier):
+    for derivative in imaging.make_derivatives(CARRIERS[carrier]()):
+        assert images.metadata_segments(derivative.data) == [], derivative.size
+        assert images.PRIVATE_COMMENT not in derivative.data
+        assert images.PHP_PAYLOAD not in derivative.data
+
+
+def test_a_sheet_carries_no_metadata_segment():
+    large = imaging.make_derivatives(images.jpeg_with_everything(), sizes=(2048,))[0].data
+    jpeg, _ = imaging.render_sheet(
+        [imaging.Panel(large, ["Before"]), imaging.Panel(large, ["After"])],
+        title="Face · Frontal",
+        clinic_name="Test Clinic",
+    )
+    assert images.metadata_segments(jpeg) == []
+
+
+def test_a_camera_jpeg_with_a_second_image_is_accepted_by_its_primary_image():
+    data = images.mpo(orientation=6)
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "MPO" and image.n_frames == 2  # what the cameras send
+    info = imaging.inspect_upload(io.BytesIO(data), claimed_type="image/jpeg", name="DSCF0001.JPG")
+    assert (info.format, info.content_type, info.extension) == ("JPEG", "image/jpeg", "jpg")
+    assert (info.width, info.height, info.orientation) == (400, 600, 6)
+    for derivative in imaging.make_derivatives(data):
+        assert images.is_upright(derivative.data), derivative.size
+        assert images.metadata_segments(derivative.data) == []
+
+
 def test_sizes_from_one_reduced_decode_of_a_big_jpeg():
     data = images.jpeg(size=(6000, 4000), quality=70, gps=False)
     made = {d.size: (d.width, d.height) for d in imaging.make_derivatives(data)}
@@ -83,6 +136,9 @@ BAD_FILES = {
     "a PNG claiming to be JPEG": (images.png(), "a.jpg", "image/jpeg", "contents are PNG"),
     "a name and a type that disagree": (images.jpeg(), "a.png", "image/jpeg", "disagree"),
     "a truncated JPEG": (images.truncated_jpeg(), "a.jpg", "image/jpeg", "truncated"),
+    "a truncated PNG": (images.truncated(images.noise_png()), "a.png", "image/png", "truncated"),
+    "a truncated WebP": (images.truncated(images.webp()), "a.webp", "image/webp", "damaged"),
+    "a truncated HEIC": (images.truncated(images.heic()), "a.heic", "image/heic", "truncated"),
     "an empty file": (b"", "a.jpg", "image/jpeg", "empty"),
     "a PDF": (b"%PDF-1.4\n%...", "a.pdf", "application/pdf", "not accepted"),
 }
@@ -95,6 +151,41 @@ def test_bad_files_are_refused_with_a_reason(kind):
         imaging.inspect_upload(io.BytesIO(data), claimed_type=content_type, name=name)
 
 
+def test_a_whole_file_damaged_inside_is_found_by_decoding_it_in_the_worker():
+    data = images.damaged_inside_png()
+    info = imaging.inspect_upload(io.BytesIO(data), name="a.png")  # no decoding here
+    assert info.width == 1200
+    with pytest.raises(OSError):
+        imaging.make_derivatives(data)
+
+
+@pytest.mark.parametrize("name", sorted(images.SAMPLES))
+def test_a_whole_file_with_a_trailer_is_accepted(name):
+    """Cameras and phones append data after the image (MPO images, maker trailers)."""
+    content_type, make = images.SAMPLES[name]
+    data = make() + b"\0" * 7 + b"trailer" * 100
+    assert imaging.inspect_upload(io.BytesIO(data), claimed_type=content_type, name=name)
+
+
+def test_millions_of_empty_chunks_or_boxes_do_not_keep_the_web_process_busy():
+    """Walking a crafted 40 MB file structure by structure took 4-5 s of the web process."""
+    import struct
+    import time
+    import zlib
+
+    png = images.png()
+    empty = struct.pack(">I", 0) + b"zzZz" + struct.pack(">I", zlib.crc32(b"zzZz"))
+    end = png.rindex(b"IEND") - 4
+    chunky_png = png[:end] + empty * 3_000_000 + png[end:]
+    heic = images.heic()
+    boxy_heic = heic + b"\x00\x00\x00\x08free" * 4_500_000
+    started = time.monotonic()
+    assert imaging.inspect_upload(io.BytesIO(chunky_png), name="a.png").width == 600
+    with pytest.raises(imaging.ImageRejected, match="malformed"):
+        imaging.inspect_upload(io.BytesIO(boxy_heic), name="a.heic")
+    assert time.monotonic() - started < 2.5
+
+
 def test_a_file_too_large_in_bytes_is_refused():
     with pytest.raises(imaging.ImageRejected, match="larger than 2 KB"):
         imaging.inspect_upload(io.BytesIO(images.jpeg()), name="a.jpg", max_bytes=2048)
@@ -103,6 +194,44 @@ def test_a_file_too_large_in_bytes_is_refused():
 def test_a_decompression_bomb_is_refused():
     with pytest.raises(imaging.ImageRejected, match="decompression bomb"):
         imaging.inspect_upload(io.BytesIO(images.bomb_png()), name="a.png")
+
+
+# Peak memory from VmHWM: ru_maxrss would start at the forking pytest's own size.
+MEASURE_INSPECTION = """
+import io, re, sys
+from photos import imaging
+
+def peak_kb():
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
+
+data = open(sys.argv[1], "rb").read()
+before = peak_kb()
+imaging.inspect_upload(io.BytesIO(data), name=sys.argv[1])
+print((peak_kb() - before) // 1024)
+"""
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_inspecting_a_59_megapixel_upload_costs_almost_no_memory(fmt, tmp_path):
+    """Measured in a process of its own: peak memory only grows, so the test process's history
+    would hide it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / f"big.{fmt.lower()}"
+    path.write_bytes(images.big_blank(fmt))
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", MEASURE_INSPECTION, str(path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    grown = int(run.stdout)
+    assert grown < 20, f"{grown} MB"  # decoding it cost 225 MB (PNG) and 904 MB (WebP)
 
 
 def test_a_sheet_is_drawn_as_jpeg_and_pdf():

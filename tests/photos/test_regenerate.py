@@ -5,7 +5,7 @@ from io import StringIO
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
-from photos.models import Comparison, Derivative, Status
+from photos.models import DERIVATIVE_VERSION, Comparison, Derivative, Status
 
 
 def test_missing_and_outdated_derivatives_are_made_again(
@@ -21,7 +21,9 @@ def test_missing_and_outdated_derivatives_are_made_again(
     call_command("photos_regenerate", "--now", stdout=out)
     assert "1 photo(s)" in out.getvalue()
     assert default_storage.exists(grid.storage_key)
-    assert set(Derivative.objects.values_list("status", "version")) == {(Status.READY, 1)}
+    assert set(Derivative.objects.values_list("status", "version")) == {
+        (Status.READY, DERIVATIVE_VERSION)
+    }
     assert Comparison.objects.get().sheet_status == Status.READY
     out = StringIO()
     call_command("photos_regenerate", "--now", stdout=out)

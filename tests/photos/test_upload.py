@@ -57,6 +57,31 @@ def test_each_accepted_format_is_stored_unchanged_with_its_facts(
     assert AuditEvent.objects.filter(object_id=str(photo.pk), action="create").exists()
 
 
+def test_no_derivative_carries_the_uploads_comment_or_any_metadata(
+    alice_plan, clinician_user, django_capture_on_commit_callbacks
+):
+    """The comment "Patient: Alice Smit, DOB ..." and a PHP payload were served in every
+    derivative, the portal's included."""
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = services.photo_upload(
+            session=alice_plan.sessions.get(number=1),
+            body_area=alice_plan.body_area,
+            view="frontal",
+            phase="before",
+            file=upload_file("photo.jpg", images.jpeg_with_everything(), "image/jpeg"),
+            by=clinician_user,
+        )
+    derivatives = list(photo.derivatives.all())
+    assert {d.status for d in derivatives} == {Status.READY}
+    for derivative in derivatives:
+        with default_storage.open(derivative.storage_key, "rb") as handle:
+            data = handle.read()
+        assert images.metadata_segments(data) == [], derivative.size
+        assert images.PRIVATE_COMMENT not in data and images.PHP_PAYLOAD not in data
+    with default_storage.open(photo.storage_key, "rb") as handle:
+        assert images.PRIVATE_COMMENT in handle.read()  # the original is kept unchanged
+
+
 def test_capture_time_comes_from_exif(alice_plan, add_photo):
     photo = add_photo(alice_plan.sessions.get(number=1))
     assert photo.captured_at.strftime("%Y-%m-%d %H:%M") == "2026-03-14 09:30"
@@ -129,6 +154,23 @@ def test_an_undecodable_original_fails_with_a_reason(alice_plan, add_photo):
     default_storage.delete(photo.storage_key)
     default_storage.save(photo.storage_key, __import__("io").BytesIO(b"garbage"))
     assert services.photo_derivatives_make(photo_id=photo.pk) == "failed"
+    assert set(photo.derivatives.values_list("status", flat=True)) == {Status.FAILED}
+    assert "could not be decoded" in photo.derivatives.first().reason
+
+
+def test_an_upload_damaged_inside_is_kept_and_its_derivatives_fail_with_the_reason(
+    alice_plan, clinician_user, django_capture_on_commit_callbacks
+):
+    """The web process reads no pixels; the worker finds the damage when it decodes them."""
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = services.photo_upload(
+            session=alice_plan.sessions.first(),
+            body_area=alice_plan.body_area,
+            view="frontal",
+            phase="before",
+            file=upload_file("photo.png", images.damaged_inside_png(), "image/png"),
+            by=clinician_user,
+        )
     assert set(photo.derivatives.values_list("status", flat=True)) == {Status.FAILED}
     assert "could not be decoded" in photo.derivatives.first().reason
 

@@ -128,6 +128,7 @@ POST   /api/booking/sessions/{id}/reschedule/ ok  --  --  --    --  --
 GET    /api/comparisons/                      --  ok  --  --    --  --
 POST   /api/comparisons/propose/              --  ok  --  --    --  --
 GET    /api/comparisons/{id}/                 --  ok  --  --    --  --
+GET    /api/comparisons/{id}/sheet/{fmt}/     --  ok  --  --    --  --
 PATCH  /api/comparisons/{id}/                 --  ok  --  --    --  --
 GET    /api/history/                          --  ok  ok  --    --  --
 POST   /api/history/                          --  ok  ok  --    --  --
@@ -146,6 +147,7 @@ PUT    /api/patients/{id}/                    ok  ok  ok  --    --  --
 GET    /api/photos/                           --  ok  --  --    --  --
 POST   /api/photos/                           --  ok  --  --    --  --
 GET    /api/photos/{id}/                      --  ok  --  --    --  --
+GET    /api/photos/{id}/image/{variant}/      --  ok  --  --    --  --
 GET    /api/plans/                            ok  ok  ok  --    --  --
 POST   /api/plans/                            --  ok  ok  --    --  --
 GET    /api/plans/{id}/                       ok  ok  ok  --    --  --
@@ -255,7 +257,7 @@ def api_ids(path: str, f) -> dict[str, object]:
             "/api/screening-rules/": ScreeningRule,
         }
         pk = next((m.objects.first().pk for p, m in model.items() if path.startswith(p)), 0)
-    return {"id": pk, "plan_id": f.plan.pk}
+    return {"id": pk, "plan_id": f.plan.pk, "variant": "screen", "fmt": "pdf"}
 
 
 def outcome(response) -> str | None:
