@@ -8,7 +8,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -16,7 +15,6 @@ from rest_framework.response import Response
 from core.api import RecordsLooks
 from core.filters import IdFilter, PatientRecordsFilter
 from core.looks import looked_at
-from core.params import lenient, parse_id
 from treatments.models import TreatmentPlan
 
 from . import services, views
@@ -40,14 +38,12 @@ class PhotoFilter(PatientRecordsFilter):
 FILE_RESPONSE = {(200, "*/*"): OpenApiTypes.BINARY}
 
 
-def _served_by_the_page_view(request, pk: str, view, **kwargs):
+def _served_by_the_page_view(request, pk: int, view, **kwargs):
     """The API's file endpoints answer through the pages' own view (the same access rules,
-    audit and delivery), with the user the API authenticated: a token client can fetch what
-    it uploaded, where the page's URL sent it to the sign-in page."""
-    photo_or_comparison_id = lenient(parse_id, pk)
-    if photo_or_comparison_id is None:
-        raise NotFound()
-    return view(request._request, photo_or_comparison_id, **kwargs)
+    audit and delivery, and its 404 for a variant or format it does not serve), with the user
+    the API authenticated: a token client can fetch what it uploaded, where the page's URL
+    sent it to the sign-in page. (The router's URL takes only a whole-number id.)"""
+    return view(request._request, pk, **kwargs)
 
 
 @extend_schema(tags=["photos"])
@@ -78,10 +74,10 @@ class PhotoViewSet(
     @action(
         detail=True,
         methods=["get"],
-        url_path=r"image/(?P<variant>original|large|screen|grid)",
+        url_path="image/<str:variant>",
         url_name="image",
     )
-    def image(self, request, pk: str, variant: str):
+    def image(self, request, pk: int, variant: str):
         """The photo's file: the original as uploaded, or a derivative (large, screen, grid)."""
         return _served_by_the_page_view(request, pk, views.image, variant=variant)
 
@@ -138,8 +134,8 @@ class ComparisonViewSet(
         serializer.instance = comparison
 
     @extend_schema(responses=FILE_RESPONSE)
-    @action(detail=True, methods=["get"], url_path=r"sheet/(?P<fmt>jpg|pdf)", url_name="sheet")
-    def sheet(self, request, pk: str, fmt: str):
+    @action(detail=True, methods=["get"], url_path="sheet/<str:fmt>", url_name="sheet")
+    def sheet(self, request, pk: int, fmt: str):
         """The comparison sheet, as JPEG or PDF, once it is ready."""
         return _served_by_the_page_view(request, pk, views.sheet, fmt=fmt)
 
