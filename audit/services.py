@@ -78,7 +78,8 @@ def audit_log(
     was asked for (a refused URL and its id). The client's address comes from `request`, or
     from the request being answered (audit.context). `detail` must never hold names, emails or
     image bytes. The event joins the hash chain inside the caller's transaction, so it is
-    written if and only if the caller's change is.
+    written if and only if the caller's change is; inside a `recorded()` block it joins as the
+    block's last statement, and is saved only then.
     """
     event = _event(
         actor=actor,
