@@ -68,3 +68,17 @@ def alice_file(alice, clinician_user, django_capture_on_commit_callbacks) -> Ali
         started_on=dt.date(2020, 1, 1),
     )
     return AliceFile(alice, plan, first, screening, history, photos[0], comparison)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of the test's own, which the test may stop and start (tests/resilience
+    /redis_server.py); stopped at the end."""
+    from tests.resilience.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

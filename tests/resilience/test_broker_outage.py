@@ -17,25 +17,15 @@ from django.utils import timezone
 
 from core.models import OutboxMessage
 from photos.models import Photo, Status
+from photos.tasks import resend_pending
 from scheduling import services
 from scheduling.models import Booking
 from tests.photos import images
 from tests.photos.conftest import create_plan
-from tests.resilience.redis_server import RedisServer
 from tests.services import WorkerProcess, celery_configured
 from treatments.models import Session
 
 pytestmark = [pytest.mark.redis]
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _booked_session(patient) -> Session:
@@ -137,6 +127,51 @@ def test_a_cancellation_whose_task_the_broker_lost_is_relayed_again(
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
 
 
+def _upload_with_the_broker_down(own_redis, client, clinician_user, session) -> Photo:
+    """Stops the broker and uploads a photo from the session page: the answer must not wait
+    for the broker, and the photo is kept with its derivatives pending."""
+    own_redis.stop()
+    client.force_login(clinician_user)
+    started = time.monotonic()
+    response = client.post(
+        f"/photos/sessions/{session.pk}/",
+        {
+            "body_area": session.plan.body_area_id,
+            "view": "frontal",
+            "phase": "before",
+            "purposes": ["clinical"],
+            "files": [SimpleUploadedFile("p.jpg", images.jpeg(), content_type="image/jpeg")],
+        },
+    )
+    took = time.monotonic() - started
+    assert response.status_code == 302, response.status_code
+    assert took < 5, f"the upload waited {took:.1f} s for the broker"
+    photo = Photo.objects.get(session=session)
+    assert set(photo.derivatives.values_list("status", flat=True)) == {Status.PENDING}
+    return photo
+
+
+def _wait_until_ready(photo: Photo, worker: WorkerProcess, seconds: float = 60) -> float:
+    """Seconds until every derivative of the photo is ready; fails with the worker's log."""
+    started = time.monotonic()
+    statuses: set = set()
+    while time.monotonic() < started + seconds:
+        statuses = set(photo.derivatives.values_list("status", flat=True))
+        if statuses == {Status.READY}:
+            return time.monotonic() - started
+        time.sleep(0.3)
+    raise AssertionError(f"{statuses}\n{worker.log()[-3000:]}")
+
+
+def _worker(own_redis, tmp_path, settings) -> WorkerProcess:
+    return WorkerProcess(
+        tmp_path=tmp_path,
+        media_root=settings.MEDIA_ROOT,
+        broker_url=own_redis.url,
+        result_backend=own_redis.url,
+    )
+
+
 @pytest.mark.worker
 def test_an_upload_made_while_the_broker_is_down_gets_its_derivatives_when_it_is_back(
     own_redis, transactional_db, tmp_path, settings, clinician_user, alice, client
@@ -146,44 +181,42 @@ def test_an_upload_made_while_the_broker_is_down_gets_its_derivatives_when_it_is
     from clinic.celery import app
 
     session = create_plan(alice, sessions=1).sessions.get()
-    worker = WorkerProcess(
-        tmp_path=tmp_path,
-        media_root=settings.MEDIA_ROOT,
-        broker_url=own_redis.url,
-        result_backend=own_redis.url,
-    )
+    worker = _worker(own_redis, tmp_path, settings)
     with celery_configured(app, **worker.celery_conf()):
-        own_redis.stop()
-        client.force_login(clinician_user)
-        started = time.monotonic()
-        response = client.post(
-            f"/photos/sessions/{session.pk}/",
-            {
-                "body_area": session.plan.body_area_id,
-                "view": "frontal",
-                "phase": "before",
-                "purposes": ["clinical"],
-                "files": [SimpleUploadedFile("p.jpg", images.jpeg(), content_type="image/jpeg")],
-            },
-        )
-        took = time.monotonic() - started
-        assert response.status_code == 302, response.status_code
-        assert took < 5, f"the upload waited {took:.1f} s for the broker"
-        print(f"upload with the broker down: {took:.2f} s")
-        photo = Photo.objects.get(session=session)
-
+        photo = _upload_with_the_broker_down(own_redis, client, clinician_user, session)
         own_redis.start()
         try:
             worker.start()
-            back = time.monotonic()
-            statuses: set = set()
-            while time.monotonic() < back + 60:
-                statuses = set(photo.derivatives.values_list("status", flat=True))
-                if statuses == {Status.READY}:
-                    break
-                time.sleep(0.3)
-            assert statuses == {Status.READY}, worker.log()[-3000:]
-            print(f"derivatives ready {time.monotonic() - back:.1f} s after the worker started")
+            took = _wait_until_ready(photo, worker)
+            print(f"derivatives ready {took:.1f} s after the worker started")
+        finally:
+            worker.stop()
+
+
+@pytest.mark.worker
+def test_an_upload_whose_relay_was_lost_is_resent_by_the_sweep(
+    own_redis, transactional_db, tmp_path, settings, clinician_user, alice, client
+):
+    """The photo sweep stays the safety net behind the outbox: once the broker is back it
+    sends work that waited too long, and a ready photo is never sent again."""
+    from clinic.celery import app
+
+    session = create_plan(alice, sessions=1).sessions.get()
+    worker = _worker(own_redis, tmp_path, settings)
+    with celery_configured(app, **worker.celery_conf()):
+        photo = _upload_with_the_broker_down(own_redis, client, clinician_user, session)
+        # Its relay lost beyond the outbox's reach (the row taken as sent, the queue gone).
+        OutboxMessage.objects.all().delete()
+        own_redis.start()
+        try:
+            worker.start()
+            settings.PHOTOS_RESEND_AFTER_MINUTES = 0
+            Photo.objects.filter(pk=photo.pk).update(
+                uploaded_at=photo.uploaded_at - dt.timedelta(minutes=1)
+            )
+            assert resend_pending() == 1
+            _wait_until_ready(photo, worker)
+            assert resend_pending() == 0, "a ready photo was sent again"
         finally:
             worker.stop()
 
