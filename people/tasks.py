@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import smtplib
-
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
@@ -14,15 +12,10 @@ from .models import Patient
 from .tokens import invite_token_generator
 
 
-@shared_task(
-    name="people.send_patient_invite",
-    ignore_result=True,
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
-    max_retries=5,
-)
+@shared_task(name="people.send_patient_invite", ignore_result=True)
 def send_patient_invite(patient_id: int) -> bool:
-    """Emails the invited patient a link to choose a password; nothing once one is chosen."""
+    """Emails the invited patient a link to choose a password; nothing once one is chosen.
+    The email joins the outbox (core.outbox), which retries the mail server itself."""
     patient = Patient.objects.select_related("user").filter(pk=patient_id).first()
     user = patient.user if patient else None
     if user is None or user.has_usable_password():
