@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "accounts",
+    "reports",
 ]
 
 MIDDLEWARE = [

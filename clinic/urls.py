@@ -26,6 +26,7 @@ urlpatterns = [
     path("clinical/", core_views.clinical_home, name="clinical_home"),
     path("manage/", core_views.admin_home, name="admin_home"),
     path("manage/audit/", include("audit.urls")),
+    path("manage/reports/", include("reports.urls")),
     path("health/", core_views.health, name="health"),
     path("health/live/", core_views.liveness, name="liveness"),
     path("health/ready/", core_views.readiness_view, name="readiness"),

@@ -17,12 +17,14 @@ from audit.services import Action, audit_log
 
 class Role(StrEnum):
     FRONT_DESK = "Front desk"
+    # The front desk's lead: the desk's work and the clinic's reports.
+    DESK_LEAD = "Desk lead"
     CLINICIAN = "Clinician"
     CLINIC_ADMIN = "Clinic admin"
     PATIENT = "Patient"
 
 
-STAFF_ROLES = (Role.FRONT_DESK, Role.CLINICIAN, Role.CLINIC_ADMIN)
+STAFF_ROLES = (Role.FRONT_DESK, Role.DESK_LEAD, Role.CLINICIAN, Role.CLINIC_ADMIN)
 
 TREATMENTS_CATALOGUE_VIEW = (
     "treatments.view_modality",
@@ -35,19 +37,22 @@ TREATMENTS_CATALOGUE_VIEW = (
     "treatments.view_aftercarerule",
 )
 
+FRONT_DESK_PERMISSIONS = (
+    "people.use_front_desk",
+    "people.view_health",
+    "people.view_patient",
+    "people.add_patient",
+    "people.change_patient",
+    *TREATMENTS_CATALOGUE_VIEW,
+    "treatments.view_treatmentplan",
+    "treatments.view_session",
+    "people.invite_patient",
+)
+
 # "app_label.codename", or "app_label.*" for every permission of an app.
 ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
-    Role.FRONT_DESK: (
-        "people.use_front_desk",
-        "people.view_health",
-        "people.view_patient",
-        "people.add_patient",
-        "people.change_patient",
-        *TREATMENTS_CATALOGUE_VIEW,
-        "treatments.view_treatmentplan",
-        "treatments.view_session",
-        "people.invite_patient",
-    ),
+    Role.FRONT_DESK: FRONT_DESK_PERMISSIONS,
+    Role.DESK_LEAD: (*FRONT_DESK_PERMISSIONS, "reports.view_reports"),
     Role.CLINICIAN: (
         "people.use_clinical",
         "people.view_health",
@@ -86,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "scheduling.*",
         "photos.*",
         "portal.*",
+        "reports.*",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",

@@ -86,6 +86,9 @@ portal:session_change          --  --  --  ok    --  --
 portal:session_ics             --  --  --  --    --  --
 practitioner_feed              --  --  --  --    --  --
 readiness                      ok  ok  ok  ok    ok  ok
+# Aggregate figures: the clinic admin and the desk lead (tests/reports/test_pages.py).
+reports:csv                    --  --  ok  --    --  --
+reports:index                  --  --  ok  --    --  --
 scheduling:book_confirm        ok  --  --  --    --  --
 scheduling:book_patients       ok  --  --  --    --  --
 scheduling:book_start          ok  --  --  --    --  --
@@ -229,6 +232,7 @@ def page_ids(f) -> dict[str, object]:
         "comparison_id": f.comparison.pk,
         "variant": "screen",
         "fmt": "pdf",
+        "report": "attendance",
         "token": "not-a-token",
         "uidb64": "MQ",
     }
@@ -294,7 +298,7 @@ def clients(persona, alice_file):
 
 
 # Route parameters that are not one of Alice's records.
-NOT_RECORDS = {"token", "uidb64", "variant", "fmt"}
+NOT_RECORDS = {"token", "uidb64", "variant", "fmt", "report"}
 # API paths whose answers hold patient data (the rest is the catalogue, tokens, the schema).
 API_PATIENT_PREFIXES = (
     "/api/patients/",
