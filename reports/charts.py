@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from django.utils.formats import date_format
+
 from .tables import Kind, Table
 
 WIDTH = 720
@@ -15,6 +17,7 @@ PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 56, 12, 14, 44
 BAR_ROW = 26
 BAR_LABEL_WIDTH = 220
 MOST_AXIS_LABELS = 12
+MOST_BAR_WIDTH = 56
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Block:
 class Tick:
     position: float
     text: str
+    below: str = ""  # a second line under a category (the year under a month)
 
 
 @dataclass
@@ -50,15 +54,28 @@ class Chart:
     empty: bool = False
 
 
-def nice_ceiling(value: float) -> float:
-    """A round number at or above `value` for the top of the value axis (1, 2, 2.5, 5 x 10^n)."""
+def nice_step(value: float, *, whole: bool) -> float:
+    """A round step at or above `value` (1, 2, 2.5 or 5 x 10^n); a whole number when `whole`."""
     if value <= 0:
         return 1
     power = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power:
-            return step * power
+        candidate = step * power
+        if value <= candidate and not (whole and candidate != int(candidate)):
+            return max(candidate, 1) if whole else candidate
     return 10 * power
+
+
+def value_axis(highest: float, *, percent: bool, at_least: float = 0) -> list[float]:
+    """Round values from 0 to at or above `highest` (and `at_least`), about four steps apart:
+    whole numbers for counts, whole percentages for rates."""
+    highest = max(highest, at_least)
+    if percent:
+        step = nice_step(highest * 100 / 4, whole=True) / 100
+    else:
+        step = nice_step(highest / 4, whole=True)
+    steps = max(1, math.ceil(highest / step - 1e-9))
+    return [step * n for n in range(steps + 1)]
 
 
 def _value_text(value: float, percent: bool) -> str:
@@ -97,12 +114,11 @@ def _columns(table: Table, series, percent: bool, stacked: bool) -> Chart:
     right, bottom = WIDTH - PAD_RIGHT, COLUMNS_HEIGHT - PAD_BOTTOM
     values = [[row.get(column.key) or 0 for column in series] for row in rows]
     highest = max((sum(v) if stacked else max(v, default=0) for v in values), default=0)
-    top_value = nice_ceiling(highest)
-    scale = (bottom - top) / top_value
+    axis = value_axis(highest, percent=percent)
+    scale = (bottom - top) / axis[-1]
     chart = Chart("columns", "", "", WIDTH, COLUMNS_HEIGHT, plot=(left, top, right, bottom))
     chart.ticks = [
-        Tick(bottom - top_value * share * scale, _value_text(top_value * share, percent))
-        for share in (0, 0.25, 0.5, 0.75, 1)
+        Tick(round(bottom - value * scale, 1), _value_text(value, percent)) for value in axis
     ]
     band = (right - left) / max(len(rows), 1)
     every = math.ceil(len(rows) / MOST_AXIS_LABELS) or 1
@@ -110,9 +126,9 @@ def _columns(table: Table, series, percent: bool, stacked: bool) -> Chart:
         x = left + index * band
         name = row[spec.label]
         if index % every == 0:
-            chart.labels.append(Tick(x + band / 2, str(name)))
+            chart.labels.append(_category_label(x + band / 2, row, spec.label, index == 0))
         if stacked:
-            width = band * 0.7
+            width = min(band * 0.7, MOST_BAR_WIDTH)
             y = bottom
             for number, (column, value) in enumerate(zip(series, row_values, strict=True)):
                 height = value * scale
@@ -129,13 +145,14 @@ def _columns(table: Table, series, percent: bool, stacked: bool) -> Chart:
                         )
                     )
         else:
-            width = band * 0.8 / max(len(series), 1)
+            width = min(band * 0.8 / max(len(series), 1), MOST_BAR_WIDTH)
+            first_x = x + (band - width * len(series)) / 2
             for number, (column, value) in enumerate(zip(series, row_values, strict=True)):
                 height = value * scale
                 if value:
                     chart.blocks.append(
                         Block(
-                            round(x + band * 0.1 + number * width, 1),
+                            round(first_x + number * width, 1),
                             round(bottom - height, 1),
                             round(width, 1),
                             round(height, 1),
@@ -146,6 +163,15 @@ def _columns(table: Table, series, percent: bool, stacked: bool) -> Chart:
     return chart
 
 
+def _category_label(position: float, row: dict, key: str, first: bool) -> Tick:
+    """A month is named short ("Mar"), with its year under the first month and every January."""
+    month = row.get("month_start")
+    if key == "month" and month is not None:
+        year = str(month.year) if first or month.month == 1 else ""
+        return Tick(position, date_format(month, "M"), year)
+    return Tick(position, str(row[key]))
+
+
 def _bars(table: Table, column, percent: bool) -> Chart:
     spec = table.chart
     rows = table.rows
@@ -154,15 +180,14 @@ def _bars(table: Table, column, percent: bool) -> Chart:
     right, bottom = WIDTH - 70, height - 28
     highest = max((row.get(column.key) or 0 for row in rows), default=0)
     # Percentages run to 100 % at least, so a quiet month does not look like a full one.
-    top_value = max(1.0, nice_ceiling(highest)) if percent else nice_ceiling(highest)
-    scale = (right - left) / top_value
+    axis = value_axis(highest, percent=percent, at_least=1 if percent else 0)
+    scale = (right - left) / axis[-1]
     chart = Chart("bars", "", "", WIDTH, height, plot=(left, top, right, bottom))
     chart.ticks = [
-        Tick(left + top_value * share * scale, _value_text(top_value * share, percent))
-        for share in (0, 0.25, 0.5, 0.75, 1)
+        Tick(round(left + value * scale, 1), _value_text(value, percent)) for value in axis
     ]
-    if percent and top_value > 1:
-        chart.reference = left + scale
+    if percent and axis[-1] > 1:
+        chart.reference = left + scale  # 100 %: booked beyond the hours available
     for index, row in enumerate(rows):
         y = top + index * BAR_ROW
         value = row.get(column.key) or 0
