@@ -9,6 +9,7 @@ modality or a member of staff, a room or a device.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 from django.db.models import (
     Count,
@@ -21,7 +22,7 @@ from django.db.models import (
     Q,
     Sum,
 )
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -66,21 +67,33 @@ def _month_rows(period: Period, found: dict[dt.date, dict], keys: list[str]) -> 
 def sessions_by_modality(period: Period) -> Table:
     """Sessions booked, under way or done, per month of their day and modality."""
     tz = timezone.get_current_timezone()
-    counts = (
-        Session.objects.filter(status__in=HELD)
-        .annotate(moment=Coalesce("starts_at", "completed_at"))
-        .filter(moment__gte=period.starts_at, moment__lt=period.ends_before)
-        .annotate(month=TruncMonth("moment", tzinfo=tz))
-        .values("month", "plan__modality_id")
+    # Two reads, each the planner can estimate (one condition on Coalesce(starts_at,
+    # completed_at) it cannot, and it chose a nested loop over every session): sessions by
+    # their booked time, and the few completed without one (recorded from the plan) by the
+    # time they were recorded.
+    booked = Session.objects.filter(
+        status__in=HELD, starts_at__gte=period.starts_at, starts_at__lt=period.ends_before
+    ).annotate(month=TruncMonth("starts_at", tzinfo=tz))
+    unbooked = Session.objects.filter(
+        status=S.COMPLETED,
+        starts_at__isnull=True,
+        completed_at__gte=period.starts_at,
+        completed_at__lt=period.ends_before,
+    ).annotate(month=TruncMonth("completed_at", tzinfo=tz))
+    counts = [
+        row
+        for sessions in (booked, unbooked)
+        for row in sessions.values("month", "plan__modality_id")
         .annotate(sessions=Count("id"))
         .order_by()
-    )
+    ]
     modalities = list(Modality.objects.order_by("name").values_list("id", "name"))
     keys = [f"modality_{pk}" for pk, _ in modalities]
     found: dict[dt.date, dict] = {}
     for row in counts:
         month = found.setdefault(_month_of(row["month"]), {})
-        month[f"modality_{row['plan__modality_id']}"] = row["sessions"]
+        key = f"modality_{row['plan__modality_id']}"
+        month[key] = month.get(key, 0) + row["sessions"]
     rows = _month_rows(period, found, keys)
     for row in rows:
         row["total"] = sum(row[key] for key in keys)
@@ -123,6 +136,8 @@ class _Hours:
         self.practitioners = practitioners
         self.period = period
         self._weekly: dict[tuple[int, int], list] = {}
+        self.days = list(period.each_day())
+        self.weekdays = Counter(day.weekday() for day in self.days)
         # Days on which someone's exception replaces their week's hours.
         self.changed: dict[int, set[dt.date]] = {}
         for practitioner in practitioners:
@@ -138,6 +153,21 @@ class _Hours:
         """(start, end) wall-clock times the practitioner works on the local day."""
         if day in self.changed[practitioner.pk]:
             return self._times(practitioner, practitioner.exceptions.all(), day)
+        return self._week(practitioner, day)
+
+    def minutes(self, practitioner: Practitioner) -> int:
+        """The practitioner's working minutes over the period: their week's hours times the
+        weekdays in it, corrected on the days an exception changes."""
+        total = 0
+        for weekday, count in self.weekdays.items():
+            day = next(d for d in self.days[:7] if d.weekday() == weekday)
+            total += count * _wall_minutes(self._week(practitioner, day))
+        for day in self.changed[practitioner.pk]:
+            total += _wall_minutes(self.on(practitioner, day))
+            total -= _wall_minutes(self._week(practitioner, day))
+        return total
+
+    def _week(self, practitioner: Practitioner, day: dt.date):
         key = (practitioner.pk, day.weekday())
         if key not in self._weekly:
             self._weekly[key] = self._times(practitioner, (), day)
@@ -154,7 +184,7 @@ class _Hours:
         working = [p for p in self.practitioners if p.active]
         by_pattern: dict[object, int] = {}
         total = 0
-        for day in self.period.each_day():
+        for day in self.days:
             key = day if day in changed_days else day.weekday()
             if key not in by_pattern:
                 merged: list[list[dt.time]] = []
@@ -220,7 +250,7 @@ def utilisation(period: Period) -> Table:
         used = booked.get(f"practitioner:{practitioner.user_id}", 0)
         if not (practitioner.active or used):
             continue
-        available = sum(_wall_minutes(hours.on(practitioner, day)) for day in period.each_day())
+        available = hours.minutes(practitioner)
         rows.append(_resource_row("Practitioner", str(practitioner), used, available))
     for kind, model in (("Room", Room), ("Device", Device)):
         for resource in model.objects.order_by("name"):

@@ -217,7 +217,8 @@ def test_the_page_reads_as_many_queries_with_ten_times_the_sessions(client, admi
     large = page_queries(client)
     assert large == small
     # The session, its user and the user's permissions (3); sessions per modality: the
-    # modalities and the counts (2); utilisation: booked time per practitioner, room and
-    # device, the practitioners with their users, their hours, their exceptions, the rooms,
-    # the devices (6); attendance per month (1); courses per modality (1).
-    assert large == 13
+    # booked and the unbooked-but-recorded counts, the modalities (3); utilisation: booked
+    # time per practitioner, room and device, the practitioners with their users, their
+    # hours, their exceptions, the rooms, the devices (6); attendance per month (1); courses
+    # per modality (1).
+    assert large == 14
