@@ -1,6 +1,7 @@
 """`make bench` / `python -m bench`: runs every benchmark in this folder.
 
-    python -m bench [thumbnails sheets pages upload contention]   (default: all, in order)
+    python -m bench [thumbnails sheets pages upload contention outage photo_science]
+    (default: all, in order)
 
 Each prints its table and merges its report into bench/results.json (git-ignored).
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import contention, outage, pages, sheets, thumbnails, upload
+from bench import contention, outage, pages, photo_science, sheets, thumbnails, upload
 
 BENCHMARKS = {
     "thumbnails": thumbnails,
@@ -18,6 +19,7 @@ BENCHMARKS = {
     "upload": upload,
     "contention": contention,
     "outage": outage,
+    "photo_science": photo_science,
 }
 
 

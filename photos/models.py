@@ -318,6 +318,9 @@ class PhotoQuality(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
     reason = models.CharField(max_length=300, blank=True)
     sharpness = models.FloatField(null=True, blank=True, help_text="Laplacian variance, 1024 px")
+    isotropy = models.FloatField(
+        null=True, blank=True, help_text="Detail's evenness over directions (shake: low)"
+    )
     clipped_shadows = models.FloatField(null=True, blank=True)
     clipped_highlights = models.FloatField(null=True, blank=True)
     cast_a = models.FloatField(null=True, blank=True, help_text="Mean a* of neutral areas")

@@ -36,6 +36,7 @@ class PhotoQualitySerializer(ModelSerializer):
             "retake",
             "findings",
             "sharpness",
+            "isotropy",
             "clipped_shadows",
             "clipped_highlights",
             "cast_a",

@@ -687,6 +687,7 @@ def quality_thresholds():
 
     return science.Thresholds(
         min_sharpness=settings.PHOTOS_QUALITY_MIN_SHARPNESS,
+        min_isotropy=settings.PHOTOS_QUALITY_MIN_ISOTROPY,
         max_clipped_highlights=settings.PHOTOS_QUALITY_MAX_CLIPPED_HIGHLIGHTS,
         max_clipped_shadows=settings.PHOTOS_QUALITY_MAX_CLIPPED_SHADOWS,
         max_colour_cast=settings.PHOTOS_QUALITY_MAX_COLOUR_CAST,
@@ -852,6 +853,7 @@ def photo_quality_make(*, photo_id: int) -> str:
             "status": Status.READY,
             "reason": "",
             "sharpness": quality.sharpness,
+            "isotropy": quality.isotropy,
             "clipped_shadows": quality.clipped_shadows,
             "clipped_highlights": quality.clipped_highlights,
             "cast_a": quality.cast_a,

@@ -115,6 +115,17 @@ def blurred(pixels: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(pixels, (0, 0), sigma)
 
 
+def shaken(pixels: np.ndarray, length: int, degrees: float) -> np.ndarray:
+    """A camera shake: the photo smeared along a line `length` pixels long at `degrees`."""
+    import cv2
+
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0
+    turn = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), degrees, 1.0)
+    kernel = cv2.warpAffine(kernel, turn, (length, length))
+    return cv2.filter2D(pixels, -1, kernel / kernel.sum())
+
+
 def exposed(pixels: np.ndarray, gain: float) -> np.ndarray:
     return np.clip(pixels.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 

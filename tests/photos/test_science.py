@@ -36,6 +36,17 @@ def test_the_score_flags_a_blurred_copy(name):
     assert finding.hint.startswith("Hold the camera still")
 
 
+@pytest.mark.parametrize("degrees", [0, 30, 90, 135])
+def test_the_score_flags_a_shaken_copy_whatever_the_direction(degrees):
+    """A shake smears detail one way only: the Laplacian's variance alone let most through."""
+    photo = real_photos.photo("astronaut")
+    shaken = real_photos.shaken(photo, 13, degrees)
+    finding = _finding(science.assess(shaken, THRESHOLDS), "sharpness")
+    assert finding.verdict == science.RETAKE
+    assert "camera moved" in finding.summary and finding.hint.startswith("Hold the camera still")
+    assert _finding(science.assess(photo, THRESHOLDS), "sharpness").verdict == science.GOOD
+
+
 @pytest.mark.parametrize("name", ["stereo_motorcycle", "rocket", "coffee", "astronaut"])
 def test_the_score_flags_an_over_exposed_copy(name):
     bright = real_photos.exposed(real_photos.photo(name), gain=2.0)
