@@ -2,7 +2,8 @@
 alignment of one photo onto another. Pure functions on pixels, like imaging.py.
 
 Only the worker imports this module (services import it inside the functions the tasks call):
-OpenCV and NumPy cost the web process ~60 MB and half a second of start-up for nothing.
+OpenCV and NumPy would cost each web process ~40 MB and a second or more of start-up
+(measured on the shared machine) for nothing.
 
 Coordinates: a photo's *normalised* coordinates are its pixel coordinates (pixel edges at
 whole numbers, so the first pixel's centre is 0.5) divided by its long side. A similarity
@@ -40,8 +41,8 @@ SCALE_RANGE = (0.5, 2.0)
 class Thresholds:
     """Where a measure asks for a retake (clinic settings, see clinic/settings.py)."""
 
-    # Calibrated on scikit-image's photographs at 1024 px: sharp ones score 37 (a retina's
-    # fundus) to 3,200, copies blurred by a 2 px Gaussian 3 to 24.
+    # Calibrated on scikit-image's photographs at up to 1024 px: sharp crops score 22 (a
+    # retina's smooth fundus) to 3,600, copies blurred by a 2 to 4 px Gaussian 1.4 to 24.
     min_sharpness: float = 30.0
     min_isotropy: float = 0.20
     max_clipped_highlights: float = 0.03
