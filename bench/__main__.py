@@ -1,6 +1,6 @@
 """`make bench` / `python -m bench`: runs every benchmark in this folder.
 
-    python -m bench [thumbnails sheets pages upload contention outage reports]
+    python -m bench [thumbnails sheets pages upload contention outage reports photo_science]
     (default: all, in order)
 
 Each prints its table and merges its report into bench/results.json (git-ignored).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import contention, outage, pages, reports, sheets, thumbnails, upload
+from bench import contention, outage, pages, photo_science, reports, sheets, thumbnails, upload
 
 BENCHMARKS = {
     "thumbnails": thumbnails,
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "contention": contention,
     "outage": outage,
     "reports": reports,
+    "photo_science": photo_science,
 }
 
 

@@ -2,9 +2,9 @@
 
     python -m bench.thumbnails [--runs 5]
 
-Makes realistic 12 MP and 24 MP camera JPEGs (smooth scene, sensor noise, EXIF with
-orientation, GPS and serial number, an embedded sRGB profile), then times, for each, the full
-set of derivatives (2048, 1024, 320 long side, encoded as JPEG):
+Makes 12 MP and 24 MP camera JPEGs of real photographs (a mosaic of scikit-image's photos at
+their own resolution; EXIF with orientation, GPS and serial number, an embedded sRGB profile),
+then times, for each, the full set of derivatives (2048, 1024, 320 long side, encoded as JPEG):
 
 - ours:  photos.imaging.make_derivatives (draft() reduced decode, one decode for all sizes,
          EXIF rotation, ICC to sRGB, metadata stripped);
@@ -12,9 +12,10 @@ set of derivatives (2048, 1024, 320 long side, encoded as JPEG):
           each written as JPEG with metadata stripped.
 
 Each (image, method) runs in a fresh process so its peak RSS (VmHWM) is its own; "added" is
-the peak minus the idle process with its library imported. Prints the median
-time per photo, the peak RSS of the process and what the work added over the idle process,
-and the ratios ours / pyvips; writes bench/results.json.
+the peak minus the idle process with its library imported. Prints the edge energy of ours and
+of pyvips at each size over a Lanczos reference (a Lanczos resize of the full decode; goal:
+within 5 %), the median time per photo, the peak RSS of the process and what the work added
+over the idle process, and the ratios ours / pyvips; writes bench/results.json.
 """
 
 from __future__ import annotations
@@ -36,10 +37,19 @@ from bench.common import record
 SIZES = {"12MP": (4000, 3000), "24MP": (6000, 4000)}
 
 
-def make_camera_jpeg(path: Path, size: tuple[int, int], seed: int = 7) -> None:
-    """A camera-like JPEG: soft gradients and shapes, per-pixel sensor noise, rich EXIF."""
-    from PIL import Image, ImageCms, ImageDraw, ImageFilter
+def make_camera_jpeg(
+    path: Path, size: tuple[int, int], seed: int = 7, scene: str = "synthetic"
+) -> None:
+    """A camera-like JPEG with rich EXIF. Its scene: "synthetic", soft gradients and shapes
+    with per-pixel sensor noise; or "real", a mosaic of real photographs at their own
+    resolution (tests/photos/real_photos.py), whose fine detail is a photograph's."""
+    from PIL import Image, ImageDraw, ImageFilter
 
+    if scene == "real":
+        from tests.photos.real_photos import mosaic
+
+        _save_camera_jpeg(path, mosaic(size))
+        return
     rng = random.Random(seed)
     width, height = size
     small = Image.new("RGB", (width // 8, height // 8))
@@ -54,7 +64,12 @@ def make_camera_jpeg(path: Path, size: tuple[int, int], seed: int = 7) -> None:
         draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
     scene = small.filter(ImageFilter.GaussianBlur(2)).resize(size, Image.Resampling.BICUBIC)
     noise = Image.merge("RGB", [Image.effect_noise(size, 24) for _ in range(3)])
-    image = Image.blend(scene, noise, 0.3)
+    _save_camera_jpeg(path, Image.blend(scene, noise, 0.3))
+
+
+def _save_camera_jpeg(path: Path, image) -> None:
+    from PIL import Image, ImageCms
+
     exif = Image.Exif()
     exif[0x010F] = "BenchCam"
     exif[0x0110] = "BC-24"
@@ -171,6 +186,51 @@ def measure(method: str, path: Path, runs: int) -> dict:
     }
 
 
+def _edge_energy(data: bytes) -> float:
+    """Mean squared central-difference gradient of the luminance: the fine detail a softer
+    resize loses."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    gray = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=np.float32)
+    gx = gray[1:-1, 2:] - gray[1:-1, :-2]
+    gy = gray[2:, 1:-1] - gray[:-2, 1:-1]
+    return float(np.mean(gx * gx + gy * gy))
+
+
+def edge_energy(path: Path) -> dict[int, dict[str, float]]:
+    """Per size: the edge energy of ours and of the pyvips chain over that of a reference, a
+    Lanczos resize of the full decode straight to the size, upright, encoded as ours are (so
+    JPEG's own loss is on both sides)."""
+    import pyvips
+    from PIL import Image, ImageOps
+
+    from photos.imaging import _encode_jpeg, _fit, make_derivatives
+
+    with open(path, "rb") as handle:
+        ours = {d.size: d.data for d in make_derivatives(handle)}
+    large = pyvips.Image.thumbnail(str(path), 2048).copy_memory()
+    screen = large.thumbnail_image(1024)
+    vips = {
+        2048: large.write_to_buffer(".jpg[Q=85,strip]"),
+        1024: screen.write_to_buffer(".jpg[Q=85,strip]"),
+        320: screen.thumbnail_image(320).write_to_buffer(".jpg[Q=85,strip]"),
+    }
+    with Image.open(path) as original:
+        full = ImageOps.exif_transpose(original.convert("RGB"))
+    ratios = {}
+    for size in sorted(ours, reverse=True):
+        reference = full.resize(_fit(full.width, full.height, size), Image.Resampling.LANCZOS)
+        energy = _edge_energy(_encode_jpeg(reference))
+        ratios[size] = {
+            "ours": round(_edge_energy(ours[size]) / energy, 3),
+            "pyvips": round(_edge_energy(vips[size]) / energy, 3),
+        }
+    return ratios
+
+
 def pyvips_problem() -> str | None:
     """None when pyvips and its libvips load; else what to install."""
     try:
@@ -202,7 +262,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     with tempfile.TemporaryDirectory() as folder:
         for label, size in SIZES.items():
             path = Path(folder) / f"camera-{label}.jpg"
-            make_camera_jpeg(path, size)
+            make_camera_jpeg(path, size, scene="real")
+            sharpness = edge_energy(path)
             # Alternate the methods over a few rounds so a busy machine hurts both alike;
             # keep each method's best round.
             best: dict[str, dict] = {}
@@ -229,6 +290,7 @@ def main(argv: list[str] | None = None) -> dict | None:
                 "time_ratio_ours_to_pyvips": round(ours["ms_median"] / vips["ms_median"], 2),
                 "peak_ratio_ours_to_pyvips": round(ours["peak_rss_mb"] / vips["peak_rss_mb"], 2),
                 "time_ratio_320_to_bare_decode": round(grid["ms_median"] / bare["ms_median"], 2),
+                "edge_energy_ratio_to_lanczos": sharpness,
             }
     print(f"Derivatives 2048/1024/320 per photo (median of {args.runs}; peak RSS per process)")
     print(f"{'image':<6} {'method':<20} {'ms':>8} {'peak MB':>8} {'added MB':>9}")
@@ -242,6 +304,14 @@ def main(argv: list[str] | None = None) -> dict | None:
             f"{label:<6} ratio ours/pyvips: time {entry['time_ratio_ours_to_pyvips']:.2f}, "
             f"peak memory {entry['peak_ratio_ours_to_pyvips']:.2f} "
             f"({entry['pixels']}, {entry['file_mb']} MB file)"
+        )
+        energy = entry["edge_energy_ratio_to_lanczos"]
+        print(
+            f"{label:<6} edge energy / Lanczos reference (goal 0.95 to 1.05): "
+            + ", ".join(
+                f"{size}: ours {r['ours']:.3f}, pyvips {r['pyvips']:.3f}"
+                for size, r in energy.items()
+            )
         )
         print(
             f"{label:<6} ratio one 320 thumbnail / bare draft()+load(): "

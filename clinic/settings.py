@@ -254,6 +254,38 @@ PHOTOS_MAX_PIXELS = env.int("PHOTOS_MAX_PIXELS", default=60_000_000)
 PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS = env.int("PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS", default=2)
 if PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS < 0:
     raise ImproperlyConfigured("PHOTOS_CAPTURE_DATE_TOLERANCE_DAYS must be 0 or more.")
+# Capture quality (photos/science.py): a photo past one of these asks for a retake. The
+# defaults were calibrated on real photographs (bench/photo_science.py prints the figures).
+PHOTOS_QUALITY_MIN_SHARPNESS = env.float("PHOTOS_QUALITY_MIN_SHARPNESS", default=30.0)
+# Camera shake: the weakest direction's detail over the strongest's, 0 to 1.
+PHOTOS_QUALITY_MIN_ISOTROPY = env.float("PHOTOS_QUALITY_MIN_ISOTROPY", default=0.20)
+PHOTOS_QUALITY_MAX_CLIPPED_HIGHLIGHTS = env.float(
+    "PHOTOS_QUALITY_MAX_CLIPPED_HIGHLIGHTS", default=0.03
+)
+PHOTOS_QUALITY_MAX_CLIPPED_SHADOWS = env.float("PHOTOS_QUALITY_MAX_CLIPPED_SHADOWS", default=0.30)
+PHOTOS_QUALITY_MAX_COLOUR_CAST = env.float("PHOTOS_QUALITY_MAX_COLOUR_CAST", default=10.0)
+PHOTOS_QUALITY_MAX_FRAMING_SCALE = env.float("PHOTOS_QUALITY_MAX_FRAMING_SCALE", default=0.10)
+PHOTOS_QUALITY_MAX_FRAMING_OFFSET = env.float("PHOTOS_QUALITY_MAX_FRAMING_OFFSET", default=0.08)
+PHOTOS_QUALITY_MAX_FRAMING_ROTATION = env.float("PHOTOS_QUALITY_MAX_FRAMING_ROTATION", default=5.0)
+for _name in (
+    "PHOTOS_QUALITY_MIN_SHARPNESS",
+    "PHOTOS_QUALITY_MIN_ISOTROPY",
+    "PHOTOS_QUALITY_MAX_CLIPPED_HIGHLIGHTS",
+    "PHOTOS_QUALITY_MAX_CLIPPED_SHADOWS",
+    "PHOTOS_QUALITY_MAX_COLOUR_CAST",
+    "PHOTOS_QUALITY_MAX_FRAMING_SCALE",
+    "PHOTOS_QUALITY_MAX_FRAMING_OFFSET",
+    "PHOTOS_QUALITY_MAX_FRAMING_ROTATION",
+):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 or more.")
+for _name in (
+    "PHOTOS_QUALITY_MIN_ISOTROPY",
+    "PHOTOS_QUALITY_MAX_CLIPPED_HIGHLIGHTS",
+    "PHOTOS_QUALITY_MAX_CLIPPED_SHADOWS",
+):
+    if globals()[_name] > 1:
+        raise ImproperlyConfigured(f"{_name} is a fraction: 0 to 1.")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
 # A form or JSON body past this is refused with a 400 (core.parsers for JSON); files are apart.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

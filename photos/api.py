@@ -63,7 +63,7 @@ class PhotoViewSet(
 
     def get_queryset(self):
         return (
-            Photo.objects.select_related("session")
+            Photo.objects.select_related("session", "quality")
             .prefetch_related(
                 Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
             )

@@ -10,13 +10,17 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 # Bump to make `manage.py photos_regenerate` remake every derivative / sheet.
-DERIVATIVE_VERSION = 2  # 2: no COM segment (the upload's comment was copied)
-SHEET_VERSION = 2  # 2: photos dated by their session, not the camera
+DERIVATIVE_VERSION = 3  # 2: no COM segment (the upload's comment was copied); 3: Lanczos
+SHEET_VERSION = 3  # 2: photos dated by their session, not the camera; 3: "after" aligned
+# Bump to score photos again / align pairs again (`photos_regenerate` sends the work).
+QUALITY_VERSION = 1
+ALIGNMENT_VERSION = 1
 
 
 class View(models.TextChoices):
@@ -128,6 +132,15 @@ class Photo(models.Model):
     @property
     def purposes(self) -> list[str]:
         return [p.value for p in Purpose if self.consented(p.value)]
+
+    @property
+    def quality_or_none(self) -> PhotoQuality | None:
+        """The capture-quality score, None until the worker has made it (no query when the
+        queryset selected `quality`)."""
+        try:
+            return self.quality
+        except ObjectDoesNotExist:
+            return None
 
 
 class Derivative(models.Model):
@@ -247,3 +260,88 @@ class Comparison(models.Model):
     @property
     def is_automatic(self) -> bool:
         return self.chosen_by_id is None
+
+
+class Alignment(models.Model):
+    """The similarity transform taking `moving`'s normalised coordinates onto `reference`'s
+    (photos.science: pixel / long side), as the worker estimated it, or why it could not.
+
+    One per ordered pair of photos: a comparison's "after" onto its "before", a photo onto its
+    baseline for the framing score. Originals and derivatives are never changed by it.
+    """
+
+    reference = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
+    moving = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
+    ok = models.BooleanField(default=False)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it failed.")
+    scale = models.FloatField(null=True, blank=True)
+    rotation_degrees = models.FloatField(null=True, blank=True)
+    tx = models.FloatField(null=True, blank=True)
+    ty = models.FloatField(null=True, blank=True)
+    inliers = models.PositiveIntegerField(default=0, help_text="Matched details that agree.")
+    matches = models.PositiveIntegerField(default=0, help_text="Matched details in all.")
+    residual_px = models.FloatField(
+        null=True, blank=True, help_text="RMS distance of the agreeing details after the fit."
+    )
+    analysed_side = models.PositiveIntegerField(default=0, help_text="Long side measured at.")
+    version = models.PositiveSmallIntegerField(default=0)
+    made_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["reference", "moving"], name="unique_alignment_pair")
+        ]
+
+    def __str__(self) -> str:
+        state = "aligned" if self.ok else "failed"
+        return f"photo {self.moving_id} onto {self.reference_id} ({state})"
+
+    @property
+    def summary(self) -> str:
+        if not self.ok:
+            return f"Not aligned: {self.reason or 'no match'}; shown as taken."
+        return (
+            f"Aligned: scale {self.scale:.2f}, turned {self.rotation_degrees:+.1f}°, "
+            f"{self.inliers} details agree"
+        )
+
+
+class PhotoQuality(models.Model):
+    """The capture-quality score the worker gives a photo once its derivatives are made.
+
+    `findings` holds one entry per measure (sharpness, exposure, colour, framing): its verdict
+    ("good", "retake" or "unknown"), what was measured and what to do about it. `retake` is
+    set when any verdict is "retake" under the clinic's thresholds (PHOTOS_QUALITY_* settings).
+    """
+
+    photo = models.OneToOneField(Photo, on_delete=models.CASCADE, related_name="quality")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    reason = models.CharField(max_length=300, blank=True)
+    sharpness = models.FloatField(null=True, blank=True, help_text="Laplacian variance, 1024 px")
+    isotropy = models.FloatField(
+        null=True, blank=True, help_text="Detail's evenness over directions (shake: low)"
+    )
+    clipped_shadows = models.FloatField(null=True, blank=True)
+    clipped_highlights = models.FloatField(null=True, blank=True)
+    cast_a = models.FloatField(null=True, blank=True, help_text="Mean a* of neutral areas")
+    cast_b = models.FloatField(null=True, blank=True, help_text="Mean b* of neutral areas")
+    baseline = models.ForeignKey(
+        Photo, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    framing = models.ForeignKey(
+        Alignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    findings = models.JSONField(default=list, blank=True)
+    retake = models.BooleanField(default=False)
+    version = models.PositiveSmallIntegerField(default=0)
+    scored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "photo qualities"
+
+    def __str__(self) -> str:
+        return f"quality of photo {self.photo_id}: {'retake' if self.retake else 'good'}"
+
+    @property
+    def problems(self) -> list[dict]:
+        return [f for f in self.findings if f.get("verdict") == "retake"]

@@ -126,10 +126,15 @@ def session_grid(session: Session, photos: list[Photo]) -> list[dict]:
 
 
 def derivatives_pending(photos) -> bool:
-    """Whether any of these photos still waits for a derivative (the grid then polls)."""
-    return any(
-        d.status in (Status.PENDING, Status.RUNNING) for p in photos for d in p.derivatives.all()
-    )
+    """Whether any of these photos still waits for a derivative or, its derivatives made, for
+    its quality score (the grid then polls). Reads what the page selected: no query."""
+    for photo in photos:
+        states = {d.status for d in photo.derivatives.all()}
+        if states & {Status.PENDING, Status.RUNNING}:
+            return True
+        if states == {Status.READY} and photo.quality_or_none is None:
+            return True
+    return False
 
 
 def framing_guides(session: Session) -> list[dict[str, str]]:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import ModelSerializer, PrimaryKeyRelatedField
 from treatments.models import BodyArea, Session
 
 from . import services
-from .models import Comparison, Derivative, Phase, Photo, Purpose, View
+from .models import Comparison, Derivative, Phase, Photo, PhotoQuality, Purpose, View
 
 
 class DerivativeSerializer(ModelSerializer):
@@ -22,6 +23,28 @@ class DerivativeSerializer(ModelSerializer):
             return None
         variant = {2048: "large", 1024: "screen", 320: "grid"}[derivative.size]
         return reverse("photo-image", args=[derivative.photo_id, variant])
+
+
+class PhotoQualitySerializer(ModelSerializer):
+    """The worker's capture-quality score; `retake` asks the clinician to take it again."""
+
+    class Meta:
+        model = PhotoQuality
+        fields = [
+            "status",
+            "reason",
+            "retake",
+            "findings",
+            "sharpness",
+            "isotropy",
+            "clipped_shadows",
+            "clipped_highlights",
+            "cast_a",
+            "cast_b",
+            "baseline",
+            "scored_at",
+        ]
+        read_only_fields = fields
 
 
 class PhotoSerializer(ModelSerializer):
@@ -39,6 +62,9 @@ class PhotoSerializer(ModelSerializer):
     original_url = serializers.SerializerMethodField()
     capture_date_warning = serializers.SerializerMethodField(
         help_text="Set when the camera's date is far from the session's (the photo's date)."
+    )
+    quality = serializers.SerializerMethodField(
+        help_text="The capture-quality score; null until the worker has scored the photo."
     )
 
     class Meta:
@@ -64,6 +90,7 @@ class PhotoSerializer(ModelSerializer):
             "uploaded_by",
             "original_url",
             "derivatives",
+            "quality",
         ]
         read_only_fields = [
             "patient",
@@ -79,6 +106,11 @@ class PhotoSerializer(ModelSerializer):
 
     def get_capture_date_warning(self, photo: Photo) -> str | None:
         return services.capture_date_warning(photo)
+
+    @extend_schema_field(PhotoQualitySerializer(allow_null=True))
+    def get_quality(self, photo: Photo) -> dict | None:
+        quality = photo.quality_or_none
+        return None if quality is None else PhotoQualitySerializer(quality).data
 
     def get_original_url(self, photo: Photo) -> str:
         return reverse("photo-image", args=[photo.pk, "original"])

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
 from PIL import Image
 
@@ -26,12 +26,16 @@ from treatments.models import Session
 
 from . import imaging
 from .models import (
+    ALIGNMENT_VERSION,
     DERIVATIVE_VERSION,
+    QUALITY_VERSION,
     SHEET_VERSION,
+    Alignment,
     Comparison,
     Derivative,
     Phase,
     Photo,
+    PhotoQuality,
     Purpose,
     Status,
     View,
@@ -256,6 +260,12 @@ def _send_sheet_on_commit(comparison_id: int) -> None:
     task_send_on_commit(make_sheet, comparison_id)
 
 
+def _send_quality(photo_id: int) -> bool:
+    from .tasks import score_quality
+
+    return task_send(score_quality, photo_id)
+
+
 def _send_derivatives(photo_id: int) -> bool:
     from .tasks import make_derivatives
 
@@ -269,7 +279,8 @@ def _send_sheet(comparison_id: int) -> bool:
 
 
 def pending_resend(*, older_than: dt.timedelta) -> int:
-    """The sweep: sends again the derivative and sheet work that no live task holds, namely
+    """The sweep: sends again the derivative, sheet and quality work that no live task holds,
+    namely
     work still pending after `older_than` (a send lost while the broker was down) and work
     running under a claim older than the hard time limit (its task died: a worker killed
     before the broker could deliver the task again, a task killed by the time limit).
@@ -299,6 +310,7 @@ def pending_resend(*, older_than: dt.timedelta) -> int:
     )
     sheets += [c.pk for c in waiting if ready.issuperset(c.photo_ids)]
     sent = sum(_send_derivatives(photo_id) for photo_id in photo_ids)
+    sent += sum(_send_quality(photo_id) for photo_id in quality_unscored(uploaded_before=cutoff))
     return sent + sum(_send_sheet(comparison_id) for comparison_id in sorted(sheets))
 
 
@@ -523,6 +535,8 @@ def photo_derivatives_make(*, photo_id: int, claim: str | None = None) -> str:
             size_bytes=len(result.data),
             version=DERIVATIVE_VERSION,
         )
+    if Derivative.Size.SCREEN in rows:
+        _send_quality(photo_id)  # scored on the new screen derivative
     if Derivative.Size.LARGE in rows:
         for comparison in Comparison.objects.filter(
             Q(before_id=photo_id) | Q(after_id=photo_id) | Q(middle_id=photo_id)
@@ -604,12 +618,26 @@ def comparison_sheet_make(*, comparison_id: int, claim: str | None = None) -> st
     if comparison.middle_id:
         headings[comparison.middle_id] = "Mid-course"
     headings[comparison.after_id] = "Latest" if comparison.middle_id else "After"
+    # Each later photo is drawn aligned onto the before photo (its pixels moved, never its
+    # files); one that could not be aligned is drawn as taken and its caption says so.
+    before = photos[comparison.before_id]
     panels = []
     try:
         for photo_id in comparison.photo_ids:
             with default_storage.open(larges[photo_id].storage_key, "rb") as handle:
                 data = handle.read()
-            panels.append(imaging.Panel(data, _caption(photos[photo_id], headings[photo_id])))
+            caption = _caption(photos[photo_id], headings[photo_id])
+            panel = imaging.Panel(data, caption)
+            if photo_id != comparison.before_id:
+                alignment = alignment_make(reference=before, moving=photos[photo_id])
+                if alignment is None:
+                    caption.append("Not aligned: no screen-size derivative; shown as taken.")
+                else:
+                    caption.append(alignment.summary)
+                    if alignment.ok:
+                        panel.onto = _as_science(alignment).matrix().ravel().tolist()
+                        panel.reference_size = (larges[before.pk].width, larges[before.pk].height)
+            panels.append(panel)
     except OSError as error:
         raise TransientError(f"could not read a derivative: {error}") from error
     title = (
@@ -647,6 +675,209 @@ def comparison_sheet_release(*, comparison_id: int, claim: str) -> None:
 
 def comparison_sheet_mark_failed(*, comparison_id: int, reason: str) -> None:
     SHEET_WORK.fail(Comparison.objects.filter(pk=comparison_id), reason)
+
+
+# --- capture quality and alignment (called by the worker) ---------------------------------
+# photos.science (OpenCV, NumPy) is imported inside these functions: the web process imports
+# this module for the uploads and pages and never needs it.
+
+
+def quality_thresholds():
+    from . import science
+
+    return science.Thresholds(
+        min_sharpness=settings.PHOTOS_QUALITY_MIN_SHARPNESS,
+        min_isotropy=settings.PHOTOS_QUALITY_MIN_ISOTROPY,
+        max_clipped_highlights=settings.PHOTOS_QUALITY_MAX_CLIPPED_HIGHLIGHTS,
+        max_clipped_shadows=settings.PHOTOS_QUALITY_MAX_CLIPPED_SHADOWS,
+        max_colour_cast=settings.PHOTOS_QUALITY_MAX_COLOUR_CAST,
+        max_framing_scale=settings.PHOTOS_QUALITY_MAX_FRAMING_SCALE,
+        max_framing_offset=settings.PHOTOS_QUALITY_MAX_FRAMING_OFFSET,
+        max_framing_rotation=settings.PHOTOS_QUALITY_MAX_FRAMING_ROTATION,
+    )
+
+
+def _screen_pixels(photo_id: int):
+    """The photo's screen derivative (1024 px) as an RGB array; None when it is not ready."""
+    from . import science
+
+    row = Derivative.objects.filter(
+        photo_id=photo_id, size=Derivative.Size.SCREEN, status=Status.READY
+    ).first()
+    if row is None:
+        return None
+    try:
+        with default_storage.open(row.storage_key, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise TransientError(f"could not read a derivative: {error}") from error
+    return science.load_rgb(data)
+
+
+def photo_baseline(photo: Photo) -> Photo | None:
+    """The first "before" photo of the same patient, area and view: what later photos of that
+    view are framed and compared against."""
+    return (
+        Photo.objects.filter(
+            patient_id=photo.patient_id,
+            body_area_id=photo.body_area_id,
+            view=photo.view,
+            view_label=photo.view_label,
+            phase=Phase.BEFORE,
+        )
+        .in_order()
+        .first()
+    )
+
+
+def alignment_make(*, reference: Photo, moving: Photo, pixels: dict | None = None):
+    """The stored alignment of `moving` onto `reference`, estimated now when missing or made
+    by an older ALIGNMENT_VERSION; None while either screen derivative is not ready.
+
+    `pixels` (photo id -> RGB array) spares reading derivatives the caller already holds.
+    A failed estimate is stored as a failure with its reason, never as an identity."""
+    from . import science
+
+    stored = Alignment.objects.filter(
+        reference=reference, moving=moving, version=ALIGNMENT_VERSION
+    ).first()
+    if stored is not None:
+        return stored
+    pixels = pixels or {}
+    reference_pixels = pixels.get(reference.pk)
+    if reference_pixels is None:
+        reference_pixels = _screen_pixels(reference.pk)
+    moving_pixels = pixels.get(moving.pk)
+    if moving_pixels is None:
+        moving_pixels = _screen_pixels(moving.pk)
+    if reference_pixels is None or moving_pixels is None:
+        return None
+    found = science.align(reference_pixels, moving_pixels)
+    alignment, _ = Alignment.objects.update_or_create(
+        reference=reference,
+        moving=moving,
+        defaults={
+            "ok": found.ok,
+            "reason": found.reason[:300],
+            "scale": found.scale,
+            "rotation_degrees": found.rotation_degrees,
+            "tx": found.tx,
+            "ty": found.ty,
+            "inliers": found.inliers,
+            "matches": found.matches,
+            "residual_px": found.residual_px,
+            "analysed_side": found.analysed_side,
+            "version": ALIGNMENT_VERSION,
+            "made_at": timezone.now(),
+        },
+    )
+    return alignment
+
+
+def _as_science(alignment: Alignment):
+    from . import science
+
+    return science.Alignment(
+        ok=alignment.ok,
+        reason=alignment.reason,
+        scale=alignment.scale,
+        rotation_degrees=alignment.rotation_degrees,
+        tx=alignment.tx,
+        ty=alignment.ty,
+        inliers=alignment.inliers,
+        matches=alignment.matches,
+        residual_px=alignment.residual_px,
+        analysed_side=alignment.analysed_side,
+    )
+
+
+def photo_quality_make(*, photo_id: int) -> str:
+    """Scores the photo's capture quality from its screen derivative and, for a photo that is
+    not its view's baseline, its framing against the baseline. Safe to run twice: the score is
+    a function of the stored derivatives, written over the previous one."""
+    from . import science
+
+    photo = Photo.objects.filter(pk=photo_id).first()
+    if photo is None:
+        return "nothing to do"
+    pixels = _screen_pixels(photo_id)
+    if pixels is None:
+        if Derivative.objects.filter(
+            photo_id=photo_id, size=Derivative.Size.SCREEN, status=Status.FAILED
+        ).exists():
+            PhotoQuality.objects.update_or_create(
+                photo=photo,
+                defaults={
+                    "status": Status.FAILED,
+                    "reason": "The photo could not be decoded, so it could not be scored.",
+                    "findings": [],
+                    "retake": True,
+                    "version": QUALITY_VERSION,
+                    "scored_at": timezone.now(),
+                },
+            )
+            return "failed"
+        return "waiting"  # sent again when the derivative is made
+    thresholds = quality_thresholds()
+    quality = science.assess(pixels, thresholds)
+    baseline = photo_baseline(photo)
+    framing_alignment = None
+    if baseline is None or baseline.pk == photo.pk:
+        finding = science.framing(
+            None, moving_size=(1, 1), reference_size=(1, 1), thresholds=thresholds
+        )
+    else:
+        baseline_pixels = _screen_pixels(baseline.pk)
+        if baseline_pixels is None:
+            finding = science.Finding(
+                "framing",
+                science.UNKNOWN,
+                "The baseline photo is not ready, so the framing was not checked.",
+            )
+        else:
+            framing_alignment = alignment_make(
+                reference=baseline,
+                moving=photo,
+                pixels={photo.pk: pixels, baseline.pk: baseline_pixels},
+            )
+            finding = science.framing(
+                _as_science(framing_alignment),
+                moving_size=(pixels.shape[1], pixels.shape[0]),
+                reference_size=(baseline_pixels.shape[1], baseline_pixels.shape[0]),
+                thresholds=thresholds,
+            )
+    quality.findings.append(finding)
+    PhotoQuality.objects.update_or_create(
+        photo=photo,
+        defaults={
+            "status": Status.READY,
+            "reason": "",
+            "sharpness": quality.sharpness,
+            "isotropy": quality.isotropy,
+            "clipped_shadows": quality.clipped_shadows,
+            "clipped_highlights": quality.clipped_highlights,
+            "cast_a": quality.cast_a,
+            "cast_b": quality.cast_b,
+            "baseline": baseline if baseline and baseline.pk != photo.pk else None,
+            "framing": framing_alignment,
+            "findings": [f.as_dict() for f in quality.findings],
+            "retake": quality.retake,
+            "version": QUALITY_VERSION,
+            "scored_at": timezone.now(),
+        },
+    )
+    if baseline is not None and baseline.pk == photo.pk:
+        # Later photos scored while this baseline had no derivative yet: frame them now.
+        for waiting in PhotoQuality.objects.filter(
+            photo__patient_id=photo.patient_id,
+            photo__body_area_id=photo.body_area_id,
+            photo__view=photo.view,
+            photo__view_label=photo.view_label,
+            baseline__isnull=True,
+            status=Status.READY,
+        ).exclude(photo=photo):
+            _send_quality(waiting.photo_id)
+    return "retake" if quality.retake else "scored"
 
 
 # --- regeneration ---------------------------------------------------------------------------
@@ -688,6 +919,29 @@ def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
         for comparison_id in sorted(comparison_ids):
             _send_sheet(comparison_id)
     return len(photo_ids), len(comparison_ids)
+
+
+def quality_unscored(*, uploaded_before: dt.datetime | None = None) -> list[int]:
+    """Photos whose screen derivative is ready (and current) but whose score is missing or
+    from an older QUALITY_VERSION: their scoring task was lost, or the scoring changed."""
+    photos = Photo.objects.filter(
+        Exists(
+            Derivative.objects.filter(
+                photo=OuterRef("pk"),
+                size=Derivative.Size.SCREEN,
+                status=Status.READY,
+                version__gte=DERIVATIVE_VERSION,
+            )
+        )
+    ).exclude(quality__version__gte=QUALITY_VERSION)
+    if uploaded_before is not None:
+        photos = photos.filter(uploaded_at__lt=uploaded_before)
+    return list(photos.order_by("pk").values_list("pk", flat=True))
+
+
+def quality_resend_outdated() -> int:
+    """Sends the scoring of every photo `quality_unscored` finds (photos_regenerate)."""
+    return sum(_send_quality(photo_id) for photo_id in quality_unscored())
 
 
 def work_in_progress() -> tuple[int, int]:

@@ -111,3 +111,14 @@ def resend_pending() -> int:
     broker outage lost (pending too long) or whose task died (a claim past the hard limit)."""
     minutes = getattr(settings, "PHOTOS_RESEND_AFTER_MINUTES", 10)
     return services.pending_resend(older_than=dt.timedelta(minutes=minutes))
+
+
+@_photo_task(name="photos.score_quality")
+def score_quality(self, photo_id: int) -> str:
+    """After the derivatives: the capture-quality score (and the framing's alignment)."""
+    try:
+        return services.photo_quality_make(photo_id=photo_id)
+    except TRANSIENT as error:
+        if self.request.retries >= MAX_RETRIES:
+            raise
+        raise self.retry(exc=error, countdown=_countdown(self.request.retries)) from error

@@ -21,13 +21,13 @@ from treatments.models import BodyArea, Session
 
 from . import queries, services
 from .access import CLINICAL_PERMISSION, comparison_for, photo_for, send_file
-from .models import Comparison, Derivative, Phase, Photo, Purpose, Status, View
+from .models import Alignment, Comparison, Derivative, Phase, Photo, Purpose, Status, View
 
 VARIANTS = {"original": None, "large": 2048, "screen": 1024, "grid": 320}
 
 
 def _photos_with_derivatives(queryset):
-    return queryset.select_related("body_area", "session").prefetch_related(
+    return queryset.select_related("body_area", "session", "quality").prefetch_related(
         Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
     )
 
@@ -218,10 +218,13 @@ def comparison_detail(request, comparison_id: int):
                 return redirect("photos:comparison", comparison_id=comparison.pk)
         status = 400
     looked_at(request, comparison, detail="viewer")
+    alignment = Alignment.objects.filter(
+        reference_id=comparison.before_id, moving_id=comparison.after_id
+    ).first()
     return render(
         request,
         "photos/comparison_detail.html",
-        {"comparison": comparison, "form": form},
+        {"comparison": comparison, "form": form, "alignment": alignment},
         status=status,
     )
 

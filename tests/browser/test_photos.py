@@ -136,3 +136,37 @@ def test_older_photos_load_in_place_under_the_csp(page, clinician_user, alice):
         ".every(i => i.complete && i.naturalWidth > 0)",
     )
     assert page.console_errors == []
+
+
+def test_the_session_page_asks_for_a_retake_of_a_shaken_photo(
+    page, clinician_user, alice_plan, tmp_path
+):
+    from tests.photos import real_photos
+
+    photo = real_photos.photo("stereo_motorcycle")
+    sharp = tmp_path / "front.jpg"
+    sharp.write_bytes(real_photos.jpeg(photo))
+    shaken = tmp_path / "left.jpg"
+    shaken.write_bytes(real_photos.jpeg(real_photos.shaken(photo, 15, 30)))
+    session = alice_plan.sessions.get(number=1)
+
+    sign_in(page, clinician_user.username)
+    page.wait_for_url("**/clinical/")
+    page.goto(f"/photos/sessions/{session.pk}/")
+    grid = page.locator("#photo-grid")
+    for path, view in ((sharp, "frontal"), (shaken, "left_45")):
+        page.locator("#id_view").select_option(view)
+        page.locator("#id_phase").select_option("before")
+        page.set_input_files("#id_files", [str(path)])
+        page.get_by_role("button", name="Upload").click()
+        page.locator("#upload-list li").filter(has_text=path.name).get_by_text(
+            "Uploaded"
+        ).wait_for()
+    # The grid refreshes itself until both are scored: one good, one asking for a retake.
+    retake = grid.locator("[data-quality='retake']")
+    retake.wait_for(timeout=30_000)
+    assert "Hold the camera still" in retake.inner_text()
+    grid.locator("[data-quality='good']").wait_for(timeout=30_000)
+    assert retake.count() == 1
+    wait_until(page, "() => [...document.querySelectorAll('img')].every(i => i.complete)")
+    assert page.console_errors == []

@@ -52,3 +52,31 @@ def test_upload_to_sheet_round_trips_through_a_real_worker(
     sent = make_derivatives.apply_async([photos[0].pk], ignore_result=False)
     assert sent.get(timeout=20) == "nothing to do"
     assert Derivative.objects.count() == 6
+
+
+@pytest.mark.worker
+@pytest.mark.redis
+@pytest.mark.parametrize("celery_worker", ["redis"], indirect=True)
+def test_an_upload_gets_its_quality_score_from_a_real_worker(
+    celery_worker, transactional_db, make_plan, alice, clinician_user
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from photos.models import PhotoQuality
+    from tests.photos import real_photos
+
+    plan = make_plan(alice, sessions=1)
+    shaken = real_photos.blurred(real_photos.photo("stereo_motorcycle"), 3.0)
+    photo = services.photo_upload(
+        session=plan.sessions.get(number=1),
+        body_area=plan.body_area,
+        view="frontal",
+        phase="before",
+        file=SimpleUploadedFile("shaken.jpg", real_photos.jpeg(shaken), "image/jpeg"),
+        by=clinician_user,
+    )
+    wait_for(lambda: PhotoQuality.objects.filter(photo=photo).exists(), timeout=60)
+    quality = PhotoQuality.objects.get(photo=photo)
+    assert quality.retake
+    assert [f["measure"] for f in quality.findings if f["verdict"] == "retake"] == ["sharpness"]
+    assert "photos.score_quality" in celery_worker.log()

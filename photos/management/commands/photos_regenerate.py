@@ -34,6 +34,9 @@ class Command(BaseCommand):
                 services.comparison_sheet_make(comparison_id=comparison_id)
         verb = "Made" if now else "Queued"
         self.stdout.write(f"{verb} derivatives for {photos} photo(s) and {sheets} sheet(s).")
+        # New derivatives send their own scoring; this catches scores lost or outdated.
+        if scores := services.quality_resend_outdated():
+            self.stdout.write(f"Queued the quality score of {scores} photo(s).")
         busy_photos, busy_sheets = services.work_in_progress()
         if busy_photos or busy_sheets:
             self.stdout.write(

@@ -1,0 +1,243 @@
+"""The worker's photo science (photos/science.py) on real photographs.
+
+    python -m bench.photo_science [--transforms 20] [--variants 12]
+
+Real photographs: scikit-image's bundled ones (tests/photos/real_photos.py), at 1024 px long
+side (smaller ones as they are, never enlarged for the quality set). Prints:
+
+1. Alignment accuracy: each photo moved by random known similarity transforms (scale 0.85 to
+   1.15, turned up to 10 degrees, shifted up to 5 % of the long side), its exposure changed
+   (gain 0.7 to 1.4) and sensor noise added (sigma 2 to 6); the mean distance between where
+   the photo's corners land under the found and the true transform, in pixels at 1024 px
+   (goal: under 2), and the failures, counted as failures (never as an identity).
+   Unrelated photos paired with each other must all fail.
+2. Time per pair at 1024 px on one core (OpenCV held to one thread; CPU time of this process,
+   so other load on the machine does not count): decoding both screen derivatives, scoring
+   both, aligning the after onto the before (goal: under 300 ms).
+3. Quality separation: copies of random crops of each photo blurred (Gaussian sigma 2 to 4 px,
+   or a camera shake of 9 to 21 px) and over-exposed (+1.5 to +2.5 EV, in linear light: +1 EV
+   of a dark scene is still well exposed); the share of sharp/blurred and well/over-exposed
+   pairs the verdicts tell apart: the original passes and the copy asks for a retake (goal:
+   at least 95 %). The thresholds were calibrated on these photos: an in-sample figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+from bench.common import record, table
+
+
+def _linear_gain(pixels, ev: float):
+    import numpy as np
+
+    encoded = pixels.astype(np.float32) / 255.0
+    linear = np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
+    linear = np.clip(linear * 2**ev, 0, 1)
+    back = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return (back * 255 + 0.5).astype(np.uint8)
+
+
+def alignment_accuracy(transforms: int, rng) -> dict:
+    import itertools
+
+    from photos import science
+    from tests.photos import real_photos
+
+    rows, errors, failures, total = [], [], 0, 0
+    for name, pixels in real_photos.photos():
+        reference = real_photos.at_long_side(pixels, 1024)
+        photo_errors, photo_failures = [], 0
+        for index in range(transforms):
+            true = real_photos.similarity(
+                rng.uniform(0.85, 1.15),
+                rng.uniform(-10, 10),
+                rng.uniform(-0.05, 0.05),
+                rng.uniform(-0.05, 0.05),
+            )
+            moving = real_photos.moved(
+                reference,
+                true,
+                gain=rng.uniform(0.7, 1.4),
+                noise=rng.uniform(2, 6),
+                seed=index,
+            )
+            found = science.align(reference, moving)
+            total += 1
+            if not found.ok:
+                photo_failures += 1
+                continue
+            size = (moving.shape[1], moving.shape[0])
+            photo_errors.append(science.corner_error_px(found, true, size, max(reference.shape)))
+        failures += photo_failures
+        errors += photo_errors
+        rows.append(
+            [
+                name,
+                transforms,
+                photo_failures,
+                f"{statistics.mean(photo_errors):.2f}" if photo_errors else "-",
+                f"{max(photo_errors):.2f}" if photo_errors else "-",
+            ]
+        )
+    unrelated = list(itertools.permutations([n for n, _ in real_photos.photos()], 2))
+    false_matches = sum(
+        science.align(
+            real_photos.at_long_side(real_photos.photo(a), 1024),
+            real_photos.at_long_side(real_photos.photo(b), 1024),
+        ).ok
+        for a, b in unrelated
+    )
+    return {
+        "rows": rows,
+        "pairs": total,
+        "failures": failures,
+        "mean_corner_error_px": round(statistics.mean(errors), 3) if errors else None,
+        "p95_corner_error_px": round(sorted(errors)[int(0.95 * (len(errors) - 1))], 3)
+        if errors
+        else None,
+        "max_corner_error_px": round(max(errors), 3) if errors else None,
+        "unrelated_pairs": len(unrelated),
+        "unrelated_matched": false_matches,
+    }
+
+
+def pair_timing(rounds: int, rng) -> dict:
+    import cv2
+
+    from photos import science
+    from tests.photos import real_photos
+
+    cv2.setNumThreads(1)
+    thresholds = science.Thresholds()
+    cpu, wall = [], []
+    for _ in range(rounds):
+        for _, pixels in real_photos.photos():
+            reference = real_photos.at_long_side(pixels, 1024)
+            true = real_photos.similarity(rng.uniform(0.9, 1.1), rng.uniform(-5, 5), 0.02, -0.02)
+            before_jpeg = real_photos.jpeg(reference, quality=85)
+            after_jpeg = real_photos.jpeg(real_photos.moved(reference, true, gain=1.2), 85)
+            start_cpu, start_wall = time.process_time(), time.perf_counter()
+            before, after = science.load_rgb(before_jpeg), science.load_rgb(after_jpeg)
+            science.assess(before, thresholds)
+            science.assess(after, thresholds)
+            found = science.align(before, after)
+            science.framing(
+                found,
+                moving_size=(after.shape[1], after.shape[0]),
+                reference_size=(before.shape[1], before.shape[0]),
+                thresholds=thresholds,
+            )
+            cpu.append((time.process_time() - start_cpu) * 1000)
+            wall.append((time.perf_counter() - start_wall) * 1000)
+    return {
+        "pairs": len(cpu),
+        "cpu_ms_median": round(statistics.median(cpu), 1),
+        "cpu_ms_max": round(max(cpu), 1),
+        "wall_ms_median": round(statistics.median(wall), 1),
+    }
+
+
+def quality_separation(variants: int, rng) -> dict:
+    import cv2
+
+    from photos import science
+    from tests.photos import real_photos
+
+    thresholds = science.Thresholds()
+
+    def verdict(pixels, measure: str) -> str:
+        quality = science.assess(pixels, thresholds)
+        return next(f.verdict for f in quality.findings if f.measure == measure)
+
+    blur_ok = blur_total = exposure_ok = exposure_total = 0
+    ordered = 0
+    misses: list[str] = []
+    for name, pixels in real_photos.photos():
+        base = pixels if max(pixels.shape) <= 1024 else real_photos.at_long_side(pixels, 1024)
+        height, width = base.shape[:2]
+        for index in range(variants):
+            share = rng.uniform(0.7, 1.0)
+            w, h = int(width * share), int(height * share)
+            x, y = rng.randrange(width - w + 1), rng.randrange(height - h + 1)
+            crop = base[y : y + h, x : x + w].copy()
+            if index % 2:
+                copy = real_photos.shaken(crop, rng.randrange(9, 22, 2), rng.uniform(0, 180))
+                kind = "shake"
+            else:
+                copy = real_photos.blurred(crop, rng.uniform(2, 4))
+                kind = "defocus"
+            blur_total += 1
+            sharp_sharp = science.sharpness(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY))
+            blur_sharp = science.sharpness(cv2.cvtColor(copy, cv2.COLOR_RGB2GRAY))
+            ordered += sharp_sharp > blur_sharp
+            if verdict(crop, "sharpness") == "good" and verdict(copy, "sharpness") == "retake":
+                blur_ok += 1
+            else:
+                misses.append(f"{name} {kind}")
+            exposure_total += 1
+            bright = _linear_gain(crop, rng.uniform(1.5, 2.5))
+            if verdict(crop, "exposure") == "good" and verdict(bright, "exposure") == "retake":
+                exposure_ok += 1
+            else:
+                misses.append(f"{name} over-exposed")
+    return {
+        "blur_pairs": blur_total,
+        "blur_separated": round(blur_ok / blur_total, 3),
+        "blur_scored_lower": round(ordered / blur_total, 3),
+        "exposure_pairs": exposure_total,
+        "exposure_separated": round(exposure_ok / exposure_total, 3),
+        "misses": sorted(set(misses)),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import random
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transforms", type=int, default=20, help="known transforms per photo")
+    parser.add_argument("--variants", type=int, default=12, help="crops per photo, quality set")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds over the photos")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    report = {
+        "alignment": alignment_accuracy(args.transforms, rng),
+        "timing": pair_timing(args.rounds, rng),
+        "quality": quality_separation(args.variants, rng),
+        "load_average": os.getloadavg()[0],
+    }
+    accuracy = report["alignment"]
+    print("1. Alignment of real photos moved by known similarity transforms (1024 px)")
+    print(table(["photo", "pairs", "failed", "mean corner px", "max corner px"], accuracy["rows"]))
+    print(
+        f"all: {accuracy['pairs']} pairs, {accuracy['failures']} failed, mean corner error "
+        f"{accuracy['mean_corner_error_px']} px (p95 {accuracy['p95_corner_error_px']}, max "
+        f"{accuracy['max_corner_error_px']}; goal < 2); unrelated pairs matched: "
+        f"{accuracy['unrelated_matched']} of {accuracy['unrelated_pairs']} (goal 0)"
+    )
+    timing = report["timing"]
+    print("\n2. Per pair at 1024 px, one core: decode both, score both, align, frame")
+    print(
+        f"{timing['pairs']} pairs: median {timing['cpu_ms_median']} ms CPU (max "
+        f"{timing['cpu_ms_max']}; wall {timing['wall_ms_median']} ms; goal < 300 ms), "
+        f"ratio to the goal {timing['cpu_ms_median'] / 300:.2f}"
+    )
+    quality = report["quality"]
+    print("\n3. Quality verdicts on sharp/blurred and well/over-exposed copies")
+    print(
+        f"blur: {quality['blur_separated']:.1%} of {quality['blur_pairs']} pairs separated "
+        f"(scored lower: {quality['blur_scored_lower']:.1%}); over-exposure: "
+        f"{quality['exposure_separated']:.1%} of {quality['exposure_pairs']} (goal >= 95 %)"
+    )
+    if quality["misses"]:
+        print("missed: " + ", ".join(quality["misses"]))
+    record("photo_science", report)
+    return report
+
+
+if __name__ == "__main__":
+    main()
