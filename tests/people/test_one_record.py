@@ -44,6 +44,14 @@ def test_phone_numbers_in_any_common_format_are_one_number(settings):
     assert phone_e164("0470 12 34 56") == "+32470123456"
 
 
+def test_an_unknown_phone_region_fails_loudly(tmp_path):
+    from tests.core.test_settings import load_settings
+
+    result = load_settings(tmp_path, PHONE_REGION="Netherlands")
+    assert result.returncode != 0
+    assert "PHONE_REGION must be a country code such as NL" in result.stderr
+
+
 def test_search_finds_a_phone_number_typed_another_way(db):
     """Seen: "0612345678" missed the patient stored as +31 6 1234 5678."""
     chloe = PatientFactory(phone="+31 6 1234 5678")
