@@ -73,7 +73,13 @@ def patient_create(request):
 def patient_detail(request, patient_id: int):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
     looked_at(request, patient)
-    return render(request, "people/patient_detail.html", {"patient": patient})
+    # Audit events keep the ids they were written with: these lead to the merged records'.
+    merged_records = Patient.all_records.filter(merged_into=patient).order_by("merged_at")
+    return render(
+        request,
+        "people/patient_detail.html",
+        {"patient": patient, "merged_records": list(merged_records)},
+    )
 
 
 @role_required("people.change_patient")

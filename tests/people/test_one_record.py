@@ -420,8 +420,9 @@ def test_the_merge_page_shows_what_moves_and_merges_on_confirmation(
     response = client.post(url, {"duplicate": duplicate.pk})
     assert response.status_code == 302 and response.url == kept.get_absolute_url()
     assert alice_file.plan.__class__.objects.get(pk=alice_file.plan.pk).patient_id == kept.pk
-    follow = client.get(kept.get_absolute_url())
-    assert f"Record {duplicate.pk} was merged into this one" in follow.content.decode()
+    follow = client.get(kept.get_absolute_url()).content.decode()
+    assert f"Record {duplicate.pk} was merged into this one" in follow
+    assert f"Also holds record {duplicate.pk}, merged on" in follow
 
 
 def test_only_those_with_the_merge_permission_reach_the_merge_page(
