@@ -40,9 +40,10 @@ def folded_name(first_name: str, last_name: str) -> str:
 _PHONE_LIKE = re.compile(r"\+?[0-9(][0-9 \-./()]*", re.ASCII)
 
 
-def phone_e164(text: str, region: str | None = None) -> str:
+def phone_e164(text: str, region: str | None = None, *, valid: bool = False) -> str:
     """The number in E.164 ("+31612345678") as typed in any common format, read in the
-    clinic's region (PHONE_REGION) when it has no country code; "" when it is no number."""
+    clinic's region (PHONE_REGION) when it has no country code; "" when it is no number of
+    a possible length (with `valid`, no number in use in its country's numbering plan)."""
     text = (text or "").strip()
     if not _PHONE_LIKE.fullmatch(text) or sum(c.isdigit() for c in text) < 6:
         return ""
@@ -51,6 +52,8 @@ def phone_e164(text: str, region: str | None = None) -> str:
     except phonenumbers.NumberParseException:
         return ""
     if not phonenumbers.is_possible_number(number):
+        return ""
+    if valid and not phonenumbers.is_valid_number(number):
         return ""
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -27,21 +27,26 @@ class PatientQuerySet(models.QuerySet):
         text = text.strip()
         if not text:
             return self.none()
+        # A whole date of birth or phone number in use: one indexed lookup.
         if (day := typed_day(text)) is not None:
             return self.filter(date_of_birth=day)
-        if number := phone_e164(text):
+        if number := phone_e164(text, valid=True):
+            return self.filter(phone_e164=number)
+        if number := phone_e164(text):  # of a possible length only: maybe part of a number
             digits = "".join(char for char in text if char.isdigit())
             return self.filter(models.Q(phone_e164=number) | models.Q(phone_e164__contains=digits))
         query = models.Q()
         for word in text.split():
+            if (day := typed_day(word)) is not None:
+                # A date is a date of birth only: the one term the date's index can serve.
+                query &= models.Q(date_of_birth=day)
+                continue
             match = models.Q()
             for part in fold(word).split():
                 match &= models.Q(name_folded__contains=part)
             digits = "".join(char for char in word if char.isascii() and char.isdigit())
             if len(digits) >= 3 and not word.strip("0123456789-./()+"):
                 match |= models.Q(phone_e164__contains=digits)
-            if (day := typed_day(word)) is not None:
-                match |= models.Q(date_of_birth=day)
             if not match:  # punctuation alone: it matches nobody
                 return self.none()
             query &= match
@@ -107,6 +112,9 @@ class Patient(models.Model):
         blank=True,
         editable=False,
         related_name="merged_records",
+        # Indexed only where set (below): an index holding every record in use under NULL led
+        # SQLite to walk it for "merged_into IS NULL", a second per search of 100,000 records.
+        db_index=False,
     )
     merged_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -124,6 +132,11 @@ class Patient(models.Model):
             models.Index(fields=["phone_e164"]),
             models.Index(fields=["email_folded"]),
             models.Index(fields=["date_of_birth"]),
+            models.Index(
+                fields=["merged_into"],
+                condition=models.Q(merged_into__isnull=False),
+                name="people_patient_merged_into",
+            ),
         ]
         permissions = [
             ("use_front_desk", "Can use the front-desk pages"),

@@ -206,7 +206,8 @@ def patient_merge(*, duplicate: Patient, into: Patient, by, request=None) -> dic
         raise ValidationError("Choose two different records to merge.")
     locked = {
         patient.pk: patient
-        for patient in Patient.all_records.select_for_update()
+        # Only the patients' rows: PostgreSQL locks no nullable side of an outer join (user).
+        for patient in Patient.all_records.select_for_update(of=("self",))
         .select_related("user")
         .filter(pk__in=[duplicate.pk, into.pk])
         .order_by("pk")

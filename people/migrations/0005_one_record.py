@@ -61,6 +61,7 @@ class Migration(migrations.Migration):
             name="merged_into",
             field=models.ForeignKey(
                 blank=True,
+                db_index=False,
                 editable=False,
                 null=True,
                 on_delete=django.db.models.deletion.PROTECT,
@@ -92,5 +93,13 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="patient",
             index=models.Index(fields=["email_folded"], name="people_pati_email_f_e37156_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="patient",
+            index=models.Index(
+                condition=models.Q(("merged_into__isnull", False)),
+                fields=["merged_into"],
+                name="people_patient_merged_into",
+            ),
         ),
     ]
