@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+import phonenumbers
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -61,6 +62,14 @@ CLINIC_NAME = env.str("CLINIC_NAME", default="Lumen Skin Clinic")
 # How patients reach the clinic: shown in the portal; the portal's change requests go to the email.
 CLINIC_PHONE = env.str("CLINIC_PHONE", default="020 123 4567")
 CLINIC_EMAIL = env.str("CLINIC_EMAIL", default="clinic@localhost")
+# How staff write phone numbers and dates: a number without a country code is read in this
+# region (ISO 3166 code, e.g. NL, BE, DE), and 12-04-1988 is 12 April when the day comes first.
+PHONE_REGION = env.str("PHONE_REGION", default="NL").upper()
+DATE_DAY_FIRST = env.bool("DATE_DAY_FIRST", default=True)
+if PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(
+        f"PHONE_REGION must be a country code such as NL, not {PHONE_REGION!r}."
+    )
 # Where emailed links point (patient invitations).
 SITE_URL = env.str(
     "SITE_URL",
@@ -107,6 +116,8 @@ MIDDLEWARE = [
     # address; inside the authentication, so it knows who asked.
     "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A page of a record merged into another leads to that other record.
+    "people.middleware.MergedRecordRedirectMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.SessionLimitsMiddleware",
     "accounts.middleware.SecondFactorMiddleware",

@@ -87,6 +87,8 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "people.change_patient",
         "people.delete_patient",
         "people.invite_patient",
+        # A desk lead gets this one too, given to them alone (a user permission in the admin).
+        "people.merge_patient",
         "treatments.*",
         "scheduling.*",
         "photos.*",

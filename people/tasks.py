@@ -16,7 +16,10 @@ from .tokens import invite_token_generator
 def send_patient_invite(patient_id: int) -> bool:
     """Emails the invited patient a link to choose a password; nothing once one is chosen.
     The email joins the outbox (core.outbox), which retries the mail server itself."""
-    patient = Patient.objects.select_related("user").filter(pk=patient_id).first()
+    patient = Patient.all_records.select_related("user", "merged_into__user").filter(pk=patient_id)
+    patient = patient.first()
+    if patient is not None and patient.is_merged:  # merged since: the login went with it
+        patient = patient.merged_into
     user = patient.user if patient else None
     if user is None or user.has_usable_password():
         return False

@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.decorators import role_required
 from core.looks import looked_at
+from core.params import lenient, parse_id
 from core.views import form_status
 
 from . import services
@@ -25,45 +26,136 @@ def patient_list(request):
     return render(request, template, {"patients": patients, "query": query})
 
 
-@role_required("people.add_patient")
-def patient_create(request):
-    form = PatientForm(request.POST or None)
+def _with_shared(candidates: list[Patient], typed: Patient) -> list[Patient]:
+    for candidate in candidates:
+        candidate.shared = candidate.shared_with(typed)
+    return candidates
+
+
+def _patient_form_page(request, form: PatientForm, save, patient: Patient | None = None):
+    """The create and edit forms: saves through `save(**cleaned_data)`, or shows why not,
+    with the records the patient may already have."""
+    duplicates: list[Patient] = []
     if request.method == "POST" and form.is_valid():
         try:
-            patient = services.patient_create(**form.cleaned_data, by=request.user)
+            saved = save(**form.cleaned_data)
+        except services.LikelyDuplicate as error:
+            duplicates = _with_shared(error.candidates, form.instance)
+            services.duplicates_shown(candidates=duplicates, by=request.user, request=request)
+            form.add_error(None, error)
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"{patient.full_name} was added.")
-            return redirect(patient)
-    return render(request, "people/patient_form.html", {"form": form}, status=form_status(form))
+            return saved
+    if patient is not None:
+        looked_at(request, patient, detail="edit form")
+    return render(
+        request,
+        "people/patient_form.html",
+        {"form": form, "patient": patient, "duplicates": duplicates},
+        status=form_status(form),
+    )
+
+
+@role_required("people.add_patient")
+def patient_create(request):
+    form = PatientForm(request.POST or None)
+
+    def save(**fields):
+        patient = services.patient_create(**fields, by=request.user)
+        messages.success(request, f"{patient.full_name} was added.")
+        return redirect(patient)
+
+    return _patient_form_page(request, form, save)
 
 
 @role_required("people.view_patient")
 def patient_detail(request, patient_id: int):
     patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
     looked_at(request, patient)
-    return render(request, "people/patient_detail.html", {"patient": patient})
+    # Audit events keep the ids they were written with: these lead to the merged records'.
+    merged_records = Patient.all_records.filter(merged_into=patient).order_by("merged_at")
+    return render(
+        request,
+        "people/patient_detail.html",
+        {"patient": patient, "merged_records": list(merged_records)},
+    )
 
 
 @role_required("people.change_patient")
 def patient_edit(request, patient_id: int):
     patient = get_object_or_404(Patient, pk=patient_id)
     form = PatientForm(request.POST or None, instance=patient)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.patient_update(patient=patient, **form.cleaned_data, by=request.user)
-        except ValidationError as error:
-            form.add_error(None, error)
+
+    def save(**fields):
+        services.patient_update(patient=patient, **fields, by=request.user)
+        messages.success(request, "The patient's details were saved.")
+        return redirect(patient)
+
+    return _patient_form_page(request, form, save, patient)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("people.merge_patient")
+def patient_merge(request, patient_id: int):
+    """Merges a duplicate record into this one: choose it (suggested or searched), see what
+    moves, confirm."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    source = request.POST if request.method == "POST" else request.GET
+    duplicate = None
+    error = ""
+    if (duplicate_id := lenient(parse_id, source.get("duplicate"))) is not None:
+        duplicate = Patient.objects.filter(pk=duplicate_id).exclude(pk=patient.pk).first()
+    if request.method == "POST":
+        if duplicate is None:
+            error = "Choose the duplicate record to merge into this one."
         else:
-            messages.success(request, "The patient's details were saved.")
-            return redirect(patient)
-    looked_at(request, patient, detail="edit form")
+            try:
+                moved = services.patient_merge(
+                    duplicate=duplicate, into=patient, by=request.user, request=request
+                )
+            except ValidationError as refusal:
+                error = " ".join(refusal.messages)
+            else:
+                summary = ", ".join(f"{count} {name}" for name, count in sorted(moved.items()))
+                messages.success(
+                    request,
+                    f"Record {duplicate.pk} was merged into this one"
+                    + (f" (moved: {summary})." if summary else "."),
+                )
+                return redirect(patient)
+    query = request.GET.get("q", "").replace("\x00", "").strip()
+    if duplicate is not None:
+        candidates = []
+    elif query:
+        candidates = list(Patient.objects.search(query).exclude(pk=patient.pk)[:SEARCH_LIMIT])
+    else:
+        candidates = list(
+            Patient.objects.likely_duplicates(
+                first_name=patient.first_name,
+                last_name=patient.last_name,
+                date_of_birth=patient.date_of_birth,
+                phone=patient.phone,
+                email=patient.email,
+            ).exclude(pk=patient.pk)[: services.DUPLICATES_SHOWN]
+        )
+    _with_shared(candidates, patient)
+    rows = services.patient_rows(duplicate) if duplicate is not None else {}
+    looked_at(request, patient, *([duplicate] if duplicate else []), detail="merge")
+    looked_at(request, many=candidates, detail="merge candidates")
     return render(
         request,
-        "people/patient_form.html",
-        {"form": form, "patient": patient},
-        status=form_status(form),
+        "people/patient_merge.html",
+        {
+            "patient": patient,
+            "duplicate": duplicate,
+            "shared": duplicate.shared_with(patient) if duplicate else [],
+            "rows": rows,
+            "candidates": candidates,
+            "query": query,
+            "error": error,
+        },
+        status=400 if error else 200,
     )
 
 

@@ -66,6 +66,8 @@ people:patient_detail          ok  ok  ok  --    --  --
 people:patient_edit            ok  ok  ok  --    --  --
 people:patient_invite          ok  --  ok  --    --  --
 people:patient_list            ok  ok  ok  --    --  --
+# Merging duplicates: a clinic admin, or a desk lead given the permission (not in this grid).
+people:patient_merge           --  --  ok  --    --  --
 photos:comparison              --  ok  --  --    --  --
 photos:comparison_release      --  ok  --  --    --  --
 photos:image                   --  ok  --  ok    --  --

@@ -48,6 +48,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, chain_hmac
+from people.matching import folded_name, phone_e164
 from people.models import Patient
 from photos.models import DERIVATIVE_VERSION, Comparison, Derivative, Photo
 from scheduling.models import (
@@ -370,9 +371,14 @@ class Generator:
         self.setup()
         rng = self.rng
         t0 = time.monotonic()
+        # With the columns Patient.save() derives (search and the duplicate check read them).
         patients = Copier(
-            Patient, ["id", "user_id", "first_name", "last_name", "date_of_birth", "email", "phone"]
-        )
+            Patient,
+            [
+                "id", "user_id", "first_name", "last_name", "date_of_birth", "email", "phone",
+                "name_folded", "phone_e164", "email_folded",
+            ],
+        )  # fmt: skip
         for pid in range(1, self.n_patients + 1):
             if pid in BENCH_PATIENTS:
                 first, last = BENCH_PATIENTS[pid][:2]
@@ -380,7 +386,11 @@ class Generator:
             else:
                 first, last, user = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), None
             born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(365 * 55))
-            patients.add(pid, user, first, last, born, f"p{pid}@example.test", f"06{pid:08d}")
+            email, phone = f"p{pid}@example.test", f"06{pid:08d}"
+            patients.add(
+                pid, user, first, last, born, email, phone,
+                folded_name(first, last), phone_e164(phone), email,
+            )  # fmt: skip
         patients.flush()
         self.log(f"  patients {patients.rows:,} in {time.monotonic() - t0:.1f} s")
 
