@@ -4,6 +4,7 @@ list, newest first, with their state; filters; "mark handled"; the badge; bounde
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from django.test import Client
@@ -224,9 +225,12 @@ def test_another_source_plugs_in_with_one_registration(desk, mixed, monkeypatch,
 def grow(frozen_now, carla):
     """n patients, each with a change request, a flagged session and a failed email."""
 
+    made = itertools.count()
+
     def make(n: int) -> None:
         for index in range(n):
-            patient = PatientFactory(with_account=True)
+            # An account's username is the first name: one of its own for each patient.
+            patient = PatientFactory(first_name=f"Patient{next(made)}", with_account=True)
             request = change_request(patient, carla, minutes_ago=index)
             flag(request.session, minutes_ago=index)
             failed_email(minutes_ago=index, status="pending" if index % 2 else "failed")
