@@ -251,6 +251,9 @@ def test_a_portal_cancellation_reaches_the_desk(
     )
     desk_emails = [m for m in mail.outbox if m.to == ["desk@clinic.example"]]
     assert [m.subject for m in desk_emails][-1].startswith("Cancelled in the portal")
+    mine = portal_page(alice_client, session)
+    assert "Your cancellation" in mine and "We will contact you to book a new date" in mine
+    assert "Withdraw my request" not in mine
     html = desk_page(desk, session)
     assert "The patient cancelled in the portal" in html and "Find a new time" in html
     # The desk marks it handled once it has offered a new date; no note, no second email.
