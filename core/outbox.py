@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import OutboxMessage
@@ -231,6 +231,14 @@ def _record_failure(message: OutboxMessage, error: Exception) -> None:
         logger.warning("outbox email %s not sent, will try again: %s", message.pk, reason)
         changes = {"status": Status.PENDING, "due_at": timezone.now() + backoff(message.attempts)}
     OutboxMessage.objects.filter(pk=message.pk).update(last_error=reason, **changes)
+
+
+def troubled_emails():
+    """Emails the desk should know of: failed for good, or waiting after a failed send."""
+    return OutboxMessage.objects.defer("payload").filter(
+        Q(status=Status.FAILED) | Q(status__in=OutboxMessage.UNSENT, attempts__gt=0),
+        kind=Kind.EMAIL,
+    )
 
 
 def message_retry(*, message: OutboxMessage) -> None:

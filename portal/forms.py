@@ -1,5 +1,7 @@
 from django import forms
 
+from scheduling.models import ChangeRequest
+
 from .services import MAX_MESSAGE
 
 
@@ -17,4 +19,10 @@ class ChangeForm(forms.Form):
         label="Which days or times would suit you better?",
         max_length=MAX_MESSAGE,
         widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    preferred_times = forms.MultipleChoiceField(
+        label="Times that usually suit you (optional)",
+        required=False,
+        choices=ChangeRequest.Preferred.choices,
+        widget=forms.CheckboxSelectMultiple,
     )

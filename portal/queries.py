@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from photos.models import Comparison, Status
+from scheduling.models import ChangeRequest
 from scheduling.notifications import instructions as pre_treatment
 from scheduling.services import is_late_cancel, late_cancel_from
 from treatments.advice import advice_rules
@@ -44,6 +45,11 @@ def change_refusal(session: Session, *, now: dt.datetime | None = None) -> str:
             f"Please call us on {settings.CLINIC_PHONE} to cancel or change it."
         )
     return ""
+
+
+def latest_change_request(session: Session) -> ChangeRequest | None:
+    """The patient's latest request about the session, whatever its state (one query)."""
+    return ChangeRequest.objects.filter(session=session).select_related("handled_by").first()
 
 
 @dataclass

@@ -1,26 +1,23 @@
 """What a patient may change from the portal: cancel a booked session in time, ask for a change.
 
 Both re-check the clinic's notice period (settings.CANCELLATION_NOTICE_HOURS) on the server;
-past it the patient is asked to call. Rescheduling itself stays with the front desk.
+past it the patient is asked to call. Rescheduling itself stays with the front desk: both leave
+a scheduling.ChangeRequest in the desk's inbox (and an email to the desk).
 """
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
-from django.db import transaction
-from django.utils import timezone
 
-from audit.models import AuditEvent
-from audit.services import audit_log
-from scheduling.models import Booking
-from scheduling.services import session_cancel
+from audit.services import recorded
+from scheduling import services as scheduling_services
+from scheduling.models import Booking, ChangeRequest
+from scheduling.services import MAX_REQUEST_MESSAGE, change_request_create, session_cancel
 from treatments.models import Session
 
-from . import dates, queries
+from . import queries
 
-MAX_MESSAGE = 1000
+MAX_MESSAGE = MAX_REQUEST_MESSAGE
 
 
 def _check_changeable(session: Session) -> None:
@@ -29,21 +26,35 @@ def _check_changeable(session: Session) -> None:
 
 
 def portal_session_cancel(*, session: Session, reason: str, by, request=None) -> Session:
-    """The patient cancels their own booked session, with at least the notice period left."""
+    """The patient cancels their own booked session, with at least the notice period left; the
+    desk's inbox gets the cancellation, to offer a new date."""
     if session.patient.user_id != by.pk:
         raise ValidationError("This is not your session.")
     _check_changeable(session)
-    return session_cancel(
-        session=session,
-        cancelled_by=Booking.CancelledBy.PATIENT,
-        reason=(reason or "").strip() or "Cancelled by the patient in the portal",
-        by=by,
-        request=request,
-    )
+    reason = (reason or "").strip()
+    with recorded():
+        session = session_cancel(
+            session=session,
+            cancelled_by=Booking.CancelledBy.PATIENT,
+            reason=reason or "Cancelled by the patient in the portal",
+            by=by,
+            request=request,
+        )
+        change_request_create(
+            session=session,
+            kind=ChangeRequest.Kind.CANCEL,
+            message=reason,
+            by=by,
+            request=request,
+        )
+    return session
 
 
-def change_request_send(*, session: Session, message: str, by, request=None) -> None:
-    """Emails the clinic the patient's wish for another time; the front desk moves the session."""
+def change_request_send(
+    *, session: Session, message: str, preferred_times=(), by, request=None
+) -> ChangeRequest:
+    """Records the patient's wish for another time for the desk (its inbox, the session's page
+    and an email); the front desk moves the session."""
     message = (message or "").strip()
     if session.patient.user_id != by.pk:
         raise ValidationError("This is not your session.")
@@ -52,34 +63,23 @@ def change_request_send(*, session: Session, message: str, by, request=None) -> 
     if len(message) > MAX_MESSAGE:
         raise ValidationError(f"Please keep your message under {MAX_MESSAGE} characters.")
     _check_changeable(session)
-    patient = session.patient
-    local = timezone.localtime(session.starts_at)
-    body = "\n".join(
-        [
-            f"{patient.first_name} {patient.last_name} (patient {patient.pk}) asks to move a "
-            "session:",
-            "",
-            f"{session.plan.modality.name}, session {session.number}: "
-            f"{dates.day_name(local)} at {dates.clock(local)}",
-            "",
-            "Their message:",
-            message,
-            "",
-            f"Reply to: {patient.email or patient.phone or 'no contact details on file'}",
-        ]
+    return change_request_create(
+        session=session,
+        kind=ChangeRequest.Kind.CHANGE,
+        message=message,
+        preferred_times=list(preferred_times),
+        by=by,
+        request=request,
     )
-    email = EmailMessage(
-        subject=f"Change request: session on {dates.day_name(local)}",
-        body=body,
-        to=[settings.CLINIC_EMAIL],
-        reply_to=[patient.email] if patient.email else None,
+
+
+def change_request_withdraw(*, session: Session, by, request=None) -> ChangeRequest:
+    """The patient takes back the open request about their own session."""
+    if session.patient.user_id != by.pk:
+        raise ValidationError("This is not your session.")
+    open_request = ChangeRequest.objects.open().filter(session=session).first()
+    if open_request is None:
+        raise ValidationError("There is no open request about this session to withdraw.")
+    return scheduling_services.change_request_withdraw(
+        change_request=open_request, by=by, request=request
     )
-    with transaction.atomic():
-        audit_log(
-            actor=by,
-            action=AuditEvent.Action.CREATE,
-            obj=session,
-            request=request,
-            detail="change requested in the portal",
-        )
-        email.send()  # joins the outbox in this transaction: sent once it commits

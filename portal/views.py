@@ -91,8 +91,9 @@ def history(request, patient):
     return render(request, "portal/history.html", {"patient": patient, "past": past})
 
 
-def _session_page(request, patient, session, *, form=None, status=200):
-    """The session page; `form` is a cancel or change form sent back with its errors."""
+def _session_page(request, patient, session, *, form=None, problems=(), status=200):
+    """The session page; `form` is a cancel or change form sent back with its errors,
+    `problems` what went wrong with a request's withdrawal."""
     session.patient = patient
     upcoming = session.status in queries.UPCOMING
     context = {
@@ -102,6 +103,8 @@ def _session_page(request, patient, session, *, form=None, status=200):
         "change_form": form if isinstance(form, ChangeForm) else ChangeForm(),
         "upcoming": upcoming,
         "changeable": not queries.change_refusal(session),
+        "change_request": queries.latest_change_request(session),
+        "request_problems": problems,
         "instructions": instructions(session) if upcoming else [],
         "aftercare": queries.aftercare_items(aftercare_for(session), timezone.localdate()),
         **_policy(),
@@ -153,7 +156,11 @@ def session_cancel(request, patient, session_id: int):
 def session_change(request, patient, session_id: int):
     def send(session, data):
         services.change_request_send(
-            session=session, message=data["message"], by=request.user, request=request
+            session=session,
+            message=data["message"],
+            preferred_times=data["preferred_times"],
+            by=request.user,
+            request=request,
         )
         messages.success(
             request, "Thank you. We have your request and will contact you about a new time."
@@ -161,6 +168,21 @@ def session_change(request, patient, session_id: int):
         return redirect("portal:session", session_id=session.pk)
 
     return _session_request(request, patient, session_id, ChangeForm, send)
+
+
+@require_POST
+@patient_required
+def request_withdraw(request, patient, session_id: int):
+    """The patient takes back their open request about the session; the session stays booked."""
+    session = queries.own_session(patient, session_id)
+    session.patient = patient
+    try:
+        services.change_request_withdraw(session=session, by=request.user, request=request)
+    except ValidationError as error:
+        _viewed(request, patient, "session", session)
+        return _session_page(request, patient, session, problems=error.messages, status=400)
+    messages.success(request, "Your request is withdrawn. Your session stays as booked.")
+    return redirect("portal:session", session_id=session.pk)
 
 
 def _ics(sessions, filename: str) -> HttpResponse:

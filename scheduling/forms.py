@@ -120,3 +120,13 @@ CourseFormSet = forms.formset_factory(
 
 def aware(value: dt.datetime) -> dt.datetime:
     return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+class HandleRequestForm(forms.Form):
+    note = forms.CharField(
+        label="Note to the patient",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Emailed to the patient and shown in their portal. Required to decline.",
+    )

@@ -274,3 +274,114 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class ChangeRequestQuerySet(models.QuerySet):
+    def open(self) -> ChangeRequestQuerySet:
+        return self.filter(state=ChangeRequest.State.NEW)
+
+
+class ChangeRequest(models.Model):
+    """A patient's wish, sent from the portal, to move or cancel a booked session: the desk's
+    to-do until someone handles it (moves the session, cancels it, or declines with a note).
+
+    A portal cancellation cancels at once (within the notice period); its request is the desk's
+    reminder to find the patient a new date. One open request per session at a time.
+    """
+
+    class Kind(models.TextChoices):
+        CHANGE = "change", "Change request"
+        CANCEL = "cancel", "Cancellation"
+
+    class State(models.TextChoices):
+        NEW = "new", "New"
+        HANDLED = "handled", "Handled"
+        WITHDRAWN = "withdrawn", "Withdrawn by the patient"
+
+    class Outcome(models.TextChoices):
+        MOVED = "moved", "Moved"
+        CANCELLED = "cancelled", "Cancelled"
+        DECLINED = "declined", "Declined"
+
+    class Preferred(models.TextChoices):
+        MORNINGS = "mornings", "Mornings"
+        AFTERNOONS = "afternoons", "Afternoons"
+        MONDAY = "monday", "Mondays"
+        TUESDAY = "tuesday", "Tuesdays"
+        WEDNESDAY = "wednesday", "Wednesdays"
+        THURSDAY = "thursday", "Thursdays"
+        FRIDAY = "friday", "Fridays"
+        SATURDAY = "saturday", "Saturdays"
+
+    session = models.ForeignKey(
+        "treatments.Session", on_delete=models.CASCADE, related_name="change_requests"
+    )
+    patient = models.ForeignKey(
+        "people.Patient", on_delete=models.CASCADE, related_name="change_requests"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    message = models.TextField(blank=True)
+    # Preferred.values the patient ticked; the message says the rest in their words.
+    preferred_times = models.JSONField(default=list, blank=True)
+    # Where the session was when the patient asked: the desk and the portal say "was ...".
+    session_starts_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
+    created_at = models.DateTimeField(default=timezone.now)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    # The desk's words to the patient (a decline says why); emailed and shown in the portal.
+    note = models.TextField(blank=True)
+
+    objects = ChangeRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=models.Q(state="new"),
+                name="one_open_change_request_per_session",
+                violation_error_message="There is already an open request for this session.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(state="handled")
+                | (models.Q(handled_at__isnull=False) & ~models.Q(outcome="")),
+                name="handled_change_request_has_outcome",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for session {self.session_id}"
+
+    @property
+    def preferred_labels(self) -> list[str]:
+        labels = dict(self.Preferred.choices)
+        return [labels[value] for value in self.preferred_times if value in labels]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.NEW
+
+
+class InboxMark(models.Model):
+    """ "Handled" for an inbox item whose own record has no such state (a flagged session, a
+    failed email): who marked it and when. An item flagged again after the mark is new again."""
+
+    kind = models.CharField(max_length=20)
+    object_id = models.PositiveBigIntegerField()
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    handled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "object_id"], name="one_inbox_mark_per_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} handled"

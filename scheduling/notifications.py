@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.mail import EmailMessage
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from icalendar import Calendar, Event
 
 from treatments import advice
@@ -196,5 +198,78 @@ def send_reminder(session: Session) -> bool:
     )
     EmailMessage(
         subject=f"Reminder: your session on {nice_date(local)}", body=body, to=[patient.email]
+    ).send()
+    return True
+
+
+def _short_date(moment: dt.datetime) -> str:
+    """ "Monday 23 March", with the year only when it is not this year."""
+    day = timezone.localtime(moment).date()
+    return date_format(day, "l j F" if day.year == timezone.localdate().year else "l j F Y")
+
+
+def _desk_link(session: Session) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("scheduling:session", args=[session.pk])
+
+
+def send_change_request_to_desk(change_request) -> None:
+    """The desk's email about a portal request (scheduling.models.ChangeRequest), as before the
+    inbox: some desks work from their mailbox. Replies go to the patient."""
+    session, patient = change_request.session, change_request.patient
+    local = timezone.localtime(change_request.session_starts_at or session.starts_at)
+    when = f"{_short_date(local)} at {local:%H:%M}"
+    is_change = change_request.kind == change_request.Kind.CHANGE
+    lines = [
+        f"{patient.first_name} {patient.last_name} (patient {patient.pk}) "
+        + ("asks to move a session:" if is_change else "cancelled a session in the portal:"),
+        "",
+        f"{session.plan.modality.name}, session {session.number}: {when}",
+    ]
+    if change_request.preferred_labels:
+        lines += ["", "Preferred: " + ", ".join(change_request.preferred_labels)]
+    if change_request.message:
+        lines += ["", "Their message:", change_request.message]
+    elif not is_change:
+        lines += ["", "Offer them a new date."]
+    lines += [
+        "",
+        f"Reply to: {patient.email or patient.phone or 'no contact details on file'}",
+        f"Handle it on the session's page: {_desk_link(session)}",
+    ]
+    EmailMessage(
+        subject=("Change request" if is_change else "Cancelled in the portal")
+        + f": session on {_short_date(local)}",
+        body="\n".join(lines),
+        to=[settings.CLINIC_EMAIL],
+        reply_to=[patient.email] if patient.email else None,
+    ).send()  # joins the outbox in the caller's transaction: sent once it commits
+
+
+def send_change_request_answer(change_request) -> bool:
+    """Tells the patient the desk's answer to a request it declined or marked handled with a
+    note. A move or a cancellation by the desk answers with its own email (booking or
+    cancellation notice); a cancellation handled without a note needs no second email."""
+    patient = change_request.patient
+    if not patient.email:
+        return False
+    if change_request.outcome != change_request.Outcome.DECLINED and not change_request.note:
+        return False
+    local = timezone.localtime(change_request.session_starts_at or change_request.session.starts_at)
+    when = f"{nice_date(local)} at {local:%H:%M}"
+    modality = change_request.session.plan.modality.name.lower()
+    if change_request.outcome == change_request.Outcome.DECLINED:
+        opening = (
+            f"We are sorry: we cannot move your {modality} session on {when}. "
+            "It stays booked at that time."
+        )
+    else:
+        opening = f"About your cancelled {modality} session on {when}:"
+    lines = [f"Dear {patient.first_name},", "", opening, "", change_request.note]
+    lines += ["", f"Questions? Call us on {settings.CLINIC_PHONE} or reply to this email."]
+    EmailMessage(
+        subject=f"About your session on {nice_date(local)}",
+        body="\n".join(lines),
+        to=[patient.email],
+        reply_to=[settings.CLINIC_EMAIL],
     ).send()
     return True

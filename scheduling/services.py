@@ -24,8 +24,8 @@ from treatments import screening
 from treatments.models import Session, TreatmentPlan
 from treatments.services import session_check_bookable, sessions_rescreen
 
-from . import availability, queries
-from .models import Booking, Reservation
+from . import availability, notifications, queries
+from .models import Booking, ChangeRequest, Reservation
 
 BOOKABLE = (Session.Status.PLANNED, Session.Status.CANCELLED, Session.Status.NO_SHOW)
 TAKEN = "That time was just taken by another booking. Please pick another slot."
@@ -147,6 +147,7 @@ def session_book(
         )
         if not first_booking:  # booked again after a cancellation or a no-show
             _revise_calendar_event(session)
+        _answer_open_requests(session, outcome=ChangeRequest.Outcome.MOVED, by=by)
         audit_log(
             actor=by,
             action=AuditEvent.Action.CHANGE,
@@ -268,6 +269,7 @@ def session_reschedule(
             detail=f"moved from {timezone.localtime(before):%Y-%m-%d %H:%M} to "
             f"{timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}",
         )
+        _answer_open_requests(session, outcome=ChangeRequest.Outcome.MOVED, by=by)
         # The new day may lift a screening flag, or raise one.
         sessions_rescreen(patient=session.patient, by=by)
         _send_confirmation_on_commit([session.pk], moved=True)
@@ -313,6 +315,7 @@ def session_cancel(
             },
         )
         _revise_calendar_event(session)
+        _answer_open_requests(session, outcome=ChangeRequest.Outcome.CANCELLED, by=by)
         audit_log(
             actor=by,
             action=AuditEvent.Action.CHANGE,
@@ -412,6 +415,156 @@ def session_arrival(*, session: Session, status: str, by, request=None) -> Sessi
             detail=arrival.words.removeprefix("marked as a "),
         )
         return queries.check_in_rows().get(pk=session.pk)
+
+
+MAX_REQUEST_MESSAGE = 1000
+
+
+def change_request_create(
+    *,
+    session: Session,
+    kind: str,
+    message: str = "",
+    preferred_times: list[str] | tuple[str, ...] = (),
+    by,
+    request=None,
+) -> ChangeRequest:
+    """Records a patient's wish to move a booked session (a change request) or that they
+    cancelled it (a cancellation, for the desk to offer a new date), and emails the desk.
+    Who may ask and until when is the caller's check (the portal's notice period)."""
+    message = (message or "").strip()
+    if kind not in ChangeRequest.Kind.values:
+        raise ValidationError("Say whether the session should move or is cancelled.")
+    unknown = set(preferred_times) - set(ChangeRequest.Preferred.values)
+    if unknown:
+        raise ValidationError("Choose preferred times from the list.")
+    if len(message) > MAX_REQUEST_MESSAGE:
+        raise ValidationError(f"Please keep your message under {MAX_REQUEST_MESSAGE} characters.")
+    with recorded():
+        session = _lock(session)
+        if kind == ChangeRequest.Kind.CHANGE:
+            if session.status != Session.Status.BOOKED:
+                raise ValidationError(
+                    f"This session is {session.get_status_display().lower()}; "
+                    "only a booked session can be moved."
+                )
+            if not message and not preferred_times:
+                raise ValidationError("Tell us which days or times would suit you better.")
+        if ChangeRequest.objects.open().filter(session=session).exists():
+            raise ValidationError(
+                "You have already asked us about this session. We will be in touch; you can "
+                "withdraw that request and send a new one."
+            )
+        change_request = ChangeRequest(
+            session=session,
+            patient=session.patient,
+            kind=kind,
+            message=message,
+            preferred_times=[v for v in ChangeRequest.Preferred.values if v in preferred_times],
+            session_starts_at=session.starts_at,
+        )
+        change_request.full_clean()
+        change_request.save()
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CREATE,
+            obj=session,
+            request=request,
+            detail=(
+                "change requested in the portal"
+                if kind == ChangeRequest.Kind.CHANGE
+                else "cancellation noted for the desk"
+            ),
+        )
+        notifications.send_change_request_to_desk(change_request)
+    return change_request
+
+
+def _locked_open_request(change_request: ChangeRequest) -> ChangeRequest:
+    locked = (
+        ChangeRequest.objects.select_for_update(of=("self",))
+        .select_related("session__plan__modality", "patient", "handled_by")
+        .get(pk=change_request.pk)
+    )
+    if locked.state == ChangeRequest.State.WITHDRAWN:
+        raise ValidationError("The patient has withdrawn this request.")
+    if locked.state != ChangeRequest.State.NEW:
+        who = locked.handled_by.get_full_name() if locked.handled_by else "someone"
+        raise ValidationError(
+            f"This request was already handled by {who}: {locked.get_outcome_display().lower()}."
+        )
+    return locked
+
+
+def change_request_handle(
+    *, change_request: ChangeRequest, note: str = "", by, request=None
+) -> ChangeRequest:
+    """The desk answers a request without moving or cancelling the session (those answer it
+    themselves): a change request is declined, with a note saying why; a cancellation is
+    marked handled. The patient is emailed the note."""
+    note = (note or "").strip()
+    if len(note) > MAX_REQUEST_MESSAGE:
+        raise ValidationError(f"Please keep the note under {MAX_REQUEST_MESSAGE} characters.")
+    with recorded():
+        change_request = _locked_open_request(change_request)
+        if change_request.kind == ChangeRequest.Kind.CHANGE:
+            if not note:
+                raise ValidationError(
+                    "Write a note for the patient: why the session cannot move, or what you "
+                    "offer instead."
+                )
+            outcome = ChangeRequest.Outcome.DECLINED
+        else:
+            outcome = ChangeRequest.Outcome.CANCELLED
+        change_request.state = ChangeRequest.State.HANDLED
+        change_request.outcome = outcome
+        change_request.note = note
+        change_request.handled_by = by
+        change_request.handled_at = timezone.now()
+        change_request.full_clean()
+        change_request.save()
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=change_request.session,
+            request=request,
+            detail=f"{change_request.get_kind_display().lower()} handled: {outcome}",
+        )
+        notifications.send_change_request_answer(change_request)
+    return change_request
+
+
+def change_request_withdraw(*, change_request: ChangeRequest, by, request=None) -> ChangeRequest:
+    """The patient takes back their open request (the desk's inbox shows it withdrawn)."""
+    with recorded():
+        change_request = _locked_open_request(change_request)
+        if change_request.patient.user_id != by.pk:
+            raise ValidationError("This is not your request.")
+        change_request.state = ChangeRequest.State.WITHDRAWN
+        change_request.save(update_fields=["state"])
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=change_request.session,
+            request=request,
+            detail=f"{change_request.get_kind_display().lower()} withdrawn in the portal",
+        )
+    return change_request
+
+
+def _answer_open_requests(session: Session, *, outcome: str, by) -> None:
+    """A session moved, booked again or cancelled answers its open request: handled by the
+    member of staff who did it, or withdrawn when the patient did it themselves."""
+    if session.patient.user_id is not None and session.patient.user_id == getattr(by, "pk", None):
+        changes = {"state": ChangeRequest.State.WITHDRAWN}
+    else:
+        changes = {
+            "state": ChangeRequest.State.HANDLED,
+            "outcome": outcome,
+            "handled_by": by,
+            "handled_at": timezone.now(),
+        }
+    ChangeRequest.objects.open().filter(session=session).update(**changes)
 
 
 def _send_confirmation_on_commit(session_ids: list[int], *, moved: bool = False) -> None:

@@ -8,6 +8,9 @@ app_name = "scheduling"
 urlpatterns = [
     path("week/", views.week_view, name="week"),
     path("today/", views.today_view, name="today"),
+    path("inbox/", views.inbox_view, name="inbox"),
+    path("inbox/count/", views.inbox_count, name="inbox_count"),
+    path("inbox/mark/", views.inbox_mark, name="inbox_mark"),
     path("book/", views.book_start, name="book_start"),
     path("book/patients/", views.book_patients, name="book_patients"),
     path("plans/<int:plan_id>/book/", views.course_book, name="course_book"),
@@ -17,6 +20,11 @@ urlpatterns = [
     path("sessions/<int:session_id>/book/", views.book_confirm, name="book_confirm"),
     path("sessions/<int:session_id>/move/", views.session_move, name="session_move"),
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
+    path(
+        "sessions/<int:session_id>/request/handle/",
+        views.request_handle,
+        name="request_handle",
+    ),
     path(
         "sessions/<int:session_id>/check-in/",
         views.arrival,

@@ -21,17 +21,18 @@ from core.views import form_status
 from people.models import Patient
 from treatments.models import Session, TreatmentPlan
 
-from . import calendar, queries, services
+from . import calendar, inbox, queries, services
 from .availability import find_slots, screening_blocks
 from .forms import (
     BookForm,
     CancelForm,
     CourseFormSet,
+    HandleRequestForm,
     SlotSearchForm,
     aware,
     practitioner_choices,
 )
-from .models import Practitioner
+from .models import ChangeRequest, Practitioner
 from .notifications import calendar_for
 
 DESK = "people.use_front_desk"
@@ -137,11 +138,25 @@ def session_detail(request, session_id: int):
     return _session_page(request, session)
 
 
-def _session_page(request, session, *, move_form=None, cancel_form=None, problems=(), status=200):
+def _session_page(
+    request,
+    session,
+    *,
+    move_form=None,
+    cancel_form=None,
+    handle_form=None,
+    problems=(),
+    request_problems=(),
+    status=200,
+):
     local = timezone.localtime(session.starts_at) if session.starts_at else None
     move_form = move_form or BookForm(
         initial={"starts_at": local, "practitioner": session.practitioner_id}
     )
+    change_requests = list(
+        ChangeRequest.objects.filter(session=session).select_related("handled_by")[:10]
+    )
+    open_request = next((r for r in change_requests if r.is_open), None)
     return render(
         request,
         "scheduling/session.html",
@@ -150,7 +165,11 @@ def _session_page(request, session, *, move_form=None, cancel_form=None, problem
             "booking": getattr(session, "booking", None) if session.pk else None,
             "move_form": move_form,
             "cancel_form": cancel_form or CancelForm(),
+            "handle_form": handle_form or HandleRequestForm(),
+            "open_request": open_request,
+            "past_requests": [r for r in change_requests if r is not open_request],
             "problems": problems,
+            "request_problems": request_problems,
             "late_now": services.is_late_cancel(session) if session.starts_at else False,
             "notice_hours": settings.CANCELLATION_NOTICE_HOURS,
         },
@@ -206,6 +225,113 @@ def session_cancel(request, session_id: int):
     late = " (late cancellation)" if session.booking.cancelled_late else ""
     messages.success(request, f"Session {session.number} was cancelled{late}.")
     return redirect(_day_url(timezone.localtime(session.starts_at).date()))
+
+
+@require_POST
+@role_required(DESK)
+def request_handle(request, session_id: int):
+    """The desk answers the session's open request without moving or cancelling it: declines a
+    change request with a note, or marks a cancellation handled."""
+    session = _session(session_id)
+    form = HandleRequestForm(request.POST)
+    open_request = ChangeRequest.objects.open().filter(session=session).first()
+    if open_request is None:
+        looked_at(request, session)
+        return _session_page(
+            request,
+            session,
+            request_problems=["This session has no open request: it was handled or withdrawn."],
+            status=400,
+        )
+    if not form.is_valid():
+        looked_at(request, session)
+        return _session_page(request, session, handle_form=form, status=400)
+    try:
+        handled = services.change_request_handle(
+            change_request=open_request,
+            note=form.cleaned_data["note"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        looked_at(request, session)
+        return _session_page(
+            request, session, handle_form=form, request_problems=error.messages, status=400
+        )
+    told = " The patient was emailed your note." if handled.note else ""
+    messages.success(
+        request, f"{handled.get_kind_display()} of {session.patient.full_name} handled.{told}"
+    )
+    return redirect("scheduling:session", session.pk)
+
+
+def _inbox_filters(request) -> tuple[str | None, str, list[str]]:
+    """The kind and state asked for, and what was wrong with them (the defaults then serve)."""
+    kinds = {source.kind for source in inbox.sources()}
+    problems = []
+    kind = request.GET.get("kind") or None
+    if kind is not None and kind not in kinds:
+        problems.append(f"There is no kind of item called {kind[:40]!r}; showing every kind.")
+        kind = None
+    state = request.GET.get("state") or inbox.NEW
+    if state not in inbox.STATES:
+        problems.append(f"Choose new, handled or all, not {state[:40]!r}; showing new items.")
+        state = inbox.NEW
+    return kind, state, problems
+
+
+def _inbox_page(request, *, kind, state, problems=(), status=200):
+    items = inbox.items(kind=kind, state=None if state == "all" else state)
+    looked_at(request, many=[item.record for item in items if item.record is not None])
+    return render(
+        request,
+        "scheduling/inbox.html",
+        {
+            "items": items,
+            "sources": inbox.sources(),
+            "kind": kind or "",
+            "state": state,
+            "states": inbox.STATES,
+            "problems": problems,
+            "limit": inbox.PAGE_ITEMS,
+        },
+        status=status,
+    )
+
+
+@role_required(DESK)
+def inbox_view(request):
+    """What needs the desk: patients' requests, flagged sessions, unsent emails, and what other
+    parts plug in (scheduling/inbox.py), newest first, filtered by kind and state."""
+    kind, state, problems = _inbox_filters(request)
+    return _inbox_page(
+        request, kind=kind, state=state, problems=problems, status=400 if problems else 200
+    )
+
+
+@role_required(DESK)
+def inbox_count(request):
+    """The badge beside the desk's Inbox link, loaded by htmx so no page pays for it."""
+    return render(request, "scheduling/_inbox_count.html", {"count": inbox.new_count()})
+
+
+@require_POST
+@role_required(DESK)
+def inbox_mark(request):
+    """Marks a flagged session or an unsent email handled; back to the same filters."""
+    kind, state, _ = _inbox_filters(request)
+    object_id = lenient(parse_id, request.POST.get("id"))
+    try:
+        if object_id is None:
+            raise ValidationError("Choose an item of the inbox to mark as handled.")
+        inbox.item_mark_handled(
+            kind=request.POST.get("item_kind", ""), object_id=object_id, by=request.user
+        )
+    except ValidationError as error:
+        return _inbox_page(request, kind=kind, state=state, problems=error.messages, status=400)
+    messages.success(request, "Marked as handled.")
+    query = "&".join(f"{k}={v}" for k, v in (("kind", kind), ("state", state)) if v)
+    return redirect(f"{reverse('scheduling:inbox')}?{query}")
 
 
 @role_required(DESK)

@@ -84,6 +84,8 @@ portal:photos                  --  --  --  ok    ok  --
 portal:session                 --  --  --  ok    --  --
 portal:session_cancel          --  --  --  ok    --  --
 portal:session_change          --  --  --  ok    --  --
+# Withdraws Alice's own open request; Bob's try finds no such session of his.
+portal:request_withdraw        --  --  --  ok    --  --
 # Alice's session here has no booked time, so there is no .ics of it for anyone.
 portal:session_ics             --  --  --  --    --  --
 practitioner_feed              --  --  --  --    --  --
@@ -97,7 +99,11 @@ scheduling:book_start          ok  --  --  --    --  --
 scheduling:check_in            ok  --  --  --    --  --
 scheduling:course_book         ok  --  --  --    --  --
 scheduling:flagged             ok  --  --  --    --  --
+scheduling:inbox               ok  --  --  --    --  --
+scheduling:inbox_count         ok  --  --  --    --  --
+scheduling:inbox_mark          ok  --  --  --    --  --
 scheduling:no_show             ok  --  --  --    --  --
+scheduling:request_handle      ok  --  --  --    --  --
 scheduling:session             ok  --  --  --    --  --
 scheduling:session_cancel      ok  --  --  --    --  --
 scheduling:session_move        ok  --  --  --    --  --
