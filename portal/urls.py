@@ -11,6 +11,12 @@ urlpatterns = [
     path("sessions/<int:session_id>/calendar.ics", views.session_calendar, name="session_ics"),
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
     path("sessions/<int:session_id>/change/", views.session_change, name="session_change"),
+    path("sessions/<int:session_id>/waitlist/", views.session_waitlist, name="session_waitlist"),
+    path(
+        "sessions/<int:session_id>/waitlist/withdraw/",
+        views.session_waitlist_withdraw,
+        name="session_waitlist_withdraw",
+    ),
     path("photos/", views.photos, name="photos"),
     path("photos/<int:comparison_id>/", views.comparison, name="comparison"),
 ]
