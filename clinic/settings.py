@@ -364,6 +364,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "photos.resend_pending",
         "schedule": env.int("PHOTOS_SWEEP_SECONDS", default=60),
     },
+    # Freed times whose waiting-list offers expired go to the next patients in line.
+    "waitlist-reoffer": {
+        "task": "scheduling.tasks.reoffer_lapsed_openings",
+        "schedule": env.int("WAITLIST_REOFFER_SECONDS", default=5 * 60),
+    },
     # Emails and tasks that waited in the outbox for the broker or for another try.
     "outbox-relay": {
         "task": "core.outbox_relay",

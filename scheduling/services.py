@@ -25,7 +25,7 @@ from treatments.models import Session, TreatmentPlan
 from treatments.services import session_check_bookable, sessions_rescreen
 
 from . import availability, queries
-from .models import Booking, Reservation
+from .models import Booking, Reservation, WaitlistEntry, WaitlistOffer
 
 BOOKABLE = (Session.Status.PLANNED, Session.Status.CANCELLED, Session.Status.NO_SHOW)
 TAKEN = "That time was just taken by another booking. Please pick another slot."
@@ -314,6 +314,8 @@ def session_cancel(
             },
         )
         _revise_calendar_event(session)
+        if cancelled_by == Booking.CancelledBy.PATIENT:
+            _leave_waitlist(session, now)
         audit_log(
             actor=by,
             action=AuditEvent.Action.CHANGE,
@@ -426,6 +428,16 @@ def _send_cancellation_on_commit(session_id: int) -> None:
     from .tasks import send_cancellation_notice
 
     task_send_on_commit(send_cancellation_notice, session_id)
+
+
+def _leave_waitlist(session: Session, now: dt.datetime) -> None:
+    """A patient who cancels a session no longer waits for an earlier time for it; the desk
+    adds it again if they want the first free time instead."""
+    waiting = WaitlistEntry.objects.filter(session=session, status=WaitlistEntry.Status.WAITING)
+    WaitlistOffer.objects.filter(entry__in=waiting, status=WaitlistOffer.Status.SENT).update(
+        status=WaitlistOffer.Status.WITHDRAWN, answered_at=now
+    )
+    waiting.update(status=WaitlistEntry.Status.WITHDRAWN, closed_at=now)
 
 
 def _offer_freed_time_on_commit(

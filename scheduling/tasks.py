@@ -63,6 +63,14 @@ def offer_freed_time(session_id: int, starts_at: str, practitioner_user_id: int)
     return opening is not None
 
 
+@shared_task(ignore_result=True)
+def reoffer_lapsed_openings() -> int:
+    """Beat: freed times whose offers expired go to the next patients on the waiting list."""
+    from . import waitlist
+
+    return waitlist.openings_reoffer()
+
+
 def claim_reminder(booking_id: int) -> bool:
     """True for exactly one caller per booking."""
     return (

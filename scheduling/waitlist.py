@@ -223,15 +223,9 @@ def opening_offer(
     )
     if already.exists():  # the task ran twice (the outbox delivers at least once)
         return None
-    chosen = []
-    for entry in _candidates(starts_at, freed_session_id).iterator(chunk_size=100):
-        if not reasons_against(entry, starts_at, practitioner_user_id, now=now):
-            chosen.append(entry)
-            if len(chosen) >= settings.WAITLIST_OFFERS_PER_SLOT:
-                break
+    chosen = _choose(starts_at, practitioner_user_id, freed_session_id, now=now)
     if not chosen:
         return None
-    expires_at = min(now + dt.timedelta(hours=settings.WAITLIST_OFFER_HOURS), starts_at)
     with recorded():
         opening = WaitlistOpening.objects.create(
             freed_by_id=freed_session_id,
@@ -239,19 +233,78 @@ def opening_offer(
             practitioner_id=practitioner_user_id,
             created_at=now,
         )
-        for entry in chosen:
-            offer = WaitlistOffer.objects.create(
-                opening=opening, entry=entry, sent_at=now, expires_at=expires_at
-            )
-            offer.opening = opening
-            audit_log(
-                actor=None,
-                action=AuditEvent.Action.CREATE,
-                obj=offer,
-                detail=f"waiting list: offered {timezone.localtime(starts_at):%Y-%m-%d %H:%M}",
-            )
-            _email_offer(offer)
+        _send_offers(opening, chosen, now)
     return opening
+
+
+def openings_reoffer(*, now: dt.datetime | None = None, limit: int = 50) -> int:
+    """For the beat: a freed time whose offers all lapsed (expired, or declined by a booking
+    rule) goes to the next waiting entries in line, while it is still far enough ahead.
+    Returns how many freed times were offered again."""
+    now = now or timezone.now()
+    WaitlistOffer.objects.filter(status=Offer.SENT, expires_at__lte=now).update(
+        status=Offer.EXPIRED
+    )
+    lapsed = (
+        WaitlistOpening.objects.filter(
+            status=WaitlistOpening.Status.OPEN,
+            starts_at__gte=now + dt.timedelta(hours=settings.WAITLIST_MIN_NOTICE_HOURS),
+        )
+        .exclude(offers__status=Offer.SENT)
+        .order_by("starts_at")[:limit]
+    )
+    offered = 0
+    for opening in lapsed:
+        asked = set(opening.offers.values_list("entry_id", flat=True))
+        chosen = _choose(
+            opening.starts_at, opening.practitioner_id, opening.freed_by_id, now=now, skip=asked
+        )
+        if not chosen:
+            continue
+        with recorded():
+            locked = WaitlistOpening.objects.select_for_update().get(pk=opening.pk)
+            if locked.status != WaitlistOpening.Status.OPEN:
+                continue
+            _send_offers(locked, chosen, now)
+        offered += 1
+    return offered
+
+
+def _choose(
+    starts_at: dt.datetime,
+    practitioner_user_id: int,
+    freed_session_id: int | None,
+    *,
+    now: dt.datetime,
+    skip: set[int] = frozenset(),
+) -> list[WaitlistEntry]:
+    """The first WAITLIST_OFFERS_PER_SLOT waiting entries, in the order they were made, that
+    the time fits (and that were not offered it before: `skip`)."""
+    chosen = []
+    for entry in _candidates(starts_at, freed_session_id).iterator(chunk_size=100):
+        if entry.pk in skip:
+            continue
+        if not reasons_against(entry, starts_at, practitioner_user_id, now=now):
+            chosen.append(entry)
+            if len(chosen) >= settings.WAITLIST_OFFERS_PER_SLOT:
+                break
+    return chosen
+
+
+def _send_offers(opening: WaitlistOpening, entries: list[WaitlistEntry], now) -> None:
+    expires_at = min(now + dt.timedelta(hours=settings.WAITLIST_OFFER_HOURS), opening.starts_at)
+    for entry in entries:
+        offer = WaitlistOffer.objects.create(
+            opening=opening, entry=entry, sent_at=now, expires_at=expires_at
+        )
+        offer.opening = opening
+        audit_log(
+            actor=None,
+            action=AuditEvent.Action.CREATE,
+            obj=offer,
+            detail=f"waiting list: offered {timezone.localtime(opening.starts_at):%Y-%m-%d %H:%M}",
+        )
+        _email_offer(offer)
 
 
 # --- the link ---------------------------------------------------------------------------

@@ -391,3 +391,45 @@ def test_a_patient_without_email_is_not_offered(clinic, freed, front_desk_user, 
     wait(session, front_desk_user)
     cancel(freed, front_desk_user, committed)
     assert not offers_to(session).exists()
+
+
+# --- lapsed offers and cancelled requests ---------------------------------------------------
+
+
+def test_a_time_whose_offers_expired_goes_to_the_next_in_line(
+    clinic, freed, front_desk_user, committed, mailoutbox, settings, frozen
+):
+    settings.WAITLIST_OFFERS_PER_SLOT = 1
+    waiting = [first_session(clinic) for _ in range(3)]
+    for session in waiting:
+        wait(session, front_desk_user)
+    cancel(freed, front_desk_user, committed)
+    assert [offers_to(s).count() for s in waiting] == [1, 0, 0]
+    assert waitlist.openings_reoffer() == 0  # the first offer is still open
+
+    frozen.move_to(at(2, 20, 1))
+    with committed():
+        assert waitlist.openings_reoffer() == 1
+    assert offers_to(waiting[0]).get().status == "expired"
+    assert offers_to(waiting[1]).get().status == "sent"
+    assert not offers_to(waiting[2]).exists()
+    offers = [m.to[0] for m in mailoutbox if m.subject.startswith("A time has come free")]
+    assert offers == [waiting[0].patient.email, waiting[1].patient.email]
+    # Too close to the time to offer it again (WAITLIST_MIN_NOTICE_HOURS before it).
+    frozen.move_to(at(3, 8, 30))
+    assert waitlist.openings_reoffer() == 0
+
+
+def test_a_patient_who_cancels_leaves_the_waiting_list_for_that_session(
+    clinic, front_desk_user, committed
+):
+    session = book(clinic, clinic.sessions[0], at(20, 10), front_desk_user)
+    entry = wait(session, front_desk_user)
+    cancel(session, front_desk_user, committed)  # cancelled by the patient
+    entry.refresh_from_db()
+    assert entry.status == "withdrawn"
+    other = book(clinic, clinic.sessions[1], at(3, 10, month=4), front_desk_user)
+    kept = wait(other, front_desk_user)
+    services.session_cancel(session=other, cancelled_by="clinic", reason="ill", by=front_desk_user)
+    kept.refresh_from_db()
+    assert kept.status == "waiting"  # the clinic cancelled: they still want a time
