@@ -465,16 +465,11 @@ OPENINGS_SHOWN = 20
 def waitlist_list(request):
     """Who waits for which session (in the order offers go out) and the freed times offered
     lately with each offer's state: a fixed number of queries however long the list."""
-    waiting = (
-        WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING)
-        .select_related("patient", "session__plan__modality", "session__plan__body_area")
-        .prefetch_related(
-            Prefetch(
-                "offers",
-                queryset=WaitlistOffer.objects.select_related("opening").order_by("-sent_at"),
-            )
+    waiting = waitlist.waiting_entries().prefetch_related(
+        Prefetch(
+            "offers",
+            queryset=WaitlistOffer.objects.select_related("opening").order_by("-sent_at"),
         )
-        .order_by("created_at", "id")
     )
     page = Paginator(waiting, WAITLIST_PAGE).get_page(request.GET.get("page"))
     openings = list(

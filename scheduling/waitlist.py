@@ -40,6 +40,9 @@ SIGNING_SALT = "scheduling.waitlist.offer"
 NOON = dt.time(12, 0)
 Entry = WaitlistEntry.Status
 Offer = WaitlistOffer.Status
+# A session waits while it is booked (for an earlier time) or still to book (for any time);
+# once checked in or done, its request is moot and no longer shown or matched.
+WAITABLE = (*services.BOOKABLE, Session.Status.BOOKED)
 
 
 # --- the patient's request -------------------------------------------------------------
@@ -64,7 +67,7 @@ def entry_add(
             f"This course is {session.plan.get_status_display().lower()}; "
             "its sessions cannot wait for a time."
         )
-    if session.status not in (*services.BOOKABLE, Session.Status.BOOKED):
+    if session.status not in WAITABLE:
         raise ValidationError(
             f"Session {session.number} is {session.get_status_display().lower()}; "
             "only a booked or a not yet booked session can wait for a time."
@@ -129,15 +132,14 @@ def entry_withdraw(*, entry: WaitlistEntry, by, request=None) -> WaitlistEntry:
 
 
 def waiting_entry(session: Session) -> WaitlistEntry | None:
+    if session.status not in WAITABLE:
+        return None
     return session.waitlist_entries.filter(status=Entry.WAITING).first()
 
 
 def can_wait(session: Session) -> bool:
     """Whether the session may join the waiting list (entry_add says why not, when asked)."""
-    return session.plan.status == TreatmentPlan.Status.ACTIVE and session.status in (
-        *services.BOOKABLE,
-        Session.Status.BOOKED,
-    )
+    return session.plan.status == TreatmentPlan.Status.ACTIVE and session.status in WAITABLE
 
 
 # --- matching a freed time -------------------------------------------------------------
@@ -189,7 +191,7 @@ def _candidates(starts_at: dt.datetime, freed_session_id: int | None):
         WaitlistEntry.objects.filter(
             status=Entry.WAITING,
             session__plan__status=TreatmentPlan.Status.ACTIVE,
-            session__status__in=(*services.BOOKABLE, Session.Status.BOOKED),
+            session__status__in=WAITABLE,
         )
         .filter(Q(earliest_day__isnull=True) | Q(earliest_day__lte=day))
         .filter(Q(latest_day__isnull=True) | Q(latest_day__gte=day))
@@ -558,6 +560,15 @@ def _email_gone(offer: WaitlistOffer) -> None:
 
 
 # --- for other pages --------------------------------------------------------------------
+
+
+def waiting_entries():
+    """The waiting list in the order offers go out, with what the desk's page shows of each."""
+    return (
+        WaitlistEntry.objects.filter(status=Entry.WAITING, session__status__in=WAITABLE)
+        .select_related("patient", "session__plan__modality", "session__plan__body_area")
+        .order_by("created_at", "id")
+    )
 
 
 def open_offers():

@@ -243,3 +243,12 @@ def test_bob_cannot_put_alices_session_on_the_list_or_take_it_off(
     assert client.post(f"/portal/sessions/{session.pk}/waitlist/withdraw/").status_code == 404
     entry.refresh_from_db()
     assert entry.status == "waiting"
+
+
+def test_a_session_checked_in_leaves_the_list_shown(desk, clinic, front_desk_user):
+    session = book(clinic, clinic.sessions[0], at(20, 10), front_desk_user)
+    waitlist.entry_add(session=session, by=front_desk_user)
+    assert "Alice Smit" in desk.get("/desk/waitlist/").content.decode()
+    Session.objects.filter(pk=session.pk).update(status="checked_in")
+    assert "No one is waiting." in desk.get("/desk/waitlist/").content.decode()
+    assert "Waiting since" not in desk.get(f"/desk/sessions/{session.pk}/").content.decode()
