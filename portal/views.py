@@ -22,6 +22,7 @@ from core.looks import looked_at
 from people.access import patient_required
 from scheduling import waitlist
 from scheduling.forms import WaitlistForm
+from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
@@ -193,7 +194,8 @@ def session_waitlist(request, patient, session_id: int):
 @patient_required
 def session_waitlist_withdraw(request, patient, session_id: int):
     session = queries.own_session(patient, session_id)
-    entry = waitlist.waiting_entry(session)
+    # Any waiting request of the session, even one whose session has moved on since.
+    entry = session.waitlist_entries.filter(status=WaitlistEntry.Status.WAITING).first()
     if entry is not None:
         # Withdrawn meanwhile (another tab) ends the same way: off the list.
         with contextlib.suppress(ValidationError):

@@ -502,6 +502,7 @@ def waitlist_list(request):
 @role_required(DESK)
 def waitlist_add(request, session_id: int):
     session = _session(session_id)
+    looked_at(request, session, detail="waiting list")
     form = WaitlistForm(request.POST)
     if not form.is_valid():
         return _session_page(request, session, waitlist_form=form, status=400)
@@ -522,14 +523,15 @@ def waitlist_add(request, session_id: int):
 @require_POST
 @role_required(DESK)
 def waitlist_remove(request, waitlist_id: int):
-    entry = get_object_or_404(WaitlistEntry.objects.select_related("patient"), pk=waitlist_id)
+    entry = get_object_or_404(WaitlistEntry.objects.select_related("session"), pk=waitlist_id)
     try:
         waitlist.entry_withdraw(entry=entry, by=request.user, request=request)
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
     else:
-        messages.success(request, f"{entry.patient.full_name} was taken off the waiting list.")
+        # No name: the page it lands on no longer lists the entry, nor audits a look at it.
+        messages.success(request, f"Session {entry.session.number} was taken off the waiting list.")
     return redirect("scheduling:waitlist")
 
 
