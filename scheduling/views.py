@@ -541,7 +541,7 @@ def waitlist_offer(request, token: str):
     patient who is not the offer's own is refused. GET never books: mail scanners open
     links."""
     offer = waitlist.offer_for_token(token)
-    if offer is None or request.method not in ("GET", "POST"):
+    if offer is None or request.method not in ("GET", "HEAD", "POST"):
         raise Http404
     patient = offer.entry.patient
     user = request.user
