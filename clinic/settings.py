@@ -385,6 +385,11 @@ CELERY_TIMEZONE = TIME_ZONE
 # Booking: how long before a session its reminder goes out, and what counts as a late cancel.
 REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
 CANCELLATION_NOTICE_HOURS = env.int("CANCELLATION_NOTICE_HOURS", default=24)
+# Waiting list: how long an offered time stays open, how many waiting patients are offered one
+# freed time at once (in the order they asked), and how soon a freed time may start to be offered.
+WAITLIST_OFFER_HOURS = env.int("WAITLIST_OFFER_HOURS", default=12)
+WAITLIST_OFFERS_PER_SLOT = env.int("WAITLIST_OFFERS_PER_SLOT", default=5)
+WAITLIST_MIN_NOTICE_HOURS = env.int("WAITLIST_MIN_NOTICE_HOURS", default=2)
 CELERY_BEAT_SCHEDULE: dict = {
     "send-session-reminders": {
         "task": "scheduling.tasks.send_due_reminders",
@@ -402,6 +407,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "photos-resend-pending": {
         "task": "photos.resend_pending",
         "schedule": env.int("PHOTOS_SWEEP_SECONDS", default=60),
+    },
+    # Freed times whose waiting-list offers expired go to the next patients in line.
+    "waitlist-reoffer": {
+        "task": "scheduling.tasks.reoffer_lapsed_openings",
+        "schedule": env.int("WAITLIST_REOFFER_SECONDS", default=5 * 60),
     },
     # Emails and tasks that waited in the outbox for the broker or for another try.
     "outbox-relay": {

@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("desk/", scheduling_views.day_view, name="desk_home"),
     path("desk/", include("scheduling.urls")),
+    path("waitlist/<str:token>/", scheduling_views.waitlist_offer, name="waitlist_offer"),
     path("calendar/<str:token>.ics", scheduling_views.practitioner_feed, name="practitioner_feed"),
     path("clinical/", core_views.clinical_home, name="clinical_home"),
     path("manage/", core_views.admin_home, name="admin_home"),

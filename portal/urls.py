@@ -16,6 +16,12 @@ urlpatterns = [
         views.request_withdraw,
         name="request_withdraw",
     ),
+    path("sessions/<int:session_id>/waitlist/", views.session_waitlist, name="session_waitlist"),
+    path(
+        "sessions/<int:session_id>/waitlist/withdraw/",
+        views.session_waitlist_withdraw,
+        name="session_waitlist_withdraw",
+    ),
     path("photos/", views.photos, name="photos"),
     path("photos/<int:comparison_id>/", views.comparison, name="comparison"),
 ]

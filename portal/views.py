@@ -7,6 +7,8 @@ re-check the notice period in the service.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -18,6 +20,9 @@ from django.views.decorators.http import require_GET, require_POST
 from core.links import id_url
 from core.looks import looked_at
 from people.access import patient_required
+from scheduling import waitlist
+from scheduling.forms import WaitlistForm
+from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
@@ -92,8 +97,8 @@ def history(request, patient):
 
 
 def _session_page(request, patient, session, *, form=None, problems=(), status=200):
-    """The session page; `form` is a cancel or change form sent back with its errors,
-    `problems` what went wrong with a request's withdrawal."""
+    """The session page; `form` is a cancel, change or waiting-list form sent back with its
+    errors, `problems` what went wrong with a request's withdrawal."""
     session.patient = patient
     upcoming = session.status in queries.UPCOMING
     context = {
@@ -105,6 +110,9 @@ def _session_page(request, patient, session, *, form=None, problems=(), status=2
         "changeable": not queries.change_refusal(session),
         "change_request": queries.latest_change_request(session),
         "request_problems": problems,
+        "waitlist_entry": waitlist.waiting_entry(session),
+        "waitlist_form": form if isinstance(form, WaitlistForm) else WaitlistForm(),
+        "can_wait": waitlist.can_wait(session),
         "instructions": instructions(session) if upcoming else [],
         "aftercare": queries.aftercare_items(aftercare_for(session), timezone.localdate()),
         **_policy(),
@@ -182,6 +190,38 @@ def request_withdraw(request, patient, session_id: int):
         _viewed(request, patient, "session", session)
         return _session_page(request, patient, session, problems=error.messages, status=400)
     messages.success(request, "Your request is withdrawn. Your session stays as booked.")
+    return redirect("portal:session", session_id=session.pk)
+
+
+@require_POST
+@patient_required
+def session_waitlist(request, patient, session_id: int):
+    """The patient asks for an earlier time for a booked session, or a time for one not
+    booked yet."""
+
+    def send(session, data):
+        waitlist.entry_add(session=session, by=request.user, request=request, **data)
+        messages.success(
+            request,
+            "You are on the waiting list. When a time that suits you comes free, we will "
+            "email you a link to book it.",
+        )
+        return redirect("portal:session", session_id=session.pk)
+
+    return _session_request(request, patient, session_id, WaitlistForm, send)
+
+
+@require_POST
+@patient_required
+def session_waitlist_withdraw(request, patient, session_id: int):
+    session = queries.own_session(patient, session_id)
+    # Any waiting request of the session, even one whose session has moved on since.
+    entry = session.waitlist_entries.filter(status=WaitlistEntry.Status.WAITING).first()
+    if entry is not None:
+        # Withdrawn meanwhile (another tab) ends the same way: off the list.
+        with contextlib.suppress(ValidationError):
+            waitlist.entry_withdraw(entry=entry, by=request.user, request=request)
+    messages.success(request, "You are no longer on the waiting list for this session.")
     return redirect("portal:session", session_id=session.pk)
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from core.params import check_day
 from treatments.models import Session
 
-from .models import Booking, Practitioner
+from .models import Booking, Practitioner, WaitlistEntry, WorkingHours
 from .services import CourseChoice
 
 
@@ -130,3 +130,46 @@ class HandleRequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Emailed to the patient and shown in their portal. Required to decline.",
     )
+
+
+class WaitlistForm(forms.Form):
+    """What a patient asks of the waiting list: a window of days, weekdays, a time of day."""
+
+    earliest_day = forms.DateField(
+        label="Earliest day",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[check_day],
+    )
+    latest_day = forms.DateField(
+        label="Latest day",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[check_day],
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label="Days that suit (none ticked: any day)",
+        coerce=int,
+        choices=WorkingHours.WEEKDAYS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    times = forms.ChoiceField(
+        label="Time of day",
+        choices=WaitlistEntry.Times.choices,
+        initial=WaitlistEntry.Times.ANY,
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(label="Anything else (optional)", required=False, max_length=300)
+
+    def clean(self):
+        data = super().clean()
+        earliest, latest = data.get("earliest_day"), data.get("latest_day")
+        if latest and latest < timezone.localdate():
+            self.add_error("latest_day", "The latest day has passed; choose a day from today on.")
+        if earliest and latest and latest < earliest:
+            self.add_error("latest_day", "The latest day cannot be before the earliest day.")
+        return data
+
+    def window(self) -> dict:
+        return {key: self.cleaned_data[key] for key in self.fields}

@@ -385,3 +385,159 @@ class InboxMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id} handled"
+
+
+class WaitlistEntry(models.Model):
+    """A patient's wish for an earlier time for a booked session, or for any time for one not
+    booked yet, within an optional window. Offers go out in the order entries were made."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        BOOKED = "booked", "Booked from an offer"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Times(models.TextChoices):
+        ANY = "any", "Any time of day"
+        MORNING = "morning", "Mornings (before noon)"
+        AFTERNOON = "afternoon", "Afternoons (from noon)"
+
+    session = models.ForeignKey(
+        "treatments.Session", on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    # The session's patient, kept here too so the desk's list and the audit need no join.
+    patient = models.ForeignKey(
+        "people.Patient", on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    earliest_day = models.DateField(null=True, blank=True)
+    latest_day = models.DateField(null=True, blank=True)
+    # Weekdays that suit (0 = Monday); empty means any day the clinic works.
+    weekdays = models.JSONField(default=list, blank=True)
+    times = models.CharField(max_length=10, choices=Times.choices, default=Times.ANY)
+    note = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [models.Index(fields=["status", "created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=models.Q(status="waiting"),
+                name="one_waiting_entry_per_session",
+                violation_error_message="This session is already on the waiting list.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(earliest_day__isnull=True)
+                | models.Q(latest_day__isnull=True)
+                | models.Q(latest_day__gte=models.F("earliest_day")),
+                name="waitlist_window_in_order",
+                violation_error_message="The latest day cannot be before the earliest day.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waiting list: session {self.session_id} ({self.get_status_display().lower()})"
+
+    @property
+    def window_words(self) -> str:
+        """The window in words for the desk and the patient: "from 3 March, Mon/Tue, mornings"."""
+        parts = []
+        if self.earliest_day and self.latest_day:
+            parts.append(f"{self.earliest_day:%-d %b} to {self.latest_day:%-d %b %Y}")
+        elif self.earliest_day:
+            parts.append(f"from {self.earliest_day:%-d %b %Y}")
+        elif self.latest_day:
+            parts.append(f"until {self.latest_day:%-d %b %Y}")
+        if self.weekdays:
+            names = dict(WorkingHours.WEEKDAYS)
+            parts.append(", ".join(names[d][:3] for d in sorted(self.weekdays)))
+        if self.times != self.Times.ANY:
+            parts.append(self.get_times_display().split(" ")[0].lower())
+        return "; ".join(parts) or "any time"
+
+
+class WaitlistOpening(models.Model):
+    """A time freed by a cancellation or a move, offered to the waiting list."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Offered"
+        FILLED = "filled", "Filled from the waiting list"
+
+    freed_by = models.ForeignKey(
+        "treatments.Session", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    starts_at = models.DateTimeField()
+    practitioner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    filled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"Freed time {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class WaitlistOffer(models.Model):
+    """One freed time offered to one waiting entry, by email with a signed link."""
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent"
+        ACCEPTED = "accepted", "Accepted"
+        GONE = "gone", "Taken by someone else"
+        EXPIRED = "expired", "Expired"
+        WITHDRAWN = "withdrawn", "No longer needed"
+
+    opening = models.ForeignKey(WaitlistOpening, on_delete=models.CASCADE, related_name="offers")
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    # Part of the signed link, so a link names one offer and cannot be made for another.
+    key = models.CharField(max_length=64, unique=True, default=_new_token)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["opening", "id"]
+        indexes = [models.Index(fields=["status", "expires_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["opening", "entry"], name="one_offer_per_entry")
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk} ({self.status})"
+
+    @property
+    def patient_id(self) -> int:
+        """Whose record the offer concerns, for the audit of a look at it."""
+        return self.entry.patient_id
+
+    @property
+    def patient(self):
+        return self.entry.patient
+
+    @property
+    def session(self):
+        return self.entry.session
+
+    def state(self, now=None) -> str:
+        """The status, with a sent offer past its time shown as expired."""
+        if self.status == self.Status.SENT and self.expires_at <= (now or timezone.now()):
+            return self.Status.EXPIRED
+        return self.status
+
+    def state_display(self, now=None) -> str:
+        return self.Status(self.state(now)).label

@@ -25,7 +25,7 @@ from treatments.models import Session, TreatmentPlan
 from treatments.services import session_check_bookable, sessions_rescreen
 
 from . import availability, notifications, queries
-from .models import Booking, ChangeRequest, Reservation
+from .models import Booking, ChangeRequest, Reservation, WaitlistEntry, WaitlistOffer
 
 BOOKABLE = (Session.Status.PLANNED, Session.Status.CANCELLED, Session.Status.NO_SHOW)
 TAKEN = "That time was just taken by another booking. Please pick another slot."
@@ -251,7 +251,7 @@ def session_reschedule(
                 f"Only a booked session can be moved; this one is "
                 f"{session.get_status_display().lower()}."
             )
-        before = session.starts_at
+        before, before_practitioner = session.starts_at, session.practitioner_id
         slot = _place(session, starts_at, practitioner_user_id or session.practitioner_id, by)
         session.full_clean()
         session.save()
@@ -273,6 +273,7 @@ def session_reschedule(
         # The new day may lift a screening flag, or raise one.
         sessions_rescreen(patient=session.patient, by=by)
         _send_confirmation_on_commit([session.pk], moved=True)
+        _offer_freed_time_on_commit(session.pk, before, before_practitioner)
         return []
 
 
@@ -316,6 +317,8 @@ def session_cancel(
         )
         _revise_calendar_event(session)
         _answer_open_requests(session, outcome=ChangeRequest.Outcome.CANCELLED, by=by)
+        if cancelled_by == Booking.CancelledBy.PATIENT:
+            _leave_waitlist(session, now)
         audit_log(
             actor=by,
             action=AuditEvent.Action.CHANGE,
@@ -324,6 +327,7 @@ def session_cancel(
             detail=f"cancelled by {cancelled_by}{' (late)' if late else ''}",
         )
         _send_cancellation_on_commit(session.pk)
+        _offer_freed_time_on_commit(session.pk, session.starts_at, session.practitioner_id)
     return session
 
 
@@ -577,6 +581,28 @@ def _send_cancellation_on_commit(session_id: int) -> None:
     from .tasks import send_cancellation_notice
 
     task_send_on_commit(send_cancellation_notice, session_id)
+
+
+def _leave_waitlist(session: Session, now: dt.datetime) -> None:
+    """A patient who cancels a session no longer waits for an earlier time for it; the desk
+    adds it again if they want the first free time instead."""
+    waiting = WaitlistEntry.objects.filter(session=session, status=WaitlistEntry.Status.WAITING)
+    WaitlistOffer.objects.filter(entry__in=waiting, status=WaitlistOffer.Status.SENT).update(
+        status=WaitlistOffer.Status.WITHDRAWN, answered_at=now
+    )
+    waiting.update(status=WaitlistEntry.Status.WITHDRAWN, closed_at=now)
+
+
+def _offer_freed_time_on_commit(
+    session_id: int, starts_at: dt.datetime | None, practitioner_user_id: int | None
+) -> None:
+    """The waiting list hears of a time a session left, once the change commits (the outbox),
+    and never inside the request: matching it runs the availability engine per waiting entry."""
+    from .tasks import offer_freed_time
+
+    if starts_at is None or practitioner_user_id is None or starts_at <= timezone.now():
+        return
+    task_send_on_commit(offer_freed_time, session_id, starts_at.isoformat(), practitioner_user_id)
 
 
 def _revise_calendar_event(session: Session) -> None:

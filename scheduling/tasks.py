@@ -50,6 +50,27 @@ def send_cancellation_notice(session_id: int) -> bool:
     return notifications.send_cancellation_notice(session)
 
 
+@shared_task(ignore_result=True)
+def offer_freed_time(session_id: int, starts_at: str, practitioner_user_id: int) -> bool:
+    """A cancellation or a move freed this time: offer it to the waiting list."""
+    from . import waitlist
+
+    opening = waitlist.opening_offer(
+        starts_at=dt.datetime.fromisoformat(starts_at),
+        practitioner_user_id=practitioner_user_id,
+        freed_session_id=session_id,
+    )
+    return opening is not None
+
+
+@shared_task(ignore_result=True)
+def reoffer_lapsed_openings() -> int:
+    """Beat: freed times whose offers expired go to the next patients on the waiting list."""
+    from . import waitlist
+
+    return waitlist.openings_reoffer()
+
+
 def claim_reminder(booking_id: int) -> bool:
     """True for exactly one caller per booking."""
     return (

@@ -8,6 +8,8 @@ import datetime as dt
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +23,7 @@ from core.views import form_status
 from people.models import Patient
 from treatments.models import Session, TreatmentPlan
 
-from . import calendar, inbox, queries, services
+from . import calendar, inbox, queries, services, waitlist
 from .availability import find_slots, screening_blocks
 from .forms import (
     BookForm,
@@ -29,10 +31,11 @@ from .forms import (
     CourseFormSet,
     HandleRequestForm,
     SlotSearchForm,
+    WaitlistForm,
     aware,
     practitioner_choices,
 )
-from .models import ChangeRequest, Practitioner
+from .models import ChangeRequest, Practitioner, WaitlistEntry, WaitlistOffer, WaitlistOpening
 from .notifications import calendar_for
 
 DESK = "people.use_front_desk"
@@ -147,6 +150,7 @@ def _session_page(
     handle_form=None,
     problems=(),
     request_problems=(),
+    waitlist_form=None,
     status=200,
 ):
     local = timezone.localtime(session.starts_at) if session.starts_at else None
@@ -168,6 +172,8 @@ def _session_page(
             "handle_form": handle_form or HandleRequestForm(),
             "open_request": open_request,
             "past_requests": [r for r in change_requests if r is not open_request],
+            "waitlist_entry": waitlist.waiting_entry(session) if session.pk else None,
+            "waitlist_form": waitlist_form or WaitlistForm(),
             "problems": problems,
             "request_problems": request_problems,
             "late_now": services.is_late_cancel(session) if session.starts_at else False,
@@ -565,3 +571,113 @@ def practitioner_feed(request, token: str):
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- the waiting list ---------------------------------------------------------------------
+
+WAITLIST_PAGE = 50
+OPENINGS_SHOWN = 20
+
+
+@role_required(DESK)
+def waitlist_list(request):
+    """Who waits for which session (in the order offers go out) and the freed times offered
+    lately with each offer's state: a fixed number of queries however long the list."""
+    waiting = waitlist.waiting_entries().prefetch_related(
+        Prefetch(
+            "offers",
+            queryset=WaitlistOffer.objects.select_related("opening").order_by("-sent_at"),
+        )
+    )
+    page = Paginator(waiting, WAITLIST_PAGE).get_page(request.GET.get("page"))
+    openings = list(
+        WaitlistOpening.objects.select_related("practitioner").prefetch_related(
+            Prefetch(
+                "offers",
+                queryset=WaitlistOffer.objects.select_related(
+                    "entry__patient", "entry__session"
+                ).order_by("entry__created_at", "id"),
+            )
+        )[:OPENINGS_SHOWN]
+    )
+    entries = list(page.object_list)
+    offers = [offer for opening in openings for offer in opening.offers.all()]
+    looked_at(request, many=[*entries, *offers], detail="waiting list")
+    return render(
+        request,
+        "scheduling/waitlist.html",
+        {
+            "page": page,
+            "entries": entries,
+            "rank_from": page.start_index(),
+            "openings": openings,
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_POST
+@role_required(DESK)
+def waitlist_add(request, session_id: int):
+    session = _session(session_id)
+    looked_at(request, session, detail="waiting list")
+    form = WaitlistForm(request.POST)
+    if not form.is_valid():
+        return _session_page(request, session, waitlist_form=form, status=400)
+    try:
+        waitlist.entry_add(session=session, by=request.user, request=request, **form.window())
+    except ValidationError as error:
+        return _session_page(
+            request, session, waitlist_form=form, problems=error.messages, status=400
+        )
+    messages.success(
+        request,
+        f"{session.patient.full_name} is on the waiting list for session {session.number}. "
+        "Freed times that fit are offered by email.",
+    )
+    return redirect("scheduling:session", session.pk)
+
+
+@require_POST
+@role_required(DESK)
+def waitlist_remove(request, waitlist_id: int):
+    entry = get_object_or_404(WaitlistEntry.objects.select_related("session"), pk=waitlist_id)
+    try:
+        waitlist.entry_withdraw(entry=entry, by=request.user, request=request)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        # No name: the page it lands on no longer lists the entry, nor audits a look at it.
+        messages.success(request, f"Session {entry.session.number} was taken off the waiting list.")
+    return redirect("scheduling:waitlist")
+
+
+def waitlist_offer(request, token: str):
+    """The link in an offer's email: the offer, and a button that books it. It needs no
+    sign-in (the signed link is the key, and it reaches this one offer only); a signed-in
+    patient who is not the offer's own is refused. GET never books: mail scanners open
+    links."""
+    offer = waitlist.offer_for_token(token)
+    if offer is None or request.method not in ("GET", "HEAD", "POST"):
+        raise Http404
+    patient = offer.entry.patient
+    user = request.user
+    if user.is_authenticated and user.has_perm("people.use_portal") and user.pk != patient.user_id:
+        raise Http404
+    actor = user if user.is_authenticated else patient.user
+    looked_at(request, offer, actor=actor, detail="waiting list offer link")
+    answer, status = None, 200
+    if request.method == "POST":
+        answer = waitlist.offer_accept(offer=offer, by=actor, request=request)
+        status = 200 if answer.booked else 409
+        offer.refresh_from_db()
+    closed = "" if answer else waitlist.offer_state_words(offer)
+    if not answer and not closed and not waitlist.offer_still_free(offer):
+        closed = waitlist.GONE
+    return render(
+        request,
+        "scheduling/waitlist_offer.html",
+        {"offer": offer, "patient": patient, "answer": answer, "closed": closed},
+        status=status,
+    )

@@ -78,9 +78,10 @@ def test_session_and_comparison_pages_take_fixed_queries(
     # 1 session, 2 user, 3 permissions and group names, 4 patient, 5 the session with plan,
     # modality, area, indication, level and practitioner, 6-9 the screening rules that ask
     # something of a booked patient, their modalities, levels and counted modalities, 10 the
-    # patient's latest change request about the session, then the audit view event's writes (a
-    # booked session has no aftercare yet: no aftercare rules).
-    with django_assert_num_queries(10 + AUDIT_WRITES):
+    # patient's latest change request about the session, 11 the session's waiting-list request,
+    # then the audit view event's writes (a booked session has no aftercare yet: no aftercare
+    # rules).
+    with django_assert_num_queries(11 + AUDIT_WRITES):
         client.get(reverse("portal:session", args=[session.pk]))
     # 1-4 as above, 5 the comparison with area, plan, photos and their sessions, then audit.
     with django_assert_num_queries(5 + AUDIT_WRITES):

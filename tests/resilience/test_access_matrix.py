@@ -86,6 +86,8 @@ portal:session_cancel          --  --  --  ok    --  --
 portal:session_change          --  --  --  ok    --  --
 # Withdraws Alice's own open request; Bob's try finds no such session of his.
 portal:request_withdraw        --  --  --  ok    --  --
+portal:session_waitlist        --  --  --  ok    --  --
+portal:session_waitlist_withdraw --  --  --  ok    --  --
 # Alice's session here has no booked time, so there is no .ics of it for anyone.
 portal:session_ics             --  --  --  --    --  --
 practitioner_feed              --  --  --  --    --  --
@@ -110,6 +112,9 @@ scheduling:session_move        ok  --  --  --    --  --
 scheduling:session_slots       ok  --  --  --    --  --
 scheduling:today               ok  --  --  --    --  --
 scheduling:week                ok  --  --  --    --  --
+scheduling:waitlist            ok  --  --  --    --  --
+scheduling:waitlist_add        ok  --  --  --    --  --
+scheduling:waitlist_remove     ok  --  --  --    --  --
 treatments:chart               ok  ok  ok  --    --  --
 treatments:history_create      --  ok  ok  --    --  --
 treatments:history_edit        --  ok  ok  --    --  --
@@ -121,6 +126,8 @@ treatments:session_detail      ok  ok  ok  --    --  --
 treatments:session_level       --  ok  ok  --    --  --
 treatments:session_record      --  ok  --  --    --  --
 treatments:session_screen      --  ok  --  --    --  --
+# A waiting-list offer's link is its own key: a token not signed here reaches nothing.
+waitlist_offer                 --  --  --  --    --  --
 """
 
 # API operations. Patients have no API: their file is reached through the portal pages.
@@ -229,8 +236,12 @@ def page_ids(f) -> dict[str, object]:
     failed = OutboxMessage.objects.create(
         kind="email", summary="Your booking", payload={}, status="failed"
     )
+    from scheduling.models import WaitlistEntry
+
+    waiting = WaitlistEntry.objects.create(session=f.session, patient=f.patient)
     return {
         "message_id": failed.pk,
+        "waitlist_id": waiting.pk,
         "patient_id": f.patient.pk,
         "plan_id": f.plan.pk,
         "session_id": f.session.pk,
