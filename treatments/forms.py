@@ -6,6 +6,7 @@ from django import forms
 from django.db.models import Prefetch
 
 from core.params import check_day
+from core.widgets import DateInput
 
 from . import windows
 from .models import (
@@ -19,7 +20,7 @@ from .models import (
     ScreeningRule,
 )
 
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE = DateInput()
 
 
 class HistoryEntryForm(forms.ModelForm):
