@@ -23,7 +23,12 @@ urlpatterns = [
     path("desk/", scheduling_views.day_view, name="desk_home"),
     path("desk/", include("scheduling.urls")),
     path("calendar/<str:token>.ics", scheduling_views.practitioner_feed, name="practitioner_feed"),
-    path("clinical/", core_views.clinical_home, name="clinical_home"),
+    path("clinical/", scheduling_views.clinician_day, name="clinical_home"),
+    path(
+        "clinical/calendar-feed/renew/",
+        scheduling_views.calendar_feed_renew,
+        name="calendar_feed_renew",
+    ),
     path("manage/", core_views.admin_home, name="admin_home"),
     path("manage/audit/", include("audit.urls")),
     path("health/", core_views.health, name="health"),

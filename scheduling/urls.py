@@ -1,7 +1,5 @@
 from django.urls import path
 
-from treatments.models import Session
-
 from . import views
 
 app_name = "scheduling"
@@ -17,16 +15,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/book/", views.book_confirm, name="book_confirm"),
     path("sessions/<int:session_id>/move/", views.session_move, name="session_move"),
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
-    path(
-        "sessions/<int:session_id>/check-in/",
-        views.arrival,
-        {"status": Session.Status.CHECKED_IN},
-        name="check_in",
-    ),
-    path(
-        "sessions/<int:session_id>/no-show/",
-        views.arrival,
-        {"status": Session.Status.NO_SHOW},
-        name="no_show",
-    ),
+    path("sessions/<int:session_id>/check-in/", views.check_in, name="check_in"),
+    path("sessions/<int:session_id>/no-show/", views.no_show, name="no_show"),
+    path("sessions/<int:session_id>/undo-arrival/", views.arrival_undo, name="arrival_undo"),
 ]

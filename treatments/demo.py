@@ -42,6 +42,7 @@ def _record_past(session: Session, *, by, products: str, notes: str) -> None:
         completed_at=starts + timedelta(minutes=session.depth_level.session_minutes),
         practitioner=by,
         recorded_by=by,
+        performed_by=by,
         completed_screening=screening,
         products=products,
         notes=notes,

@@ -40,11 +40,12 @@ REQUEST_ORDER = ("anon", "bob", "alice", "fd", "cl", "ad")
 PAGES = """
 # name                         fd  cl  ad  alice bob anon
 admin_home                     --  --  ok  --    --  --
+calendar_feed_renew            --  ok  --  --    --  --
 api_docs                       ok  ok  ok  --    --  --
 api_schema                     ok  ok  ok  --    --  --
 audit:audit_list               --  --  ok  --    --  --
 clinical_home                  --  ok  --  --    --  --
-desk_home                      ok  --  --  --    --  --
+desk_home                      ok  ok  --  --    --  --
 health                         ok  ok  ok  --    --  --
 home                           ok  ok  ok  ok    ok  --
 invite_accept                  ok  ok  ok  ok    ok  ok
@@ -89,16 +90,17 @@ readiness                      ok  ok  ok  ok    ok  ok
 scheduling:book_confirm        ok  --  --  --    --  --
 scheduling:book_patients       ok  --  --  --    --  --
 scheduling:book_start          ok  --  --  --    --  --
-scheduling:check_in            ok  --  --  --    --  --
+scheduling:arrival_undo        ok  ok  --  --    --  --
+scheduling:check_in            ok  ok  --  --    --  --
 scheduling:course_book         ok  --  --  --    --  --
 scheduling:flagged             ok  --  --  --    --  --
 scheduling:no_show             ok  --  --  --    --  --
-scheduling:session             ok  --  --  --    --  --
+scheduling:session             ok  ok  --  --    --  --
 scheduling:session_cancel      ok  --  --  --    --  --
 scheduling:session_move        ok  --  --  --    --  --
 scheduling:session_slots       ok  --  --  --    --  --
-scheduling:today               ok  --  --  --    --  --
-scheduling:week                ok  --  --  --    --  --
+scheduling:today               ok  ok  --  --    --  --
+scheduling:week                ok  ok  --  --    --  --
 treatments:chart               ok  ok  ok  --    --  --
 treatments:history_create      --  ok  ok  --    --  --
 treatments:history_edit        --  ok  ok  --    --  --
