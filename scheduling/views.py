@@ -75,6 +75,7 @@ def day_view(request):
     day = _day_from(request)
     by_room = request.GET.get("by") == "room"
     context = calendar.day_grid_context(day, by_room=by_room)
+    context["can_book"] = request.user.has_perm(DESK)  # a clinician reads the day, books nothing
     looked_at(request, many=context["sessions"], detail="day")
     if request.htmx:
         return render(request, "scheduling/_day_grid.html", context)

@@ -57,6 +57,8 @@ def test_clinicians_read_the_desks_day_but_book_cancel_and_no_show_stay_with_the
     session = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
     for url in ["/desk/", "/desk/week/", "/desk/today/", f"/desk/sessions/{session.pk}/"]:
         assert carla.get(url).status_code == 200, url
+    day = carla.get("/desk/?date=2026-03-02").content.decode()
+    assert "10:00 Alice Smit" in day and 'aria-label="Book' not in day and "New booking" not in day
     page = carla.get(f"/desk/sessions/{session.pk}/").content.decode()
     assert "Cancel session" not in page and "Move session" not in page
     today = carla.get("/desk/today/").content.decode()
