@@ -65,7 +65,9 @@ def _day_url(day: dt.date, **extra) -> str:
 
 def _session(session_id: int) -> Session:
     return get_object_or_404(
-        Session.objects.select_related("patient", "plan__modality", "practitioner", "depth_level"),
+        Session.objects.select_related(
+            "patient", "plan__modality", "practitioner", "performed_by", "depth_level"
+        ),
         pk=session_id,
     )
 

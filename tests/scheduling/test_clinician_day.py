@@ -49,6 +49,11 @@ def test_a_clinician_checks_their_patient_in_from_home(carla, clinic, front_desk
     assert response.status_code == 302 and response["Location"] == "/clinical/"
     session.refresh_from_db()
     assert session.status == Session.Status.CHECKED_IN
+    home = carla.get("/clinical/").content.decode()
+    assert "Alice Smit is checked in." in home and "Undo check-in" in home
+    carla.post(f"/desk/sessions/{session.pk}/undo-arrival/", {"next": "/clinical/"})
+    session.refresh_from_db()
+    assert session.status == Session.Status.BOOKED
 
 
 def test_clinicians_read_the_desks_day_but_book_cancel_and_no_show_stay_with_the_desk(
