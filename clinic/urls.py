@@ -24,7 +24,12 @@ urlpatterns = [
     path("desk/", include("scheduling.urls")),
     path("waitlist/<str:token>/", scheduling_views.waitlist_offer, name="waitlist_offer"),
     path("calendar/<str:token>.ics", scheduling_views.practitioner_feed, name="practitioner_feed"),
-    path("clinical/", core_views.clinical_home, name="clinical_home"),
+    path("clinical/", scheduling_views.clinician_day, name="clinical_home"),
+    path(
+        "clinical/calendar-feed/renew/",
+        scheduling_views.calendar_feed_renew,
+        name="calendar_feed_renew",
+    ),
     path("manage/", core_views.admin_home, name="admin_home"),
     path("manage/audit/", include("audit.urls")),
     path("manage/reports/", include("reports.urls")),

@@ -26,17 +26,50 @@ def form_status(form) -> int:
     return 400 if form.is_bound and form.errors else 200
 
 
+def confirmed(request) -> bool:
+    """The person answered "yes" on the confirmation step (core/confirm.html)."""
+    return request.POST.get("confirmed") == "yes"
+
+
+def confirm_page(
+    request,
+    *,
+    question: str,
+    button: str,
+    back: str,
+    consequences: tuple[str, ...] | list[str] = (),
+    template: str = "core/confirm.html",
+    extra: dict | None = None,
+):
+    """A confirmation step before an action that is hard to take back: the same POST again,
+    its fields kept, with confirmed=yes. Works without JavaScript."""
+    kept = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in ("csrfmiddlewaretoken", "confirmed")
+        for value in values
+    ]
+    return render(
+        request,
+        template,
+        {
+            "question": question,
+            "consequences": consequences,
+            "action": request.get_full_path(),
+            "kept": kept,
+            "button": button,
+            "back": back,
+            **(extra or {}),
+        },
+    )
+
+
 @login_required
 def home(request):
     for permission, url_name in ROLE_HOMES:
         if request.user.has_perm(permission):
             return redirect(url_name)
     return render(request, "core/no_role.html", status=403)
-
-
-@role_required("people.use_clinical")
-def clinical_home(request):
-    return render(request, "core/clinical_home.html")
 
 
 @role_required("people.manage_clinic")

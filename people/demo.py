@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time, timedelta
 
 from django.contrib.auth import get_user_model
 
@@ -10,6 +10,18 @@ from .models import Patient
 from .roles import Role, assign_role
 
 DEMO_PASSWORD = "clinic-demo-2026"
+
+# The demo clinic opens Monday to Friday, 9 to 17: scheduling.demo gives the practitioners
+# these hours, and treatments.demo dates the sessions already done on these days.
+OPENING_WEEKDAYS = range(5)
+OPENING_HOURS = (time(9), time(17))
+
+
+def opening_day_on_or_before(day: date) -> date:
+    while day.weekday() not in OPENING_WEEKDAYS:
+        day -= timedelta(days=1)
+    return day
+
 
 DEMO_STAFF = [
     ("frontdesk", "Fenna", "de Vries", Role.FRONT_DESK),
@@ -38,18 +50,18 @@ def _user(username: str, first_name: str, last_name: str, email: str = ""):
     return user
 
 
-def load() -> dict[str, str]:
-    """Returns the demo logins, role name to username."""
-    logins: dict[str, str] = {}
+def load() -> list[tuple[str, str]]:
+    """Returns every demo login as (role name, username)."""
+    logins: list[tuple[str, str]] = []
     for username, first, last, role in DEMO_STAFF:
         assign_role(_user(username, first, last, f"{username}@clinic.example"), role)
-        logins.setdefault(role.value, username)
+        logins.append((role.value, username))
     for username, first, last, born, phone, email in DEMO_PATIENTS:
         user = None
         if username:
             user = _user(username, first, last, email)
             assign_role(user, Role.PATIENT)
-            logins.setdefault(Role.PATIENT.value, username)
+            logins.append((Role.PATIENT.value, username))
         Patient.objects.update_or_create(
             first_name=first,
             last_name=last,

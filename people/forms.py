@@ -1,5 +1,7 @@
 from django import forms
 
+from core.widgets import DateInput
+
 from .models import Patient
 
 
@@ -14,7 +16,7 @@ class PatientForm(forms.ModelForm):
         model = Patient
         fields = ["first_name", "last_name", "date_of_birth", "email", "phone", "notes"]
         widgets = {
-            "date_of_birth": forms.DateInput(attrs={"type": "date"}),
+            "date_of_birth": DateInput(),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 

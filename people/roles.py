@@ -127,6 +127,26 @@ def permissions_for(role: Role) -> list[Permission]:
     return [p for p in found if (p.content_type.app_label, p.codename) not in left_out]
 
 
+def users_who_treat():
+    """Active users who may record a session (through a role, or given the permission
+    directly): the clinicians a record can name as having performed it."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    app_label, codename = "treatments", "record_session"
+    granted = Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    ) | Q(
+        user_permissions__codename=codename,
+        user_permissions__content_type__app_label=app_label,
+    )
+    users = get_user_model().objects.filter(is_active=True)
+    return users.filter(pk__in=users.filter(granted).values("pk")).order_by(
+        "first_name", "last_name", "username"
+    )
+
+
 def sync_role_groups(sender=None, **kwargs) -> None:
     for role in Role:
         group, _ = Group.objects.get_or_create(name=role.value)

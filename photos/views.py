@@ -15,6 +15,7 @@ from audit.services import Action
 from core.decorators import role_required
 from core.links import id_url
 from core.looks import looked_at
+from core.views import confirm_page, confirmed
 from people.access import patient_required
 from people.models import Patient
 from treatments.models import BodyArea, Session
@@ -232,8 +233,26 @@ def comparison_detail(request, comparison_id: int):
 @require_POST
 @role_required(CLINICAL_PERMISSION)
 def comparison_release(request, comparison_id: int):
-    comparison = get_object_or_404(Comparison, pk=comparison_id)
+    comparison = get_object_or_404(
+        Comparison.objects.select_related("patient", "body_area"), pk=comparison_id
+    )
     release = request.POST.get("release") == "1"
+    back = reverse("photos:comparison", kwargs={"comparison_id": comparison.pk})
+    # Releasing shows a patient's photos outside the clinic: asked once more. Withdrawing is
+    # the safe direction and happens at once.
+    if release and not comparison.released_to_portal and not confirmed(request):
+        looked_at(request, comparison, detail="release confirmation")
+        return confirm_page(
+            request,
+            question=f"Release this comparison to {comparison.patient.full_name}'s portal?",
+            consequences=[
+                f"{comparison.body_area.name}, {comparison.get_view_display().lower()}.",
+                "The patient sees these photos in the portal and can download the sheet.",
+                "You can withdraw it later; what was downloaded stays downloaded.",
+            ],
+            button="Yes, release to the portal",
+            back=back,
+        )
     try:
         services.comparison_release(
             comparison=comparison, released=release, by=request.user, request=request

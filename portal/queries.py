@@ -310,7 +310,9 @@ def history(patient) -> list[tuple[Session, list[Aftercare]]]:
     sessions = list(
         Session.objects.for_patient(patient)
         .filter(status=Session.Status.COMPLETED)
-        .select_related("plan__modality", "plan__body_area", "depth_level", "practitioner")
+        .select_related(
+            "plan__modality", "plan__body_area", "depth_level", "practitioner", "performed_by"
+        )
         .prefetch_related(Prefetch("areas", queryset=BodyArea.objects.order_by("name")))
         .order_by("-completed_at", "-starts_at", "-id")
     )
@@ -327,6 +329,7 @@ def own_session(patient, session_id: int) -> Session:
             "plan__indication",
             "depth_level",
             "practitioner",
+            "performed_by",
             "booking",
         ),
         pk=session_id,

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from people.demo import OPENING_HOURS, OPENING_WEEKDAYS
 from treatments.models import Modality, Session, TreatmentPlan
 
 from .models import CrossModalityGap, Device, ModalityRequirement, Practitioner, Room, WorkingHours
@@ -90,7 +91,10 @@ def _resources() -> None:
         if created or not practitioner.working_hours.exists():
             WorkingHours.objects.bulk_create(
                 WorkingHours(
-                    practitioner=practitioner, weekday=day, starts=dt.time(9), ends=dt.time(17)
+                    practitioner=practitioner,
+                    weekday=day,
+                    starts=OPENING_HOURS[0],
+                    ends=OPENING_HOURS[1],
                 )
-                for day in range(5)
+                for day in OPENING_WEEKDAYS
             )

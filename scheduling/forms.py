@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core.params import check_day
+from core.widgets import DateInput
 from treatments.models import Session
 
 from .models import Booking, Practitioner, WaitlistEntry, WorkingHours
@@ -29,7 +30,9 @@ class LocalDateTimeField(forms.DateTimeField):
 
 class SlotSearchForm(forms.Form):
     first_day = forms.DateField(
-        label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=[check_day]
+        label="From",
+        widget=DateInput(),
+        validators=[check_day],
     )
     days = forms.IntegerField(label="Days to search", min_value=1, max_value=60, initial=14)
     practitioner = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)

@@ -21,6 +21,9 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+new_calendar_token = _new_token  # the migrations name the private one
+
+
 class PractitionerQuerySet(models.QuerySet):
     def with_schedule(self, first_day, last_day) -> PractitionerQuerySet:
         """Active practitioners with their weekly hours and the exceptions in the date range

@@ -43,3 +43,22 @@ def with_screening_state(sessions: list[Session]) -> list[Session]:
     for session in sessions:
         session.screening_state = states[session.pk]
     return sessions
+
+
+def practitioner_days(practitioner_user_id: int, first_day: dt.date, days: int) -> list[list]:
+    """One practitioner's check-in rows for `days` local days from `first_day`, one list per
+    day, with each row's screening state: three queries (sessions, the days' screenings and
+    their findings) however many sessions."""
+    rows = with_screening_state(
+        list(
+            check_in_rows().filter(
+                practitioner_id=practitioner_user_id,
+                starts_at__gte=local_midnight(first_day),
+                starts_at__lt=local_midnight(first_day + dt.timedelta(days=days)),
+            )
+        )
+    )
+    by_day: dict[dt.date, list] = {first_day + dt.timedelta(days=n): [] for n in range(days)}
+    for row in rows:
+        by_day[row.day].append(row)
+    return list(by_day.values())

@@ -25,7 +25,15 @@ from treatments.models import Session, TreatmentPlan
 from treatments.services import session_check_bookable, sessions_rescreen
 
 from . import availability, notifications, queries
-from .models import Booking, ChangeRequest, Reservation, WaitlistEntry, WaitlistOffer
+from .models import (
+    Booking,
+    ChangeRequest,
+    Practitioner,
+    Reservation,
+    WaitlistEntry,
+    WaitlistOffer,
+    new_calendar_token,
+)
 
 BOOKABLE = (Session.Status.PLANNED, Session.Status.CANCELLED, Session.Status.NO_SHOW)
 TAKEN = "That time was just taken by another booking. Please pick another slot."
@@ -571,6 +579,67 @@ def _answer_open_requests(session: Session, *, outcome: str, by) -> None:
     ChangeRequest.objects.open().filter(session=session).update(**changes)
 
 
+GIVEN_AWAY = (
+    "The time was given to another booking since the no-show; book the session again instead."
+)
+
+
+def _hold_again(session: Session) -> None:
+    """Holds the no-show's released time again, unless another booking took it since (read
+    here for any database; PostgreSQL's exclusion constraint also refuses a race)."""
+    held = list(Reservation.objects.filter(session=session))
+    taken = Reservation.objects.filter(active=True).exclude(session=session)
+    for reservation in held:
+        if taken.filter(
+            resource=reservation.resource,
+            starts_at__lt=reservation.ends_at,
+            ends_at__gt=reservation.starts_at,
+        ).exists():
+            raise ValidationError(GIVEN_AWAY)
+    try:
+        with transaction.atomic():
+            Reservation.objects.filter(session=session).update(active=True)
+    except IntegrityError as error:
+        raise ValidationError(GIVEN_AWAY) from error
+
+
+UNDOABLE = {
+    Session.Status.CHECKED_IN: "check-in",
+    Session.Status.NO_SHOW: "no-show",
+}
+
+
+def session_arrival_undo(*, session: Session, by, request=None) -> Session:
+    """Takes back a check-in or a no-show recorded by mistake, on the session's day only: the
+    session is booked again, its time held again. Returns it as a row of the check-in list."""
+    with recorded():
+        session = _lock(session)
+        what = UNDOABLE.get(session.status)
+        if what is None:
+            raise ValidationError(
+                f"Only a check-in or a no-show can be undone; this session is "
+                f"{session.get_status_display().lower()}."
+            )
+        if timezone.localtime(session.starts_at).date() != timezone.localdate():
+            raise ValidationError(
+                f"A {what} can only be undone on the day of the session; "
+                "ask a clinic admin to correct an earlier day."
+            )
+        if session.status == Session.Status.NO_SHOW:
+            _hold_again(session)
+        session.status = Session.Status.BOOKED
+        session.save(update_fields=["status"])
+        Booking.objects.filter(session=session).update(checked_in_at=None)
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=session,
+            request=request,
+            detail=f"{what} undone",
+        )
+        return queries.check_in_rows().get(pk=session.pk)
+
+
 def _send_confirmation_on_commit(session_ids: list[int], *, moved: bool = False) -> None:
     from .tasks import send_booking_confirmation
 
@@ -607,3 +676,19 @@ def _offer_freed_time_on_commit(
 
 def _revise_calendar_event(session: Session) -> None:
     Booking.objects.filter(session=session).update(calendar_sequence=F("calendar_sequence") + 1)
+
+
+def calendar_token_renew(*, practitioner: Practitioner, by, request=None) -> Practitioner:
+    """A new secret for the practitioner's calendar feed: the old link stops working at once
+    (a phone lost, a link shared by mistake)."""
+    with recorded():
+        practitioner.calendar_token = new_calendar_token()
+        practitioner.save(update_fields=["calendar_token"])
+        audit_log(
+            actor=by,
+            action=AuditEvent.Action.CHANGE,
+            obj=practitioner,
+            request=request,
+            detail="calendar feed link renewed",
+        )
+    return practitioner

@@ -1,7 +1,5 @@
 from django.urls import path
 
-from treatments.models import Session
-
 from . import views
 
 app_name = "scheduling"
@@ -28,16 +26,7 @@ urlpatterns = [
         views.request_handle,
         name="request_handle",
     ),
-    path(
-        "sessions/<int:session_id>/check-in/",
-        views.arrival,
-        {"status": Session.Status.CHECKED_IN},
-        name="check_in",
-    ),
-    path(
-        "sessions/<int:session_id>/no-show/",
-        views.arrival,
-        {"status": Session.Status.NO_SHOW},
-        name="no_show",
-    ),
+    path("sessions/<int:session_id>/check-in/", views.check_in, name="check_in"),
+    path("sessions/<int:session_id>/no-show/", views.no_show, name="no_show"),
+    path("sessions/<int:session_id>/undo-arrival/", views.arrival_undo, name="arrival_undo"),
 ]

@@ -14,12 +14,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core.decorators import role_required
 from core.looks import looked_at
 from core.params import MAX_IDS, lenient, parse_day, parse_id, parse_moment
-from core.views import form_status
+from core.views import confirm_page, confirmed, form_status
 from people.models import Patient
 from treatments.models import Session, TreatmentPlan
 
@@ -39,6 +40,12 @@ from .models import ChangeRequest, Practitioner, WaitlistEntry, WaitlistOffer, W
 from .notifications import calendar_for
 
 DESK = "people.use_front_desk"
+CLINICAL = "people.use_clinical"
+# Who may do what on the desk's pages, in one place. Clinicians read the day (calendar, week,
+# check-in list, a session's booking) and check their own patients in, since the pre-session
+# check follows check-in; booking, moving, cancelling and no-shows stay with the desk.
+READS_THE_DAY = (DESK, CLINICAL)
+CHECKS_IN = (DESK, CLINICAL)
 SEARCH_LIMIT = 10
 
 
@@ -62,23 +69,26 @@ def _day_url(day: dt.date, **extra) -> str:
 
 def _session(session_id: int) -> Session:
     return get_object_or_404(
-        Session.objects.select_related("patient", "plan__modality", "practitioner", "depth_level"),
+        Session.objects.select_related(
+            "patient", "plan__modality", "practitioner", "performed_by", "depth_level"
+        ),
         pk=session_id,
     )
 
 
-@role_required(DESK)
+@role_required(*READS_THE_DAY)
 def day_view(request):
     day = _day_from(request)
     by_room = request.GET.get("by") == "room"
     context = calendar.day_grid_context(day, by_room=by_room)
+    context["can_book"] = request.user.has_perm(DESK)  # a clinician reads the day, books nothing
     looked_at(request, many=context["sessions"], detail="day")
     if request.htmx:
         return render(request, "scheduling/_day_grid.html", context)
     return render(request, "scheduling/day.html", context)
 
 
-@role_required(DESK)
+@role_required(*READS_THE_DAY)
 def week_view(request):
     days = calendar.week_days(_day_from(request))
     sessions = list(calendar.week_sessions(days))
@@ -98,7 +108,7 @@ def week_view(request):
     )
 
 
-@role_required(DESK)
+@role_required(*READS_THE_DAY)
 def today_view(request):
     sessions = queries.check_in_list(timezone.localdate())
     looked_at(request, many=sessions, detail="today")
@@ -106,35 +116,97 @@ def today_view(request):
 
 
 @require_POST
-@role_required(DESK)
-def arrival(request, session_id: int, status: str):
-    """Check-in and no-show, from the check-in list (htmx swaps the row) or the session page."""
+@role_required(*CHECKS_IN)
+def check_in(request, session_id: int):
+    """Check-in, from the check-in list (htmx swaps the row), the clinician's day or the
+    session page."""
     session = _session(session_id)
     try:
         row = services.session_arrival(
-            session=session, status=status, by=request.user, request=request
+            session=session, status=Session.Status.CHECKED_IN, by=request.user, request=request
         )
     except ValidationError as error:
-        return _error(request, error, session)
+        return _error(request, error, session, "The patient could not be checked in:")
+    return _row_done(request, row, f"{row.patient.full_name} is checked in.")
+
+
+@require_POST
+@role_required(DESK)
+def no_show(request, session_id: int):
+    """A no-show frees the practitioner's time: asked once more before it is recorded."""
+    session = _session(session_id)
+    if not confirmed(request):
+        looked_at(request, session, detail="no-show confirmation")
+        question = f"Mark {session.patient.full_name} as a no-show?"
+        if request.htmx:
+            context = {"session": session, "question": question}
+            return render(request, "scheduling/_today_row_confirm.html", context)
+        return confirm_page(
+            request,
+            question=question,
+            consequences=[
+                f"{session.plan.modality.name}, session {session.number}, "
+                f"{timezone.localtime(session.starts_at):%H:%M} with {session.practitioner}.",
+                "Their time is released for other bookings; undo is possible today only.",
+            ],
+            button="Yes, a no-show",
+            back=_next(request) or reverse("scheduling:session", args=[session.pk]),
+        )
+    try:
+        row = services.session_arrival(
+            session=session, status=Session.Status.NO_SHOW, by=request.user, request=request
+        )
+    except ValidationError as error:
+        return _error(request, error, session, "The no-show could not be recorded:")
+    return _row_done(request, row, f"{row.patient.full_name} is marked as a no-show.")
+
+
+@require_POST
+@role_required(*CHECKS_IN)
+def arrival_undo(request, session_id: int):
+    """Takes back a check-in or a no-show made by mistake, the same day."""
+    session = _session(session_id)
+    try:
+        row = services.session_arrival_undo(session=session, by=request.user, request=request)
+    except ValidationError as error:
+        return _error(request, error, session, "This cannot be undone:")
+    return _row_done(request, row, f"{row.patient.full_name} is booked again, as before.")
+
+
+def _next(request) -> str | None:
+    """Where a plain (non-htmx) form asked to go back to: a path on this site only."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return None
+
+
+def _row_done(request, row: Session, message: str):
     if request.htmx:
         row = queries.with_screening_state([row])[0]
-        return render(request, "scheduling/_today_row.html", {"session": row})
-    return redirect("scheduling:session", session.pk)
+        # A refusal shown above the list belongs to an earlier click: cleared with this success.
+        return render(request, "scheduling/_today_row.html", {"session": row, "clear": True})
+    messages.success(request, message)
+    return redirect(_next(request) or reverse("scheduling:session", args=[row.pk]))
 
 
-def _error(request, error: ValidationError, session: Session):
+def _error(request, error: ValidationError, session: Session, title: str):
     if request.htmx:
         # htmx does not swap error responses; the explanation goes above the list instead.
-        response = render(request, "scheduling/_problems.html", {"problems": error.messages})
+        response = render(
+            request,
+            "scheduling/_problems.html",
+            {"problems": error.messages, "problems_title": title},
+        )
         response["HX-Retarget"] = "#today-problems"
         response["HX-Reswap"] = "innerHTML"
         return response
     for message in error.messages:
-        messages.error(request, message)
-    return redirect("scheduling:session", session.pk)
+        messages.error(request, f"{title} {message}")
+    return redirect(_next(request) or reverse("scheduling:session", args=[session.pk]))
 
 
-@role_required(DESK)
+@role_required(*READS_THE_DAY)
 def session_detail(request, session_id: int):
     session = _session(session_id)
     looked_at(request, session)
@@ -149,6 +221,7 @@ def _session_page(
     cancel_form=None,
     handle_form=None,
     problems=(),
+    problems_title="",
     request_problems=(),
     waitlist_form=None,
     status=200,
@@ -176,6 +249,7 @@ def _session_page(
             "waitlist_form": waitlist_form or WaitlistForm(),
             "problems": problems,
             "request_problems": request_problems,
+            "problems_title": problems_title,
             "late_now": services.is_late_cancel(session) if session.starts_at else False,
             "notice_hours": settings.CANCELLATION_NOTICE_HOURS,
         },
@@ -199,7 +273,14 @@ def session_move(request, session_id: int):
             request=request,
         )
     except ValidationError as error:
-        return _session_page(request, session, move_form=form, problems=error.messages, status=400)
+        return _session_page(
+            request,
+            session,
+            move_form=form,
+            problems=error.messages,
+            problems_title="The session cannot be moved there:",
+            status=400,
+        )
     session.refresh_from_db()
     local = timezone.localtime(session.starts_at)
     messages.success(request, f"Session moved to {local:%A %-d %B %Y at %H:%M}.")
@@ -215,6 +296,31 @@ def session_cancel(request, session_id: int):
     form = CancelForm(request.POST)
     if not form.is_valid():
         return _session_page(request, session, cancel_form=form, status=400)
+    if not confirmed(request):
+        looked_at(request, session, detail="cancel confirmation")
+        local = timezone.localtime(session.starts_at)
+        late = services.is_late_cancel(session)
+        return confirm_page(
+            request,
+            question=f"Cancel session {session.number} of {session.patient.full_name}?",
+            consequences=[
+                f"{session.plan.modality.name} on {local:%A %-d %B %Y at %H:%M} "
+                f"with {session.practitioner}.",
+                f"Cancelled by the {form.cleaned_data['cancelled_by']}: "
+                f"{form.cleaned_data['reason']}",
+                *(
+                    [
+                        f"A late cancellation: less than {settings.CANCELLATION_NOTICE_HOURS} "
+                        "hours' notice."
+                    ]
+                    if late
+                    else []
+                ),
+                "The patient is told by email; the time is released for other bookings.",
+            ],
+            button="Yes, cancel the session",
+            back=reverse("scheduling:session", args=[session.pk]),
+        )
     try:
         services.session_cancel(
             session=session,
@@ -225,7 +331,12 @@ def session_cancel(request, session_id: int):
         )
     except ValidationError as error:
         return _session_page(
-            request, session, cancel_form=form, problems=error.messages, status=400
+            request,
+            session,
+            cancel_form=form,
+            problems=error.messages,
+            problems_title="The session cannot be cancelled:",
+            status=400,
         )
     session.refresh_from_db()
     late = " (late cancellation)" if session.booking.cancelled_late else ""
@@ -549,6 +660,54 @@ def course_book(request, plan_id: int):
         },
         status=status,
     )
+
+
+# The clinician's day: their own sessions of today, and tomorrow's beside them.
+MY_DAYS = 2
+
+
+@role_required(CLINICAL)
+def clinician_day(request):
+    """A clinician's home: today's patients with their screening state and one tap to the
+    pre-session check, the record form and the camera; tomorrow's list; their calendar feed."""
+    today = timezone.localdate()
+    days = queries.practitioner_days(request.user.pk, today, MY_DAYS)
+    looked_at(request, many=[row for day in days for row in day], detail="clinician's day")
+    practitioner = Practitioner.objects.filter(user=request.user, active=True).first()
+    feed_url = None
+    if practitioner is not None:
+        feed_url = request.build_absolute_uri(
+            reverse("practitioner_feed", args=[practitioner.calendar_token])
+        )
+    return render(
+        request,
+        "scheduling/clinician_day.html",
+        {
+            "today": today,
+            "today_rows": days[0],
+            "tomorrow": today + dt.timedelta(days=1),
+            "tomorrow_rows": days[1],
+            "feed_url": feed_url,
+        },
+    )
+
+
+@require_POST
+@role_required(CLINICAL)
+def calendar_feed_renew(request):
+    practitioner = Practitioner.objects.filter(user=request.user, active=True).first()
+    if practitioner is None:
+        messages.error(
+            request, "You have no calendar here: ask a clinic admin to add you as a practitioner."
+        )
+    else:
+        services.calendar_token_renew(practitioner=practitioner, by=request.user, request=request)
+        messages.success(
+            request,
+            "Your calendar link was renewed: the old link no longer works. "
+            "Subscribe to the new one in your calendar app.",
+        )
+    return redirect("clinical_home")
 
 
 def practitioner_feed(request, token: str):

@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from people.demo import opening_day_on_or_before
 from people.models import Patient
 
 from . import services
@@ -41,6 +42,7 @@ def _record_past(session: Session, *, by, products: str, notes: str) -> None:
         completed_at=starts + timedelta(minutes=session.depth_level.session_minutes),
         practitioner=by,
         recorded_by=by,
+        performed_by=by,
         completed_screening=screening,
         products=products,
         notes=notes,
@@ -69,7 +71,8 @@ def load() -> None:
             indication=Indication.objects.get(slug="dull-dry-rough-skin"),
             body_area=face,
             modality=microdermabrasion,
-            first_date=today - timedelta(days=42),
+            # Every fortnight from an opening day stays on that weekday: the clinic is open.
+            first_date=opening_day_on_or_before(today - timedelta(days=42)),
             session_count=6,
             interval_days=14,
             notes="Dull, dry skin on the cheeks and forehead.",

@@ -6,6 +6,8 @@ from django import forms
 from django.db.models import Prefetch
 
 from core.params import check_day
+from core.widgets import DateInput
+from people.roles import users_who_treat
 
 from . import windows
 from .models import (
@@ -19,7 +21,7 @@ from .models import (
     ScreeningRule,
 )
 
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE = DateInput()
 
 
 class HistoryEntryForm(forms.ModelForm):
@@ -106,7 +108,15 @@ class OverrideForm(forms.Form):
     )
 
 
+class PerformerField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.username
+
+
 class RecordForm(forms.Form):
+    performed_by = PerformerField(
+        users_who_treat(), label="Performed by", empty_label=None, required=False
+    )
     depth_level = forms.ModelChoiceField(DepthLevel.objects.none(), label="Level used")
     areas = forms.ModelMultipleChoiceField(
         BodyArea.objects.all(), widget=forms.CheckboxSelectMultiple, label="Areas treated"
@@ -114,13 +124,15 @@ class RecordForm(forms.Form):
     products = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
-    def __init__(self, *args, session, **kwargs):
+    def __init__(self, *args, session, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["depth_level"].queryset = DepthLevel.objects.filter(
             modality_id=session.plan.modality_id
         )
         self.fields["depth_level"].initial = session.depth_level_id
         self.fields["areas"].initial = [session.plan.body_area_id]
+        # The booked practitioner, unless a colleague stepped in.
+        self.fields["performed_by"].initial = session.practitioner_id or (user and user.pk)
 
 
 class SessionLevelForm(forms.Form):

@@ -297,6 +297,15 @@ class Session(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Who treated the patient: the booked practitioner unless the record names a colleague
+    # (who steps in is not who was booked, nor always who fills in the form).
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sessions_performed",
+    )
     # The screening the session was completed under (treatments/gate.py): set only by
     # services.session_record, and required of every completed session by a constraint.
     # Why the session's depth goes against its course's rising progression, when it does.

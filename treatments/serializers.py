@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from core.serializers import DayField, ModelSerializer, PrimaryKeyRelatedField
@@ -130,6 +131,7 @@ class SessionSerializer(ModelSerializer):
             "products",
             "notes",
             "recorded_by",
+            "performed_by",
             "flag",
             "flag_reason",
             "flag_lifts_on",
@@ -187,6 +189,11 @@ class PlanCreateSerializer(serializers.Serializer):
 
 
 class RecordSerializer(serializers.Serializer):
+    performed_by = PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        help_text="Who treated the patient; the session's practitioner when left out.",
+    )
     depth_level = PrimaryKeyRelatedField(queryset=DepthLevel.objects.all(), required=False)
     areas = PrimaryKeyRelatedField(queryset=BodyArea.objects.all(), many=True, required=False)
     notes = serializers.CharField(required=False, allow_blank=True)

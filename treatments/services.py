@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import Action, audit_log, audited_update
+from people.roles import users_who_treat
 
 from . import aftercare, gate, lifts
 from . import screening as engine
@@ -559,6 +560,14 @@ def screening_override(*, screening: Screening, category: str, reason: str, by=N
 # --- recording a session ----------------------------------------------------------------------
 
 
+def _check_performer(user) -> None:
+    if not users_who_treat().filter(pk=user.pk).exists():
+        name = user.get_full_name() or user.username
+        raise ValidationError(
+            {"performed_by": f"{name} does not treat patients; choose the clinician who did."}
+        )
+
+
 @transaction.atomic
 def session_record(
     *,
@@ -567,9 +576,13 @@ def session_record(
     areas: list[BodyArea] | None = None,
     notes: str = "",
     products: str = "",
+    performed_by=None,
     by=None,
 ) -> Session:
     """Records what was done and completes the session; its aftercare runs from its booked day.
+
+    `performed_by` is who treated the patient: by default the session's practitioner (else
+    whoever records it); a colleague named instead must be one who treats.
 
     Only through the gate (treatments/gate.py): the day's screening of this session, for the
     level used, still current, allowing treatment. The completed session names it, and keeps
@@ -600,10 +613,16 @@ def session_record(
     session.recorded_by = by
     if session.practitioner_id is None and by is not None and by.is_authenticated:
         session.practitioner = by
+    if performed_by is not None:
+        _check_performer(performed_by)
+    session.performed_by = performed_by or session.practitioner
     session.aftercare = aftercare.to_keep(aftercare.computed(session))
     session.full_clean()
     session.save()
     session.areas.set(areas or [session.plan.body_area])
     plan_refresh_status(session.plan)
-    audit_log(actor=by, action=Action.CHANGE, obj=session, detail="recorded, completed")
+    detail = "recorded, completed"
+    if session.performed_by_id is not None:  # an id: an audit detail never holds a name
+        detail += f"; performed by user {session.performed_by_id}"
+    audit_log(actor=by, action=Action.CHANGE, obj=session, detail=detail)
     return session

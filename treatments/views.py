@@ -238,7 +238,12 @@ def plan_detail(request, plan_id: int):
 def _session(session_id: int) -> Session:
     return get_object_or_404(
         Session.objects.select_related(
-            "plan__modality", "plan__body_area", "patient", "depth_level", "recorded_by"
+            "plan__modality",
+            "plan__body_area",
+            "patient",
+            "depth_level",
+            "recorded_by",
+            "performed_by",
         ),
         pk=session_id,
     )
@@ -333,7 +338,7 @@ def screening_override(request, screening_id: int):
 def session_record(request, session_id: int):
     session = _session(session_id)
     looked_at(request, session, detail="record form")
-    form = RecordForm(request.POST or None, session=session)
+    form = RecordForm(request.POST or None, session=session, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             services.session_record(
@@ -342,6 +347,7 @@ def session_record(request, session_id: int):
                 areas=list(form.cleaned_data["areas"]),
                 notes=form.cleaned_data["notes"],
                 products=form.cleaned_data["products"],
+                performed_by=form.cleaned_data["performed_by"],
                 by=request.user,
             )
         except ValidationError as error:

@@ -17,7 +17,7 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
 def test_a_clinician_signs_in_and_out(page, clinician_user):
     sign_in(page, clinician_user.username)
     page.wait_for_url("**/clinical/")
-    assert page.get_by_role("heading", name="Clinical").is_visible()
+    assert page.get_by_role("heading", name="Your day").is_visible()
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/accounts/login/")
     page.goto("/clinical/")

@@ -93,6 +93,9 @@ def test_a_clinician_uploads_photos_and_views_the_comparison_sheet(
     clip = page.locator("#compare-top").evaluate("e => e.style.clipPath")
     assert clip == "inset(0px 20% 0px 0px)" or clip == "inset(0 20% 0 0)"
     page.get_by_role("button", name="Release to the patient's portal").click()
+    # Asked once more: the patient will see these photos.
+    page.get_by_role("heading", name="Release this comparison to").wait_for()
+    page.get_by_role("button", name="Yes, release to the portal").click()
     page.get_by_text("Released to the portal.").wait_for()
     # The reloaded viewer's images are audited as they are served: let them finish before the
     # test ends, or the database flush after it can deadlock with their audit rows.

@@ -138,3 +138,13 @@ def test_a_change_records_only_the_fields_that_changed(front_desk_user, alice):
     assert AuditEvent.objects.filter(action="change").count() == 1  # nothing new to record
     with pytest.raises(TypeError):
         services.patient_update(patient=alice, user=front_desk_user, by=front_desk_user)
+
+
+def test_the_edit_form_keeps_the_date_of_birth_in_a_form_the_browser_accepts(
+    client, front_desk_user
+):
+    # A date input shows nothing for "12/04/1988": the value must be ISO, or a save loses it.
+    patient = PatientFactory(date_of_birth=datetime.date(1988, 4, 12))
+    client.force_login(front_desk_user)
+    html = client.get(reverse("people:patient_edit", args=[patient.pk])).content.decode()
+    assert 'type="date" name="date_of_birth" value="1988-04-12"' in html

@@ -420,3 +420,30 @@ def test_a_patient_without_photos_has_an_empty_timeline(client, clinician_user, 
     url = reverse("photos:timeline", args=[alice_plan.patient_id])
     assert "No photos yet." in client.get(url).content.decode()
     assert client.get(url, {"page": "2"}).status_code == 404
+
+
+def test_releasing_to_the_portal_is_asked_once_more_withdrawing_is_not(
+    client, clinician_user, alice_plan, add_photo, django_capture_on_commit_callbacks
+):
+    portal = ("clinical", "portal")
+    with django_capture_on_commit_callbacks(execute=True):
+        add_photo(alice_plan.sessions.get(number=1), purposes=portal)
+        add_photo(alice_plan.sessions.get(number=3), phase="after", purposes=portal)
+    pair = Comparison.objects.get(kind="pair")
+    client.force_login(clinician_user)
+    url = reverse("photos:comparison_release", args=[pair.pk])
+    asked = client.post(url, {"release": "1"})
+    html = asked.content.decode()
+    assert asked.status_code == 200
+    assert f"Release this comparison to {alice_plan.patient.full_name}" in html
+    assert 'name="release" value="1"' in html and 'name="confirmed" value="yes"' in html
+    pair.refresh_from_db()
+    assert not pair.released_to_portal  # nothing shown to the patient before the answer
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"release": "1", "confirmed": "yes"}).status_code == 302
+    pair.refresh_from_db()
+    assert pair.released_to_portal
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"release": "0"}).status_code == 302
+    pair.refresh_from_db()
+    assert not pair.released_to_portal

@@ -40,11 +40,12 @@ REQUEST_ORDER = ("anon", "bob", "alice", "fd", "cl", "ad")
 PAGES = """
 # name                         fd  cl  ad  alice bob anon
 admin_home                     --  --  ok  --    --  --
+calendar_feed_renew            --  ok  --  --    --  --
 api_docs                       ok  ok  ok  --    --  --
 api_schema                     ok  ok  ok  --    --  --
 audit:audit_list               --  --  ok  --    --  --
 clinical_home                  --  ok  --  --    --  --
-desk_home                      ok  --  --  --    --  --
+desk_home                      ok  ok  --  --    --  --
 health                         ok  ok  ok  --    --  --
 home                           ok  ok  ok  ok    ok  --
 invite_accept                  ok  ok  ok  ok    ok  ok
@@ -98,7 +99,8 @@ reports:index                  --  --  ok  --    --  --
 scheduling:book_confirm        ok  --  --  --    --  --
 scheduling:book_patients       ok  --  --  --    --  --
 scheduling:book_start          ok  --  --  --    --  --
-scheduling:check_in            ok  --  --  --    --  --
+scheduling:arrival_undo        ok  ok  --  --    --  --
+scheduling:check_in            ok  ok  --  --    --  --
 scheduling:course_book         ok  --  --  --    --  --
 scheduling:flagged             ok  --  --  --    --  --
 scheduling:inbox               ok  --  --  --    --  --
@@ -106,12 +108,12 @@ scheduling:inbox_count         ok  --  --  --    --  --
 scheduling:inbox_mark          ok  --  --  --    --  --
 scheduling:no_show             ok  --  --  --    --  --
 scheduling:request_handle      ok  --  --  --    --  --
-scheduling:session             ok  --  --  --    --  --
+scheduling:session             ok  ok  --  --    --  --
 scheduling:session_cancel      ok  --  --  --    --  --
 scheduling:session_move        ok  --  --  --    --  --
 scheduling:session_slots       ok  --  --  --    --  --
-scheduling:today               ok  --  --  --    --  --
-scheduling:week                ok  --  --  --    --  --
+scheduling:today               ok  ok  --  --    --  --
+scheduling:week                ok  ok  --  --    --  --
 scheduling:waitlist            ok  --  --  --    --  --
 scheduling:waitlist_add        ok  --  --  --    --  --
 scheduling:waitlist_remove     ok  --  --  --    --  --

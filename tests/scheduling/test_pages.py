@@ -18,8 +18,8 @@ def desk(client, front_desk_user):
     return client
 
 
-@pytest.mark.parametrize("who", ["clinician", "alice"])
-def test_only_the_front_desk_sees_the_calendar(client, persona, who, clinic):
+@pytest.mark.parametrize("who", ["admin", "alice"])
+def test_only_the_front_desk_and_clinicians_see_the_calendar(client, persona, who, clinic):
     client.force_login(persona(who))
     for url in [
         "/desk/",
@@ -92,10 +92,11 @@ def test_no_show_after_the_start_swaps_the_row_or_returns_to_the_session(
     desk, clinic, front_desk_user, frozen
 ):
     first = book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
-    too_early = desk.post(f"/desk/sessions/{first.pk}/no-show/", HTTP_HX_REQUEST="true")
+    yes = {"confirmed": "yes"}
+    too_early = desk.post(f"/desk/sessions/{first.pk}/no-show/", yes, HTTP_HX_REQUEST="true")
     assert "has not started yet" in too_early.content.decode()
     frozen.move_to(at(2, 10, 30))
-    row = desk.post(f"/desk/sessions/{first.pk}/no-show/", HTTP_HX_REQUEST="true")
+    row = desk.post(f"/desk/sessions/{first.pk}/no-show/", yes, HTTP_HX_REQUEST="true")
     assert row.status_code == 200
     assert f'id="today-{first.pk}"' in row.content.decode()
     assert "No-show" in row.content.decode() and "Check in" not in row.content.decode()
@@ -220,7 +221,7 @@ def test_move_keeps_the_spacing_and_cancel_frees(desk, clinic, front_desk_user):
     assert bad.status_code == 400 and "does not work at 20:00" in bad.content.decode()
     cancelled = desk.post(
         f"/desk/sessions/{first.pk}/cancel/",
-        {"cancelled_by": "patient", "reason": "Flu"},
+        {"cancelled_by": "patient", "reason": "Flu", "confirmed": "yes"},
         follow=True,
     )
     assert "Session 1 was cancelled." in cancelled.content.decode()

@@ -455,7 +455,7 @@ class Generator:
             [
                 "id", "plan_id", "patient_id", "number", "depth_level_id", "status",
                 "proposed_date", "starts_at", "ends_at", "practitioner_id", "completed_at",
-                "recorded_by_id", "completed_screening_id",
+                "recorded_by_id", "performed_by_id", "completed_screening_id",
             ],
         )  # fmt: skip
         bookings = Copier(
@@ -556,7 +556,7 @@ class Generator:
                     ends = starts + dt.timedelta(minutes=SLOT_MINUTES - 5)
                 sessions.add(
                     sid, plan_id, patient_id, number, level, status, proposed, starts, ends,
-                    practitioner, completed_at, recorded, plan_id if recorded else None,
+                    practitioner, completed_at, recorded, recorded, plan_id if recorded else None,
                 )  # fmt: skip
                 if status == "booked":
                     bookings.add(

@@ -19,16 +19,16 @@ class Command(BaseCommand):
     help = "Loads the demo clinic (staff for each role, patients, courses, photos). Idempotent."
 
     def handle(self, *args, **options) -> None:
-        logins: dict[str, str] = {}
+        logins: list[tuple[str, str]] = []  # (role, username): every one, as the README lists
         with transaction.atomic():
             for module_name in DEMO_MODULES:
                 result = import_module(module_name).load()
-                if isinstance(result, dict):
-                    logins.update(result)
+                if result:
+                    logins.extend(result)
         from people.demo import DEMO_PASSWORD
 
         self.stdout.write(
             self.style.SUCCESS(f"Demo clinic ready. Logins (password for all: {DEMO_PASSWORD}):")
         )
-        for role, username in logins.items():
+        for role, username in logins:
             self.stdout.write(f"  {role:<14} {username}")
