@@ -90,7 +90,9 @@ scheduling:book_confirm        ok  --  --  --    --  --
 scheduling:book_patients       ok  --  --  --    --  --
 scheduling:book_start          ok  --  --  --    --  --
 scheduling:check_in            ok  --  --  --    --  --
+scheduling:consultation_new    ok  --  --  --    --  --
 scheduling:course_book         ok  --  --  --    --  --
+scheduling:course_propose      ok  --  --  --    --  --
 scheduling:flagged             ok  --  --  --    --  --
 scheduling:no_show             ok  --  --  --    --  --
 scheduling:session             ok  --  --  --    --  --
@@ -102,6 +104,7 @@ scheduling:week                ok  --  --  --    --  --
 treatments:chart               ok  ok  ok  --    --  --
 treatments:history_create      --  ok  ok  --    --  --
 treatments:history_edit        --  ok  ok  --    --  --
+treatments:plan_confirm        --  ok  --  --    --  --
 treatments:plan_create         --  ok  ok  --    --  --
 treatments:plan_detail         ok  ok  ok  --    --  --
 treatments:screening_detail    --  ok  ok  --    --  --
