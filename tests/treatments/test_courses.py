@@ -240,3 +240,14 @@ def test_a_consultation_is_not_planned_as_a_course(alice, make_plan, catalogue, 
             first_date=START,
             by=clinician_user,
         )
+
+
+@time_machine.travel(at(START, 8), tick=False)
+def test_the_portal_shows_a_proposed_course_as_under_way(alice, front_desk_user):
+    from portal.queries import overview
+
+    plan = propose(alice, front_desk_user)
+    seen = overview(alice)
+    assert [view.plan.pk for view in seen.plans] == [plan.pk]
+    assert seen.finished_more == 0
+    assert [s.number for s in seen.to_book] == [1, 2, 3, 4]
