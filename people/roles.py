@@ -35,6 +35,8 @@ TREATMENTS_CATALOGUE_VIEW = (
     "treatments.view_factor",
     "treatments.view_screeningrule",
     "treatments.view_aftercarerule",
+    "treatments.view_coursetemplate",
+    "treatments.view_coursetemplatelevel",
 )
 
 FRONT_DESK_PERMISSIONS = (
@@ -46,6 +48,9 @@ FRONT_DESK_PERMISSIONS = (
     *TREATMENTS_CATALOGUE_VIEW,
     "treatments.view_treatmentplan",
     "treatments.view_session",
+    # Books a new patient's consultation and proposes courses from the clinic's templates;
+    # a clinician confirms each course before any session of it is recorded.
+    "treatments.propose_treatmentplan",
     "people.invite_patient",
 )
 
@@ -62,6 +67,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "treatments.view_treatmentplan",
         "treatments.add_treatmentplan",
         "treatments.change_treatmentplan",
+        "treatments.confirm_treatmentplan",
         "treatments.view_session",
         "treatments.change_session",
         "treatments.record_session",
@@ -106,6 +112,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
 # record of the clinic but screens, overrides and records nothing unless also a clinician.
 CLINICAL_ACTS = (
     "treatments.add_presessioncheck",
+    "treatments.confirm_treatmentplan",
     "treatments.add_screening",
     "treatments.override_screening",
     "treatments.record_session",

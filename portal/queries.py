@@ -224,11 +224,14 @@ def overview(patient, *, now: dt.datetime | None = None) -> Overview:
     days = dates.Days(today)
     S = Session.Status
     plans = {plan.pk: plan for plan in _plans(patient)}
-    finished = [p for p in plans.values() if p.status != TreatmentPlan.Status.ACTIVE]
+    # A course the desk proposed is the patient's course under way too (a clinician confirms
+    # it at the first screening).
+    under_way = TreatmentPlan.BOOKABLE_STATUSES
+    finished = [p for p in plans.values() if p.status not in under_way]
     shown = {
         plan.pk: PlanView(plan=plan)
         for plan in plans.values()
-        if plan.status == TreatmentPlan.Status.ACTIVE or plan in finished[:FINISHED_SHOWN]
+        if plan.status in under_way or plan in finished[:FINISHED_SHOWN]
     }
     rules = aftercare_rules()
     # A session done before the longest rule began has nothing running (a day's margin for
@@ -265,7 +268,7 @@ def overview(patient, *, now: dt.datetime | None = None) -> Overview:
         status = session.status
         if status in UPCOMING and session.ends_at and session.ends_at >= now:
             upcoming.append(session)
-        elif status == S.PLANNED and plan.status == TreatmentPlan.Status.ACTIVE:
+        elif status == S.PLANNED and plan.status in under_way:
             to_book.append(session)
         elif status == S.COMPLETED:
             completed.append(session)

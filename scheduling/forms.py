@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from core.params import check_day
 from core.widgets import DateInput
-from treatments.models import Session
+from people.forms import PatientForm
+from treatments.models import BodyArea, CourseTemplate, Session
 
 from .models import Booking, Practitioner, WaitlistEntry, WorkingHours
 from .services import CourseChoice
@@ -42,6 +43,65 @@ class SlotSearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["practitioner"].choices = [("", "Anyone qualified"), *practitioner_choices()]
         self.fields["first_day"].initial = timezone.localdate()
+
+
+class ConsultationForm(forms.Form):
+    """What the desk asks to book a first consultation: the area the patient comes about, and
+    where to start looking for a free time. The patient, when new, comes from PatientForm."""
+
+    body_area = forms.ModelChoiceField(
+        BodyArea.objects.all(), label="Area the patient comes about", empty_label=None
+    )
+    first_day = forms.DateField(
+        label="Look for a time from",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[check_day],
+    )
+    practitioner = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="Practitioner"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"].choices = [("", "Anyone"), *practitioner_choices()]
+        self.fields["first_day"].initial = timezone.localdate()
+        face = BodyArea.objects.filter(slug="face").values_list("pk", flat=True).first()
+        self.fields["body_area"].initial = face
+
+
+class NewPatientForm(PatientForm):
+    """The patient's details, asked on the consultation page when the patient is new."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="patient", **kwargs)
+        self.fields.pop("notes")
+
+
+class CourseProposalForm(forms.Form):
+    template = forms.ModelChoiceField(
+        CourseTemplate.objects.filter(active=True).select_related("modality", "body_area"),
+        label="Course",
+        empty_label="Choose a course…",
+    )
+    first_date = forms.DateField(
+        label="First session around",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[check_day],
+        help_text="The sessions are proposed from this day at the course's interval.",
+    )
+    notes = forms.CharField(
+        required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2}), label="Notes"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["first_date"].initial = timezone.localdate()
+
+    def clean_first_date(self):
+        day = self.cleaned_data["first_date"]
+        if day < timezone.localdate():
+            raise ValidationError("The first session cannot be in the past.")
+        return day
 
 
 class BookForm(forms.Form):

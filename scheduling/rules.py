@@ -63,8 +63,11 @@ def nice_date(moment: dt.datetime | dt.date) -> str:
 
 
 def session_minutes(session: Session) -> int:
+    """The level's length; without a level (a consultation), the modality's own, else 45."""
     level = session.depth_level
-    return level.session_minutes if level is not None else 45
+    if level is not None:
+        return level.session_minutes
+    return session.plan.modality.session_minutes or 45
 
 
 def patient_sessions(patient_id: int) -> list[Session]:

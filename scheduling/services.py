@@ -124,7 +124,9 @@ def session_book(
 ) -> Session:
     with recorded():
         session = _lock(session)
-        if session.plan.status != TreatmentPlan.Status.ACTIVE:
+        # A proposed course's sessions are booked tentatively: the gate keeps them from being
+        # recorded until a clinician confirms the course.
+        if session.plan.status not in TreatmentPlan.BOOKABLE_STATUSES:
             raise ValidationError(
                 f"This course is {session.plan.get_status_display().lower()}; "
                 "its sessions cannot be booked."

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,7 +22,9 @@ from core.decorators import role_required
 from core.looks import looked_at
 from core.params import MAX_IDS, lenient, parse_day, parse_id, parse_moment
 from core.views import confirm_page, confirmed, form_status
+from people import services as people_services
 from people.models import Patient
+from treatments import services as treatment_services
 from treatments.models import Session, TreatmentPlan
 
 from . import calendar, inbox, queries, services, waitlist
@@ -29,8 +32,11 @@ from .availability import find_slots, screening_blocks
 from .forms import (
     BookForm,
     CancelForm,
+    ConsultationForm,
     CourseFormSet,
+    CourseProposalForm,
     HandleRequestForm,
+    NewPatientForm,
     SlotSearchForm,
     WaitlistForm,
     aware,
@@ -527,7 +533,8 @@ def book_patients(request):
     patients = list(Patient.objects.search(query)[:SEARCH_LIMIT]) if query else []
     looked_at(request, many=patients, detail="booking search")
     plans = (
-        TreatmentPlan.objects.filter(patient__in=patients, status=TreatmentPlan.Status.ACTIVE)
+        TreatmentPlan.objects.filter(patient__in=patients)
+        .open()
         .select_related("modality", "body_area")
         .prefetch_related("sessions")
     )
@@ -544,8 +551,149 @@ def book_patients(request):
             "results": [(p, by_patient[p.pk]) for p in patients],
             "start": request.GET.get("start", ""),
             "practitioner": request.GET.get("practitioner", ""),
+            "slot_query": _slot_query(request.GET),
         },
     )
+
+
+def _slot_query(params) -> str:
+    """The calendar slot a booking started from (?start=&practitioner=), checked, to carry on
+    to the consultation and course pages; '' when there is none."""
+    starts_at = _datetime(params.get("start"))
+    user_id = lenient(parse_id, params.get("practitioner"))
+    if starts_at is None or user_id is None:
+        return ""
+    return f"start={timezone.localtime(starts_at):%Y-%m-%dT%H:%M}&practitioner={user_id}"
+
+
+@role_required(DESK)
+def consultation_new(request):
+    """A first consultation: the patient found (?patient=) or created here, the area they come
+    about, then a free time: booked at once when the booking started from a calendar slot,
+    else chosen from the free times the availability engine lists."""
+    patient = None
+    if patient_id := lenient(parse_id, request.GET.get("patient")):
+        patient = get_object_or_404(Patient, pk=patient_id)
+        looked_at(request, patient, detail="consultation")
+    starts_at = _datetime(request.GET.get("start"))
+    slot_practitioner = lenient(parse_id, request.GET.get("practitioner"))
+    data = request.POST if request.method == "POST" else None
+    slot = {"first_day": timezone.localtime(starts_at).date(), "practitioner": slot_practitioner}
+    form = ConsultationForm(data, initial=slot if starts_at else None)
+    patient_form = NewPatientForm(data) if patient is None else None
+    if data is not None and form.is_valid() and (patient_form is None or patient_form.is_valid()):
+        try:
+            with transaction.atomic():
+                if patient is None:
+                    patient = people_services.patient_create(
+                        **patient_form.cleaned_data, by=request.user
+                    )
+                session = treatment_services.consultation_create(
+                    patient=patient,
+                    body_area=form.cleaned_data["body_area"],
+                    on=form.cleaned_data["first_day"],
+                    by=request.user,
+                )
+        except ValidationError as error:
+            (patient_form or form).add_error(None, error)
+            if patient_form is not None:
+                patient = None  # rolled back with the consultation
+        else:
+            return _consultation_time(request, session, form.cleaned_data, starts_at)
+    return render(
+        request,
+        "scheduling/consultation.html",
+        {
+            "patient": patient,
+            "form": form,
+            "patient_form": patient_form,
+            "starts_at": starts_at,
+            "problems": [],
+        },
+        status=400 if data is not None else 200,
+    )
+
+
+def _consultation_time(request, session: Session, data: dict, starts_at):
+    """Books the consultation at the calendar slot it started from, or lists free times."""
+    practitioner = data["practitioner"]
+    if starts_at is not None and practitioner:
+        try:
+            services.session_book(
+                session=session,
+                starts_at=starts_at,
+                practitioner_user_id=practitioner,
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, f"That time could not be booked: {message}")
+        else:
+            local = timezone.localtime(starts_at)
+            messages.success(
+                request,
+                f"{session.patient.full_name}: consultation booked for "
+                f"{local:%A %-d %B %Y at %H:%M}.",
+            )
+            return redirect(_day_url(local.date()))
+    query = f"first_day={data['first_day']:%Y-%m-%d}&days=14"
+    if practitioner:
+        query += f"&practitioner={practitioner}"
+    messages.info(request, f"Choose a time for {session.patient.full_name}'s consultation.")
+    return redirect(f"{reverse('scheduling:session_slots', args=[session.pk])}?{query}")
+
+
+@role_required(DESK)
+def course_propose(request, patient_id: int):
+    """The desk proposes a course from one of the clinic's templates: the sessions it gives,
+    dated from the first day (previewed as the choice changes), then the free times to book
+    them. A clinician confirms the course at the patient's screening."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    looked_at(request, patient, detail="course proposal")
+    form = CourseProposalForm(request.POST if request.method == "POST" else (request.GET or None))
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = treatment_services.plan_propose(
+                patient=patient,
+                template=form.cleaned_data["template"],
+                first_date=form.cleaned_data["first_date"],
+                notes=form.cleaned_data["notes"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                f"The course was proposed for {patient.full_name}; a clinician confirms it at "
+                "the first screening. Now book its sessions.",
+            )
+            query = f"from={form.cleaned_data['first_date']:%Y-%m-%d}"
+            return redirect(f"{reverse('scheduling:course_book', args=[plan.pk])}?{query}")
+    context = {"patient": patient, "form": form, "preview": _course_preview(form)}
+    if request.htmx:
+        return render(request, "scheduling/_course_preview.html", context)
+    return render(
+        request,
+        "scheduling/course_propose.html",
+        context,
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _course_preview(form) -> list[tuple[int, dt.date, object]]:
+    """(number, day, level) of each session the chosen template gives from the first day."""
+    if not form.is_bound or not form.is_valid():
+        return []
+    template = form.cleaned_data["template"]
+    days = treatment_services.propose_schedule(
+        first_date=form.cleaned_data["first_date"],
+        session_count=template.session_count,
+        interval_days=template.interval_days,
+    )
+    levels = treatment_services.template_levels(template) or [None] * len(days)
+    return [(n, day, level) for n, (day, level) in enumerate(zip(days, levels, strict=True), 1)]
 
 
 @require_POST

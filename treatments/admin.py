@@ -15,6 +15,8 @@ from audit.services import Action, audit_log
 from .models import (
     AftercareRule,
     BodyArea,
+    CourseTemplate,
+    CourseTemplateLevel,
     DepthLevel,
     Factor,
     Indication,
@@ -184,3 +186,29 @@ class AftercareRuleAdmin(AuditedRuleAdmin):
     list_display = ["text", "modality", "days", "position"]
     list_filter = ["modality"]
     filter_horizontal = ["levels"]
+
+
+class CourseTemplateLevelInline(admin.TabularInline):
+    model = CourseTemplateLevel
+    extra = 0
+    verbose_name = "level of a session"
+    verbose_name_plural = "levels per session (a session not listed takes the catalogue's level)"
+
+
+@admin.register(CourseTemplate)
+class CourseTemplateAdmin(AuditedRuleAdmin):
+    """The courses the desk proposes; a clinician confirms each proposed course."""
+
+    list_display = [
+        "name",
+        "modality",
+        "body_area",
+        "indication",
+        "session_count",
+        "interval_days",
+        "active",
+        "position",
+    ]
+    list_filter = ["modality", "active"]
+    list_editable = ["active", "position"]
+    inlines = [CourseTemplateLevelInline]

@@ -51,6 +51,8 @@ def aftercare_for(session: Session) -> list[Instruction]:
 
 def computed(session: Session) -> list[Instruction]:
     """The instructions the current rules give for `session` on its day."""
+    if not session.plan.modality.is_treatment:
+        return []  # a consultation leaves nothing to look after
     modality_id = session.plan.modality_id
     rules = _rules(
         AftercareRule.objects.filter(Q(modality_id=modality_id) | Q(modality__isnull=True))

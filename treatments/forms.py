@@ -47,7 +47,10 @@ class HistoryEntryForm(forms.ModelForm):
 
 class PlanForm(forms.Form):
     indication = forms.ModelChoiceField(Indication.objects.all(), label="Indication")
-    modality = forms.ModelChoiceField(Modality.objects.all(), label="Modality")
+    # Courses are of treatments; a consultation is booked at the desk on its own.
+    modality = forms.ModelChoiceField(
+        Modality.objects.exclude(kind=Modality.Kind.CONSULTATION), label="Modality"
+    )
     body_area = forms.ModelChoiceField(BodyArea.objects.all(), label="Body area")
     first_date = forms.DateField(label="First session", widget=DATE, validators=[check_day])
     session_count = forms.IntegerField(
@@ -130,6 +133,8 @@ class RecordForm(forms.Form):
             modality_id=session.plan.modality_id
         )
         self.fields["depth_level"].initial = session.depth_level_id
+        # A consultation has no depth: nothing to choose.
+        self.fields["depth_level"].required = session.plan.modality.is_treatment
         self.fields["areas"].initial = [session.plan.body_area_id]
         # The booked practitioner, unless a colleague stepped in.
         self.fields["performed_by"].initial = session.practitioner_id or (user and user.pk)

@@ -13,7 +13,8 @@ A screening allows treatment only when it is:
 - still current: the rules evaluated again now, from what the database holds now (history,
   the patient's other sessions, the rules themselves, the check), find exactly what was stored;
   anything else means something changed since, and the patient is screened again;
-- clear, or with relative findings that a clinician overrode with a reason.
+- clear, or with relative findings that a clinician overrode with a reason;
+- and of a confirmed course: one the desk proposed waits for a clinician's confirmation.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from . import screening as engine
-from .models import DepthLevel, Screening, Session
+from .models import DepthLevel, Screening, Session, TreatmentPlan
 
 # A session may be recorded until this long after its booked end (notes written after the
 # last patient of the evening); it keeps its booked day whenever it is recorded.
@@ -70,6 +71,12 @@ def screening_for_treatment(
 ) -> Screening:
     """The screening that allows treating `session` at `depth_level` now, or ValidationError."""
     now = now or timezone.now()
+    if session.plan.status == TreatmentPlan.Status.PROPOSED:
+        raise ValidationError(
+            "This course was proposed at the desk and is not confirmed yet: a clinician "
+            "confirms the course before any session of it is recorded.",
+            code="unconfirmed",
+        )
     if session.status != Session.Status.CHECKED_IN or session.starts_at is None:
         raise ValidationError(
             "Check the patient in before recording the session: it is recorded only after "
@@ -150,11 +157,13 @@ class State:
     reason: str = ""
 
     NOT_SCREENED = "not_screened"
+    UNCONFIRMED = "unconfirmed"
     CLEAR = "clear"
     CONFIRM = "confirm"
     BLOCKED = "blocked"
     LABELS = {
         NOT_SCREENED: "Not screened",
+        UNCONFIRMED: "Course to confirm",
         CLEAR: "Clear",
         CONFIRM: "Relative finding to confirm",
         BLOCKED: "Blocked",
@@ -191,6 +200,8 @@ def state(session: Session, *, now: dt.datetime | None = None) -> State:
             return State(State.BLOCKED, reason)
         if "relative" in codes:
             return State(State.CONFIRM, reason)
+        if "unconfirmed" in codes:
+            return State(State.UNCONFIRMED, reason)
         return State(State.NOT_SCREENED, reason)
     return State(State.CLEAR)
 
@@ -218,8 +229,19 @@ def list_states(sessions: list[Session]) -> dict[int, State]:
                 latest.setdefault(screening.session_id, screening)
     states = {}
     for session in sessions:
-        states[session.pk] = _flag_state(session) or _list_state(session, latest.get(session.pk))
+        states[session.pk] = (
+            _flag_state(session)
+            or _unconfirmed_state(session)
+            or _list_state(session, latest.get(session.pk))
+        )
     return states
+
+
+def _unconfirmed_state(session: Session) -> State | None:
+    # Read only from a plan the list loaded with its sessions: no query per row.
+    if Session.plan.field.is_cached(session) and session.plan.is_proposed:
+        return State(State.UNCONFIRMED, "A clinician confirms the proposed course first.")
+    return None
 
 
 def _list_state(session: Session, screening: Screening | None) -> State:

@@ -24,6 +24,9 @@ class Modality(models.Model):
         MICRONEEDLING = "microneedling", "Microneedling"
         LASER_PEEL = "laser_peel", "Laser peel"
         LASER_RESURFACING = "laser_resurfacing", "Laser resurfacing"
+        # Not a treatment: a first talk, the skin assessed and a course proposed. Screening
+        # rules and aftercare do not apply to it; it has no depth level, only its own length.
+        CONSULTATION = "consultation", "Consultation"
 
     kind = models.CharField(max_length=30, choices=Kind.choices, unique=True)
     name = models.CharField(max_length=100, unique=True)
@@ -44,6 +47,12 @@ class Modality(models.Model):
         help_text="A course goes deeper session by session (laser: superficial, medium, deep);"
         " otherwise every session starts at the first level.",
     )
+    session_minutes = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="How long a session without a depth level takes (a consultation);"
+        " empty: 45 minutes. A session with a level takes its level's length.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -51,6 +60,11 @@ class Modality(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_treatment(self) -> bool:
+        """False for a consultation: screening and aftercare concern treatments only."""
+        return self.kind != self.Kind.CONSULTATION
 
 
 class DepthLevel(models.Model):
@@ -171,6 +185,10 @@ class TreatmentPlanQuerySet(models.QuerySet):
     def active(self) -> TreatmentPlanQuerySet:
         return self.filter(status=TreatmentPlan.Status.ACTIVE)
 
+    def open(self) -> TreatmentPlanQuerySet:
+        """Courses under way or proposed: the ones whose sessions the desk books."""
+        return self.filter(status__in=TreatmentPlan.BOOKABLE_STATUSES)
+
     def with_progress(self) -> TreatmentPlanQuerySet:
         """Annotates sessions_done, sessions_cancelled and sessions_ahead in the same query."""
         S = Session.Status
@@ -190,9 +208,14 @@ class TreatmentPlan(models.Model):
     """A course: one patient, one area, one modality, a number of sessions at an interval."""
 
     class Status(models.TextChoices):
+        # Proposed by the desk from a course template: its sessions may be booked (tentative),
+        # none is recorded before a clinician confirms the course (treatments/gate.py).
+        PROPOSED = "proposed", "Proposed, to be confirmed by a clinician"
         ACTIVE = "active", "Active"
         COMPLETED = "completed", "Completed"
         STOPPED = "stopped", "Stopped"
+
+    BOOKABLE_STATUSES = (Status.PROPOSED, Status.ACTIVE)
 
     patient = models.ForeignKey("people.Patient", on_delete=models.PROTECT, related_name="plans")
     modality = models.ForeignKey(Modality, on_delete=models.PROTECT, related_name="plans")
@@ -208,12 +231,28 @@ class TreatmentPlan(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    template = models.ForeignKey(
+        "CourseTemplate",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="plans",
+        help_text="The clinic's course template it was proposed from, if any.",
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
 
     objects = TreatmentPlanQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["patient", "status"])]
+        permissions = [
+            ("propose_treatmentplan", "Can propose a course or book a consultation"),
+            ("confirm_treatmentplan", "Can confirm a proposed course"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.modality} · {self.body_area} · {self.patient}"
@@ -224,6 +263,86 @@ class TreatmentPlan(models.Model):
     @property
     def is_complete(self) -> bool:
         return self.status == self.Status.COMPLETED
+
+    @property
+    def is_proposed(self) -> bool:
+        return self.status == self.Status.PROPOSED
+
+
+class CourseTemplate(models.Model):
+    """A course the clinic offers, as the desk proposes it: modality, area, indication, number
+    of sessions, interval, and the level of each session (CourseTemplateLevel; sessions
+    without one take the catalogue's suggestion). Admin-edited data; a clinician confirms
+    every course proposed from it."""
+
+    name = models.CharField(max_length=120, unique=True)
+    modality = models.ForeignKey(Modality, on_delete=models.PROTECT, related_name="templates")
+    body_area = models.ForeignKey(BodyArea, on_delete=models.PROTECT, related_name="templates")
+    indication = models.ForeignKey(Indication, on_delete=models.PROTECT, related_name="templates")
+    session_count = models.PositiveSmallIntegerField()
+    interval_days = models.PositiveSmallIntegerField()
+    active = models.BooleanField(default=True, help_text="Untick to stop offering it.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not self.modality_id:
+            return
+        modality = self.modality
+        if not modality.is_treatment:
+            raise ValidationError({"modality": "A course template is for a treatment."})
+        if not 1 <= (self.session_count or 0) <= 30:
+            raise ValidationError({"session_count": "Give between 1 and 30 sessions."})
+        if self.interval_days is not None and self.interval_days < modality.min_interval_days:
+            raise ValidationError(
+                {
+                    "interval_days": f"{modality.name} sessions need at least "
+                    f"{modality.min_interval_days} days between them."
+                }
+            )
+        if (
+            self.indication_id
+            and not ModalityIndication.objects.filter(
+                modality_id=self.modality_id, indication_id=self.indication_id
+            ).exists()
+        ):
+            raise ValidationError(
+                {"indication": f"{modality.name} is not a treatment for {self.indication}."}
+            )
+
+
+class CourseTemplateLevel(models.Model):
+    """The depth level of one session of a course template (laser: rising session by session)."""
+
+    template = models.ForeignKey(CourseTemplate, on_delete=models.CASCADE, related_name="levels")
+    number = models.PositiveSmallIntegerField(help_text="1 for the first session.")
+    depth_level = models.ForeignKey(DepthLevel, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["template", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="unique_template_session")
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.number}: {self.depth_level.name}"
+
+    def clean(self) -> None:
+        if self.template_id and self.depth_level_id:
+            if self.depth_level.modality_id != self.template.modality_id:
+                modality = self.template.modality
+                raise ValidationError(
+                    {"depth_level": f"{self.depth_level} is not a level of {modality}."}
+                )
+            if self.number and self.number > self.template.session_count:
+                raise ValidationError(
+                    {"number": f"The template has {self.template.session_count} sessions."}
+                )
 
 
 class SessionQuerySet(models.QuerySet):

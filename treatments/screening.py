@@ -274,6 +274,9 @@ def evaluate(
     exclude_session_id: int | None = None,
 ) -> list[Finding]:
     """The pure part of screen(): no queries beyond what `data` holds."""
+    if not modality.is_treatment:
+        # A consultation treats nothing: a cold sore or a tan does not stop a talk.
+        return []
     area_id = body_area.pk if body_area else None
     level_id = depth_level.pk if depth_level else None
     findings: list[Finding] = []

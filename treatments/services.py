@@ -16,6 +16,7 @@ from . import aftercare, gate, lifts
 from . import screening as engine
 from .models import (
     BodyArea,
+    CourseTemplate,
     DepthLevel,
     Factor,
     HistoryEntry,
@@ -112,9 +113,14 @@ def plan_create(
     levels: list[DepthLevel] | None = None,
     level_reason: str = "",
     notes: str = "",
+    status: str = TreatmentPlan.Status.ACTIVE,
+    template: CourseTemplate | None = None,
     by=None,
 ) -> TreatmentPlan:
     """Plans a course and proposes its dated sessions; screens it for the first session's day.
+
+    A course planned ACTIVE is confirmed by whoever planned it (a clinician); one PROPOSED
+    (plan_propose: the desk, from a template) waits for a clinician's plan_confirm.
 
     `session_count` and `interval_days` default to the modality's catalogue values, `levels`
     (one per session) to `default_levels()`. The screening is stored with the plan. An absolute
@@ -123,6 +129,8 @@ def plan_create(
     """
     if indication.not_treatable_reason:
         raise ValidationError({"indication": indication.not_treatable_reason})
+    if not modality.is_treatment:
+        raise ValidationError({"modality": "A consultation is booked on its own, not planned."})
     if not ModalityIndication.objects.filter(modality=modality, indication=indication).exists():
         raise ValidationError(
             {"modality": f"{modality.name} is not a treatment for {indication.name.lower()}."}
@@ -178,7 +186,11 @@ def plan_create(
             interval_days=interval_days,
             notes=notes,
             created_by=by,
+            status=status,
+            template=template,
         )
+        if status == TreatmentPlan.Status.ACTIVE and by is not None and by.is_authenticated:
+            plan.confirmed_by, plan.confirmed_at = by, timezone.now()
         plan.full_clean()
         plan.save()
         dates = propose_schedule(
@@ -198,6 +210,8 @@ def plan_create(
             sessions.append(session)
         Session.objects.bulk_create(sessions)
         detail = f"{session_count} sessions" + (f"; levels: {level_reason}" if level_reason else "")
+        if template is not None:
+            detail += f"; proposed from the template {template.name}"
         audit_log(actor=by, action=Action.CREATE, obj=plan, detail=detail)
         screening_create(
             patient=patient,
@@ -211,6 +225,161 @@ def plan_create(
             by=by,
         )
         return plan
+
+
+def template_levels(template: CourseTemplate) -> list[DepthLevel]:
+    """One level per session of the template: its own where it names one, else the catalogue's
+    suggestion for that session (default_levels)."""
+    suggested = default_levels(template.modality, template.session_count)
+    own = {row.number: row.depth_level for row in template.levels.select_related("depth_level")}
+    return [own.get(number, level) for number, level in enumerate(suggested, start=1)]
+
+
+def _may(by, permission: str) -> bool:
+    return by is not None and by.is_authenticated and by.has_perm(permission)
+
+
+def plan_propose(
+    *, patient, template: CourseTemplate, first_date: date, notes: str = "", by
+) -> TreatmentPlan:
+    """The desk proposes a course from one of the clinic's templates: planned and screened as
+    plan_create does, PROPOSED until a clinician confirms it (plan_confirm). Its sessions may be
+    booked meanwhile; none is recorded before the confirmation (treatments/gate.py)."""
+    if not _may(by, "treatments.propose_treatmentplan"):
+        raise ValidationError("You may not propose courses.")
+    if not template.active:
+        raise ValidationError({"template": f"The clinic no longer offers “{template}”."})
+    levels = template_levels(template)
+    return plan_create(
+        patient=patient,
+        indication=template.indication,
+        body_area=template.body_area,
+        modality=template.modality,
+        first_date=first_date,
+        session_count=template.session_count,
+        interval_days=template.interval_days,
+        levels=levels,
+        # The template's own progression is the clinic's choice, written down in the admin.
+        level_reason="as the clinic's course template sets it"
+        if level_steps(template.modality, levels)
+        else "",
+        notes=notes,
+        status=TreatmentPlan.Status.PROPOSED,
+        template=template,
+        by=by,
+    )
+
+
+def consultation_modality() -> Modality:
+    modality = Modality.objects.filter(kind=Modality.Kind.CONSULTATION).first()
+    if modality is None:
+        raise ValidationError(
+            "The catalogue has no consultation: ask a clinic admin to add the modality."
+        )
+    return modality
+
+
+def consultation_create(
+    *, patient, body_area: BodyArea, on: date | None = None, notes: str = "", by
+) -> Session:
+    """A first consultation for the patient about `body_area`: a plan of one session of the
+    catalogue's consultation, ready to book. Not a treatment: screening does not refuse it and
+    no clinician confirms it. Returns its session; an unbooked one already waiting is reused,
+    so a desk that starts twice does not leave two behind."""
+    if not _may(by, "treatments.propose_treatmentplan"):
+        raise ValidationError("You may not book consultations.")
+    modality = consultation_modality()
+    waiting = (
+        Session.objects.filter(
+            patient=patient,
+            plan__modality=modality,
+            plan__status=TreatmentPlan.Status.ACTIVE,
+            status=S.PLANNED,
+        )
+        .select_related("plan")
+        .first()
+    )
+    if waiting is not None:
+        return waiting
+    with transaction.atomic():
+        plan = TreatmentPlan(
+            patient=patient,
+            modality=modality,
+            body_area=body_area,
+            session_count=1,
+            interval_days=0,
+            notes=notes.strip(),
+            created_by=by,
+            status=TreatmentPlan.Status.ACTIVE,
+        )
+        plan.full_clean()
+        plan.save()
+        session = Session(
+            plan=plan, patient=patient, number=1, proposed_date=on or timezone.localdate()
+        )
+        session.full_clean()
+        session.save()
+        audit_log(actor=by, action=Action.CREATE, obj=plan, detail="consultation")
+    return session
+
+
+def plan_confirm(*, plan: TreatmentPlan, by) -> TreatmentPlan:
+    """A clinician confirms a course the desk proposed, screening it again for its next
+    session's day: an absolute finding refuses the confirmation (the screening is kept)."""
+    if not _may(by, "treatments.confirm_treatmentplan"):
+        raise ValidationError(
+            "Only a clinician who treats confirms a course; the desk proposes it."
+        )
+    with transaction.atomic():
+        plan = (
+            TreatmentPlan.objects.select_for_update(of=("self",))
+            .select_related("modality", "body_area", "patient")
+            .get(pk=plan.pk)
+        )
+        if plan.status != TreatmentPlan.Status.PROPOSED:
+            raise ValidationError(
+                f"This course is {plan.get_status_display().lower()}: only a proposed course is"
+                " confirmed."
+            )
+        following = (
+            plan.sessions.filter(status__in=OPEN_STATUSES)
+            .select_related("depth_level")
+            .order_by("number")
+            .first()
+        )
+        level = following.depth_level if following else None
+        day = max(
+            (following.day if following else None) or timezone.localdate(), timezone.localdate()
+        )
+        data = engine.load(patient=plan.patient)
+        findings = engine.evaluate(
+            data,
+            modality=plan.modality,
+            depth_level=level,
+            on=day,
+            body_area=plan.body_area,
+            exclude_session_id=following.pk if following else None,
+        )
+        findings = [finding for finding in findings if finding.rule is not None]
+        screened = screening_create(
+            patient=plan.patient,
+            modality=plan.modality,
+            depth_level=level,
+            body_area=plan.body_area,
+            on=day,
+            occasion=Screening.Occasion.PLANNING,
+            findings=findings,
+            plan=plan,
+            by=by,
+        )
+        if screened.outcome != Screening.Outcome.BLOCKED:
+            plan.status = TreatmentPlan.Status.ACTIVE
+            plan.confirmed_by, plan.confirmed_at = by, timezone.now()
+            plan.save(update_fields=["status", "confirmed_by", "confirmed_at"])
+            audit_log(actor=by, action=Action.CHANGE, obj=plan, detail="course confirmed")
+            return plan
+    # Outside the block: the refusing screening stays on record, the course stays proposed.
+    raise ValidationError(f"Not confirmed. {engine.refusal_message(findings)}")
 
 
 def plan_benefit(plan: TreatmentPlan) -> ModalityIndication | None:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("history/<int:entry_id>/edit/", views.history_edit, name="history_edit"),
     path("patients/<int:patient_id>/plans/new/", views.plan_create, name="plan_create"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan_detail"),
+    path("plans/<int:plan_id>/confirm/", views.plan_confirm, name="plan_confirm"),
     path("sessions/<int:session_id>/", views.session_detail, name="session_detail"),
     path("sessions/<int:session_id>/screen/", views.session_screen, name="session_screen"),
     path("sessions/<int:session_id>/record/", views.session_record, name="session_record"),

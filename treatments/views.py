@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from core.decorators import role_required
 from core.links import id_url
 from core.looks import looked_at
-from core.params import lenient, parse_whole
+from core.params import lenient, parse_id, parse_whole
 from core.views import form_status
 from people.models import Patient
 
@@ -215,7 +215,7 @@ def plan_create(request, patient_id: int):
 def plan_detail(request, plan_id: int):
     plan = get_object_or_404(
         TreatmentPlan.objects.with_progress().select_related(
-            "patient", "modality", "body_area", "indication"
+            "patient", "modality", "body_area", "indication", "template"
         ),
         pk=plan_id,
     )
@@ -235,11 +235,32 @@ def plan_detail(request, plan_id: int):
     )
 
 
+@require_POST
+@role_required("treatments.confirm_treatmentplan")
+def plan_confirm(request, plan_id: int):
+    """A clinician confirms a course the desk proposed; back to the session they screen, if
+    they came from one of its sessions, else to the course."""
+    plan = get_object_or_404(TreatmentPlan, pk=plan_id)
+    looked_at(request, plan, detail="confirm")
+    try:
+        services.plan_confirm(plan=plan, by=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, "The course is confirmed.")
+    session_id = lenient(parse_id, request.POST.get("session"))
+    session = plan.sessions.filter(pk=session_id).first() if session_id else None
+    return redirect(session or plan)
+
+
 def _session(session_id: int) -> Session:
     return get_object_or_404(
         Session.objects.select_related(
             "plan__modality",
             "plan__body_area",
+            "plan__indication",
+            "plan__template",
             "patient",
             "depth_level",
             "recorded_by",

@@ -101,7 +101,9 @@ scheduling:book_patients       ok  --  --  --    --  --
 scheduling:book_start          ok  --  --  --    --  --
 scheduling:arrival_undo        ok  ok  --  --    --  --
 scheduling:check_in            ok  ok  --  --    --  --
+scheduling:consultation_new    ok  --  --  --    --  --
 scheduling:course_book         ok  --  --  --    --  --
+scheduling:course_propose      ok  --  --  --    --  --
 scheduling:flagged             ok  --  --  --    --  --
 scheduling:inbox               ok  --  --  --    --  --
 scheduling:inbox_count         ok  --  --  --    --  --
@@ -120,6 +122,7 @@ scheduling:waitlist_remove     ok  --  --  --    --  --
 treatments:chart               ok  ok  ok  --    --  --
 treatments:history_create      --  ok  ok  --    --  --
 treatments:history_edit        --  ok  ok  --    --  --
+treatments:plan_confirm        --  ok  --  --    --  --
 treatments:plan_create         --  ok  ok  --    --  --
 treatments:plan_detail         ok  ok  ok  --    --  --
 treatments:screening_detail    --  ok  ok  --    --  --

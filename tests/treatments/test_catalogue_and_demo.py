@@ -12,6 +12,7 @@ from django.core.management import call_command
 from people.models import Patient
 from treatments import services
 from treatments.models import (
+    CourseTemplate,
     DepthLevel,
     Indication,
     Modality,
@@ -28,7 +29,11 @@ def test_the_seeded_catalogue(db):
         "microneedling",
         "laser_peel",
         "laser_resurfacing",
+        "consultation",
     }
+    consultation = Modality.objects.get(kind="consultation")
+    assert not consultation.is_treatment and consultation.session_minutes == 30
+    assert not consultation.levels.exists()
     mda = DepthLevel.objects.filter(modality__kind="microdermabrasion")
     assert list(mda.values_list("name", "layer_reached")) == [
         ("Level I", "Stratum corneum"),
@@ -55,6 +60,13 @@ def test_the_seeded_catalogue(db):
     assert hormonal.not_treatable_reason
     assert not hormonal.modalities.exists()
     assert Modality.objects.get(kind="microdermabrasion").default_interval_days == 14
+    # The courses the desk proposes; laser resurfacing rising about a month apart.
+    laser = CourseTemplate.objects.get(name="Laser resurfacing, face: acne scars")
+    assert (laser.session_count, laser.interval_days) == (4, 30)
+    ranks = [row.depth_level.rank for row in laser.levels.order_by("number")]
+    assert ranks == [1, 2, 2, 3]
+    for template in CourseTemplate.objects.all():
+        template.full_clean()  # each seeded template passes the admin's own checks
 
 
 def test_the_demo_loads_twice_with_alice_in_progress_and_bob_on_laser(db):

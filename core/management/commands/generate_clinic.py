@@ -290,7 +290,10 @@ class Generator:
     def setup(self) -> None:
         User = get_user_model()
         groups = {g.name: g for g in Group.objects.all()}
-        self.modalities = list(Modality.objects.order_by("id"))
+        # Courses of treatments: a consultation is one session, booked at the desk.
+        self.modalities = list(
+            Modality.objects.exclude(kind=Modality.Kind.CONSULTATION).order_by("id")
+        )
         if not self.modalities:
             raise CommandError("The treatment catalogue is empty: run migrate first.")
         self.levels = {
