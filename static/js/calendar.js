@@ -33,6 +33,8 @@
   // The reasons, in a box over the cell the session was dropped on.
   function refuse(cell, html) {
     clearRefusals();
+    var feedback = document.getElementById("cal-feedback");
+    if (feedback) feedback.innerHTML = "";
     var scroll = cell.closest(".cal-scroll");
     var box = document.createElement("div");
     box.className = "cal-refusal";
