@@ -407,7 +407,7 @@ def calendar_context(query: CalendarQuery, *, now: dt.datetime | None = None) ->
         steps.append(("Next day →", query.day + jump))
         title = date_format(query.day, "l j F Y")
     return {
-        "query": query,
+        "cal": query,
         "title": title,
         "day": query.day,
         "by_room": query.by == "room",
