@@ -19,7 +19,7 @@ from core.looks import looked_at
 from core.params import MAX_IDS, lenient, parse_day, parse_id, parse_moment
 from core.views import form_status
 from people.models import Patient
-from treatments.models import Session, TreatmentPlan
+from treatments.models import DepthLevel, Session, TreatmentPlan
 
 from . import calendar, queries, services
 from .availability import find_slots, screening_blocks
@@ -283,10 +283,14 @@ def book_start(request):
     practitioner = None
     if user_id := lenient(parse_id, request.GET.get("practitioner")):
         practitioner = Practitioner.objects.select_related("user").filter(user_id=user_id).first()
+    # The treatment the calendar showed this time free for (its length and resources).
+    level = None
+    if level_id := lenient(parse_id, request.GET.get("treatment")):
+        level = DepthLevel.objects.select_related("modality").filter(pk=level_id).first()
     return render(
         request,
         "scheduling/book_start.html",
-        {"starts_at": starts_at, "practitioner": practitioner},
+        {"starts_at": starts_at, "practitioner": practitioner, "level": level},
     )
 
 

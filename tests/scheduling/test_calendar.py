@@ -359,3 +359,57 @@ def test_calendar_queries_stay_the_same_with_ten_times_the_sessions(
     # treatments; the sessions; the free time's requirement, rooms, every room and the
     # reservations; the rooms or devices as columns; the look audited
     assert max(before) <= 15 + 3
+
+
+def test_a_free_cell_leads_to_booking_that_time_for_that_treatment(desk, seeded):
+    micro = seeded.levels["micro"]
+    page = desk.get(f"/desk/?date={DAY}&treatment={micro.pk}").content.decode()
+    href = html.unescape(FREE.search(page).group(1))
+    start = desk.get(href).content.decode()
+    assert "Tuesday 3 March 2026, 09:00" in start
+    assert "Free for microdermabrasion, Level 1 (45 minutes" in start
+
+
+def test_sessions_are_coloured_by_their_state_and_screening_flag(desk, seeded, frozen):
+    from treatments.models import Session
+
+    alices = Session.objects.get(pk=seeded.sessions[0].pk)
+    laser = seeded.laser_session
+    Session.objects.filter(pk=laser.pk).update(flag=Session.Flag.BLOCKED, flag_reason="Tan")
+    frozen.move_to(at(3, 9, 30))
+    desk.post(f"/desk/sessions/{alices.pk}/check-in/")
+    page = desk.get(f"/desk/?date={DAY}").content.decode()
+    assert re.search(rf'status-checked_in"[^>]*>\s*<a href="[^"]*{alices.pk}/">10:00', page)
+    assert "cal-event status-booked flagged flag-blocked" in page
+    assert "Refused by screening" in page
+    # Only a booked session can be dragged: an arrived one is not offered for it.
+    assert f'data-session="{alices.pk}"' not in page
+    assert f'data-session="{laser.pk}"' in page
+
+
+def test_a_move_from_the_calendar_answers_in_place(desk, seeded):
+    alices = seeded.sessions[0]
+    url = f"/desk/sessions/{alices.pk}/move/"
+    refused = desk.post(
+        url,
+        {"starts_at": f"{DAY}T11:45", "practitioner": seeded.daan.user_id},
+        HTTP_HX_REQUEST="true",
+    )
+    assert refused.status_code == 400
+    assert "This session cannot move there" in refused.content.decode()
+    assert "Daan Bakker already has a session at that time." in refused.content.decode()
+    garbage = desk.post(url, {"starts_at": "soon", "practitioner": "x"}, HTTP_HX_REQUEST="true")
+    assert garbage.status_code == 400 and "Date and time:" in garbage.content.decode()
+    alices.refresh_from_db()
+    assert alices.starts_at == at(3, 10) and alices.practitioner_id == seeded.carla.user_id
+    moved = desk.post(
+        url,
+        {"starts_at": f"{DAY}T09:00", "practitioner": seeded.daan.user_id},
+        HTTP_HX_REQUEST="true",
+    )
+    assert moved.status_code == 200
+    assert (
+        "Session moved to Tuesday 3 March 2026 at 09:00 with Daan Bakker." in moved.content.decode()
+    )
+    alices.refresh_from_db()
+    assert alices.starts_at == at(3, 9) and alices.practitioner_id == seeded.daan.user_id
