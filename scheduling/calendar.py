@@ -291,8 +291,8 @@ def _slot_column(query: CalendarQuery, slot) -> int | None:
     return slot.practitioner.user_id
 
 
-def _minutes(moment: dt.datetime) -> int:
-    local = timezone.localtime(moment)
+def _minutes(moment: dt.datetime, tz) -> int:
+    local = moment.astimezone(tz)
     return local.hour * 60 + local.minute
 
 
@@ -304,8 +304,8 @@ def build_grid(query: CalendarQuery, columns, sessions: list[Entry], slots, leve
     """Rows of ROW_MINUTES from the first working or booked time of the days to the last."""
     spans = [i for column in columns for i in column.hours]
     spans += [(s.starts_at, s.ends_at) for s in sessions]
-    first = min((_minutes(s) for s, _ in spans), default=9 * 60)
-    last = max((_minutes(e) or 24 * 60 for _, e in spans), default=17 * 60)
+    first = min((_minutes(s, tz) for s, _ in spans), default=9 * 60)
+    last = max((_minutes(e, tz) or 24 * 60 for _, e in spans), default=17 * 60)
     first -= first % ROW_MINUTES
     offsets = list(range(first, max(last, first + ROW_MINUTES), ROW_MINUTES))
     rows = [Row(label=f"{m // 60:02d}:{m % 60:02d}") for m in offsets]
@@ -313,15 +313,16 @@ def build_grid(query: CalendarQuery, columns, sessions: list[Entry], slots, leve
     week = query.span == "week"
 
     free: dict[tuple, object] = {}
+    # The time zone passed along, not looked up: a week has thousands of free starts.
     for slot in slots:
-        local = slot.local_start
+        local = slot.starts_at.astimezone(tz)
         offset = local.hour * 60 + local.minute
         key = (local.date(), _slot_column(query, slot), offset - offset % ROW_MINUTES)
         free.setdefault(key, slot)
 
     by_column: dict[tuple, list[Entry]] = {}
     for entry in sessions:
-        day = timezone.localtime(entry.starts_at).date()
+        day = entry.starts_at.astimezone(tz).date()
         by_column.setdefault((day, _column_of(query, entry)), []).append(entry)
 
     book_start = reverse("scheduling:book_start")
@@ -352,7 +353,7 @@ def build_grid(query: CalendarQuery, columns, sessions: list[Entry], slots, leve
             start = f"{moment:%Y-%m-%dT%H:%M}"
             slot = free.get((column.day, column.key, offset))
             if slot is not None:
-                local = slot.local_start
+                local = slot.starts_at.astimezone(tz)
                 when = f"{local:%H:%M}" if not week else f"{local:%A %-d %B %H:%M}"
                 where = (
                     f"with {column.label}"

@@ -367,7 +367,7 @@ def test_a_free_cell_leads_to_booking_that_time_for_that_treatment(desk, seeded)
     href = html.unescape(FREE.search(page).group(1))
     start = desk.get(href).content.decode()
     assert "Tuesday 3 March 2026, 09:00" in start
-    assert "Free for microdermabrasion, Level 1 (45 minutes" in start
+    assert f"Free for microdermabrasion, {micro.name} (45 minutes" in start
 
 
 def test_sessions_are_coloured_by_their_state_and_screening_flag(desk, seeded, frozen):
