@@ -20,7 +20,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from treatments import lifts, screening
-from treatments.models import Session
+from treatments.models import DepthLevel, Session, TreatmentPlan
 
 from . import rules
 from .models import (
@@ -154,24 +154,9 @@ class SearchContext:
         the whole range up front (a search that stops at the first free day reads little);
         screening_data: the patient's, when the caller has read it already."""
         modality = session.plan.modality
-        requirement = (
-            ModalityRequirement.objects.filter(modality=modality)
-            .select_related("device")
-            .prefetch_related("rooms")
-            .first()
+        needs_room, rooms, device, practitioners = _resources(
+            modality, first_day, max(last_day, schedule_until or last_day), practitioner_user_id
         )
-        needs_room = requirement.needs_room if requirement else True
-        rooms: list[Room] = []
-        if needs_room:
-            rooms = [room for room in requirement.rooms.all() if room.active] if requirement else []
-            if not rooms:
-                rooms = list(Room.objects.filter(active=True))
-        device = requirement.device if requirement and requirement.device_id else None
-        practitioners_qs = Practitioner.objects.with_schedule(
-            first_day, max(last_day, schedule_until or last_day)
-        ).filter(modalities=modality)
-        if practitioner_user_id:
-            practitioners_qs = practitioners_qs.filter(user_id=practitioner_user_id)
         minutes = rules.session_minutes(session)
         patient_sessions = rules.patient_sessions(session.patient_id)
         gaps = rules.gaps_for(modality)
@@ -181,8 +166,7 @@ class SearchContext:
             session=session,
             first_day=first_day,
             last_day=last_day,
-            # By name once: slots of the same time are offered in this order.
-            practitioners=sorted(practitioners_qs, key=str),
+            practitioners=practitioners,
             rooms=rooms,
             device=device,
             needs_room=needs_room,
@@ -197,6 +181,61 @@ class SearchContext:
         )
         if not lazy_busy:
             context.read_busy(first_day, last_day)
+        return context
+
+    @classmethod
+    def load_free_time(
+        cls,
+        level: DepthLevel,
+        first_day: dt.date,
+        last_day: dt.date,
+        *,
+        practitioner_user_id: int | None = None,
+        practitioners: list[Practitioner] | None = None,
+    ) -> SearchContext:
+        """The search for a new patient's first session at `level`: what the clinic's
+        resources (practitioners, their hours and exceptions, rooms, the device, the buffer)
+        leave free, before any one patient's history, spacing or screening narrows it.
+
+        The calendars show this as free time, so what they offer is what the booking rule
+        (rules.check) accepts for such a session. `practitioners`: the active ones with their
+        schedules for the range (Practitioner.objects.with_schedule) and their `modalities`
+        prefetched, when the caller has read them already.
+        """
+        modality = level.modality
+        plan = TreatmentPlan(modality=modality, body_area_id=None)
+        session = Session(plan=plan, depth_level=level, number=1)
+        needs_room, rooms, device, qualified = _resources(
+            modality,
+            first_day,
+            last_day,
+            practitioner_user_id,
+            load_practitioners=practitioners is None,
+        )
+        if practitioners is not None:
+            qualified = sorted(
+                (
+                    p
+                    for p in practitioners
+                    if modality in p.modalities.all()
+                    and (not practitioner_user_id or p.user_id == practitioner_user_id)
+                ),
+                key=str,
+            )
+        context = cls(
+            session=session,
+            first_day=first_day,
+            last_day=last_day,
+            practitioners=qualified,
+            rooms=rooms,
+            device=device,
+            needs_room=needs_room,
+            minutes=rules.session_minutes(session),
+            buffer=dt.timedelta(minutes=modality.buffer_minutes),
+            windows=[],
+            busy=defaultdict(list),
+        )
+        context.read_busy(first_day, last_day)
         return context
 
     def for_session(self, session: Session, first_day: dt.date, last_day: dt.date):
@@ -550,6 +589,40 @@ class SearchContext:
             for slot in self._free_starts(day, mornings_only=mornings_only, step=step, now=now):
                 return slot
         return None
+
+
+def _resources(
+    modality,
+    first_day: dt.date,
+    last_day: dt.date,
+    practitioner_user_id: int | None,
+    *,
+    load_practitioners: bool = True,
+) -> tuple[bool, list[Room], Device | None, list[Practitioner]]:
+    """What a session of `modality` needs: whether a room, which rooms, which device, and the
+    qualified practitioners with their schedules for [first_day, last_day]."""
+    requirement = (
+        ModalityRequirement.objects.filter(modality=modality)
+        .select_related("device")
+        .prefetch_related("rooms")
+        .first()
+    )
+    needs_room = requirement.needs_room if requirement else True
+    rooms: list[Room] = []
+    if needs_room:
+        rooms = [room for room in requirement.rooms.all() if room.active] if requirement else []
+        if not rooms:
+            rooms = list(Room.objects.filter(active=True))
+    device = requirement.device if requirement and requirement.device_id else None
+    if not load_practitioners:
+        return needs_room, rooms, device, []
+    practitioners = Practitioner.objects.with_schedule(first_day, last_day).filter(
+        modalities=modality
+    )
+    if practitioner_user_id:
+        practitioners = practitioners.filter(user_id=practitioner_user_id)
+    # By name once: slots of the same time are offered in this order.
+    return needs_room, rooms, device, sorted(practitioners, key=str)
 
 
 def _unread(read: list, wanted_from: dt.datetime, wanted_to: dt.datetime) -> list:

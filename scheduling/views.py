@@ -25,7 +25,7 @@ from core.views import confirm_page, confirmed, form_status
 from people import services as people_services
 from people.models import Patient
 from treatments import services as treatment_services
-from treatments.models import Session, TreatmentPlan
+from treatments.models import DepthLevel, Session, TreatmentPlan
 
 from . import calendar, inbox, queries, services, waitlist
 from .availability import find_slots, screening_blocks
@@ -64,10 +64,6 @@ def _datetime(text: str | None) -> dt.datetime | None:
     return lenient(parse_moment, text)
 
 
-def _day_from(request) -> dt.date:
-    return _date(request.GET.get("date")) or timezone.localdate()
-
-
 def _day_url(day: dt.date, **extra) -> str:
     query = "&".join(f"{k}={v}" for k, v in {"date": day.isoformat(), **extra}.items())
     return f"{reverse('desk_home')}?{query}"
@@ -82,36 +78,27 @@ def _session(session_id: int) -> Session:
     )
 
 
+def _calendar(request, span: str):
+    """The day or week calendar; htmx asks for the calendar alone (a step, a filter, the
+    minute's refresh, the redraw after a drag)."""
+    query = calendar.CalendarQuery.from_params(request.GET, span=span)
+    context = calendar.calendar_context(query)
+    context["can_book"] = request.user.has_perm(DESK)  # a clinician reads the day, books nothing
+    looked_at(request, many=context["sessions"], detail=span)
+    if request.htmx:
+        # The page's view links are outside the calendar: sent along to keep the date.
+        return render(request, "scheduling/_day_grid.html", {**context, "oob_nav": True})
+    return render(request, f"scheduling/{span}.html", context)
+
+
 @role_required(*READS_THE_DAY)
 def day_view(request):
-    day = _day_from(request)
-    by_room = request.GET.get("by") == "room"
-    context = calendar.day_grid_context(day, by_room=by_room)
-    context["can_book"] = request.user.has_perm(DESK)  # a clinician reads the day, books nothing
-    looked_at(request, many=context["sessions"], detail="day")
-    if request.htmx:
-        return render(request, "scheduling/_day_grid.html", context)
-    return render(request, "scheduling/day.html", context)
+    return _calendar(request, "day")
 
 
 @role_required(*READS_THE_DAY)
 def week_view(request):
-    days = calendar.week_days(_day_from(request))
-    sessions = list(calendar.week_sessions(days))
-    looked_at(request, many=sessions, detail="week")
-    by_day = {day: [] for day in days}
-    for session in sessions:
-        by_day[timezone.localtime(session.starts_at).date()].append(session)
-    return render(
-        request,
-        "scheduling/week.html",
-        {
-            "days": by_day.items(),
-            "previous": days[0] - dt.timedelta(days=7),
-            "next": days[0] + dt.timedelta(days=7),
-            "first": days[0],
-        },
-    )
+    return _calendar(request, "week")
 
 
 @role_required(*READS_THE_DAY)
@@ -269,6 +256,15 @@ def session_move(request, session_id: int):
     session = _session(session_id)
     form = BookForm(request.POST)
     if not form.is_valid():
+        if request.htmx:
+            problems = [
+                f"{form.fields[name].label or name.capitalize()}: {error}"
+                if name in form.fields
+                else error
+                for name, errors in form.errors.items()
+                for error in errors
+            ]
+            return _move_refused(request, problems)
         return _session_page(request, session, move_form=form, status=400)
     try:
         warnings = services.session_reschedule(
@@ -279,6 +275,8 @@ def session_move(request, session_id: int):
             request=request,
         )
     except ValidationError as error:
+        if request.htmx:
+            return _move_refused(request, error.messages)
         return _session_page(
             request,
             session,
@@ -289,10 +287,25 @@ def session_move(request, session_id: int):
         )
     session.refresh_from_db()
     local = timezone.localtime(session.starts_at)
+    who = session.practitioner.get_full_name() or session.practitioner.get_username()
+    done = f"Session moved to {local:%A %-d %B %Y at %H:%M} with {who}."
+    if request.htmx:
+        # A drag on the calendar: it redraws itself and shows this where the session was.
+        return render(request, "scheduling/_moved.html", {"message": done, "warnings": warnings})
     messages.success(request, f"Session moved to {local:%A %-d %B %Y at %H:%M}.")
     for warning in warnings:
         messages.warning(request, warning)
     return redirect(_day_url(local.date()))
+
+
+def _move_refused(request, problems: list[str]):
+    """A refused drag: the reasons, for the calendar to show where the session was dropped."""
+    return render(
+        request,
+        "scheduling/_problems.html",
+        {"problems": problems, "problems_title": "This session cannot move there:"},
+        status=400,
+    )
 
 
 @require_POST
@@ -519,10 +532,14 @@ def book_start(request):
     practitioner = None
     if user_id := lenient(parse_id, request.GET.get("practitioner")):
         practitioner = Practitioner.objects.select_related("user").filter(user_id=user_id).first()
+    # The treatment the calendar showed this time free for (its length and resources).
+    level = None
+    if level_id := lenient(parse_id, request.GET.get("treatment")):
+        level = DepthLevel.objects.select_related("modality").filter(pk=level_id).first()
     return render(
         request,
         "scheduling/book_start.html",
-        {"starts_at": starts_at, "practitioner": practitioner},
+        {"starts_at": starts_at, "practitioner": practitioner, "level": level},
     )
 
 

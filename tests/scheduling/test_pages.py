@@ -34,7 +34,9 @@ def test_the_day_view_shows_columns_sessions_free_slots_and_the_search_box(
     desk, clinic, front_desk_user
 ):
     book(clinic, clinic.sessions[0], at(2, 10), front_desk_user)
-    response = desk.get("/desk/?date=2026-03-02")
+    # Free time for microdermabrasion (45 minutes and 15 of cleaning), as the search finds it.
+    micro = clinic.sessions[0].depth_level_id
+    response = desk.get(f"/desk/?date=2026-03-02&treatment={micro}")
     html = response.content.decode()
     assert response.status_code == 200
     assert str(clinic.carla) in html and "10:00 Alice Smit" in html
@@ -55,13 +57,15 @@ def test_the_day_view_costs_the_same_queries_however_full_the_day(
                 book(clinic, plan.sessions.get(), at(2, hour), front_desk_user)
 
     fill([10])
-    # 1 the session, 2 the user, 3 the user's own and group permissions, 4 the day's
-    # sessions with patient, modality, practitioner and room, 5 practitioners, 6 their working
-    # hours, 7 their exceptions, and the look at the patients shown audited (one append)
-    with django_assert_num_queries(7 + AUDIT_WRITES):
+    # 1 the session, 2 the user, 3 the user's own and group permissions, 4 practitioners,
+    # 5 their working hours, 6 their exceptions, 7 their modalities, 8 the treatments free
+    # time can be shown for, 9 the day's sessions with patient, modality, practitioner and
+    # room; the free time: 10 the treatment's requirement, 11 its rooms, 12 every room (none
+    # is named), 13 the day's reservations; and the look at the patients shown audited
+    with django_assert_num_queries(13 + AUDIT_WRITES):
         desk.get("/desk/?date=2026-03-02")
     fill([11, 12, 13, 14, 15])
-    with django_assert_num_queries(7 + AUDIT_WRITES):
+    with django_assert_num_queries(13 + AUDIT_WRITES):
         response = desk.get("/desk/?date=2026-03-02")
     assert response.content.decode().count("cal-session") == 6
 
