@@ -11,7 +11,7 @@ import scheduling.models
 class Migration(migrations.Migration):
     dependencies = [
         ("people", "0004_drop_cache_versions"),
-        ("scheduling", "0007_working_hours_words"),
+        ("scheduling", "0008_change_requests_inbox"),
         ("treatments", "0009_session_level_reason"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -16,8 +16,8 @@ def qualify(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduling", "0007_working_hours_words"),
-        ("treatments", "0010_consultations_course_templates"),
+        ("scheduling", "0009_waitlist"),
+        ("treatments", "0011_consultations_course_templates"),
     ]
 
     operations = [migrations.RunPython(qualify, migrations.RunPython.noop)]

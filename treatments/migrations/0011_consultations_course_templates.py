@@ -98,7 +98,7 @@ def seed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0009_session_level_reason"),
+        ("treatments", "0010_session_performed_by"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
