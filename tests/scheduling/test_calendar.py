@@ -292,6 +292,8 @@ def test_one_practitioner(desk, seeded, span):
     assert {c["practitioner"] for c in free_cells(rooms)} == {seeded.daan.user_id}
     for junk in ("abc", "%C2%B2", "999999999999999999999"):
         assert desk.get(f"/desk/{span}?date={DAY}&practitioner={junk}").status_code == 200
+    nobody = desk.get(f"/desk/{span}?date={DAY}&practitioner=999999").content.decode()
+    assert "That practitioner is not in the calendar." in nobody
 
 
 def links(page: str) -> dict[str, str]:
