@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from scheduling.availability import working_time
-from scheduling.models import AvailabilityException, Device, Practitioner, Room
+from scheduling.models import AvailabilityException, Device, Practitioner, Room, WaitlistOpening
 from treatments.models import Modality, Session, TreatmentPlan
 
 from .period import Period
@@ -406,5 +406,49 @@ def courses(period: Period, *, now: dt.datetime | None = None) -> Table:
         notes=[
             f"Courses started in the period. Idle: still active, with nothing booked ahead and "
             f"nothing done in the last {period.idle_days} days. Drop-out: stopped or idle."
+        ],
+    )
+
+
+# --- the waiting list: how many freed times it filled ---------------------------------------
+
+
+def waitlist_fill(period: Period) -> Table:
+    """Per month in which a freed time was offered to the waiting list: how many such times,
+    how many offers went out for them, and how many were booked from the list (one query)."""
+    tz = timezone.get_current_timezone()
+    counts = (
+        WaitlistOpening.objects.filter(
+            created_at__gte=period.starts_at, created_at__lt=period.ends_before
+        )
+        .annotate(month=TruncMonth("created_at", tzinfo=tz))
+        .values("month")
+        .annotate(
+            freed=Count("id", distinct=True),
+            offers=Count("offers", distinct=True),
+            filled=Count("id", filter=Q(status=WaitlistOpening.Status.FILLED), distinct=True),
+        )
+        .order_by()
+    )
+    keys = ["freed", "offers", "filled"]
+    rows = _month_rows(period, {_month_of(row["month"]): row for row in counts}, keys)
+    total = {"month": "Whole period", **{key: sum(row[key] for row in rows) for key in keys}}
+    for row in [*rows, total]:
+        row["fill_rate"] = rate(row["filled"], row["freed"])
+    return Table(
+        columns=[
+            Column("month", "Month", Kind.TEXT),
+            Column("freed", "Freed times offered"),
+            Column("offers", "Offers sent"),
+            Column("filled", "Filled from the list"),
+            Column("fill_rate", "Fill rate", Kind.PERCENT),
+        ],
+        rows=rows,
+        total=total,
+        chart=ChartSpec("columns", label="month", series=("fill_rate",), title="Fill rate"),
+        notes=[
+            "Freed times: sessions cancelled or moved whose time was offered to the patients "
+            "waiting for one, counted in the month the offer went out. Fill rate: the share of "
+            "them booked by a waiting patient from the emailed link."
         ],
     )

@@ -49,9 +49,12 @@ REPORTS: tuple[Report, ...] = (
         figures.courses,
         "What became of the courses started in the period.",
     ),
-    # The waiting list's fill rate goes here once scheduling has a waitlist: a function
-    # `waitlist_fill(period) -> Table` in figures.py (offers made, accepted, slots refilled per
-    # month) and `Report("waitlist", "Waiting list: fill rate", figures.waitlist_fill, ...)`.
+    Report(
+        "waitlist",
+        "Waiting list: fill rate",
+        figures.waitlist_fill,
+        "How many times freed by cancellations the waiting list filled again.",
+    ),
 )
 
 BY_SLUG = {report.slug: report for report in REPORTS}

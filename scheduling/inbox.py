@@ -79,7 +79,7 @@ class Source:
 
 _SOURCES: dict[str, Source] = {}
 # Modules whose import registers more sources (a waitlist: "scheduling.waitlist").
-SOURCES_MODULES: list[str] = []
+SOURCES_MODULES: list[str] = ["scheduling.waitlist"]
 
 
 def register(source: Source) -> Source:

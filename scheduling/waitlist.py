@@ -32,7 +32,7 @@ from audit.models import AuditEvent
 from audit.services import audit_log, recorded
 from treatments.models import Session, TreatmentPlan
 
-from . import availability, services
+from . import availability, inbox, services
 from .models import WaitlistEntry, WaitlistOffer, WaitlistOpening
 from .rules import local_midnight, nice_date
 
@@ -607,3 +607,62 @@ def fill_rate(first_day: dt.date, last_day: dt.date) -> FillRate:
         filled=Count("id", filter=Q(status=WaitlistOpening.Status.FILLED)),
     )
     return FillRate(offered=counts["offered"], filled=counts["filled"])
+
+
+# --- the desk's inbox: offers out and how they ended ---------------------------------------
+
+
+def _offer_items(state: str | None, limit: int) -> list[inbox.InboxItem]:
+    """Offers waiting for the patient's answer are new; answered, taken or expired ones are
+    handled (by the patient, or by the clock). Two queries however many."""
+    now = timezone.now()
+    waiting = Q(status=Offer.SENT, expires_at__gt=now)
+    rows = WaitlistOffer.objects.select_related(
+        "opening__practitioner", "entry__patient", "entry__session__plan__modality"
+    )
+    if state == inbox.NEW:
+        rows = rows.filter(waiting)
+    elif state == inbox.HANDLED:
+        rows = rows.exclude(waiting)
+    link = reverse("scheduling:waitlist")
+    found = []
+    for offer in rows.order_by("-sent_at", "-id")[:limit]:
+        session = offer.entry.session
+        is_open = offer.state(now) == Offer.SENT
+        when = timezone.localtime(offer.opening.starts_at)
+        found.append(
+            inbox.InboxItem(
+                kind="waitlist",
+                object_id=offer.pk,
+                title=(
+                    f"Waiting-list offer: {session.plan.modality.name}, session "
+                    f"{session.number}, {when:%a %-d %b %H:%M}"
+                ),
+                at=offer.sent_at,
+                state=inbox.NEW if is_open else inbox.HANDLED,
+                detail=(
+                    f"Waiting for the patient's answer until {nice_date(offer.expires_at)}."
+                    if is_open
+                    else offer.state_display(now)
+                ),
+                patient_name=offer.entry.patient.full_name,
+                patient_url=offer.entry.patient.get_absolute_url(),
+                session_url=reverse("scheduling:session", args=[session.pk]),
+                link=link,
+                link_label="Waiting list",
+                handled_at=None if is_open else offer.answered_at,
+                outcome="" if is_open else offer.state_display(now),
+                record=offer,
+            )
+        )
+    return found
+
+
+inbox.register(
+    inbox.Source(
+        kind="waitlist",
+        label="Waiting-list offers",
+        items=_offer_items,
+        count_new=lambda: open_offers().count(),
+    )
+)

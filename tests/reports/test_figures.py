@@ -193,3 +193,36 @@ def test_courses_completed_stopped_idle_and_running(placer, now):
     longer = figures.courses(Period(period.first_day, period.last_day, idle_days=90), now=now)
     assert row_of(longer, "modality", micro.name)["idle"] == 0
     assert table.column("idle").label == "Idle 60+ days"
+
+
+def test_the_waiting_list_filled_one_of_four_freed_times(placer):
+    """Four times freed in March were offered to the list (two offers for the first), one was
+    booked from it; a time freed in April is outside the period."""
+    from scheduling.models import WaitlistEntry, WaitlistOffer, WaitlistOpening
+
+    practitioner = placer.practitioner.user
+    openings = []
+    for day, status in ((3, "filled"), (10, "open"), (17, "open"), (24, "open"), (40, "open")):
+        opening = WaitlistOpening.objects.create(
+            starts_at=at(2026, 3, 1) + dt.timedelta(days=day + 1),
+            practitioner=practitioner,
+            status=status,
+        )
+        WaitlistOpening.objects.filter(pk=opening.pk).update(
+            created_at=at(2026, 3, 1) + dt.timedelta(days=day)
+        )
+        openings.append(opening)
+    for _ in range(2):
+        session = placer.session()
+        entry = WaitlistEntry.objects.create(session=session, patient=session.patient)
+        WaitlistOffer.objects.create(
+            opening=openings[0], entry=entry, expires_at=timezone.now() + dt.timedelta(hours=1)
+        )
+
+    table = figures.waitlist_fill(MARCH)
+
+    march = row_of(table, "month", "Mar 2026")
+    assert (march["freed"], march["offers"], march["filled"]) == (4, 2, 1)
+    assert march["fill_rate"] == 0.25
+    assert table.total["fill_rate"] == 0.25
+    assert table.column("fill_rate").shown(march["fill_rate"]) == "25.0 %"

@@ -220,5 +220,5 @@ def test_the_page_reads_as_many_queries_with_ten_times_the_sessions(client, admi
     # booked and the unbooked-but-recorded counts, the modalities (3); utilisation: booked
     # time per practitioner, room and device, the practitioners with their users, their
     # hours, their exceptions, the rooms, the devices (6); attendance per month (1); courses
-    # per modality (1).
-    assert large == 14
+    # per modality (1); the waiting list's freed times per month (1).
+    assert large == 15

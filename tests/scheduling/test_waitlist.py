@@ -342,6 +342,28 @@ def test_open_offers_and_fill_rate(two_offers, clinic, front_desk_user, committe
     assert list(waitlist.open_offers()) == []
 
 
+
+def test_the_desk_inbox_lists_offers_out_as_new_and_answered_ones_as_handled(
+    two_offers, committed
+):
+    from scheduling import inbox
+
+    alice_offer, bob_offer = two_offers
+    new = inbox.items(kind="waitlist", state=inbox.NEW)
+    assert {item.object_id for item in new} == {alice_offer.pk, bob_offer.pk}
+    assert all(item.patient_name and "Waiting-list offer" in item.title for item in new)
+    assert inbox.new_count() >= 2
+
+    with committed():
+        assert waitlist.offer_accept(offer=alice_offer).booked
+
+    # Both offers were for the same freed time: Alice took it, Bob was told it is gone.
+    assert inbox.items(kind="waitlist", state=inbox.NEW) == []
+    handled = {item.object_id: item for item in inbox.items(kind="waitlist", state="handled")}
+    assert handled[alice_offer.pk].outcome == "Accepted"
+    assert handled[bob_offer.pk].outcome == "Taken by someone else"
+
+
 # --- concurrency (PostgreSQL) --------------------------------------------------------------
 
 
