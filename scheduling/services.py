@@ -212,6 +212,23 @@ def course_propose(
     return proposals
 
 
+def course_book_first_free(
+    *, plan: TreatmentPlan, first_day: dt.date, by, request=None
+) -> tuple[list[Session], list[Session]]:
+    """Books each unbooked session of the course at the first free time the engine proposes
+    (as `course_propose`), in one transaction; answers (booked, those no time was found for)."""
+    proposals = course_propose(plan=plan, first_day=first_day)
+    choices = [
+        CourseChoice(session, slot.starts_at, slot.practitioner.user_id)
+        for session, slot in proposals
+        if slot is not None
+    ]
+    unplaced = [session for session, slot in proposals if slot is None]
+    if not choices:
+        return [], unplaced
+    return course_book(plan=plan, choices=choices, by=by, request=request), unplaced
+
+
 def course_book(
     *, plan: TreatmentPlan, choices: list[CourseChoice], by, request=None
 ) -> list[Session]:

@@ -670,24 +670,26 @@ def course_propose(request, patient_id: int):
     looked_at(request, patient, detail="course proposal")
     form = CourseProposalForm(request.POST if request.method == "POST" else (request.GET or None))
     if request.method == "POST" and form.is_valid():
+        first_date = form.cleaned_data["first_date"]
+        book_now = request.POST.get("then") == "book"
+        booked, unplaced = None, []
         try:
-            plan = treatment_services.plan_propose(
-                patient=patient,
-                template=form.cleaned_data["template"],
-                first_date=form.cleaned_data["first_date"],
-                notes=form.cleaned_data["notes"],
-                by=request.user,
-            )
+            with transaction.atomic():
+                plan = treatment_services.plan_propose(
+                    patient=patient,
+                    template=form.cleaned_data["template"],
+                    first_date=first_date,
+                    notes=form.cleaned_data["notes"],
+                    by=request.user,
+                )
+                if book_now:
+                    booked, unplaced = services.course_book_first_free(
+                        plan=plan, first_day=first_date, by=request.user, request=request
+                    )
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(
-                request,
-                f"The course was proposed for {patient.full_name}; a clinician confirms it at "
-                "the first screening. Now book its sessions.",
-            )
-            query = f"from={form.cleaned_data['first_date']:%Y-%m-%d}"
-            return redirect(f"{reverse('scheduling:course_book', args=[plan.pk])}?{query}")
+            return _proposed(request, plan, first_date, booked, unplaced)
     context = {"patient": patient, "form": form, "preview": _course_preview(form)}
     if request.htmx:
         return render(request, "scheduling/_course_preview.html", context)
@@ -697,6 +699,32 @@ def course_propose(request, patient_id: int):
         context,
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _proposed(request, plan, first_date: dt.date, booked=None, unplaced=()):
+    """Where the desk goes once a course is proposed: the day of its first booking when the
+    sessions were booked at once, else the course's booking page to pick the times."""
+    confirm = "a clinician confirms the course at the first screening"
+    patient = plan.patient.full_name
+    if booked:
+        first = timezone.localtime(booked[0].starts_at)
+        messages.success(
+            request,
+            f"Course proposed and {len(booked)} sessions booked for {patient}, from "
+            f"{first:%A %-d %B %Y}; {confirm}. Instructions were emailed.",
+        )
+        if not unplaced:
+            return redirect(_day_url(first.date()))
+        messages.warning(
+            request,
+            f"No free time was found for {len(unplaced)} session(s): choose their times here.",
+        )
+    else:
+        if booked is not None:
+            messages.warning(request, "No free time was found; choose the times by hand.")
+        messages.success(request, f"The course was proposed for {patient}; {confirm}.")
+    query = f"from={first_date:%Y-%m-%d}"
+    return redirect(f"{reverse('scheduling:course_book', args=[plan.pk])}?{query}")
 
 
 def _course_preview(form) -> list[tuple[int, dt.date, object]]:

@@ -71,13 +71,10 @@ def test_a_course_is_proposed_booked_and_then_confirmed(
     page.get_by_label("Course").select_option(label=MICRO)
     preview = page.locator("#course-preview")
     expect(preview.get_by_role("row")).to_have_count(7)  # a header and six sessions
-    page.get_by_role("button", name="Propose and find times").click()
-
-    page.wait_for_url("**/desk/plans/*/book/?from=*")
-    expect(page.get_by_text("these bookings are tentative")).to_be_visible()
-    page.get_by_role("button", name="Book these sessions").click()
+    # One screen: the course is proposed and its six sessions booked at the first free times.
+    page.get_by_role("button", name="Propose and book the first free times").click()
     page.wait_for_url("**/desk/?date=*")
-    expect(page.get_by_text("6 sessions booked for Alice Smit")).to_be_visible()
+    expect(page.get_by_text("Course proposed and 6 sessions booked for Alice Smit")).to_be_visible()
 
     plan = TreatmentPlan.objects.get(patient=alice)
     assert plan.status == TreatmentPlan.Status.PROPOSED

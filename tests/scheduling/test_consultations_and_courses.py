@@ -3,7 +3,10 @@ clinician's confirmation on the screening page: what each page shows and what it
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from people.models import Patient
 from tests.scheduling.conftest import at
@@ -133,6 +136,46 @@ def test_the_desk_proposes_a_course_and_books_it_tentatively(desk, clinic, bob):
     course = desk.get(response["Location"]).content.decode()
     assert "these bookings are tentative until a clinician confirms" in course
     assert "Book these sessions" in course
+
+
+def test_the_desk_proposes_and_books_a_course_in_one_step(desk, clinic, bob):
+    template = CourseTemplate.objects.get(name=MICRO)
+    response = desk.post(
+        f"/desk/patients/{bob.pk}/course/",
+        {"template": template.pk, "first_date": "2026-03-02", "then": "book"},
+    )
+    plan = TreatmentPlan.objects.get(patient=bob)
+    assert plan.status == TreatmentPlan.Status.PROPOSED
+    booked = list(plan.sessions.filter(status=Session.Status.BOOKED).order_by("number"))
+    assert len(booked) == template.session_count
+    first_day = timezone.localtime(booked[0].starts_at).date()
+    assert first_day >= dt.date(2026, 3, 2)
+    assert response.status_code == 302
+    assert response["Location"] == f"/desk/?date={first_day:%Y-%m-%d}"
+    page = desk.get(response["Location"]).content.decode()
+    assert f"Course proposed and {len(booked)} sessions booked for Bob" in page
+
+
+def test_a_course_that_cannot_be_booked_in_one_step_is_not_proposed_either(
+    desk, clinic, bob, monkeypatch
+):
+    """Booking at once is all or nothing with the proposal: a refusal leaves no course."""
+    from django.core.exceptions import ValidationError
+
+    from scheduling import services
+
+    def refuse(**kwargs):
+        raise ValidationError("That time was just taken by another booking.")
+
+    monkeypatch.setattr(services, "course_book", refuse)
+    template = CourseTemplate.objects.get(name=MICRO)
+    response = desk.post(
+        f"/desk/patients/{bob.pk}/course/",
+        {"template": template.pk, "first_date": "2026-03-02", "then": "book"},
+    )
+    assert response.status_code == 400
+    assert "just taken by another booking" in response.content.decode()
+    assert not TreatmentPlan.objects.filter(patient=bob).exists()
 
 
 def test_a_course_proposal_with_bad_input_is_refused_in_words(desk, clinic, bob):

@@ -342,10 +342,7 @@ def test_open_offers_and_fill_rate(two_offers, clinic, front_desk_user, committe
     assert list(waitlist.open_offers()) == []
 
 
-
-def test_the_desk_inbox_lists_offers_out_as_new_and_answered_ones_as_handled(
-    two_offers, committed
-):
+def test_the_desk_inbox_lists_offers_out_as_new_and_answered_ones_as_handled(two_offers, committed):
     from scheduling import inbox
 
     alice_offer, bob_offer = two_offers
