@@ -48,8 +48,9 @@ from .notifications import calendar_for
 DESK = "people.use_front_desk"
 CLINICAL = "people.use_clinical"
 # Who may do what on the desk's pages, in one place. Clinicians read the day (calendar, week,
-# check-in list, a session's booking) and check their own patients in, since the pre-session
-# check follows check-in; booking, moving, cancelling and no-shows stay with the desk.
+# check-in list, a session's booking) and check patients in (and undo it), since the
+# pre-session check follows check-in; booking, moving, cancelling and no-shows stay with the
+# desk.
 READS_THE_DAY = (DESK, CLINICAL)
 CHECKS_IN = (DESK, CLINICAL)
 SEARCH_LIMIT = 10

@@ -61,6 +61,6 @@ def test_a_clinician_sets_up_an_authenticator_and_signs_in_with_it(page, clinici
     page.get_by_label("Code from your authenticator app").fill(code_from(secret, steps_ahead=1))
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/clinical/")
-    assert page.get_by_role("heading", name="Clinical").is_visible()
+    assert page.get_by_role("heading", name="Your day").is_visible()
     # The wrong code was answered with a 400, which Chromium reports; nothing else (no CSP error).
     assert [error for error in page.console_errors if "status of 400" not in error] == []
