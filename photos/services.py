@@ -310,7 +310,10 @@ def pending_resend(*, older_than: dt.timedelta) -> int:
     )
     sheets += [c.pk for c in waiting if ready.issuperset(c.photo_ids)]
     sent = sum(_send_derivatives(photo_id) for photo_id in photo_ids)
-    sent += sum(_send_quality(photo_id) for photo_id in quality_unscored(uploaded_before=cutoff))
+    # The score is sent when the derivatives are made: lost only once its task would have
+    # finished or been killed by the hard time limit, as for a dead claim.
+    unscored = quality_unscored(made_before=min(cutoff, _stale_before()))
+    sent += sum(_send_quality(photo_id) for photo_id in unscored)
     return sent + sum(_send_sheet(comparison_id) for comparison_id in sorted(sheets))
 
 
@@ -921,21 +924,20 @@ def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
     return len(photo_ids), len(comparison_ids)
 
 
-def quality_unscored(*, uploaded_before: dt.datetime | None = None) -> list[int]:
+def quality_unscored(*, made_before: dt.datetime | None = None) -> list[int]:
     """Photos whose screen derivative is ready (and current) but whose score is missing or
-    from an older QUALITY_VERSION: their scoring task was lost, or the scoring changed."""
-    photos = Photo.objects.filter(
-        Exists(
-            Derivative.objects.filter(
-                photo=OuterRef("pk"),
-                size=Derivative.Size.SCREEN,
-                status=Status.READY,
-                version__gte=DERIVATIVE_VERSION,
-            )
-        )
-    ).exclude(quality__version__gte=QUALITY_VERSION)
-    if uploaded_before is not None:
-        photos = photos.filter(uploaded_at__lt=uploaded_before)
+    from an older QUALITY_VERSION: their scoring task was lost, or the scoring changed.
+    `made_before`: only derivatives made before then (a younger one's task may be on its way).
+    """
+    screens = Derivative.objects.filter(
+        photo=OuterRef("pk"),
+        size=Derivative.Size.SCREEN,
+        status=Status.READY,
+        version__gte=DERIVATIVE_VERSION,
+    )
+    if made_before is not None:
+        screens = screens.filter(updated_at__lt=made_before)
+    photos = Photo.objects.filter(Exists(screens)).exclude(quality__version__gte=QUALITY_VERSION)
     return list(photos.order_by("pk").values_list("pk", flat=True))
 
 
