@@ -262,15 +262,19 @@ def merger(db):
 
 
 def fill_every_relation(patient, alice_file, clinician_user) -> None:  # noqa: F811
-    """One more row of the kinds alice_file lacks: a pre-session check, a booking, a record
-    merged into this one earlier."""
-    from scheduling.models import Booking
+    """One more row of the kinds alice_file lacks: a pre-session check, a booking, a change
+    request, a place on the waiting list, a record merged into this one earlier."""
+    from scheduling.models import Booking, ChangeRequest, WaitlistEntry
     from treatments.models import PreSessionCheck
 
     PreSessionCheck.objects.create(
         patient=patient, session=alice_file.session, checked_by=clinician_user
     )
     Booking.objects.create(session=alice_file.session, booked_by=clinician_user)
+    ChangeRequest.objects.create(
+        session=alice_file.session, patient=patient, kind=ChangeRequest.Kind.CHANGE
+    )
+    WaitlistEntry.objects.create(session=alice_file.session, patient=patient)
     earlier = PatientFactory(first_name="Alice", last_name="Smit")
     Patient.all_records.filter(pk=earlier.pk).update(merged_into=patient)
 
@@ -294,6 +298,8 @@ def test_the_merge_knows_every_model_that_points_to_a_patient():
         "people.Patient",
         "photos.Comparison",
         "photos.Photo",
+        "scheduling.ChangeRequest",
+        "scheduling.WaitlistEntry",
         "treatments.HistoryEntry",
         "treatments.PreSessionCheck",
         "treatments.Screening",
