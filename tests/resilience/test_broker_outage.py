@@ -253,7 +253,7 @@ def test_the_desk_signs_in_and_cancels_with_redis_down(
         with committed():
             cancelled = client.post(
                 f"/desk/sessions/{session.pk}/cancel/",
-                {"cancelled_by": "clinic", "reason": "Carla ill"},
+                {"cancelled_by": "clinic", "reason": "Carla ill", "confirmed": "yes"},
             )
     assert cancelled.status_code == 302, cancelled.status_code
     [message] = OutboxMessage.objects.all()  # the email's task, waiting for the broker
