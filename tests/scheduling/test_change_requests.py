@@ -221,7 +221,7 @@ def test_cancelling_from_the_desk_handles_the_request(alice_client, desk, front_
     ask(alice_client, session)
     response = desk.post(
         reverse("scheduling:session_cancel", args=[session.pk]),
-        {"cancelled_by": "patient", "reason": "Asked by phone"},
+        {"cancelled_by": "patient", "reason": "Asked by phone", "confirmed": "yes"},
     )
     assert response.status_code == 302
     request = ChangeRequest.objects.get()
