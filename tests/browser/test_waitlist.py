@@ -82,6 +82,7 @@ def test_an_offer_accepted_from_the_email_link_after_a_cancellation(
     page.get_by_label("Patient", exact=True).check()
     page.get_by_label("Reason").fill("Flu")
     page.get_by_role("button", name="Cancel session").click()
+    page.get_by_role("button", name="Yes, cancel the session").click()
     expect(page.get_by_text("Session 1 was cancelled.")).to_be_visible()
     page.get_by_role("link", name="Waiting list").first.click()
     row = page.get_by_role("row").filter(has_text="Alice Smit").first
