@@ -51,6 +51,11 @@ def _month_name(month: dt.date) -> str:
     return date_format(month, "M Y")
 
 
+def _total(rows: list[dict], keys: list[str], **label) -> dict:
+    """The last row of a table: each count summed over the rows, under `label`."""
+    return {**label, **{key: sum(row[key] for row in rows) for key in keys}}
+
+
 def _month_rows(period: Period, found: dict[dt.date, dict], keys: list[str]) -> list[dict]:
     """A row for every month of the period, with zeros where nothing happened."""
     rows = []
@@ -102,7 +107,7 @@ def sessions_by_modality(period: Period) -> Table:
         *(Column(key, name) for key, (_, name) in zip(keys, modalities, strict=True)),
         Column("total", "All sessions"),
     ]
-    total = {"month": "Whole period", **{key: sum(row[key] for row in rows) for key in keys}}
+    total = _total(rows, keys, month="Whole period")
     total["total"] = sum(total[key] for key in keys)
     return Table(
         columns=columns,
@@ -311,7 +316,7 @@ def attendance(period: Period) -> Table:
     )
     keys = ["appointments", "attended", "no_shows", "cancelled", "cancelled_late"]
     rows = _month_rows(period, {_month_of(row["month"]): row for row in counts}, keys)
-    total = {"month": "Whole period", **{key: sum(row[key] for row in rows) for key in keys}}
+    total = _total(rows, keys, month="Whole period")
     for row in [*rows, total]:
         row["no_show_rate"] = rate(row["no_shows"], row["attended"] + row["no_shows"])
         row["late_cancel_rate"] = rate(row["cancelled_late"], row["appointments"])
@@ -379,7 +384,7 @@ def courses(period: Period, *, now: dt.datetime | None = None) -> Table:
     for row in counts:
         row["running"] = row["started"] - row["completed"] - row["stopped"] - row["idle"]
         rows.append({"modality": row["modality__name"], **{key: row[key] for key in keys}})
-    total = {"modality": "All modalities", **{key: sum(row[key] for row in rows) for key in keys}}
+    total = _total(rows, keys, modality="All modalities")
     for row in [*rows, total]:
         row["completion_rate"] = rate(row["completed"], row["started"])
         row["drop_out_rate"] = rate(row["stopped"] + row["idle"], row["started"])
@@ -432,7 +437,7 @@ def waitlist_fill(period: Period) -> Table:
     )
     keys = ["freed", "offers", "filled"]
     rows = _month_rows(period, {_month_of(row["month"]): row for row in counts}, keys)
-    total = {"month": "Whole period", **{key: sum(row[key] for row in rows) for key in keys}}
+    total = _total(rows, keys, month="Whole period")
     for row in [*rows, total]:
         row["fill_rate"] = rate(row["filled"], row["freed"])
     return Table(

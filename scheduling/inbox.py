@@ -20,7 +20,7 @@ from importlib import import_module
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -101,6 +101,15 @@ def items(*, kind: str | None = None, state: str | None = NEW, limit: int = PAGE
     return found[:limit]
 
 
+def in_state(rows, state: str | None, new: Q):
+    """The rows in `state`: NEW those matching `new`, HANDLED the others, None all of them."""
+    if state == NEW:
+        return rows.filter(new)
+    if state == HANDLED:
+        return rows.exclude(new)
+    return rows
+
+
 def new_count() -> int:
     return sum(source.count_new() for source in sources())
 
@@ -153,10 +162,7 @@ def _request_items(kind: str) -> ItemsFunction:
         rows = ChangeRequest.objects.filter(kind=kind).select_related(
             "patient", "handled_by", "session__plan__modality"
         )
-        if state == NEW:
-            rows = rows.open()
-        elif state == HANDLED:
-            rows = rows.exclude(state=ChangeRequest.State.NEW)
+        rows = in_state(rows, state, Q(state=ChangeRequest.State.NEW))
         found = []
         for row in rows.order_by("-created_at", "-pk")[:limit]:
             session = row.session
@@ -198,10 +204,7 @@ def _flagged_rows():
 
 def _flagged_items(state: str | None, limit: int) -> list[InboxItem]:
     rows = _flagged_rows().annotate(marked=_marked("flagged", since="flagged_at"))
-    if state == NEW:
-        rows = rows.filter(marked=False)
-    elif state == HANDLED:
-        rows = rows.filter(marked=True)
+    rows = in_state(rows, state, Q(marked=False))
     rows = list(
         rows.select_related("patient", "plan__modality").order_by("-flagged_at", "-pk")[:limit]
     )
@@ -241,10 +244,7 @@ def _flagged_new() -> int:
 
 def _email_items(state: str | None, limit: int) -> list[InboxItem]:
     rows = outbox.troubled_emails().annotate(marked=_marked("email"))
-    if state == NEW:
-        rows = rows.filter(marked=False)
-    elif state == HANDLED:
-        rows = rows.filter(marked=True)
+    rows = in_state(rows, state, Q(marked=False))
     rows = list(rows.order_by("-created_at", "-pk")[:limit])
     marks = _marks("email", [m.pk for m in rows if m.marked])
     link = reverse("outbox")

@@ -620,10 +620,7 @@ def _offer_items(state: str | None, limit: int) -> list[inbox.InboxItem]:
     rows = WaitlistOffer.objects.select_related(
         "opening__practitioner", "entry__patient", "entry__session__plan__modality"
     )
-    if state == inbox.NEW:
-        rows = rows.filter(waiting)
-    elif state == inbox.HANDLED:
-        rows = rows.exclude(waiting)
+    rows = inbox.in_state(rows, state, waiting)
     link = reverse("scheduling:waitlist")
     found = []
     for offer in rows.order_by("-sent_at", "-id")[:limit]:
