@@ -22,13 +22,15 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) tools/run-dev $(PY)
 
 # TEST_DATABASE_URL (PostgreSQL) and REDIS_URL, when set, put the suite on the real servers.
+# The suite runs in one process per core (pytest-xdist); TEST_WORKERS=0 runs it in this one.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) manage.py makemigrations --check --dry-run
 	$(MAKE) --no-print-directory security
-	$(if $(TEST_DATABASE_URL),DATABASE_URL=$(TEST_DATABASE_URL)) $(PY) -m pytest $(PYTEST_ARGS)
+	$(if $(TEST_DATABASE_URL),DATABASE_URL=$(TEST_DATABASE_URL)) $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

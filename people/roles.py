@@ -155,9 +155,20 @@ def users_who_treat():
 
 
 def sync_role_groups(sender=None, **kwargs) -> None:
+    # post_migrate is sent once per app, each time after that app's permissions are made. The
+    # roles need every app's, so they are set once, after the last app: not once per app, which
+    # made each migrate and each test database flush pay for it some fifty times over.
+    if sender is not None and sender is not _last_migrated_app():
+        return
     for role in Role:
         group, _ = Group.objects.get_or_create(name=role.value)
         group.permissions.set(permissions_for(role))
+
+
+def _last_migrated_app():
+    from django.apps import apps
+
+    return [config for config in apps.get_app_configs() if config.models_module is not None][-1]
 
 
 def roles_of(user) -> set[Role]:

@@ -9,7 +9,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
@@ -48,11 +48,25 @@ def redis_url_or_none() -> str | None:
         return None
     import redis
 
+    url = _own_database(url)
+
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError:
         return None
     return url
+
+
+def _own_database(url: str) -> str:
+    """The Redis database of this pytest-xdist worker: the named one for the first, the ones
+    below it for the others, so that parallel workers never share queues or a cache."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = int(worker.removeprefix("gw") or 0)
+    if offset == 0:
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(database - offset) % 16}"))
 
 
 def database_url_of(settings_dict: dict) -> str:
