@@ -278,6 +278,8 @@ PHOTOS_QUALITY_MAX_COLOUR_CAST = env.float("PHOTOS_QUALITY_MAX_COLOUR_CAST", def
 PHOTOS_QUALITY_MAX_FRAMING_SCALE = env.float("PHOTOS_QUALITY_MAX_FRAMING_SCALE", default=0.10)
 PHOTOS_QUALITY_MAX_FRAMING_OFFSET = env.float("PHOTOS_QUALITY_MAX_FRAMING_OFFSET", default=0.08)
 PHOTOS_QUALITY_MAX_FRAMING_ROTATION = env.float("PHOTOS_QUALITY_MAX_FRAMING_ROTATION", default=5.0)
+# Stops (EV) a photo may be brighter or darker than its baseline over the area they share.
+PHOTOS_QUALITY_MAX_EXPOSURE_EV = env.float("PHOTOS_QUALITY_MAX_EXPOSURE_EV", default=1.0)
 for _name in (
     "PHOTOS_QUALITY_MIN_SHARPNESS",
     "PHOTOS_QUALITY_MIN_ISOTROPY",
@@ -287,6 +289,7 @@ for _name in (
     "PHOTOS_QUALITY_MAX_FRAMING_SCALE",
     "PHOTOS_QUALITY_MAX_FRAMING_OFFSET",
     "PHOTOS_QUALITY_MAX_FRAMING_ROTATION",
+    "PHOTOS_QUALITY_MAX_EXPOSURE_EV",
 ):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} must be 0 or more.")

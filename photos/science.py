@@ -52,6 +52,8 @@ class Thresholds:
     max_framing_scale: float = 0.10  # |scale - 1|
     max_framing_offset: float = 0.08  # of the long side
     max_framing_rotation: float = 5.0  # degrees
+    # Against the baseline: a stop either way is a different light, not a different skin.
+    max_exposure_difference_ev: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,69 @@ def framing(
         "Framed unlike the baseline: " + ", ".join(problems) + ".",
         hint[0].upper() + hint[1:] + ".",
     )
+
+
+def _linear_luminance(rgb: np.ndarray) -> np.ndarray:
+    """Relative luminance in linear light (sRGB decoded), 0..1."""
+    encoded = rgb.astype(np.float32) / 255.0
+    linear = np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
+    return linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def exposure_against(
+    reference: np.ndarray,
+    moving: np.ndarray,
+    alignment: Alignment | None,
+    thresholds: Thresholds,
+) -> Finding:
+    """The photo's exposure against the baseline's, in stops (EV), over the area they share.
+
+    A photo can be well exposed on its own and still be no use beside its baseline: a dark
+    scene made 2 EV brighter clips almost nothing, but the comparison would show a change of
+    light, not of skin. The median luminance in linear light of the shared area (the moving
+    photo drawn onto the baseline through the alignment; without one, the central half of
+    each) gives the difference in stops."""
+    height, width = reference.shape[:2]
+    if alignment is not None and alignment.ok:
+        ref_side, moving_side = max(width, height), max(moving.shape[:2])
+        matrix = alignment.matrix()
+        pixel_matrix = np.hstack(
+            [matrix[:, :2] * (ref_side / moving_side), matrix[:, 2:] * ref_side]
+        )
+        drawn = cv2.warpAffine(moving, pixel_matrix, (width, height), flags=cv2.INTER_AREA)
+        inside = cv2.warpAffine(
+            np.full(moving.shape[:2], 255, np.uint8), pixel_matrix, (width, height)
+        )
+        shared = inside == 255
+        if shared.mean() < 0.25:
+            return Finding("exposure_match", UNKNOWN, "Too little of the baseline is in view.")
+        before, after = _linear_luminance(reference)[shared], _linear_luminance(drawn)[shared]
+    else:
+        before, after = (_linear_luminance(_central_half(pixels)) for pixels in (reference, moving))
+    floor = 1 / 255 / 12.92  # the darkest step of 8-bit sRGB: no log of zero
+    stops = math.log2(max(float(np.median(after)), floor) / max(float(np.median(before)), floor))
+    if abs(stops) <= thresholds.max_exposure_difference_ev:
+        return Finding("exposure_match", GOOD, f"Lit as the baseline ({stops:+.1f} EV).")
+    if stops > 0:
+        return Finding(
+            "exposure_match",
+            RETAKE,
+            f"{stops:.1f} stops brighter than the baseline.",
+            "Lower the exposure or the light to the baseline's: the same lamp, distance and "
+            "camera setting.",
+        )
+    return Finding(
+        "exposure_match",
+        RETAKE,
+        f"{-stops:.1f} stops darker than the baseline.",
+        "Add light or raise the exposure to the baseline's: the same lamp, distance and "
+        "camera setting.",
+    )
+
+
+def _central_half(pixels: np.ndarray) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    return pixels[height // 4 : height - height // 4, width // 4 : width - width // 4]
 
 
 # --- alignment ---------------------------------------------------------------------------

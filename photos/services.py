@@ -697,6 +697,7 @@ def quality_thresholds():
         max_framing_scale=settings.PHOTOS_QUALITY_MAX_FRAMING_SCALE,
         max_framing_offset=settings.PHOTOS_QUALITY_MAX_FRAMING_OFFSET,
         max_framing_rotation=settings.PHOTOS_QUALITY_MAX_FRAMING_ROTATION,
+        max_exposure_difference_ev=settings.PHOTOS_QUALITY_MAX_EXPOSURE_EV,
     )
 
 
@@ -848,6 +849,11 @@ def photo_quality_make(*, photo_id: int) -> str:
                 moving_size=(pixels.shape[1], pixels.shape[0]),
                 reference_size=(baseline_pixels.shape[1], baseline_pixels.shape[0]),
                 thresholds=thresholds,
+            )
+            quality.findings.append(
+                science.exposure_against(
+                    baseline_pixels, pixels, _as_science(framing_alignment), thresholds
+                )
             )
     quality.findings.append(finding)
     PhotoQuality.objects.update_or_create(

@@ -210,3 +210,15 @@ def test_the_web_process_does_not_import_opencv():
         env={"DJANGO_SETTINGS_MODULE": "clinic.settings", "PATH": "/usr/bin:/bin"},
     )
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+def test_a_photo_lit_unlike_its_baseline_asks_for_a_retake(alice_plan, upload):
+    baseline = real_photos.photo(SHARP)
+    upload(alice_plan.sessions.get(number=1), baseline)
+    darker = real_photos.moved(baseline, real_photos.similarity(1.0, 1.0, 0.0, 0.0), gain=0.4)
+    later = upload(alice_plan.sessions.get(number=2), darker, phase="after")
+    quality = PhotoQuality.objects.get(photo=later)
+    [match] = [f for f in quality.findings if f["measure"] == "exposure_match"]
+    assert match["verdict"] == "retake"
+    assert "darker than the baseline" in match["summary"]
+    assert quality.retake

@@ -147,3 +147,28 @@ def test_an_aligned_panel_is_drawn_in_the_reference_frame():
     aligned_error = np.abs(np.asarray(drawn, dtype=int)[inside] - reference[inside]).mean()
     unaligned_error = np.abs(moving.astype(int)[inside] - reference[inside]).mean()
     assert aligned_error < 6 < unaligned_error
+
+
+@pytest.mark.parametrize(
+    ("gain", "verdict", "word"),
+    [(2.0, "retake", "brighter"), (0.45, "retake", "darker"), (1.1, "good", "Lit as")],
+)
+def test_exposure_is_judged_against_the_baseline_over_the_area_they_share(gain, verdict, word):
+    # A dark scene: twice as bright, it clips almost nothing and passes on its own.
+    baseline = real_photos.at_long_side(real_photos.photo("rocket"), 1024)
+    true = real_photos.similarity(1.05, 3.0, 0.02, -0.01)
+    later = real_photos.moved(baseline, true, gain=gain)
+    finding = science.exposure_against(baseline, later, science.align(baseline, later), THRESHOLDS)
+    assert finding.verdict == verdict
+    assert word in finding.summary
+    # Without an alignment the central half of each photo is compared.
+    assert science.exposure_against(baseline, later, None, THRESHOLDS).verdict == verdict
+
+
+def test_a_dark_scene_made_brighter_passes_alone_but_not_beside_its_baseline():
+    baseline = real_photos.at_long_side(real_photos.photo("rocket"), 1024)
+    brighter = real_photos.exposed(baseline, 1.5)  # +1.2 EV
+    assert _finding(science.assess(brighter, THRESHOLDS), "exposure").verdict == science.GOOD
+    finding = science.exposure_against(baseline, brighter, None, THRESHOLDS)
+    assert finding.verdict == science.RETAKE
+    assert finding.hint.startswith("Lower the exposure")
