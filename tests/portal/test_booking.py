@@ -371,13 +371,13 @@ def test_the_home_page_links_to_booking_and_moving(alice_client, clinic):
     assert reverse("portal:session_move", args=[clinic.sessions.get(number=4).pk]) in body
 
 
-def test_another_practitioner_is_offered_when_carla_is_busy(alice_client, next_session, clinic):
-    """The list shows each time once; with two practitioners free, the one of the session."""
-    other = PractitionerFactory(
-        user=StaffFactory(first_name="Dirk", last_name="Bos", role="Clinician")
-    )
-    other.modalities.add(clinic.modality)
+def test_each_time_is_listed_once_with_the_preferred_practitioner(next_session, clinic, carla):
+    """Two practitioners free at the same times: each time once, with the session's own
+    practitioner when asked, else the first the engine offers."""
+    dirk = StaffFactory(first_name="Dirk", last_name="Bos", role="Clinician")
+    PractitionerFactory(user=dirk, modalities=[clinic.modality])
     RoomFactory(name="Room 2")
-    page = booking.free_times(next_session, prefer_practitioner=None)
-    first_day = page.days[0]
-    assert len({t.starts_at for t in first_day.times}) == len(first_day.times)
+    for prefer in (dirk, carla):
+        first_day = booking.free_times(next_session, prefer_practitioner=prefer.pk).days[0]
+        assert len({t.starts_at for t in first_day.times}) == len(first_day.times)
+        assert {t.practitioner_user_id for t in first_day.times} == {prefer.pk}
