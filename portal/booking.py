@@ -139,6 +139,10 @@ class FreeTime:
     practitioner_name: str
 
     @property
+    def clock(self) -> str:
+        return dates.clock(self.starts_at)
+
+    @property
     def query(self) -> str:
         """The choice as a query string: the local time with its offset, and who."""
         local = timezone.localtime(self.starts_at).isoformat(timespec="minutes")
