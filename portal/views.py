@@ -467,10 +467,23 @@ def book_session(request, patient, session_id: int):
             return redirect("portal:session", session_id=session.pk)
         slot = booking.check_choice(session, starts_at, practitioner, within)
     except booking.TimeNotFree as error:
-        return _times(request, patient, **times, problems=error.messages, status=409)
+        return _times(
+            request,
+            patient,
+            **times,
+            start_day=_day_in(within, starts_at),
+            problems=error.messages,
+            status=409,
+        )
     except ValidationError as error:
         return _times(request, patient, **times, problems=error.messages, status=400)
     return _confirm(request, patient, session=session, kind="book", slot=slot, form=form)
+
+
+def _day_in(within: booking.Window, starts_at: dt.datetime) -> dt.date | None:
+    """The chosen time's day, to show the fresh times around it; None outside the window."""
+    day = timezone.localdate(starts_at)
+    return day if within.first_day <= day <= within.last_day else None
 
 
 def _booked_words(session: Session, what: str) -> str:
@@ -516,7 +529,14 @@ def book_consultation(request, patient):
             messages.success(request, _booked_words(booked, "booked"))
             return redirect("portal:session", session_id=booked.pk)
     except booking.TimeNotFree as error:
-        return _times(request, patient, **times, problems=error.messages, status=409)
+        return _times(
+            request,
+            patient,
+            **times,
+            start_day=_day_in(within, starts_at),
+            problems=error.messages,
+            status=409,
+        )
     except ValidationError as error:
         return _times(request, patient, **times, problems=error.messages, status=400)
     if request.method == "GET":
@@ -571,7 +591,14 @@ def session_move(request, patient, session_id: int):
             return redirect("portal:session", session_id=session.pk)
         slot = booking.check_choice(session, starts_at, practitioner, within)
     except booking.TimeNotFree as error:
-        return _times(request, patient, **times, problems=error.messages, status=409)
+        return _times(
+            request,
+            patient,
+            **times,
+            start_day=_day_in(within, starts_at),
+            problems=error.messages,
+            status=409,
+        )
     except ValidationError as error:
         return _times(request, patient, **times, problems=error.messages, status=400)
     return _confirm(request, patient, session=session, kind="move", slot=slot, form=form)

@@ -10,10 +10,12 @@ Monday to Friday, 9:00 to 17:00.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -153,6 +155,46 @@ def test_a_session_inside_the_notice_period_is_not_moved_online(alice, booked, c
         )
     booked.refresh_from_db()
     assert booked.starts_at == dt.datetime(2026, 3, 23, 10, 0, tzinfo=AMS)
+
+
+def test_two_patients_taking_one_time_at_once_one_wins(request, transactional_db):
+    """The desk's service locks and re-checks (on PostgreSQL the reservations' exclusion
+    constraint decides): whoever loses is told the time was just taken."""
+    clinic = request.getfixturevalue("clinic")
+    alice, bob, carla = (request.getfixturevalue(name) for name in ("alice", "bob", "carla"))
+    bobs = make_course(bob, practitioner=carla, done=0, booked=0, count=1).sessions.get()
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def attempt(patient, session):
+        try:
+            barrier.wait(timeout=10)
+            booking.book(
+                patient=patient,
+                session=session,
+                starts_at=MONDAY_30,
+                practitioner_user_id=carla.pk,
+                by=patient.user,
+            )
+            outcomes[patient.first_name] = "won"
+        except ValidationError as error:
+            outcomes[patient.first_name] = " ".join(error.messages)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=attempt, args=(alice, clinic.sessions.get(number=5))),
+        threading.Thread(target=attempt, args=(bob, bobs)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes.values()) == [
+        "Sorry, that time was just taken. Please choose another of the free times below.",
+        "won",
+    ], outcomes
+    assert Session.objects.filter(starts_at=MONDAY_30, status=Session.Status.BOOKED).count() == 1
 
 
 # --- the pages --------------------------------------------------------------------------------
