@@ -25,7 +25,8 @@ from scheduling.models import ChangeRequest
 from tests.factories import StaffFactory
 from tests.portal.conftest import AMS, NOW, make_course
 from tests.scheduling.factories import PractitionerFactory, RoomFactory
-from treatments.models import Modality, Session, TreatmentPlan
+from treatments import services as treatment_services
+from treatments.models import Factor, Modality, Session, TreatmentPlan
 
 MONDAY_30 = dt.datetime(2026, 3, 30, 9, 0, tzinfo=AMS)  # session 5's first free time
 
@@ -105,6 +106,22 @@ def test_no_time_is_offered_past_the_days_ahead(next_session, settings):
     assert max(all_times(page)).date() == dt.date(2026, 4, 1)
     with pytest.raises(ValidationError, match="Online you can book times from"):
         booking.free_times(next_session, start_day=dt.date(2026, 4, 2))
+
+
+def test_screening_refuses_the_days_it_blocks_and_the_page_says_why(
+    alice_client, alice, next_session, carla
+):
+    treatment_services.history_add(
+        patient=alice,
+        factor=Factor.objects.get(slug="isotretinoin"),
+        started_on=dt.date(2026, 3, 10),  # today, still taking it
+        by=carla,
+    )
+    page = booking.free_times(next_session)
+    assert page.days == []
+    assert any("isotretinoin" in block.reason.lower() for block in page.blocks)
+    body = alice_client.get(reverse("portal:book")).content.decode()
+    assert "No free times on these days." in body and "sotretinoin" in body
 
 
 def test_a_time_outside_the_window_or_not_offered_is_refused(alice, next_session, carla):
@@ -411,6 +428,12 @@ def test_when_every_session_is_booked_the_page_offers_to_move(alice_client, alic
 
 
 def test_the_home_page_links_to_booking_and_moving(alice_client, clinic):
+    move = reverse("portal:session_move", args=[clinic.sessions.get(number=4).pk])
+    session_page = alice_client.get(
+        reverse("portal:session", args=[clinic.sessions.get(number=4).pk])
+    )
+    assert move in session_page.content.decode()
+    assert "Ask for another time" in session_page.content.decode()  # kept beside it
     body = alice_client.get(reverse("portal:home")).content.decode()
     assert 'href="/portal/book/">Book online</a>' in body  # "Still to book: session 5, 6"
     assert reverse("portal:session_move", args=[clinic.sessions.get(number=4).pk]) in body
