@@ -449,3 +449,17 @@ def test_each_time_is_listed_once_with_the_preferred_practitioner(next_session, 
         first_day = booking.free_times(next_session, prefer_practitioner=prefer.pk).days[0]
         assert len({t.starts_at for t in first_day.times}) == len(first_day.times)
         assert {t.practitioner_user_id for t in first_day.times} == {prefer.pk}
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ({"from": "30-03-2026"}, "Give a date as YYYY-MM-DD."),
+        ({"start": "2026-13-01T09:00", "practitioner": "1"}, "That date and time does not exist."),
+        ({"start": "2026-03-25T14:00", "practitioner": "-1"}, "Give an id"),
+    ],
+)
+def test_a_bad_query_on_the_move_page_answers_400(alice_client, booked, query, words):
+    response = alice_client.get(reverse("portal:session_move", args=[booked.pk]), query)
+    assert response.status_code == 400
+    assert words in response.content.decode()
