@@ -393,6 +393,15 @@ CANCELLATION_NOTICE_HOURS = env.int("CANCELLATION_NOTICE_HOURS", default=24)
 WAITLIST_OFFER_HOURS = env.int("WAITLIST_OFFER_HOURS", default=12)
 WAITLIST_OFFERS_PER_SLOT = env.int("WAITLIST_OFFERS_PER_SLOT", default=5)
 WAITLIST_MIN_NOTICE_HOURS = env.int("WAITLIST_MIN_NOTICE_HOURS", default=2)
+# Online booking in the portal: how many days ahead a patient may book or move a session to,
+# and how many hours' notice a time they choose must leave at least.
+ONLINE_BOOKING_DAYS_AHEAD = env.int("ONLINE_BOOKING_DAYS_AHEAD", default=60)
+ONLINE_BOOKING_MIN_NOTICE_HOURS = env.int("ONLINE_BOOKING_MIN_NOTICE_HOURS", default=24)
+if ONLINE_BOOKING_DAYS_AHEAD < 1 or ONLINE_BOOKING_MIN_NOTICE_HOURS < 0:
+    raise ImproperlyConfigured(
+        "ONLINE_BOOKING_DAYS_AHEAD must be at least 1 and ONLINE_BOOKING_MIN_NOTICE_HOURS "
+        "at least 0."
+    )
 CELERY_BEAT_SCHEDULE: dict = {
     "send-session-reminders": {
         "task": "scheduling.tasks.send_due_reminders",

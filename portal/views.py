@@ -8,27 +8,32 @@ re-check the notice period in the service.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.links import id_url
 from core.looks import looked_at
+from core.params import optional, parse_day, parse_id
 from people.access import patient_required
 from scheduling import waitlist
 from scheduling.forms import WaitlistForm
 from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
+from scheduling.services import BOOKABLE
 from treatments.aftercare import aftercare_for
-from treatments.models import Session
+from treatments.models import Session, TreatmentPlan
 
-from . import dates, queries, services
-from .forms import CancelForm, ChangeForm
+from . import booking, dates, queries, services
+from .forms import CancelForm, ChangeForm, ChosenTimeForm, ConsultationTimeForm
 
 
 def _viewed(request, patient, what: str, obj=None) -> None:
@@ -113,6 +118,8 @@ def _session_page(request, patient, session, *, form=None, problems=(), status=2
         "waitlist_entry": waitlist.waiting_entry(session),
         "waitlist_form": form if isinstance(form, WaitlistForm) else WaitlistForm(),
         "can_wait": waitlist.can_wait(session),
+        "bookable": session.status in BOOKABLE
+        and session.plan.status in TreatmentPlan.BOOKABLE_STATUSES,
         "instructions": instructions(session) if upcoming else [],
         "aftercare": queries.aftercare_items(aftercare_for(session), timezone.localdate()),
         **_policy(),
@@ -267,3 +274,331 @@ def comparison(request, patient, comparison_id: int):
     item = queries.own_comparison(patient, comparison_id)
     _viewed(request, patient, "comparison", item)
     return render(request, "portal/comparison.html", {"patient": patient, "comparison": item})
+
+
+# --- online booking: the engine's free times, a confirm page, the desk's services -------------
+
+
+def _form_problems(form) -> list[str]:
+    return [error for errors in form.errors.values() for error in errors]
+
+
+def _query_day(request) -> dt.date | None:
+    try:
+        return optional(parse_day, request.GET.get("from"))
+    except ValidationError as error:
+        raise ValidationError(
+            f"The date to show free times from is not valid. {error.messages[0]}"
+        ) from error
+
+
+def _message(request, text: str, *, status: int, back: str = "portal:home"):
+    return render(
+        request, "portal/message.html", {"text": text, "back_url": reverse(back)}, status=status
+    )
+
+
+@dataclass(frozen=True)
+class _Mode:
+    """What a list of free times is for: its heading, where a chosen time goes and where the
+    pages before and after it are."""
+
+    heading: str
+    choose_url: str  # ends with "?": the chosen time's query string follows
+    page_url: str  # ends with "from=": the first day of a page follows
+
+
+def _mode(kind: str, session: Session | None) -> _Mode:
+    if kind == "move":
+        url = reverse("portal:session_move", args=[session.pk])
+        return _Mode(f"Move session {session.number}", f"{url}?", f"{url}?from=")
+    if kind == "consultation":
+        return _Mode(
+            "Book a consultation",
+            f"{reverse('portal:book_consultation')}?",
+            f"{reverse('portal:book')}?from=",
+        )
+    return _Mode(
+        f"Book session {session.number}",
+        f"{reverse('portal:book_session', args=[session.pk])}?",
+        f"{reverse('portal:book')}?session={session.pk}&from=",
+    )
+
+
+def _times(
+    request,
+    patient,
+    *,
+    session: Session,
+    kind: str,
+    within: booking.Window,
+    start_day: dt.date | None = None,
+    to_book=(),
+    problems=(),
+    status: int = 200,
+):
+    """The free times page: a week of the engine's free times for `session`, by day."""
+    problems = list(problems)
+    prefer = session.practitioner_id
+    try:
+        page = booking.free_times(
+            session, start_day=start_day, within=within, prefer_practitioner=prefer
+        )
+    except ValidationError as error:
+        problems += error.messages
+        status = 400
+        page = booking.free_times(session, within=within, prefer_practitioner=prefer)
+    context = {
+        "patient": patient,
+        "session": session if session.pk else None,
+        "kind": kind,
+        "mode": _mode(kind, session),
+        "page": page,
+        "within": within,
+        "to_book": to_book,
+        "problems": problems,
+        **_policy(),
+    }
+    return render(request, "portal/book.html", context, status=status)
+
+
+def _confirm(request, patient, *, session, kind, slot, form, problems=(), status=200):
+    context = {
+        "patient": patient,
+        "session": session if session.pk else None,
+        "kind": kind,
+        "mode": _mode(kind, session),
+        "slot": slot,
+        "practitioner_name": booking.practitioner_name(slot.practitioner.user),
+        "form": form,
+        "problems": problems,
+        **_policy(),
+    }
+    return render(request, "portal/book_confirm.html", context, status=status)
+
+
+@require_GET
+@patient_required
+def book(request, patient):
+    """Book your next session: the free times of the next session of a course (?session= one
+    of them), or of a first consultation for a patient with no course yet."""
+    within = booking.window()
+    to_book = booking.sessions_to_book(patient)
+    try:
+        start_day = _query_day(request)
+        session_id = optional(parse_id, request.GET.get("session"))
+    except ValidationError as error:
+        _viewed(request, patient, "book")
+        return _message(request, " ".join(error.messages), status=400, back="portal:book")
+    session = to_book[0] if to_book else None
+    if session_id is not None:
+        session = queries.own_session(patient, session_id)
+        if session.pk not in {s.pk for s in to_book}:
+            _viewed(request, patient, "book", session)
+            return _message(
+                request, booking.BOOKED_OR_LATER.format(phone=settings.CLINIC_PHONE), status=400
+            )
+    if session is not None:
+        _viewed(request, patient, "book", session)
+        return _times(
+            request,
+            patient,
+            session=session,
+            kind="book",
+            within=within,
+            start_day=start_day,
+            to_book=to_book,
+        )
+    _viewed(request, patient, "book")
+    ahead = booking.upcoming(patient)
+    if not booking.may_book_consultation(to_book, ahead):
+        return render(
+            request,
+            "portal/book.html",
+            {"patient": patient, "all_booked": True, "upcoming": ahead, **_policy()},
+        )
+    try:
+        searched = booking.consultation_session(patient)
+    except ValidationError:
+        return _message(
+            request,
+            "Consultations cannot be booked online yet. "
+            f"Please call us on {settings.CLINIC_PHONE}.",
+            status=200,
+        )
+    return _times(
+        request, patient, session=searched, kind="consultation", within=within, start_day=start_day
+    )
+
+
+def _choice(request, form_class=ChosenTimeForm):
+    return form_class(request.POST if request.method == "POST" else request.GET)
+
+
+@require_http_methods(["GET", "POST"])
+@patient_required
+def book_session(request, patient, session_id: int):
+    """GET: the chosen time to confirm; POST: books it (the next session of a course)."""
+    session = queries.own_session(patient, session_id)
+    session.patient = patient
+    _viewed(request, patient, "book", session)
+    within = booking.window()
+    try:
+        booking.check_bookable(patient, session)
+    except ValidationError as error:
+        return _message(request, " ".join(error.messages), status=400)
+    times = {"session": session, "kind": "book", "within": within}
+    form = _choice(request)
+    if not form.is_valid():
+        return _times(request, patient, **times, problems=_form_problems(form), status=400)
+    starts_at, practitioner = form.cleaned_data["start"], form.cleaned_data["practitioner"]
+    try:
+        if request.method == "POST":
+            booked = booking.book(
+                patient=patient,
+                session=session,
+                starts_at=starts_at,
+                practitioner_user_id=practitioner,
+                by=request.user,
+                request=request,
+                within=within,
+            )
+            messages.success(request, _booked_words(booked, "booked"))
+            return redirect("portal:session", session_id=session.pk)
+        slot = booking.check_choice(session, starts_at, practitioner, within)
+    except booking.TimeNotFree as error:
+        return _times(
+            request,
+            patient,
+            **times,
+            start_day=_day_in(within, starts_at),
+            problems=error.messages,
+            status=409,
+        )
+    except ValidationError as error:
+        return _times(request, patient, **times, problems=error.messages, status=400)
+    return _confirm(request, patient, session=session, kind="book", slot=slot, form=form)
+
+
+def _day_in(within: booking.Window, starts_at: dt.datetime) -> dt.date | None:
+    """The chosen time's day, to show the fresh times around it; None outside the window."""
+    day = timezone.localdate(starts_at)
+    return day if within.first_day <= day <= within.last_day else None
+
+
+def _booked_words(session: Session, what: str) -> str:
+    return (
+        f"Your {session.plan.modality.name.lower()} is {what} for "
+        f"{dates.day_name(session.starts_at)} at {dates.clock(session.starts_at)}. "
+        "We have emailed you the details."
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@patient_required
+def book_consultation(request, patient):
+    """GET: the chosen time to confirm, with the area to talk about; POST: creates and books
+    the consultation. For a patient with no course and nothing booked."""
+    _viewed(request, patient, "book consultation")
+    within = booking.window()
+    try:
+        booking.check_consultation_allowed(patient)
+        searched = booking.consultation_session(patient)
+    except ValidationError as error:
+        return _message(request, " ".join(error.messages), status=400, back="portal:book")
+    times = {"session": searched, "kind": "consultation", "within": within}
+    form = _choice(request, ConsultationTimeForm if request.method == "POST" else ChosenTimeForm)
+    time_errors = [e for name in ("start", "practitioner") for e in form.errors.get(name, [])]
+    if time_errors:
+        return _times(request, patient, **times, problems=time_errors, status=400)
+    starts_at = form.cleaned_data["start"]
+    practitioner = form.cleaned_data["practitioner"]
+    try:
+        slot = booking.check_choice(searched, starts_at, practitioner, within)
+        if request.method == "POST" and form.is_valid():
+            booked = booking.book_consultation(
+                patient=patient,
+                body_area=form.cleaned_data["body_area"],
+                notes=form.cleaned_data["notes"],
+                starts_at=starts_at,
+                practitioner_user_id=practitioner,
+                by=request.user,
+                request=request,
+                within=within,
+            )
+            messages.success(request, _booked_words(booked, "booked"))
+            return redirect("portal:session", session_id=booked.pk)
+    except booking.TimeNotFree as error:
+        return _times(
+            request,
+            patient,
+            **times,
+            start_day=_day_in(within, starts_at),
+            problems=error.messages,
+            status=409,
+        )
+    except ValidationError as error:
+        return _times(request, patient, **times, problems=error.messages, status=400)
+    if request.method == "GET":
+        local = timezone.localtime(starts_at).isoformat(timespec="minutes")
+        form = ConsultationTimeForm(initial={"start": local, "practitioner": practitioner})
+    status = 400 if form.is_bound else 200
+    return _confirm(
+        request, patient, session=searched, kind="consultation", slot=slot, form=form, status=status
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@patient_required
+def session_move(request, patient, session_id: int):
+    """The free times to move a booked session to (?from= pages them); with a chosen time
+    (?start=&practitioner=) the confirm page; POST moves it. Within the notice period the
+    page says to call, as for a cancellation."""
+    session = queries.own_session(patient, session_id)
+    session.patient = patient
+    _viewed(request, patient, "move", session)
+    within = booking.window()
+    if refusal := queries.change_refusal(session):
+        return render(
+            request,
+            "portal/book.html",
+            {"patient": patient, "session": session, "refusal": refusal, **_policy()},
+            status=400 if request.method == "POST" else 200,
+        )
+    times = {"session": session, "kind": "move", "within": within}
+    if request.method == "GET" and "start" not in request.GET:
+        try:
+            start_day = _query_day(request)
+        except ValidationError as error:
+            return _times(request, patient, **times, problems=error.messages, status=400)
+        return _times(request, patient, **times, start_day=start_day)
+    form = _choice(request)
+    if not form.is_valid():
+        return _times(request, patient, **times, problems=_form_problems(form), status=400)
+    starts_at, practitioner = form.cleaned_data["start"], form.cleaned_data["practitioner"]
+    try:
+        if request.method == "POST":
+            moved = booking.move(
+                patient=patient,
+                session=session,
+                starts_at=starts_at,
+                practitioner_user_id=practitioner,
+                by=request.user,
+                request=request,
+                within=within,
+            )
+            messages.success(request, _booked_words(moved, "moved"))
+            return redirect("portal:session", session_id=session.pk)
+        slot = booking.check_choice(session, starts_at, practitioner, within)
+    except booking.TimeNotFree as error:
+        return _times(
+            request,
+            patient,
+            **times,
+            start_day=_day_in(within, starts_at),
+            problems=error.messages,
+            status=409,
+        )
+    except ValidationError as error:
+        return _times(request, patient, **times, problems=error.messages, status=400)
+    return _confirm(request, patient, session=session, kind="move", slot=slot, form=form)

@@ -121,7 +121,10 @@ def session_book(
     by,
     request=None,
     notify: bool = True,
+    channel: str = "",
 ) -> Session:
+    """Books a planned (or cancelled, or no-show) session at a start the booking rule accepts.
+    `channel`: where the booking was made when not at the desk ("online"), for the audit."""
     with recorded():
         session = _lock(session)
         # A proposed course's sessions are booked tentatively: the gate keeps them from being
@@ -163,11 +166,17 @@ def session_book(
             action=AuditEvent.Action.CHANGE,
             obj=session,
             request=request,
-            detail=f"booked for {timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}",
+            detail=f"booked for {timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}"
+            + _via(channel),
         )
         if notify:
             _send_confirmation_on_commit([session.pk])
     return session
+
+
+def _via(channel: str) -> str:
+    """The audit detail's note of where a booking or a move was made; the desk's has none."""
+    return f" ({channel})" if channel else ""
 
 
 def course_propose(
@@ -267,10 +276,11 @@ def session_reschedule(
     practitioner_user_id: int | None = None,
     by,
     request=None,
+    channel: str = "",
 ) -> list[str]:
     """Moves a booked session after re-checking it (rules.check: a move that breaks the
     course's order or spacing is refused, not warned about); returns warnings for the desk,
-    none so far."""
+    none so far. `channel` as for session_book."""
     with recorded():
         session = _lock(session)
         if session.status != Session.Status.BOOKED:
@@ -294,7 +304,7 @@ def session_reschedule(
             obj=session,
             request=request,
             detail=f"moved from {timezone.localtime(before):%Y-%m-%d %H:%M} to "
-            f"{timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}",
+            f"{timezone.localtime(slot.starts_at):%Y-%m-%d %H:%M}" + _via(channel),
         )
         _answer_open_requests(session, outcome=ChangeRequest.Outcome.MOVED, by=by)
         # The new day may lift a screening flag, or raise one.

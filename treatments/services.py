@@ -285,8 +285,12 @@ def consultation_create(
     """A first consultation for the patient about `body_area`: a plan of one session of the
     catalogue's consultation, ready to book. Not a treatment: screening does not refuse it and
     no clinician confirms it. Returns its session; an unbooked one already waiting is reused,
-    so a desk that starts twice does not leave two behind."""
-    if not _may(by, "treatments.propose_treatmentplan"):
+    so a desk that starts twice does not leave two behind. The desk books one for anyone; a
+    patient signed in to the portal books one for themselves."""
+    booking_for_themselves = (
+        by is not None and patient.user_id is not None and (patient.user_id == by.pk)
+    )
+    if not (booking_for_themselves or _may(by, "treatments.propose_treatmentplan")):
         raise ValidationError("You may not book consultations.")
     modality = consultation_modality()
     waiting = (

@@ -23,6 +23,9 @@ def get_urls(alices) -> list[str]:
         urls += [
             reverse("portal:session", args=[session.pk]),
             reverse("portal:session_ics", args=[session.pk]),
+            reverse("portal:session_move", args=[session.pk]),
+            reverse("portal:book_session", args=[session.pk]),
+            reverse("portal:book") + f"?session={session.pk}",
         ]
     urls.append(reverse("portal:comparison", args=[alices["comparison"].pk]))
     return urls
@@ -31,18 +34,26 @@ def get_urls(alices) -> list[str]:
 def post_urls(alices) -> list[str]:
     return [
         reverse(name, args=[alices["booked"].pk])
-        for name in ("portal:session_cancel", "portal:session_change")
+        for name in (
+            "portal:session_cancel",
+            "portal:session_change",
+            "portal:session_move",
+            "portal:book_session",
+        )
     ]
 
 
 def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
     client.force_login(bob.user)
+    # A well-formed choice of a time, as the booking pages send one.
+    booked = alices["booked"]
+    forged = {"start": booked.starts_at.isoformat(), "practitioner": booked.practitioner_id}
     for url in get_urls(alices):
         response = client.get(url)
         assert response.status_code == 404, url
         assert b"Smit" not in response.content and b"Alice" not in response.content
     for url in post_urls(alices):
-        response = client.post(url, {"reason": "mine now", "message": "move it"})
+        response = client.post(url, {"reason": "mine now", "message": "move it", **forged})
         assert response.status_code == 404, url
     alices["booked"].refresh_from_db()
     assert alices["booked"].status == Session.Status.BOOKED
@@ -58,7 +69,12 @@ def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
 
 def test_bobs_own_pages_show_nothing_of_alices(client, bob, alices):
     client.force_login(bob.user)
-    for url in (reverse("portal:home"), reverse("portal:history"), reverse("portal:calendar")):
+    for url in (
+        reverse("portal:home"),
+        reverse("portal:history"),
+        reverse("portal:calendar"),
+        reverse("portal:book"),
+    ):
         response = client.get(url)
         assert response.status_code == 200
         body = response.content.decode()
@@ -67,6 +83,7 @@ def test_bobs_own_pages_show_nothing_of_alices(client, bob, alices):
         assert f"/portal/sessions/{alices['booked'].pk}/" not in body
         assert f"/photos/{alices['comparison'].before_id}/" not in body
     assert "no treatment course" in client.get(reverse("portal:home")).content.decode()
+    assert "Book a consultation" in client.get(reverse("portal:book")).content.decode()
 
 
 def test_bobs_views_are_audited_under_his_own_record(client, bob, alices):
@@ -81,7 +98,9 @@ def test_alice_gets_200_for_the_same_urls(client, alice, alices):
     for url in get_urls(alices):
         if "calendar.ics" in url and str(alices["done"].pk) in url:
             continue  # a completed session has no calendar file
-        assert client.get(url).status_code == 200, url
+        # Her booked and completed sessions are found, and are not for booking again.
+        expected = 400 if "/book/" in url else 200
+        assert client.get(url).status_code == expected, url
 
 
 def test_staff_may_not_use_the_portal(client, front_desk_user, clinician_user, alices):

@@ -77,6 +77,10 @@ photos:photo                   --  ok  --  --    --  --
 photos:session                 --  ok  --  --    --  --
 photos:sheet                   --  ok  --  ok    --  --
 photos:timeline                --  ok  --  --    --  --
+# Online booking: Bob's own page and consultation; Alice's sessions are hers alone.
+portal:book                    --  --  --  ok    ok  --
+portal:book_consultation       --  --  --  ok    ok  --
+portal:book_session            --  --  --  ok    --  --
 portal:calendar                --  --  --  ok    ok  --
 portal:comparison              --  --  --  ok    --  --
 portal:history                 --  --  --  ok    ok  --
@@ -87,6 +91,7 @@ portal:session_cancel          --  --  --  ok    --  --
 portal:session_change          --  --  --  ok    --  --
 # Withdraws Alice's own open request; Bob's try finds no such session of his.
 portal:request_withdraw        --  --  --  ok    --  --
+portal:session_move            --  --  --  ok    --  --
 portal:session_waitlist        --  --  --  ok    --  --
 portal:session_waitlist_withdraw --  --  --  ok    --  --
 # Alice's session here has no booked time, so there is no .ics of it for anyone.
