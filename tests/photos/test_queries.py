@@ -21,9 +21,7 @@ def test_the_first_session_without_photos_has_no_guide(alice_plan):
     assert queries.framing_guides(alice_plan.sessions.get(number=1)) == []
 
 
-def test_the_guide_is_the_baseline_of_the_view_for_before_and_after_alike(
-    alice_plan, add_photo
-):
+def test_the_guide_is_the_baseline_of_the_view_for_before_and_after_alike(alice_plan, add_photo):
     """The live guide shows what the framing score and the comparisons measure against."""
     first, second, third = alice_plan.sessions.order_by("number")
     baseline = add_photo(first, phase="before")
@@ -38,9 +36,7 @@ def test_the_guide_is_the_baseline_of_the_view_for_before_and_after_alike(
     assert frontal["caption"] == "Baseline: session 1, before"
 
 
-def test_the_guide_follows_the_reference_the_clinician_marks(
-    alice_plan, add_photo, clinician_user
-):
+def test_the_guide_follows_the_reference_the_clinician_marks(alice_plan, add_photo, clinician_user):
     first = alice_plan.sessions.get(number=1)
     add_photo(first, phase="before")
     retake = add_photo(first, phase="before")

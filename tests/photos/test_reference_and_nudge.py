@@ -81,9 +81,7 @@ def test_a_marked_reference_replaces_the_old_one_in_the_comparison_audited(
     assert event.actor == clinician_user and event.detail.startswith("reference of its view")
 
 
-def test_the_baseline_is_the_reference_of_the_first_session(
-    alice_plan, add_photo, clinician_user
-):
+def test_the_baseline_is_the_reference_of_the_first_session(alice_plan, add_photo, clinician_user):
     session = alice_plan.sessions.get(number=1)
     add_photo(session)
     better = add_photo(session)
@@ -115,9 +113,7 @@ def test_a_good_retake_takes_the_place_of_a_shaken_reference(alice_plan, upload)
     assert references(session) == [retake.pk]
 
 
-def test_a_reference_chosen_by_hand_is_not_moved_by_the_scores(
-    alice_plan, upload, clinician_user
-):
+def test_a_reference_chosen_by_hand_is_not_moved_by_the_scores(alice_plan, upload, clinician_user):
     session = alice_plan.sessions.get(number=1)
     photo = real_photos.photo(SHARP)
     shaken = upload(session, real_photos.shaken(photo, 15, 30))
@@ -218,9 +214,10 @@ def test_a_hand_nudge_is_stored_beside_the_workers_and_draws_the_sheet(
     assert manual.made_by == clinician_user and manual.ok
     kept = Alignment.objects.get(source=Alignment.Source.WORKER)
     assert (kept.pk, kept.scale, kept.tx) == (worker.pk, worker.scale, worker.tx)
-    assert services.alignment_for_sheet(
-        reference=aligned_pair.before, moving=aligned_pair.after
-    ) == manual
+    assert (
+        services.alignment_for_sheet(reference=aligned_pair.before, moving=aligned_pair.after)
+        == manual
+    )
     assert sheet_bytes(aligned_pair) != drawn_by_worker  # redrawn with the nudge
     assert aligned_pair.sheet_status == "ready"
     event = AuditEvent.objects.get(action="change", detail__startswith="alignment by hand")
@@ -233,9 +230,10 @@ def test_a_hand_nudge_is_stored_beside_the_workers_and_draws_the_sheet(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(nudge_url(aligned_pair), {"undo": "1"})
     assert not Alignment.objects.filter(source=Alignment.Source.MANUAL).exists()
-    assert services.alignment_for_sheet(
-        reference=aligned_pair.before, moving=aligned_pair.after
-    ) == worker
+    assert (
+        services.alignment_for_sheet(reference=aligned_pair.before, moving=aligned_pair.after)
+        == worker
+    )
 
 
 @pytest.mark.parametrize(
