@@ -36,6 +36,7 @@ def take_photo(page, view: str, phase: str) -> None:
     page.locator("#id_phase").select_option(phase)
     page.get_by_role("button", name="Take photo with the live guide").click()
     wait_until(page, "() => document.getElementById('camera-video').videoWidth > 0")
+    assert page.get_by_role("button", name="Take photo with the live guide").is_hidden()
     page.get_by_role("button", name="Take photo", exact=True).click()
     page.locator("#upload-list li").get_by_text("Uploaded").last.wait_for()
 
@@ -146,6 +147,8 @@ def test_a_refused_camera_falls_back_to_the_file_chooser_on_a_phone(
     page.get_by_text("The camera was refused.").wait_for()
     assert page.evaluate("() => document.activeElement.id") == "id_camera"
     assert page.get_by_role("button", name="Take photo with the live guide").is_visible()
+    assert page.get_by_role("button", name="Take photo", exact=True).is_hidden()
+    assert page.get_by_role("button", name="Close the camera").is_hidden()
     assert page.locator("#id_camera").get_attribute("capture") == "environment"
     # The guide fits the phone's width.
     width = page.evaluate("() => document.documentElement.clientWidth")
