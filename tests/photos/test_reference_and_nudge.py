@@ -3,18 +3,20 @@ alignment of a comparison: services, pages and the sheet the worker draws (eager
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.urls import reverse
 
 from audit.models import AuditEvent
 from photos import services
 from photos.models import Alignment, Comparison, Photo
-from tests.photos import real_photos
+from tests.photos import images, real_photos
 
 SHARP = "stereo_motorcycle"
 
@@ -58,6 +60,41 @@ def test_the_first_photo_of_a_view_is_its_reference_and_only_one_can_be(alice_pl
     assert other_view.is_reference  # each view has its own
     with pytest.raises(IntegrityError), transaction.atomic():
         Photo.objects.filter(pk=second.pk).update(is_reference=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_uploads_of_one_view_at_the_same_moment_all_land_with_one_reference(
+    alice_plan, clinician_user
+):
+    session = alice_plan.sessions.get(number=1)
+    count = 4
+    barrier = threading.Barrier(count)
+    failures: list[str] = []
+
+    def attempt(n: int):
+        try:
+            barrier.wait(timeout=10)
+            services.photo_upload(
+                session=session,
+                body_area=alice_plan.body_area,
+                view="frontal",
+                phase="before",
+                file=SimpleUploadedFile(f"{n}.jpg", images.jpeg(), "image/jpeg"),
+                by=clinician_user,
+            )
+        except Exception as error:  # noqa: BLE001 - the test reports whatever went wrong
+            failures.append(repr(error))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert Photo.objects.filter(session=session).count() == count
+    assert len(references(session)) == 1
 
 
 def test_a_marked_reference_replaces_the_old_one_in_the_comparison_audited(
