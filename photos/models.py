@@ -111,12 +111,33 @@ class Photo(models.Model):
     consent_portal = _consent_field(Purpose.PORTAL, False)
     consent_education = _consent_field(Purpose.EDUCATION, False)
     consent_marketing = _consent_field(Purpose.MARKETING, False)
+    # Several photos of one view in one session (a retake, a second try): the one comparisons,
+    # the baseline and the capture guide use. The app picks the first good one; a clinician's
+    # pick (reference_chosen_by) is kept as chosen.
+    is_reference = models.BooleanField(
+        default=False, help_text="The photo of its view and phase in its session to compare."
+    )
+    reference_chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty while the reference is the app's own pick.",
+    )
 
     objects = PhotoQuerySet.as_manager()
 
     class Meta:
         ordering = ["session__number", "body_area", "view", "phase", "id"]
         indexes = [models.Index(fields=["patient", "body_area", "view", "phase"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "body_area", "view", "view_label", "phase"],
+                condition=Q(is_reference=True),
+                name="one_reference_per_view",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_phase_display()} · {self.body_area_id} · {self.get_view_display()}"
@@ -264,11 +285,17 @@ class Comparison(models.Model):
 
 class Alignment(models.Model):
     """The similarity transform taking `moving`'s normalised coordinates onto `reference`'s
-    (photos.science: pixel / long side), as the worker estimated it, or why it could not.
+    (photos.science: pixel / long side), as the worker estimated it, or why it could not, or
+    as a clinician nudged it by hand.
 
-    One per ordered pair of photos: a comparison's "after" onto its "before", a photo onto its
-    baseline for the framing score. Originals and derivatives are never changed by it.
+    One per ordered pair of photos and source: a comparison's "after" onto its "before", a
+    photo onto its baseline for the framing score. A hand-made one is drawn in the sheets in
+    place of the worker's, which is kept. Originals and derivatives are never changed by it.
     """
+
+    class Source(models.TextChoices):
+        WORKER = "worker", "Estimated by the worker"
+        MANUAL = "manual", "Nudged by hand"
 
     reference = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
     moving = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="+")
@@ -285,21 +312,41 @@ class Alignment(models.Model):
     )
     analysed_side = models.PositiveIntegerField(default=0, help_text="Long side measured at.")
     version = models.PositiveSmallIntegerField(default=0)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WORKER)
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who nudged it by hand; empty for the worker's.",
+    )
     made_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["reference", "moving"], name="unique_alignment_pair")
+            models.UniqueConstraint(
+                fields=["reference", "moving", "source"], name="unique_alignment_pair_source"
+            )
         ]
 
     def __str__(self) -> str:
         state = "aligned" if self.ok else "failed"
-        return f"photo {self.moving_id} onto {self.reference_id} ({state})"
+        return f"photo {self.moving_id} onto {self.reference_id} ({state}, {self.source})"
+
+    @property
+    def is_manual(self) -> bool:
+        return self.source == self.Source.MANUAL
 
     @property
     def summary(self) -> str:
         if not self.ok:
             return f"Not aligned: {self.reason or 'no match'}; shown as taken."
+        if self.is_manual:
+            return (
+                f"Aligned by hand: scale {self.scale:.2f}, turned {self.rotation_degrees:+.1f}°, "
+                f"moved {self.tx:+.3f}, {self.ty:+.3f}"
+            )
         return (
             f"Aligned: scale {self.scale:.2f}, turned {self.rotation_degrees:+.1f}°, "
             f"{self.inliers} details agree"

@@ -96,7 +96,8 @@ def timeline_page(patient, number: int) -> TimelinePage:
 
 
 def session_grid(session: Session, photos: list[Photo]) -> list[dict]:
-    """One row per expected (or present) view: the before and after photo or a gap."""
+    """One row per expected (or present) view: every before and every after photo of it (the
+    view's reference first, then in upload order), or none."""
     area = session.plan.body_area
     rows: dict[tuple, dict] = {}
     for view in expected_views(area):
@@ -104,10 +105,10 @@ def session_grid(session: Session, photos: list[Photo]) -> list[dict]:
             "area": area,
             "view": View(view).label,
             "expected": True,
-            "before": None,
-            "after": None,
+            "before": [],
+            "after": [],
         }
-    for photo in photos:
+    for photo in sorted(photos, key=lambda p: (not p.is_reference, p.pk)):
         key = (photo.body_area_id, photo.view, photo.view_label)
         if key not in rows and (photo.body_area_id, photo.view, "") in rows:
             key = (photo.body_area_id, photo.view, "")
@@ -117,11 +118,11 @@ def session_grid(session: Session, photos: list[Photo]) -> list[dict]:
                 "area": photo.body_area,
                 "view": photo.view_name,
                 "expected": False,
-                "before": None,
-                "after": None,
+                "before": [],
+                "after": [],
             },
         )
-        row[photo.phase] = photo
+        row[photo.phase].append(photo)
     return list(rows.values())
 
 
@@ -138,25 +139,28 @@ def derivatives_pending(photos) -> bool:
 
 
 def framing_guides(session: Session) -> list[dict[str, str]]:
-    """For each view of the course's area: the earlier photo (its screen-size link) to frame
-    the new photo against.
-
-    This session's own before photo when there is one, else the latest photo of the same
-    patient, area and view from an earlier session (its after photo before its before).
-    """
-    earlier = (
-        Photo.objects.filter(patient_id=session.patient_id, body_area_id=session.plan.body_area_id)
-        .filter(Q(session=session, phase=Phase.BEFORE) | Q(session__number__lt=session.number))
-        .order_by("view", "-session__number", "phase")  # "after" sorts before "before"
-        .values_list("view", "pk", "session_id", "phase")
+    """For each view of the course's area that has a baseline: the baseline photo (the first
+    "before" reference of the patient, area and view, as services.photo_baseline picks it,
+    which the framing score and the comparisons measure against) to frame a new photo on,
+    before or after alike. One query for all views."""
+    baselines = (
+        Photo.objects.filter(
+            patient_id=session.patient_id,
+            body_area_id=session.plan.body_area_id,
+            phase=Phase.BEFORE,
+            is_reference=True,
+        )
+        .order_by("view", "view_label", "session__starts_at", "session__number", "id")
+        .values_list("view", "pk", "session__number")
     )
-    guides: dict[str, int] = {}
-    for view, pk, session_id, phase in earlier:
-        if session_id == session.pk and phase == Phase.BEFORE:
-            guides[view] = pk
-        else:
-            guides.setdefault(view, pk)
+    guides: dict[str, tuple[int, int]] = {}
+    for view, pk, number in baselines:
+        guides.setdefault(view, (pk, number))
     return [
-        {"view": view, "url": reverse("photos:image", args=[pk, "screen"])}
-        for view, pk in guides.items()
+        {
+            "view": view,
+            "url": reverse("photos:image", args=[pk, "screen"]),
+            "caption": f"Baseline: session {number}, before",
+        }
+        for view, (pk, number) in guides.items()
     ]

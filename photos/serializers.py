@@ -77,6 +77,7 @@ class PhotoSerializer(ModelSerializer):
             "view",
             "view_label",
             "phase",
+            "is_reference",
             "purposes",
             "file",
             "content_type",
@@ -94,6 +95,7 @@ class PhotoSerializer(ModelSerializer):
         ]
         read_only_fields = [
             "patient",
+            "is_reference",
             "content_type",
             "sha256",
             "size_bytes",

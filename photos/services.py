@@ -6,6 +6,7 @@ The tasks in tasks.py only load ids and call the *_make functions here.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 import uuid
 from collections.abc import Iterable
@@ -233,6 +234,10 @@ def photo_upload(
     stored = default_storage.save(key, file)
     try:
         with transaction.atomic():
+            # The first photo of its view in the session is its reference; the session's row
+            # lock keeps two uploads at once from both taking the place.
+            Session.objects.select_for_update().filter(pk=session.pk).first()
+            photo.is_reference = not _view_photos(photo).filter(is_reference=True).exists()
             photo.save()
             Derivative.objects.bulk_create(
                 Derivative(photo=photo, size=size) for size in Derivative.Size.values
@@ -341,6 +346,63 @@ def photo_consent_update(*, photo: Photo, purposes: Iterable[str], by, request=N
     return photo
 
 
+# --- the reference photo of a view ---------------------------------------------------------
+
+
+def _view_photos(photo: Photo) -> QuerySet:
+    """The photos of the same session, area, view and phase as `photo` (itself included)."""
+    return Photo.objects.filter(
+        session_id=photo.session_id,
+        body_area_id=photo.body_area_id,
+        view=photo.view,
+        view_label=photo.view_label,
+        phase=photo.phase,
+    )
+
+
+def photo_reference_set(*, photo: Photo, by, request=None) -> Photo:
+    """A clinician marks `photo` as its view's reference in its session: the comparisons, the
+    baseline and the capture guide use it from now on, and the app no longer moves it."""
+    with transaction.atomic():
+        Session.objects.select_for_update().filter(pk=photo.session_id).first()
+        previous = _view_photos(photo).filter(is_reference=True).exclude(pk=photo.pk).first()
+        if previous is not None:
+            previous.is_reference = False
+            previous.reference_chosen_by = None
+            previous.save(update_fields=["is_reference", "reference_chosen_by"])
+        photo.is_reference = True
+        photo.reference_chosen_by = by
+        photo.save(update_fields=["is_reference", "reference_chosen_by"])
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=photo,
+            request=request,
+            detail=f"reference of its view (was photo {previous.pk if previous else '-'})",
+        )
+        comparisons_propose(plan=photo.session.plan, by=None)
+    return photo
+
+
+def _reference_prefer_good(photo: Photo) -> bool:
+    """After scoring: a well-scored photo takes the place of an app-picked reference whose
+    score asks for a retake (the retake is what the clinician took it for). A clinician's
+    pick stays. True when the reference moved."""
+    with transaction.atomic():
+        Session.objects.select_for_update().filter(pk=photo.session_id).first()
+        current = _view_photos(photo).filter(is_reference=True).select_related("quality").first()
+        if current is None or current.pk == photo.pk or current.reference_chosen_by_id:
+            return False
+        quality = current.quality_or_none
+        if quality is None or not quality.retake:
+            return False
+        current.is_reference = False
+        current.save(update_fields=["is_reference"])
+        Photo.objects.filter(pk=photo.pk).update(is_reference=True)
+        comparisons_propose(plan=photo.session.plan, by=None)
+    return True
+
+
 # --- pairing -----------------------------------------------------------------------------
 
 
@@ -353,14 +415,16 @@ class _Proposal:
 
 
 def _proposals(photos: list[Photo]) -> list[_Proposal]:
-    """Baseline before against the latest after; a series adds the mid-course after."""
+    """Baseline before against the latest after; a series adds the mid-course after. Of
+    several photos of a view in one session, its reference stands for it."""
+    photos = [p for p in photos if p.is_reference]
     befores = sorted(
         (p for p in photos if p.phase == Phase.BEFORE), key=lambda p: (p.session.number, p.pk)
     )
     afters_by_session: dict[int, Photo] = {}
     for photo in sorted(photos, key=lambda p: p.pk):
         if photo.phase == Phase.AFTER:
-            afters_by_session[photo.session.number] = photo  # the latest upload of a session
+            afters_by_session[photo.session.number] = photo
     if not befores or not afters_by_session:
         return []
     baseline = befores[0]
@@ -632,7 +696,7 @@ def comparison_sheet_make(*, comparison_id: int, claim: str | None = None) -> st
             caption = _caption(photos[photo_id], headings[photo_id])
             panel = imaging.Panel(data, caption)
             if photo_id != comparison.before_id:
-                alignment = alignment_make(reference=before, moving=photos[photo_id])
+                alignment = alignment_for_sheet(reference=before, moving=photos[photo_id])
                 if alignment is None:
                     caption.append("Not aligned: no screen-size derivative; shown as taken.")
                 else:
@@ -719,8 +783,8 @@ def _screen_pixels(photo_id: int):
 
 
 def photo_baseline(photo: Photo) -> Photo | None:
-    """The first "before" photo of the same patient, area and view: what later photos of that
-    view are framed and compared against."""
+    """The first "before" reference photo of the same patient, area and view: what later
+    photos of that view are framed and compared against."""
     return (
         Photo.objects.filter(
             patient_id=photo.patient_id,
@@ -728,6 +792,7 @@ def photo_baseline(photo: Photo) -> Photo | None:
             view=photo.view,
             view_label=photo.view_label,
             phase=Phase.BEFORE,
+            is_reference=True,
         )
         .in_order()
         .first()
@@ -743,7 +808,10 @@ def alignment_make(*, reference: Photo, moving: Photo, pixels: dict | None = Non
     from . import science
 
     stored = Alignment.objects.filter(
-        reference=reference, moving=moving, version=ALIGNMENT_VERSION
+        reference=reference,
+        moving=moving,
+        source=Alignment.Source.WORKER,
+        version=ALIGNMENT_VERSION,
     ).first()
     if stored is not None:
         return stored
@@ -760,6 +828,7 @@ def alignment_make(*, reference: Photo, moving: Photo, pixels: dict | None = Non
     alignment, _ = Alignment.objects.update_or_create(
         reference=reference,
         moving=moving,
+        source=Alignment.Source.WORKER,
         defaults={
             "ok": found.ok,
             "reason": found.reason[:300],
@@ -776,6 +845,120 @@ def alignment_make(*, reference: Photo, moving: Photo, pixels: dict | None = Non
         },
     )
     return alignment
+
+
+def alignment_for_sheet(*, reference: Photo, moving: Photo):
+    """What a sheet draws `moving` with: a clinician's nudge when there is one, else the
+    worker's estimate (made now when missing, as alignment_make)."""
+    manual = Alignment.objects.filter(
+        reference=reference, moving=moving, source=Alignment.Source.MANUAL
+    ).first()
+    return manual or alignment_make(reference=reference, moving=moving)
+
+
+# Sane bounds of a hand nudge: beyond them the "after" shows a different picture, not the
+# same area moved a little (the worker's own estimates stop at science.SCALE_RANGE too).
+NUDGE_SCALE = (0.5, 2.0)
+NUDGE_MAX_ROTATION = 45.0
+
+
+def upright_size(photo: Photo) -> tuple[int, int]:
+    """The photo's width and height as it is shown (EXIF orientations 5-8 turn it a quarter)."""
+    if photo.orientation in (5, 6, 7, 8):
+        return photo.height, photo.width
+    return photo.width, photo.height
+
+
+def alignment_nudge(
+    *,
+    comparison: Comparison,
+    scale: float,
+    rotation_degrees: float,
+    tx: float,
+    ty: float,
+    by,
+    request=None,
+) -> Alignment:
+    """A clinician's own alignment of the comparison's "after" onto its "before", stored
+    beside the worker's estimate (kept) and drawn in the sheet from now on."""
+    values = (scale, rotation_degrees, tx, ty)
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        raise ValidationError("Scale, rotation and offset must be numbers.")
+    if not NUDGE_SCALE[0] <= scale <= NUDGE_SCALE[1]:
+        raise ValidationError(
+            f"A scale of {scale:.2f} is outside {NUDGE_SCALE[0]}–{NUDGE_SCALE[1]}: "
+            "that is another picture, not the same one moved."
+        )
+    if abs(rotation_degrees) > NUDGE_MAX_ROTATION:
+        raise ValidationError(
+            f"A turn of {rotation_degrees:+.0f}° is more than ±{NUDGE_MAX_ROTATION:.0f}°."
+        )
+    reference, moving = comparison.before, comparison.after
+    # Normalised coordinates (photos.science): the "after"'s centre must land on the "before".
+    moving_w, moving_h = upright_size(moving)
+    reference_w, reference_h = upright_size(reference)
+    cx, cy = moving_w / 2 / max(moving_w, moving_h), moving_h / 2 / max(moving_w, moving_h)
+    angle = math.radians(rotation_degrees)
+    x = scale * (math.cos(angle) * cx - math.sin(angle) * cy) + tx
+    y = scale * (math.sin(angle) * cx + math.cos(angle) * cy) + ty
+    long_side = max(reference_w, reference_h)
+    if not (0 <= x <= reference_w / long_side and 0 <= y <= reference_h / long_side):
+        raise ValidationError(
+            "That moves the centre of the after photo off the before photo: nudge it back."
+        )
+    with transaction.atomic():
+        alignment, _ = Alignment.objects.update_or_create(
+            reference=reference,
+            moving=moving,
+            source=Alignment.Source.MANUAL,
+            defaults={
+                "ok": True,
+                "reason": "",
+                "scale": scale,
+                "rotation_degrees": rotation_degrees,
+                "tx": tx,
+                "ty": ty,
+                "inliers": 0,
+                "matches": 0,
+                "residual_px": None,
+                "analysed_side": 0,
+                "version": ALIGNMENT_VERSION,
+                "made_by": by,
+                "made_at": timezone.now(),
+            },
+        )
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=comparison,
+            request=request,
+            detail=f"alignment by hand: scale {scale:.3f}, turned {rotation_degrees:+.2f}, "
+            f"moved {tx:+.4f},{ty:+.4f}",
+        )
+        _queue_sheet(comparison)
+    return alignment
+
+
+def alignment_nudge_undo(*, comparison: Comparison, by, request=None) -> bool:
+    """Back to the worker's estimate: the hand-made alignment of the pair goes, the sheet is
+    drawn again. False when there was none."""
+    with transaction.atomic():
+        deleted, _ = Alignment.objects.filter(
+            reference_id=comparison.before_id,
+            moving_id=comparison.after_id,
+            source=Alignment.Source.MANUAL,
+        ).delete()
+        if not deleted:
+            return False
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=comparison,
+            request=request,
+            detail="alignment by hand removed: the worker's estimate is used",
+        )
+        _queue_sheet(comparison)
+    return True
 
 
 def _as_science(alignment: Alignment):
@@ -886,6 +1069,8 @@ def photo_quality_make(*, photo_id: int) -> str:
             status=Status.READY,
         ).exclude(photo=photo):
             _send_quality(waiting.photo_id)
+    if not quality.retake:
+        _reference_prefer_good(photo)
     return "retake" if quality.retake else "scored"
 
 

@@ -12,8 +12,14 @@ urlpatterns = [
         views.comparison_release,
         name="comparison_release",
     ),
+    path(
+        "comparisons/<int:comparison_id>/alignment/",
+        views.comparison_align,
+        name="comparison_align",
+    ),
     path("comparisons/<int:comparison_id>/sheet.<str:fmt>", views.sheet, name="sheet"),
     path("<int:photo_id>/", views.photo_detail, name="photo"),
+    path("<int:photo_id>/reference/", views.photo_reference, name="photo_reference"),
     path("<int:photo_id>/<str:variant>/", views.image, name="image"),
     path("mine/", views.my_comparisons, name="mine"),
 ]

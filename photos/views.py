@@ -49,6 +49,19 @@ class UploadForm(forms.Form):
     )
 
 
+class RetakeForm(forms.Form):
+    view = forms.ChoiceField(
+        choices=View.choices,
+        required=False,
+        error_messages={"invalid_choice": "There is no view %(value)s: choose one from the list."},
+    )
+    phase = forms.ChoiceField(
+        choices=Phase.choices,
+        required=False,
+        error_messages={"invalid_choice": "A photo is before or after, not %(value)s."},
+    )
+
+
 class ConsentForm(forms.Form):
     purposes = forms.MultipleChoiceField(
         choices=Purpose.choices, widget=forms.CheckboxSelectMultiple, required=False
@@ -71,8 +84,17 @@ def session_photos(request, session_id: int):
     }
     if request.htmx:
         return render(request, "photos/_session_grid.html", context)
-    form = UploadForm(initial={"body_area": session.plan.body_area_id, "phase": Phase.BEFORE})
+    initial = {"body_area": session.plan.body_area_id, "phase": Phase.BEFORE}
     status = 200
+    # ?view=&phase= (a "Retake" link) preselects what the next photo is of.
+    chosen = RetakeForm(request.GET)
+    if not chosen.is_valid():
+        status = 400
+        for error in chosen.errors.values():
+            messages.error(request, " ".join(error))
+    else:
+        initial.update({k: v for k, v in chosen.cleaned_data.items() if v})
+    form = UploadForm(initial=initial)
     if request.method == "POST":
         form = UploadForm(request.POST)
         files = request.FILES.getlist("files")
@@ -218,16 +240,109 @@ def comparison_detail(request, comparison_id: int):
                 messages.success(request, "The comparison was changed; a new sheet is on its way.")
                 return redirect("photos:comparison", comparison_id=comparison.pk)
         status = 400
+    return _comparison_page(request, comparison, form=form, status=status)
+
+
+class NudgeForm(forms.Form):
+    """The alignment of the "after" onto the "before", as the comparison page's nudge
+    controls set it (normalised coordinates, photos.science)."""
+
+    scale = forms.FloatField(label="Scale")
+    rotation_degrees = forms.FloatField(label="Turn (degrees)")
+    tx = forms.FloatField(label="Move right (share of the long side)")
+    ty = forms.FloatField(label="Move down (share of the long side)")
+
+
+def _comparison_page(request, comparison: Comparison, *, form=None, nudge=None, status=200):
     looked_at(request, comparison, detail="viewer")
-    alignment = Alignment.objects.filter(
-        reference_id=comparison.before_id, moving_id=comparison.after_id
-    ).first()
+    alignments = {
+        a.source: a
+        for a in Alignment.objects.filter(
+            reference_id=comparison.before_id, moving_id=comparison.after_id
+        ).select_related("made_by")
+    }
+    worker = alignments.get(Alignment.Source.WORKER)
+    manual = alignments.get(Alignment.Source.MANUAL)
+    shown = manual or (worker if worker is not None and worker.ok else None)
+    if nudge is None:
+        start = {"scale": 1.0, "rotation_degrees": 0.0, "tx": 0.0, "ty": 0.0}
+        if shown is not None:
+            start = {k: getattr(shown, k) for k in start}
+        nudge = NudgeForm(initial=start)
+    if form is None:
+        initial = {"before": comparison.before_id, "after": comparison.after_id}
+        if comparison.middle_id:
+            initial["middle"] = comparison.middle_id
+        form = PairForm(comparison=comparison, initial=initial)
+    worker_values = None
+    if worker is not None and worker.ok:
+        worker_values = {
+            "scale": worker.scale,
+            "rotation_degrees": worker.rotation_degrees,
+            "tx": worker.tx,
+            "ty": worker.ty,
+        }
     return render(
         request,
         "photos/comparison_detail.html",
-        {"comparison": comparison, "form": form, "alignment": alignment},
+        {
+            "comparison": comparison,
+            "form": form,
+            "alignment": manual or worker,
+            "worker_alignment": worker,
+            "manual_alignment": manual,
+            "nudge": nudge,
+            "nudge_data": {
+                "worker": worker_values,
+                "before": services.upright_size(comparison.before),
+                "after": services.upright_size(comparison.after),
+            },
+        },
         status=status,
     )
+
+
+@require_POST
+@role_required(CLINICAL_PERMISSION)
+def comparison_align(request, comparison_id: int):
+    """Saves the clinician's hand-nudged alignment (or, with undo, goes back to the
+    worker's); a nudge out of bounds answers 400 with the page and why."""
+    comparison = get_object_or_404(
+        Comparison.objects.select_related(
+            "body_area", "plan__modality", "patient", "before__session", "after__session"
+        ),
+        pk=comparison_id,
+    )
+    if request.POST.get("undo") == "1":
+        if services.alignment_nudge_undo(comparison=comparison, by=request.user, request=request):
+            messages.success(request, "Back to the worker's alignment; the sheet is redrawn.")
+        return redirect("photos:comparison", comparison_id=comparison.pk)
+    nudge = NudgeForm(request.POST)
+    if nudge.is_valid():
+        try:
+            services.alignment_nudge(
+                comparison=comparison, **nudge.cleaned_data, by=request.user, request=request
+            )
+        except ValidationError as error:
+            nudge.add_error(None, error)
+        else:
+            messages.success(request, "Your alignment is saved; the sheet is redrawn with it.")
+            return redirect("photos:comparison", comparison_id=comparison.pk)
+    return _comparison_page(request, comparison, nudge=nudge, status=400)
+
+
+@require_POST
+@role_required(CLINICAL_PERMISSION)
+def photo_reference(request, photo_id: int):
+    """Marks the photo as the reference of its view in its session."""
+    photo = get_object_or_404(Photo.objects.select_related("session__plan"), pk=photo_id)
+    services.photo_reference_set(photo=photo, by=request.user, request=request)
+    messages.success(
+        request,
+        f"Photo {photo.pk} is now the reference for {photo.view_name.lower()}, "
+        f"{photo.get_phase_display().lower()}: comparisons use it.",
+    )
+    return redirect("photos:session", session_id=photo.session_id)
 
 
 @require_POST

@@ -30,6 +30,11 @@ BROWSER_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
+    # Chromium's own fake camera (a moving test pattern), and camera prompts answered yes: the
+    # live capture guide's walk needs them (with the camera permission granted to its context);
+    # pages that never ask for a camera do not notice them.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 ROOT = Path(__file__).resolve().parent.parent
 

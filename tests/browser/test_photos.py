@@ -71,12 +71,13 @@ def test_a_clinician_uploads_photos_and_views_the_comparison_sheet(
     page.goto(f"/photos/sessions/{last.pk}/")
     page.locator("#id_view").select_option("frontal")
     page.locator("#id_phase").select_option("after")
-    guide = page.locator("#guide-image")
-    guide.wait_for()
-    wait_until(page, "() => document.getElementById('guide-image').naturalWidth > 0")
+    # The baseline lies over the chosen photo's preview (tests/browser/test_capture_guide.py
+    # walks the live camera).
+    wait_until(page, "() => document.getElementById('guide-overlay').naturalWidth > 0")
     page.get_by_label("Shown in the portal").check()
     page.set_input_files("#id_files", [str(after)])
-    wait_until(page, "() => document.getElementById('guide-overlay').hidden === false")
+    wait_until(page, "() => document.getElementById('guide-preview').naturalWidth > 0")
+    assert page.locator("#guide-overlay").is_visible()
     page.get_by_role("button", name="Upload").click()
     page.locator("#upload-list li").get_by_text("Uploaded").wait_for()
 

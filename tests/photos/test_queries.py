@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from photos import queries
+from photos import queries, services
 from photos.models import Photo
 
 
@@ -21,28 +21,33 @@ def test_the_first_session_without_photos_has_no_guide(alice_plan):
     assert queries.framing_guides(alice_plan.sessions.get(number=1)) == []
 
 
-def test_the_guide_is_the_latest_earlier_photo_of_the_view(alice_plan, add_photo):
+def test_the_guide_is_the_baseline_of_the_view_for_before_and_after_alike(alice_plan, add_photo):
+    """The live guide shows what the framing score and the comparisons measure against."""
     first, second, third = alice_plan.sessions.order_by("number")
-    add_photo(first, phase="before")
+    baseline = add_photo(first, phase="before")
     add_photo(second, phase="before")
-    latest = add_photo(second, phase="after")
-    add_photo(second, phase="after", view="left_45")
-    assert guide_for(third) == screen(latest)
+    add_photo(second, phase="after")
+    add_photo(second, phase="before", view="left_45")
+    for session in (first, second, third):
+        assert guide_for(session) == screen(baseline)
     assert guide_for(third, "left_45") is not None
     assert guide_for(third, "right_45") is None
+    [frontal] = [g for g in queries.framing_guides(third) if g["view"] == "frontal"]
+    assert frontal["caption"] == "Baseline: session 1, before"
 
 
-def test_this_sessions_own_before_photo_wins(alice_plan, add_photo):
+def test_the_guide_follows_the_reference_the_clinician_marks(alice_plan, add_photo, clinician_user):
+    first = alice_plan.sessions.get(number=1)
+    add_photo(first, phase="before")
+    retake = add_photo(first, phase="before")
+    services.photo_reference_set(photo=retake, by=clinician_user)
+    assert guide_for(alice_plan.sessions.get(number=2)) == screen(retake)
+
+
+def test_an_after_photo_alone_is_no_guide(alice_plan, add_photo):
     first, second, _ = alice_plan.sessions.order_by("number")
     add_photo(first, phase="after")
-    own = add_photo(second, phase="before")
-    assert guide_for(second) == screen(own)
-
-
-def test_a_later_session_is_no_guide(alice_plan, add_photo):
-    first, second, _ = alice_plan.sessions.order_by("number")
-    add_photo(second, phase="before")
-    assert guide_for(first) is None
+    assert guide_for(second) is None
 
 
 def test_the_grid_has_a_row_per_expected_view_and_one_per_extra_view(alice_plan, add_photo):
@@ -59,6 +64,6 @@ def test_the_grid_has_a_row_per_expected_view_and_one_per_extra_view(alice_plan,
         "Right profile",
         "Area-specific: Face",  # named after the area when no name is given
     ]
-    assert grid[0]["before"] == before and grid[0]["after"] is None
-    assert grid[-1]["after"] == extra and not grid[-1]["expected"]
+    assert grid[0]["before"] == [before] and grid[0]["after"] == []
+    assert grid[-1]["after"] == [extra] and not grid[-1]["expected"]
     assert queries.derivatives_pending(photos)  # nothing has made the thumbnails yet

@@ -70,10 +70,12 @@ people:patient_list            ok  ok  ok  --    --  --
 # Merging duplicates: a clinic admin, or a desk lead given the permission (not in this grid).
 people:patient_merge           --  --  ok  --    --  --
 photos:comparison              --  ok  --  --    --  --
+photos:comparison_align        --  ok  --  --    --  --
 photos:comparison_release      --  ok  --  --    --  --
 photos:image                   --  ok  --  ok    --  --
 photos:mine                    --  --  --  ok    ok  --
 photos:photo                   --  ok  --  --    --  --
+photos:photo_reference         --  ok  --  --    --  --
 photos:session                 --  ok  --  --    --  --
 photos:sheet                   --  ok  --  ok    --  --
 photos:timeline                --  ok  --  --    --  --
