@@ -16,16 +16,20 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from scheduling import notifications, reminders, services
 from scheduling.models import Booking, ChangeRequest
+from tests.scheduling import conftest as scheduling
 from tests.scheduling.conftest import NOW, at, book
-from tests.scheduling.conftest import clinic, frozen  # noqa: F401 - fixtures
 from tests.scheduling.factories import PlanFactory
 from treatments.models import Session
+
+# The booking tests' small clinic, on their frozen Monday morning.
+clinic = scheduling.clinic
+frozen = scheduling.frozen
 
 LINK = re.compile(r"https?://[^/\s]+(?P<path>/r/[^/\s]+/)")
 
 
 @pytest.fixture
-def booked(clinic, front_desk_user):  # noqa: F811
+def booked(clinic, front_desk_user):
     """Alice's session 1 on Wednesday 4 March at 10:00: 50 hours ahead, outside the notice."""
     return book(clinic, clinic.sessions[0], at(4, 10), front_desk_user)
 
@@ -60,7 +64,7 @@ def test_get_never_confirms_or_cancels(client, booked):
     assert not ChangeRequest.objects.exists()
 
 
-def test_confirm_records_it_once_with_the_patient_as_actor(client, booked, alice, frozen):  # noqa: F811
+def test_confirm_records_it_once_with_the_patient_as_actor(client, booked, alice, frozen):
     response = client.post(path(booked, reminders.CONFIRM, reminders.SMS))
     assert response.status_code == 200
     assert "is confirmed" in response.content.decode()
@@ -80,7 +84,7 @@ def test_confirm_records_it_once_with_the_patient_as_actor(client, booked, alice
     )
 
 
-def test_a_link_works_for_a_patient_without_an_account(client, clinic, front_desk_user):  # noqa: F811
+def test_a_link_works_for_a_patient_without_an_account(client, clinic, front_desk_user):
     session = PlanFactory(modality=clinic.micro).sessions.get(number=1)
     session = book(clinic, session, at(4, 11), front_desk_user)
     assert session.patient.user_id is None
@@ -118,7 +122,7 @@ def test_inside_the_notice_period_the_cancel_page_says_to_call(
     client,
     clinic,
     front_desk_user,
-    settings,  # noqa: F811
+    settings,
 ):
     soon = book(clinic, clinic.sessions[0], at(2, 15), front_desk_user)  # 7 hours ahead
     page = client.get(path(soon, reminders.CANCEL)).content.decode()
@@ -139,7 +143,7 @@ def test_move_leads_to_the_portals_page_for_another_time(client, booked):
     assert booked.status == Session.Status.BOOKED
 
 
-def test_a_tampered_link_gets_a_clear_400_and_changes_nothing(client, booked, bob, clinic):  # noqa: F811
+def test_a_tampered_link_gets_a_clear_400_and_changes_nothing(client, booked, bob, clinic):
     token = reminders.link_token(booked, reminders.CONFIRM, reminders.EMAIL)
     cut = client.post(reverse("reminder_link", args=[token[:-3]]))
     assert cut.status_code == 400 and "part of it is missing" in cut.content.decode()
@@ -178,7 +182,7 @@ def test_a_link_is_for_its_own_action_only(client, booked):
     assert booked.status == Session.Status.BOOKED
 
 
-def test_an_expired_link_says_so(client, booked, frozen, settings):  # noqa: F811
+def test_an_expired_link_says_so(client, booked, frozen, settings):
     settings.REMINDER_LINK_HOURS = 1
     link = path(booked, reminders.CONFIRM)
     frozen.shift(dt.timedelta(hours=2))
@@ -193,7 +197,7 @@ def test_a_link_cannot_be_replayed_after_the_session_moved(
     client,
     booked,
     clinic,
-    front_desk_user,  # noqa: F811
+    front_desk_user,
 ):
     confirm, cancel = path(booked, reminders.CONFIRM), path(booked, reminders.CANCEL)
     assert client.post(confirm).status_code == 200
@@ -210,7 +214,7 @@ def test_a_link_cannot_be_replayed_after_the_session_moved(
     assert client.post(path(booked, reminders.CONFIRM)).status_code == 200
 
 
-def test_a_link_does_nothing_once_the_session_has_begun(client, booked, frozen):  # noqa: F811
+def test_a_link_does_nothing_once_the_session_has_begun(client, booked, frozen):
     link = path(booked, reminders.CONFIRM)
     frozen.move_to(at(4, 10, 5))
     response = client.post(link)
