@@ -11,6 +11,7 @@ import re
 
 import pytest
 from django.core import signing
+from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -19,6 +20,7 @@ from scheduling.models import Booking, ChangeRequest
 from tests.scheduling import conftest as scheduling
 from tests.scheduling.conftest import NOW, at, book
 from tests.scheduling.factories import PlanFactory
+from tests.services import AUDIT_WRITES
 from treatments.models import Session
 
 # The booking tests' small clinic, on their frozen Monday morning.
@@ -233,3 +235,18 @@ def test_opening_a_link_is_audited_as_the_patients_look(client, booked, alice):
     event = AuditEvent.objects.get(detail="reminder sms link: cancel")
     assert event.action == "view" and event.allowed
     assert event.actor_id == alice.user_id and event.patient_id == alice.pk
+
+
+def test_the_desk_sees_the_confirmation_on_its_day_list_and_calendar(
+    client, clinic, front_desk_user, django_assert_num_queries
+):
+    today = book(clinic, clinic.sessions[0], at(2, 15), front_desk_user)
+    desk = Client()
+    desk.force_login(front_desk_user)
+    assert "confirmed" not in desk.get("/desk/today/").content.decode()
+    assert client.post(path(today, reminders.CONFIRM)).status_code == 200
+    # As many queries as before (tests/scheduling/test_pages.py): the booking is joined.
+    with django_assert_num_queries(5 + AUDIT_WRITES):
+        listed = desk.get("/desk/today/").content.decode()
+    assert "· confirmed" in listed
+    assert "cal-confirmed" in desk.get("/desk/?date=2026-03-02").content.decode()
