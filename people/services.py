@@ -270,7 +270,8 @@ def _merge_details(*, duplicate: Patient, into: Patient, by, request=None) -> No
     if not into.email and duplicate.email:
         into.email = duplicate.email
     if not into.phone and duplicate.phone:
-        into.phone = duplicate.phone
+        # The agreement to text reminders was given for that number: it comes with it.
+        into.phone, into.sms_reminders = duplicate.phone, duplicate.sms_reminders
     if duplicate.notes.strip() and duplicate.notes.strip() not in into.notes:
         into.notes = "\n\n".join(
             part for part in (into.notes.strip(), duplicate.notes.strip()) if part
