@@ -118,7 +118,9 @@ def link_read(token: str, *, now: dt.datetime | None = None) -> ReminderLink:
     session = None
     if decoded is not None:
         session = (
-            Session.objects.select_related("patient__user", "plan__modality", "booking")
+            Session.objects.select_related(
+                "patient__user", "plan__modality", "booking", "practitioner"
+            )
             .filter(pk=decoded[0])
             .first()
         )

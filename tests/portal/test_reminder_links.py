@@ -250,3 +250,33 @@ def test_the_desk_sees_the_confirmation_on_its_day_list_and_calendar(
         listed = desk.get("/desk/today/").content.decode()
     assert "· confirmed" in listed
     assert "cal-confirmed" in desk.get("/desk/?date=2026-03-02").content.decode()
+
+
+def test_a_link_page_costs_one_read_and_the_audit(client, booked, django_assert_num_queries):
+    link = path(booked, reminders.CONFIRM)
+    # 1 the session with its patient, account, course, modality, booking and practitioner,
+    # 2 the patient's roles for the audit event, and the look audited. Signed out: no
+    # session or user of the request to load.
+    with django_assert_num_queries(2 + AUDIT_WRITES):
+        assert client.get(link).status_code == 200
+
+
+def test_the_desk_records_the_agreement_to_text_reminders(client, front_desk_user, alice):
+    client.force_login(front_desk_user)
+    url = reverse("people:patient_edit", args=[alice.pk])
+    fields = {
+        "first_name": alice.first_name,
+        "last_name": alice.last_name,
+        "date_of_birth": alice.date_of_birth.isoformat(),
+        "email": alice.email,
+        "sms_reminders": "on",
+    }
+    refused = client.post(url, {**fields, "phone": ""})
+    assert refused.status_code == 400
+    assert "Give a phone number to send the text reminders to." in refused.content.decode()
+    assert client.post(url, {**fields, "phone": "06 1234 5678"}).status_code == 302
+    alice.refresh_from_db()
+    assert alice.sms_reminders and alice.phone_e164 == "+31612345678"
+    assert AuditEvent.objects.filter(
+        patient_id=alice.pk, action="change", detail__contains="sms_reminders"
+    ).exists()
