@@ -16,8 +16,10 @@ by the beat's tick (`core.outbox_relay`) or by a worker as it starts, once the b
   `core.outbox_send_sms`); one the provider refuses for good (a wrong number) is marked failed
   at once.
 
-At least once: a worker that dies between sending an email and marking it sent sends it again
-(a text message then carries the same reference, its outbox id).
+At least once for emails: a worker that dies between sending an email and marking it sent
+sends it again. At most once for text messages: one whose worker died while sending is marked
+failed for the desk to check and send again, never resent on its own. Every other failure of
+either is retried.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ SEND_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+
+
+SMS_STALLED = (
+    "The worker stopped while sending this text message, so it may or may not have gone out: "
+    "check with the patient or the provider before sending it again."
+)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -140,9 +148,11 @@ def relay_due(limit: int = 500) -> int:
     Run by the beat's tick and by a worker as it starts; answers how many were relayed."""
     now = timezone.now()
     # A worker that died while sending leaves its claim: after the lease the email waits again.
-    OutboxMessage.objects.filter(status=Status.SENDING, due_at__lte=now).update(
-        status=Status.PENDING
-    )
+    # A text message is not sent again blindly (the provider may have taken it before the
+    # worker died, and a patient texted twice notices): the desk sees it failed, and checks.
+    stalled = OutboxMessage.objects.filter(status=Status.SENDING, due_at__lte=now)
+    stalled.filter(kind=Kind.SMS).update(status=Status.FAILED, last_error=SMS_STALLED)
+    stalled.update(status=Status.PENDING)
     due = OutboxMessage.objects.filter(status=Status.PENDING, due_at__lte=now)
     relayed = 0
     for message_id in due.order_by("due_at").values_list("pk", flat=True)[:limit]:

@@ -304,7 +304,7 @@ register(
 register(
     Source(
         kind="email",
-        label="Emails not sent",
+        label="Emails and texts not sent",
         items=_email_items,
         count_new=_emails_new,
         markable=True,

@@ -181,3 +181,23 @@ def test_a_number_the_provider_refuses_fails_at_once_for_the_desk(db, provider, 
     assert written.status == Status.FAILED and written.attempts == 1
     assert "provider says no" in written.last_error
     assert list(outbox.troubled_emails()) == [written]
+
+
+def test_a_text_whose_worker_died_while_sending_waits_for_the_desk_not_a_resend(
+    db, provider, committed
+):
+    with committed():
+        written = outbox.outbox_sms(text())
+    # As a worker leaves it when killed after the provider took the text, before marking it.
+    OutboxMessage.objects.filter(pk=written.pk).update(
+        status=Status.SENDING, due_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert outbox.relay_due() == 0
+    written.refresh_from_db()
+    assert written.status == Status.FAILED and "may or may not have gone out" in written.last_error
+    assert written in outbox.troubled_emails()
+    assert len(provider.received) == 1  # not sent a second time on its own
+    with committed():
+        outbox.message_retry(message=written)  # the desk checked, and sends it again
+    written.refresh_from_db()
+    assert written.status == Status.SENT and len(provider.received) == 2
