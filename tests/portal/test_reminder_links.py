@@ -250,6 +250,8 @@ def test_the_desk_sees_the_confirmation_on_its_day_list_and_calendar(
         listed = desk.get("/desk/today/").content.decode()
     assert "· confirmed" in listed
     assert "cal-confirmed" in desk.get("/desk/?date=2026-03-02").content.decode()
+    page = desk.get(reverse("scheduling:session", args=[today.pk])).content.decode()
+    assert "by the patient 2 Mar 08:00 (email link)" in page
 
 
 def test_a_link_page_costs_one_read_and_the_audit(client, booked, django_assert_num_queries):
