@@ -388,6 +388,24 @@ CELERY_TIMEZONE = TIME_ZONE
 # Booking: how long before a session its reminder goes out, and what counts as a late cancel.
 REMINDER_LEAD_HOURS = env.int("REMINDER_LEAD_HOURS", default=24)
 CANCELLATION_NOTICE_HOURS = env.int("CANCELLATION_NOTICE_HOURS", default=24)
+# A reminder's confirm, cancel and move links (scheduling/reminders.py) work this long after
+# they were sent, and never once the session has moved, been cancelled or begun.
+REMINDER_LINK_HOURS = env.int("REMINDER_LINK_HOURS", default=72)
+if REMINDER_LINK_HOURS < 1:
+    raise ImproperlyConfigured("REMINDER_LINK_HOURS must be 1 or more.")
+
+# Text messages (core/sms.py): the backend that really sends them, like an email backend.
+# Printed to the log unless set; core.sms.MessageBirdBackend sends through the provider's REST
+# API at SMS_PROVIDER_URL with SMS_API_KEY. Reminders by text join the outbox, so a provider
+# that is down delays them; the outbox's retries and OUTBOX_MAX_ATTEMPTS apply.
+SMS_BACKEND = env.str("SMS_BACKEND", default="core.sms.ConsoleBackend")
+SMS_PROVIDER_URL = env.str("SMS_PROVIDER_URL", default="https://rest.messagebird.com")
+SMS_API_KEY = env.str("SMS_API_KEY", default="")
+# Who the text is from: up to 11 letters and digits, or a phone number.
+SMS_SENDER = env.str("SMS_SENDER", default="Clinic")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
+if SMS_BACKEND == "core.sms.MessageBirdBackend" and not SMS_API_KEY:
+    raise ImproperlyConfigured("SMS_API_KEY must be set to send text messages by the provider.")
 # Waiting list: how long an offered time stays open, how many waiting patients are offered one
 # freed time at once (in the order they asked), and how soon a freed time may start to be offered.
 WAITLIST_OFFER_HOURS = env.int("WAITLIST_OFFER_HOURS", default=12)

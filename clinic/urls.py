@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.api import obtain_token, revoke_token
 from core import views as core_views
+from portal import views as portal_views
 from scheduling import views as scheduling_views
 
 api_patterns = [
@@ -23,6 +24,8 @@ urlpatterns = [
     path("desk/", scheduling_views.day_view, name="desk_home"),
     path("desk/", include("scheduling.urls")),
     path("waitlist/<str:token>/", scheduling_views.waitlist_offer, name="waitlist_offer"),
+    # A reminder's confirm, cancel or move link; short, for a text message.
+    path("r/<str:token>/", portal_views.reminder_link, name="reminder_link"),
     path("calendar/<str:token>.ics", scheduling_views.practitioner_feed, name="practitioner_feed"),
     path("clinical/", scheduling_views.clinician_day, name="clinical_home"),
     path(

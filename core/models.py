@@ -16,6 +16,7 @@ class OutboxMessage(models.Model):
     class Kind(models.TextChoices):
         TASK = "task", "Background task"
         EMAIL = "email", "Email"
+        SMS = "sms", "Text message"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting"

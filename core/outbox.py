@@ -12,8 +12,14 @@ by the beat's tick (`core.outbox_relay`) or by a worker as it starts, once the b
 - An email message is sent by the worker (`core.outbox_send_email`) through the "delivery"
   mailer and marked sent; a failed send is tried again with a growing pause, and after
   OUTBOX_MAX_ATTEMPTS it is marked failed, for the desk to see and send again.
+- A text message (`outbox_sms`) goes the same way through the SMS backend (core/sms.py,
+  `core.outbox_send_sms`); one the provider refuses for good (a wrong number) is marked failed
+  at once.
 
-At least once: a worker that dies between sending an email and marking it sent sends it again.
+At least once for emails: a worker that dies between sending an email and marking it sent
+sends it again. At most once for text messages: one whose worker died while sending is marked
+failed for the desk to check and send again, never resent on its own. Every other failure of
+either is retried.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import sms
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -48,6 +55,12 @@ SEND_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+
+
+SMS_STALLED = (
+    "The worker stopped while sending this text message, so it may or may not have gone out: "
+    "check with the patient or the provider before sending it again."
+)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -74,6 +87,16 @@ def outbox_email(message: EmailMessage) -> OutboxMessage:
         kind=Kind.EMAIL,
         summary=f"{message.subject} (to {recipients})"[:300],
         payload=_email_to_payload(message),
+    )
+
+
+def outbox_sms(message: sms.SmsMessage) -> OutboxMessage:
+    """Promises the text message in the caller's transaction; the worker sends it once it
+    commits. The summary shows the number's last digits only."""
+    return _enqueue(
+        kind=Kind.SMS,
+        summary=f"Text message to ...{message.to[-4:]}: {message.body}"[:300],
+        payload={"to": message.to, "body": message.body},
     )
 
 
@@ -125,9 +148,11 @@ def relay_due(limit: int = 500) -> int:
     Run by the beat's tick and by a worker as it starts; answers how many were relayed."""
     now = timezone.now()
     # A worker that died while sending leaves its claim: after the lease the email waits again.
-    OutboxMessage.objects.filter(status=Status.SENDING, due_at__lte=now).update(
-        status=Status.PENDING
-    )
+    # A text message is not sent again blindly (the provider may have taken it before the
+    # worker died, and a patient texted twice notices): the desk sees it failed, and checks.
+    stalled = OutboxMessage.objects.filter(status=Status.SENDING, due_at__lte=now)
+    stalled.filter(kind=Kind.SMS).update(status=Status.FAILED, last_error=SMS_STALLED)
+    stalled.update(status=Status.PENDING)
     due = OutboxMessage.objects.filter(status=Status.PENDING, due_at__lte=now)
     relayed = 0
     for message_id in due.order_by("due_at").values_list("pk", flat=True)[:limit]:
@@ -175,10 +200,12 @@ def _relay(message_id: int) -> bool:
 def _publish(message: OutboxMessage) -> None:
     from celery import current_app
 
-    from .tasks import outbox_send_email
+    from .tasks import outbox_send_email, outbox_send_sms
 
     if message.kind == Kind.EMAIL:  # the sending task claims and marks the row itself
         task, args, kwargs, headers = outbox_send_email, [message.pk], {}, {}
+    elif message.kind == Kind.SMS:
+        task, args, kwargs, headers = outbox_send_sms, [message.pk], {}, {}
     else:
         payload = message.payload
         task = current_app.tasks[payload["task"]]
@@ -202,17 +229,44 @@ def task_started(request) -> None:
 def email_send(*, message_id: int) -> bool:
     """Sends one outbox email through the delivery mailer and marks it sent; on failure records
     why and when to try again, or marks it failed after the last attempt. True when sent."""
+    return _deliver(
+        message_id,
+        Kind.EMAIL,
+        lambda message: mailers[DELIVERY_MAILER].send_messages(
+            [_email_from_payload(message.payload)]
+        ),
+    )
+
+
+def sms_send(*, message_id: int) -> bool:
+    """Sends one outbox text message through SMS_BACKEND, as email_send sends an email."""
+    return _deliver(
+        message_id,
+        Kind.SMS,
+        lambda message: sms.get_backend().send_messages(
+            [
+                sms.SmsMessage(
+                    to=message.payload["to"],
+                    body=message.payload["body"],
+                    reference=f"outbox-{message.pk}",
+                )
+            ]
+        ),
+    )
+
+
+def _deliver(message_id: int, kind: str, send) -> bool:
     now = timezone.now()
     lease = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 30)
     # The claim: a message relayed twice is sent by whichever worker takes it first.
-    claimed = OutboxMessage.objects.filter(
-        pk=message_id, kind=Kind.EMAIL, status=Status.PENDING
-    ).update(status=Status.SENDING, due_at=now + lease, attempts=F("attempts") + 1)
+    claimed = OutboxMessage.objects.filter(pk=message_id, kind=kind, status=Status.PENDING).update(
+        status=Status.SENDING, due_at=now + lease, attempts=F("attempts") + 1
+    )
     if not claimed:
         return False
     message = OutboxMessage.objects.get(pk=message_id)
     try:
-        mailers[DELIVERY_MAILER].send_messages([_email_from_payload(message.payload)])
+        send(message)
     except Exception as error:  # noqa: BLE001 - every failure is recorded and retried
         _record_failure(message, error)
         return False
@@ -224,20 +278,23 @@ def email_send(*, message_id: int) -> bool:
 
 def _record_failure(message: OutboxMessage, error: Exception) -> None:
     reason = f"{type(error).__name__}: {error}"[:2000]
-    if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-        logger.error("outbox email %s failed for good: %s", message.pk, reason)
+    if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS or getattr(error, "permanent", False):
+        logger.error("outbox %s %s failed for good: %s", message.kind, message.pk, reason)
         changes = {"status": Status.FAILED}
     else:
-        logger.warning("outbox email %s not sent, will try again: %s", message.pk, reason)
+        logger.warning(
+            "outbox %s %s not sent, will try again: %s", message.kind, message.pk, reason
+        )
         changes = {"status": Status.PENDING, "due_at": timezone.now() + backoff(message.attempts)}
     OutboxMessage.objects.filter(pk=message.pk).update(last_error=reason, **changes)
 
 
 def troubled_emails():
-    """Emails the desk should know of: failed for good, or waiting after a failed send."""
+    """Emails and text messages the desk should know of: failed for good, or waiting after a
+    failed send."""
     return OutboxMessage.objects.defer("payload").filter(
         Q(status=Status.FAILED) | Q(status__in=OutboxMessage.UNSENT, attempts__gt=0),
-        kind=Kind.EMAIL,
+        kind__in=(Kind.EMAIL, Kind.SMS),
     )
 
 

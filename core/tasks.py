@@ -50,6 +50,12 @@ def outbox_send_email(message_id: int) -> bool:
     return outbox.email_send(message_id=message_id)
 
 
+@shared_task(name="core.outbox_send_sms", ignore_result=True)
+def outbox_send_sms(message_id: int) -> bool:
+    """Sends one outbox text message; its row records the outcome and when to try again."""
+    return outbox.sms_send(message_id=message_id)
+
+
 @worker_ready.connect
 def _relay_on_start(sender=None, **kwargs) -> None:
     """A worker that starts (after an outage, say) relays what waited, without waiting for the

@@ -14,7 +14,15 @@ class PatientForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = ["first_name", "last_name", "date_of_birth", "email", "phone", "notes"]
+        fields = [
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "email",
+            "phone",
+            "sms_reminders",
+            "notes",
+        ]
         widgets = {
             "date_of_birth": DateInput(),
             "notes": forms.Textarea(attrs={"rows": 3}),

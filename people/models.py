@@ -98,6 +98,11 @@ class Patient(models.Model):
     date_of_birth = models.DateField()
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
+    sms_reminders = models.BooleanField(
+        "Reminders by text message",
+        default=False,
+        help_text="The patient agreed to get session reminders as text messages on this phone.",
+    )
     notes = models.TextField(blank=True)
     # Derived on save from the fields above: what search and the duplicate check compare.
     name_folded = models.CharField(max_length=201, editable=False, default="")
@@ -166,6 +171,8 @@ class Patient(models.Model):
         errors = {}
         if self.phone.strip() and not phone_e164(self.phone):
             errors["phone"] = "Give a phone number such as 06 1234 5678 or +31 6 1234 5678."
+        elif self.sms_reminders and not self.phone.strip():
+            errors["sms_reminders"] = "Give a phone number to send the text reminders to."
         if self.date_of_birth and self.date_of_birth > timezone.localdate():
             errors["date_of_birth"] = "The date of birth cannot be in the future."
         elif self.date_of_birth and self.date_of_birth < EARLIEST_DAY:

@@ -17,7 +17,15 @@ from .models import Patient
 from .roles import Role, assign_role
 from .tasks import send_patient_invite
 
-PATIENT_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "notes")
+PATIENT_FIELDS = (
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "email",
+    "phone",
+    "sms_reminders",
+    "notes",
+)
 # What tells one person from another: a change to one of these is checked for duplicates.
 IDENTIFYING_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone")
 DUPLICATES_SHOWN = 10
@@ -76,6 +84,7 @@ def patient_create(
     date_of_birth: date,
     email: str = "",
     phone: str = "",
+    sms_reminders: bool = False,
     notes: str = "",
     different_person: bool = False,
     by=None,
@@ -88,6 +97,7 @@ def patient_create(
         date_of_birth=date_of_birth,
         email=email.strip(),
         phone=phone.strip(),
+        sms_reminders=sms_reminders,
         notes=notes,
     )
     patient.full_clean()
@@ -260,7 +270,8 @@ def _merge_details(*, duplicate: Patient, into: Patient, by, request=None) -> No
     if not into.email and duplicate.email:
         into.email = duplicate.email
     if not into.phone and duplicate.phone:
-        into.phone = duplicate.phone
+        # The agreement to text reminders was given for that number: it comes with it.
+        into.phone, into.sms_reminders = duplicate.phone, duplicate.sms_reminders
     if duplicate.notes.strip() and duplicate.notes.strip() not in into.notes:
         into.notes = "\n\n".join(
             part for part in (into.notes.strip(), duplicate.notes.strip()) if part

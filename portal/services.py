@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from audit.services import recorded
+from audit.models import AuditEvent
+from audit.services import audit_log, recorded
+from scheduling import reminders
 from scheduling import services as scheduling_services
 from scheduling.models import Booking, ChangeRequest
 from scheduling.services import MAX_REQUEST_MESSAGE, change_request_create, session_cancel
@@ -30,13 +32,48 @@ def portal_session_cancel(*, session: Session, reason: str, by, request=None) ->
     desk's inbox gets the cancellation, to offer a new date."""
     if session.patient.user_id != by.pk:
         raise ValidationError("This is not your session.")
+    return _patient_cancel(
+        session=session,
+        reason=reason,
+        by=by,
+        request=request,
+        where="Cancelled by the patient in the portal",
+    )
+
+
+def link_session_cancel(
+    *, session: Session, version, reason: str, channel: str, request=None
+) -> Session:
+    """The patient cancels from a reminder's signed link (the link is their proof: they need
+    not have an account or sign in), as in the portal: the notice period applies, the desk's
+    inbox hears of it. Refused if the session changed since the link was sent."""
+    with recorded():
+        session = reminders.lock_unchanged(session, version)
+        session = _patient_cancel(
+            session=session,
+            reason=reason,
+            by=session.patient.user,
+            request=request,
+            where=f"Cancelled by the patient from the reminder ({channel})",
+        )
+        audit_log(
+            actor=session.patient.user,
+            action=AuditEvent.Action.CHANGE,
+            obj=session,
+            request=request,
+            detail=f"cancelled by the patient ({channel})",
+        )
+    return session
+
+
+def _patient_cancel(*, session: Session, reason: str, by, request, where: str) -> Session:
     _check_changeable(session)
     reason = (reason or "").strip()
     with recorded():
         session = session_cancel(
             session=session,
             cancelled_by=Booking.CancelledBy.PATIENT,
-            reason=reason or "Cancelled by the patient in the portal",
+            reason=reason or where,
             by=by,
             request=request,
         )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from core.links import id_url
 from core.looks import looked_at
 from core.params import optional, parse_day, parse_id
 from people.access import patient_required
-from scheduling import waitlist
+from scheduling import reminders, waitlist
 from scheduling.forms import WaitlistForm
 from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
@@ -602,3 +602,83 @@ def session_move(request, patient, session_id: int):
     except ValidationError as error:
         return _times(request, patient, **times, problems=error.messages, status=400)
     return _confirm(request, patient, session=session, kind="move", slot=slot, form=form)
+
+
+# --- a reminder's confirm, cancel and move links ------------------------------------------
+
+
+def _move_url(session) -> str:
+    return reverse("portal:session_move", args=[session.pk])
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def reminder_link(request, token: str):
+    """A link from a reminder: confirm, cancel or move one session. It needs no sign-in (the
+    signed link is the patient's proof, and it reaches this one session and action only); a
+    signed-in patient who is not the session's own is refused. GET only shows the question:
+    mail scanners open links, so only the page's button (a POST) changes anything."""
+    link = reminders.link_read(token)
+    session = link.session
+    user = request.user
+    is_patient = user.is_authenticated and user.has_perm("people.use_portal")
+    if session is not None and is_patient and user.pk != session.patient.user_id:
+        raise Http404
+    if not link.usable:
+        reminders.link_refused(link, request=request)
+        return _reminder_page(request, link, problem=link.problem, status=link.status)
+    actor = user if user.is_authenticated else session.patient.user
+    looked_at(request, session, actor=actor, detail=f"reminder {link.channel}: {link.action}")
+    refusal = "" if link.action == reminders.CONFIRM else queries.change_refusal(session)
+    if request.method != "POST":
+        return _reminder_page(request, link, refusal=refusal)
+    form = CancelForm(request.POST) if link.action == reminders.CANCEL else None
+    try:
+        if link.action == reminders.CONFIRM:
+            session = reminders.session_confirm(
+                session=session, version=link.version, channel=link.channel, request=request
+            )
+            done = (
+                f"Thank you: your session on {dates.day_name(session.starts_at)} at "
+                f"{dates.clock(session.starts_at)} is confirmed. See you then."
+            )
+        elif link.action == reminders.CANCEL:
+            if not form.is_valid():
+                return _reminder_page(request, link, form=form, status=400)
+            services.link_session_cancel(
+                session=session,
+                version=link.version,
+                reason=form.cleaned_data["reason"],
+                channel=link.channel,
+                request=request,
+            )
+            done = (
+                f"Your session on {dates.day_name(session.starts_at)} is cancelled. We will "
+                f"contact you to book a new date, or call us on {settings.CLINIC_PHONE}."
+            )
+        else:
+            if refusal:
+                raise ValidationError(refusal)
+            if session.patient.user_id is None:
+                raise ValidationError(
+                    f"Please call us on {settings.CLINIC_PHONE} to find another time."
+                )
+            return redirect(_move_url(session))
+    except ValidationError as error:
+        return _reminder_page(request, link, problem=" ".join(error.messages), status=400)
+    return _reminder_page(request, link, done=done)
+
+
+def _reminder_page(request, link, *, form=None, refusal="", problem="", done="", status=200):
+    # Nothing of the session on a link that no longer applies: it may be an old or a lost one.
+    session = link.session if link.usable else None
+    context = {
+        "link": link,
+        "session": session,
+        "confirmed_at": reminders.confirmed_at(session) if session is not None else None,
+        "form": form or CancelForm(),
+        "refusal": refusal,
+        "problem": problem,
+        "done": done,
+        **_policy(),
+    }
+    return render(request, "portal/reminder_link.html", context, status=status)

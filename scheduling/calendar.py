@@ -60,6 +60,7 @@ class Entry:
     patient_id: int | None = None  # whose session: a calendar shown is audited per patient
     device_id: int | None = None
     local_start: str = ""  # "YYYY-MM-DDTHH:MM", as a move form takes it
+    confirmed: bool = False  # the patient confirmed from the reminder
 
     @property
     def movable(self) -> bool:
@@ -91,6 +92,7 @@ def entries(sessions) -> list[Entry]:
         "flag_lifts_on",
         "patient_id",
         "booking__device_id",
+        "booking__confirmed_at",
     )
     localtime = timezone.localtime
     return [
@@ -117,6 +119,7 @@ def entries(sessions) -> list[Entry]:
             patient_id=patient_id,
             device_id=device_id,
             local_start=f"{localtime(starts_at):%Y-%m-%dT%H:%M}",
+            confirmed=confirmed_at is not None,
         )
         for (
             pk,
@@ -138,6 +141,7 @@ def entries(sessions) -> list[Entry]:
             flag_lifts_on,
             patient_id,
             device_id,
+            confirmed_at,
         ) in rows
     ]
 

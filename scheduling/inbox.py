@@ -256,7 +256,8 @@ def _email_items(state: str | None, limit: int) -> list[InboxItem]:
             InboxItem(
                 kind="email",
                 object_id=message.pk,
-                title=("Email not sent: " if failed else "Email waiting to be sent again: ")
+                title=f"{message.get_kind_display()} "
+                + ("not sent: " if failed else "waiting to be sent again: ")
                 + message.summary,
                 at=message.created_at,
                 state=HANDLED if mark else NEW,
@@ -303,7 +304,7 @@ register(
 register(
     Source(
         kind="email",
-        label="Emails not sent",
+        label="Emails and texts not sent",
         items=_email_items,
         count_new=_emails_new,
         markable=True,

@@ -246,6 +246,10 @@ class Booking(models.Model):
     cancel_reason = models.CharField(max_length=300, blank=True)
     cancelled_late = models.BooleanField(default=False)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # The patient said they will come, from a reminder's signed link; cleared when the session
+    # moves or is booked again (they confirmed that time, not the new one).
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_via = models.CharField(max_length=20, blank=True, help_text="email link, sms link")
     # RFC 5545 SEQUENCE of the session's calendar event (its UID never changes): raised each
     # time the session is moved, cancelled or booked again, so a calendar that imported an
     # earlier .ics takes the newer one as the update.

@@ -8,6 +8,7 @@ the session is moved, cancelled or booked again, so a calendar replaces what it 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -18,9 +19,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from icalendar import Calendar, Event
 
+from core.outbox import outbox_sms
+from core.sms import SmsMessage
 from treatments import advice
 from treatments.models import Session
 
+from . import reminders
 from .rules import nice_date
 
 PRODID = "-//Clinic planner//Booking//EN"
@@ -164,9 +168,24 @@ def contact_us(session: Session) -> str:
 
 
 def send_reminder(session: Session) -> bool:
+    """The reminder by email, with links to confirm, cancel or move the session, and by text
+    message to a patient who agreed to them; both join the outbox in the caller's transaction.
+    False when the patient has no way to get it."""
     patient = session.patient
-    if not patient.email:
-        return False
+    sent_email = _email_reminder(session) if patient.email else False
+    if reminders.wants_sms(patient):
+        outbox_sms(
+            SmsMessage(
+                to=patient.phone_e164,
+                body=reminders.sms_text(session, contact_us=contact_us(session)),
+            )
+        )
+        return True
+    return sent_email
+
+
+def _email_reminder(session: Session) -> bool:
+    patient = session.patient
     local = timezone.localtime(session.starts_at)
     if notice := contact_us(session):
         EmailMessage(
@@ -184,6 +203,7 @@ def send_reminder(session: Session) -> bool:
             to=[patient.email],
         ).send()
         return True
+    link = functools.partial(reminders.link_url, session, channel=reminders.EMAIL)
     body = "\n".join(
         [
             f"Dear {patient.first_name},",
@@ -193,7 +213,14 @@ def send_reminder(session: Session) -> bool:
             "",
             *[f"* {line}" for line in instructions(session)],
             "",
-            "If you cannot come, please let us know as soon as possible.",
+            "Please let us know whether you will come:",
+            f"- Yes, I will come: {link(reminders.CONFIRM)}",
+            f"- I cannot come, cancel it: {link(reminders.CANCEL)}",
+            f"- I would like another time: {link(reminders.MOVE)}",
+            "",
+            "Each link asks you once more before it changes anything. With less than "
+            f"{settings.CANCELLATION_NOTICE_HOURS} hours to go, please call us on "
+            f"{settings.CLINIC_PHONE} to cancel or change the session.",
         ]
     )
     EmailMessage(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db.models import F
+
 from treatments import gate
 from treatments.models import Session
 
@@ -14,10 +16,12 @@ CHECK_IN_SHOWN = (*Session.ACTIVE_STATUSES, Session.Status.NO_SHOW)
 
 
 def check_in_rows():
-    """Sessions with everything a row of the check-in list shows (one query)."""
+    """Sessions with everything a row of the check-in list shows (one query), with
+    `confirmed_at`: when the patient confirmed from the reminder, if they did."""
     return (
         Session.objects.filter(status__in=CHECK_IN_SHOWN)
         .select_related("patient", "plan__modality", "practitioner")
+        .annotate(confirmed_at=F("booking__confirmed_at"))
         .order_by("starts_at", "pk")
     )
 

@@ -156,6 +156,8 @@ def session_book(
                 "cancel_reason": "",
                 "cancelled_late": False,
                 "reminder_sent_at": None,
+                "confirmed_at": None,
+                "confirmed_via": "",
             },
         )
         if not first_booking:  # booked again after a cancellation or a no-show
@@ -296,6 +298,8 @@ def session_reschedule(
             room=slot.room,
             device=slot.device,
             reminder_sent_at=None,
+            confirmed_at=None,
+            confirmed_via="",
             calendar_sequence=F("calendar_sequence") + 1,
         )
         audit_log(

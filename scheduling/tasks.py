@@ -2,9 +2,10 @@
 sends.
 
 Reminders are idempotent by an atomic claim on Booking.reminder_sent_at: whichever run sets it
-first sends; a second run (or a second worker) finds it set and skips. If sending raises, the
-claim is released so the next run retries; if a worker dies after the claim, the reminder is
-not sent twice (at most once, never twice).
+first sends; a second run (or a second worker) finds it set and skips. The claim and the
+reminder's messages (email and text, written to the outbox) commit in one transaction: if
+writing them raises, the claim goes with them and the next run retries; once committed, the
+outbox sends each message, retrying a mail server or SMS provider that is down.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from treatments.models import Session
@@ -96,12 +98,14 @@ def send_due_reminders() -> int:
     )
     sent = 0
     for booking in due:
-        if not claim_reminder(booking.pk):
-            continue
         try:
-            notifications.send_reminder(booking.session)
+            # The claim and the messages (the outbox's email and text rows) commit together:
+            # a reminder is claimed if and only if its messages are saved to be sent.
+            with transaction.atomic():
+                if not claim_reminder(booking.pk):
+                    continue
+                notifications.send_reminder(booking.session)
         except Exception:
-            Booking.objects.filter(pk=booking.pk).update(reminder_sent_at=None)
             logger.exception("reminder for session %s failed; will retry", booking.session_id)
             continue
         sent += 1

@@ -20,7 +20,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -30,6 +29,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_log, recorded
+from core.links import signed_data, signed_token
 from treatments.models import Session, TreatmentPlan
 
 from . import availability, inbox, services
@@ -315,7 +315,7 @@ def _send_offers(opening: WaitlistOpening, entries: list[WaitlistEntry], now) ->
 def offer_token(offer: WaitlistOffer) -> str:
     """The signed part of the offer's link: its id and its random key, with the time it was
     signed (signing.dumps uses a TimestampSigner)."""
-    return signing.dumps({"offer": offer.pk, "key": offer.key}, salt=SIGNING_SALT)
+    return signed_token({"offer": offer.pk, "key": offer.key}, salt=SIGNING_SALT)
 
 
 def offer_url(offer: WaitlistOffer) -> str:
@@ -326,18 +326,13 @@ def offer_for_token(token: str) -> WaitlistOffer | None:
     """The offer a link names, or None for a link that was not made here (tampered, cut short,
     or for an offer that no longer exists). An expired link still names its offer, whose
     state then says so."""
-    try:
-        # The offer's own expiry decides; the signature's age is only a backstop.
-        data = signing.loads(
-            token,
-            salt=SIGNING_SALT,
-            max_age=dt.timedelta(hours=settings.WAITLIST_OFFER_HOURS + 24),
-        )
-    except signing.SignatureExpired:
-        data = signing.loads(token, salt=SIGNING_SALT)
-        data["expired"] = True
-    except signing.BadSignature:
+    # The offer's own expiry decides; the signature's age is only a backstop.
+    signed = signed_data(
+        token, salt=SIGNING_SALT, max_age=dt.timedelta(hours=settings.WAITLIST_OFFER_HOURS + 24)
+    )
+    if signed is None:
         return None
+    data = signed.data
     if not isinstance(data, dict) or not isinstance(data.get("offer"), int):
         return None
     offer = (
@@ -350,7 +345,7 @@ def offer_for_token(token: str) -> WaitlistOffer | None:
         )
         .first()
     )
-    if offer is not None and data.get("expired") and offer.status == Offer.SENT:
+    if offer is not None and signed.expired and offer.status == Offer.SENT:
         offer.expires_at = min(offer.expires_at, timezone.now())
     return offer
 

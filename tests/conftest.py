@@ -105,6 +105,16 @@ def _eager_celery():
 
 
 @pytest.fixture(autouse=True)
+def sms_outbox(settings):
+    """Text messages are kept in core.sms.outbox, as emails in mail.outbox; empty at the start."""
+    from core import sms
+
+    settings.SMS_BACKEND = "core.sms.LocmemBackend"
+    sms.outbox.clear()
+    return sms.outbox
+
+
+@pytest.fixture(autouse=True)
 def _outbox_relays_at_once():
     """A test that met a down broker must not pause the outbox's relay for the next test."""
     from core import outbox

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.core import mail
+from django.core import mail, signing
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from scheduling import reminders
+from tests.portal.conftest import make_course
 from treatments.models import Session
 
 
@@ -145,3 +147,24 @@ def test_patients_get_nothing_from_the_staff_api(client, alice, bob, alices):
             assert response.status_code in (403, 404), (patient.first_name, url)
             if patient == bob:
                 assert b"Smit" not in response.content
+
+
+def test_a_reminder_link_reaches_its_own_session_only(client, bob, alices, carla):
+    """Alice's reminder link: Bob signed in gets 404, and her link with his session's id in
+    it is not a link we made (400); neither touches her session or his."""
+    booked = alices["booked"]
+    link = reverse("reminder_link", args=[reminders.link_token(booked, "confirm", "email link")])
+    client.force_login(bob.user)
+    assert client.get(link).status_code == 404
+    assert client.post(link).status_code == 404
+    client.logout()
+    data, signature = reminders.link_token(booked, "cancel", "email link").split(":", 1)
+    bobs = make_course(bob, practitioner=carla).sessions.get(status=Session.Status.BOOKED)
+    forged = signing.b64_encode(
+        signing.JSONSerializer().dumps([bobs.pk, *reminders.booking_version(bobs), "x", "e"])
+    ).decode()
+    response = client.post(reverse("reminder_link", args=[f"{forged}:{signature}"]))
+    assert response.status_code == 400 and b"Mulder" not in response.content
+    for session in (booked, bobs):
+        session.refresh_from_db()
+        assert session.status == Session.Status.BOOKED

@@ -140,6 +140,8 @@ treatments:session_record      --  ok  --  --    --  --
 treatments:session_screen      --  ok  --  --    --  --
 # A waiting-list offer's link is its own key: a token not signed here reaches nothing.
 waitlist_offer                 --  --  --  --    --  --
+# So is a reminder's link; one not signed here gets a 400 page that names no one.
+reminder_link                  ok  ok  ok  ok    ok  ok
 """
 
 # API operations. Patients have no API: their file is reached through the portal pages.
