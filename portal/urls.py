@@ -11,6 +11,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/calendar.ics", views.session_calendar, name="session_ics"),
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
     path("sessions/<int:session_id>/change/", views.session_change, name="session_change"),
+    path("sessions/<int:session_id>/check/", views.session_check, name="session_check"),
     path(
         "sessions/<int:session_id>/request/withdraw/",
         views.request_withdraw,

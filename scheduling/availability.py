@@ -591,6 +591,39 @@ class SearchContext:
         return None
 
 
+def first_free_days(
+    session: Session,
+    *,
+    first_day: dt.date,
+    days: int,
+    count: int,
+    screening_data: screening.ScreeningData | None = None,
+    now: dt.datetime | None = None,
+) -> list[Slot]:
+    """The first free time of each of the first `count` days from `first_day` (looking `days`
+    days ahead) that have one for `session`: other times to offer a patient, on different days
+    rather than three starts of one morning. Every rule of a booking applies (rules.check);
+    `screening_data` is the patient's, with what they answered before the session, so a day
+    their answers refuse is never offered."""
+    context = SearchContext.load(
+        session,
+        first_day,
+        first_day + dt.timedelta(days=days - 1),
+        lazy_busy=True,
+        screening_data=screening_data,
+    )
+    now = now or timezone.now()
+    step = dt.timedelta(minutes=15)
+    found: list[Slot] = []
+    for day in context._days():
+        slot = next(context._free_starts(day, mornings_only=False, step=step, now=now), None)
+        if slot is not None:
+            found.append(slot)
+            if len(found) == count:
+                break
+    return found
+
+
 def _resources(
     modality,
     first_day: dt.date,
