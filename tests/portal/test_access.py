@@ -7,7 +7,7 @@ from django.core import mail
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from treatments.models import Session
+from treatments.models import PreSessionCheck, Session
 
 
 @pytest.fixture
@@ -23,6 +23,7 @@ def get_urls(alices) -> list[str]:
         urls += [
             reverse("portal:session", args=[session.pk]),
             reverse("portal:session_ics", args=[session.pk]),
+            reverse("portal:session_check", args=[session.pk]),
         ]
     urls.append(reverse("portal:comparison", args=[alices["comparison"].pk]))
     return urls
@@ -31,7 +32,7 @@ def get_urls(alices) -> list[str]:
 def post_urls(alices) -> list[str]:
     return [
         reverse(name, args=[alices["booked"].pk])
-        for name in ("portal:session_cancel", "portal:session_change")
+        for name in ("portal:session_cancel", "portal:session_change", "portal:session_check")
     ]
 
 
@@ -46,6 +47,8 @@ def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
         assert response.status_code == 404, url
     alices["booked"].refresh_from_db()
     assert alices["booked"].status == Session.Status.BOOKED
+    assert alices["booked"].flag == Session.Flag.NONE
+    assert not PreSessionCheck.objects.exists()
     assert mail.outbox == []
     comparison = alices["comparison"]
     for url in (
