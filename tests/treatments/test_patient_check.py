@@ -209,3 +209,11 @@ def test_the_clinician_reads_the_patients_answers(
     assert said in client.get(reverse("clinical_home")).content.decode()
     page = client.get(reverse("treatments:session_detail", args=[session.pk])).content.decode()
     assert said in page
+
+
+def test_a_dated_question_for_patients_must_ask_for_its_day(db):
+    waxing = Factor.objects.get(slug="waxing")
+    waxing.patient_date_question = ""
+    with pytest.raises(ValidationError) as refused:
+        waxing.full_clean()
+    assert "patient_date_question" in refused.value.message_dict
