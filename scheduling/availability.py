@@ -575,6 +575,21 @@ class SearchContext:
             for slot in self._free_starts(day, mornings_only=mornings_only, step=step, now=now)
         ]
 
+    def first_of_days(
+        self, count: int, *, step_minutes: int = 15, now: dt.datetime | None = None
+    ) -> list[Slot]:
+        """The earliest slot of each of the first `count` days that have one."""
+        now = now or timezone.now()
+        step = dt.timedelta(minutes=step_minutes)
+        found: list[Slot] = []
+        for day in self._days():
+            slot = next(self._free_starts(day, mornings_only=False, step=step, now=now), None)
+            if slot is not None:
+                found.append(slot)
+                if len(found) == count:
+                    break
+        return found
+
     def earliest(
         self,
         *,
@@ -612,16 +627,7 @@ def first_free_days(
         lazy_busy=True,
         screening_data=screening_data,
     )
-    now = now or timezone.now()
-    step = dt.timedelta(minutes=15)
-    found: list[Slot] = []
-    for day in context._days():
-        slot = next(context._free_starts(day, mornings_only=False, step=step, now=now), None)
-        if slot is not None:
-            found.append(slot)
-            if len(found) == count:
-                break
-    return found
+    return context.first_of_days(count, now=now)
 
 
 def _resources(

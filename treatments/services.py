@@ -754,6 +754,8 @@ def patient_check_answer(*, session: Session, answers: list[PatientAnswer], by) 
     PRE_VISIT: the same engine, kept with the session), and works the session's flag out
     again: an absolute finding from the answers flags it for the desk; a relative one is only
     shown to the clinician. The clinician still makes the day's check."""
+    if by is None or session.patient.user_id != by.pk:
+        raise ValidationError("This is not your session.")
     if refusal := patient_check_refusal(session):
         raise ValidationError(refusal)
     asked = {factor.pk: factor for factor in patient_check_factors(session)}

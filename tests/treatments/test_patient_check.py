@@ -217,3 +217,9 @@ def test_a_dated_question_for_patients_must_ask_for_its_day(db):
     with pytest.raises(ValidationError) as refused:
         waxing.full_clean()
     assert "patient_date_question" in refused.value.message_dict
+
+
+def test_only_the_sessions_own_patient_answers_for_it(session, bob):
+    with pytest.raises(ValidationError, match="not your session"):
+        services.patient_check_answer(session=session, answers=yes(session), by=bob.user)
+    assert not PreSessionCheck.objects.exists()
