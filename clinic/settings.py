@@ -406,6 +406,8 @@ SMS_SENDER = env.str("SMS_SENDER", default="Clinic")
 SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
 if SMS_BACKEND == "core.sms.MessageBirdBackend" and not SMS_API_KEY:
     raise ImproperlyConfigured("SMS_API_KEY must be set to send text messages by the provider.")
+# The patient's own short check before a session: asked this long before it starts.
+PRESESSION_CHECK_HOURS = env.int("PRESESSION_CHECK_HOURS", default=48)
 # Waiting list: how long an offered time stays open, how many waiting patients are offered one
 # freed time at once (in the order they asked), and how soon a freed time may start to be offered.
 WAITLIST_OFFER_HOURS = env.int("WAITLIST_OFFER_HOURS", default=12)
@@ -424,6 +426,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "send-session-reminders": {
         "task": "scheduling.tasks.send_due_reminders",
         "schedule": env.int("REMINDER_CHECK_SECONDS", default=15 * 60),
+    },
+    "send-presession-checks": {
+        "task": "scheduling.tasks.send_due_presession_checks",
+        "schedule": env.int("PRESESSION_CHECK_SECONDS", default=15 * 60),
     },
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 60 * 60 * 24},
     # The chain's head, signed, written outside the database (AUDIT_ANCHOR_STORAGE and the log).

@@ -1,8 +1,14 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from django import forms
 
-from core.params import parse_id, parse_moment
+from core.params import check_day, parse_id, parse_moment
+from core.widgets import DateInput
 from scheduling.models import ChangeRequest
-from treatments.models import BodyArea
+from treatments.models import BodyArea, Factor
+from treatments.services import PatientAnswer
 
 from .services import MAX_MESSAGE
 
@@ -62,3 +68,77 @@ class ConsultationTimeForm(ChosenTimeForm):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+
+YES, NO = "yes", "no"
+
+
+@dataclass
+class Question:
+    """One question of the patient's check as the page draws it: yes/no, and the day."""
+
+    factor: Factor
+    answer: forms.BoundField
+    day: forms.BoundField | None
+
+
+class PatientCheckForm(forms.Form):
+    """The patient's own check before a session: one yes/no per day-to-day factor the
+    session's screening asks about (the catalogue's data, in the clinic's plain words), with
+    the day where the factor asks for one."""
+
+    def __init__(self, *args, factors: list[Factor], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.factors = factors
+        for factor in factors:
+            self.fields[factor.slug] = forms.ChoiceField(
+                label=factor.question_for_patient,
+                choices=[(YES, "Yes"), (NO, "No")],
+                widget=forms.RadioSelect,
+                error_messages={"required": "Please answer yes or no."},
+            )
+            if factor.patient_date_question:
+                self.fields[self.day_field(factor.slug)] = forms.DateField(
+                    label=factor.patient_date_question,
+                    required=False,
+                    widget=DateInput(),
+                    validators=[check_day],
+                    help_text="Only if you answered yes.",
+                )
+
+    @staticmethod
+    def day_field(slug: str) -> str:
+        return f"{slug}-day"
+
+    def questions(self) -> list[Question]:
+        return [
+            Question(
+                factor=factor,
+                answer=self[factor.slug],
+                day=self[self.day_field(factor.slug)]
+                if self.day_field(factor.slug) in self.fields
+                else None,
+            )
+            for factor in self.factors
+        ]
+
+    def answers(self) -> list[PatientAnswer]:
+        data = self.cleaned_data
+        return [
+            PatientAnswer(
+                factor=factor,
+                answer=data[factor.slug] == YES,
+                day=data.get(self.day_field(factor.slug)),
+            )
+            for factor in self.factors
+        ]
+
+    def add_service_error(self, error) -> None:
+        """A refusal of the service, keyed by factor slug, shown at that question's day."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for key, messages in error.message_dict.items():
+            field = self.day_field(key) if self.day_field(key) in self.fields else key
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)

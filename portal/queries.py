@@ -15,9 +15,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from photos.models import Comparison, Status
+from scheduling.availability import Slot, first_free_days
 from scheduling.models import ChangeRequest
 from scheduling.notifications import instructions as pre_treatment
 from scheduling.services import is_late_cancel, late_cancel_from
+from treatments import lifts, screening
 from treatments.advice import advice_rules
 from treatments.aftercare import (
     Instruction,
@@ -25,7 +27,7 @@ from treatments.aftercare import (
     aftercare_longest,
     aftercare_rules,
 )
-from treatments.models import BodyArea, Session, TreatmentPlan
+from treatments.models import BodyArea, PreSessionCheck, Session, TreatmentPlan
 
 from . import dates
 
@@ -345,4 +347,47 @@ def own_comparison(patient, comparison_id: int) -> Comparison:
             "body_area", "before__session", "after__session"
         ),
         pk=comparison_id,
+    )
+
+
+# Other times offered after an answer that refuses the session: this many, on different days,
+# looking this far ahead of the day the finding lifts.
+OTHER_TIMES = 3
+OTHER_TIMES_DAYS = 42
+
+
+def patient_check(session: Session) -> PreSessionCheck | None:
+    """The patient's own answers before the session, while they stand: the latest check of
+    the session, when it is theirs (a clinician's check made since replaces it). Two queries."""
+    latest = (
+        PreSessionCheck.objects.filter(session=session)
+        .prefetch_related("answers")
+        .order_by("-checked_at", "-id")
+        .first()
+    )
+    return latest if latest is not None and latest.by_patient else None
+
+
+def other_times(session: Session, check: PreSessionCheck, *, today: dt.date) -> list[Slot]:
+    """Up to OTHER_TIMES free times for the session on days its screening allows with what
+    the patient answered (the engine's own data, the answers in it): none when the finding has
+    no end we know of (the patient is asked to call)."""
+    plan = session.plan
+    data = screening.load(patient=session.patient, check=check)
+    lifts_on = lifts.first_clear_day(
+        data,
+        modality=plan.modality,
+        depth_level=session.depth_level,
+        body_area=plan.body_area,
+        start=session.day,
+        exclude_session_id=session.pk,
+    )
+    if lifts_on is None:
+        return []
+    return first_free_days(
+        session,
+        first_day=max(lifts_on, today + dt.timedelta(days=1)),
+        days=OTHER_TIMES_DAYS,
+        count=OTHER_TIMES,
+        screening_data=data,
     )

@@ -15,6 +15,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),
     path("sessions/<int:session_id>/change/", views.session_change, name="session_change"),
     path("sessions/<int:session_id>/move/", views.session_move, name="session_move"),
+    path("sessions/<int:session_id>/check/", views.session_check, name="session_check"),
     path(
         "sessions/<int:session_id>/request/withdraw/",
         views.request_withdraw,

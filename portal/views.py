@@ -29,11 +29,12 @@ from scheduling.forms import WaitlistForm
 from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
 from scheduling.services import BOOKABLE
+from treatments import services as treatment_services
 from treatments.aftercare import aftercare_for
 from treatments.models import Session, TreatmentPlan
 
 from . import booking, dates, queries, services
-from .forms import CancelForm, ChangeForm, ChosenTimeForm, ConsultationTimeForm
+from .forms import CancelForm, ChangeForm, ChosenTimeForm, ConsultationTimeForm, PatientCheckForm
 
 
 def _viewed(request, patient, what: str, obj=None) -> None:
@@ -230,6 +231,71 @@ def session_waitlist_withdraw(request, patient, session_id: int):
             waitlist.entry_withdraw(entry=entry, by=request.user, request=request)
     messages.success(request, "You are no longer on the waiting list for this session.")
     return redirect("portal:session", session_id=session.pk)
+
+
+def _check_page(request, patient, session, *, form=None, status=200):
+    """The patient's own check before a session: the questions, or what they answered and
+    what happens next (a kind word and other times when an answer means we must talk)."""
+    today = timezone.localdate()
+    factors = treatment_services.patient_check_factors(session)
+    answered = queries.patient_check(session)
+    answers = list(answered.answers.all()) if answered else []
+    flagged = session.flag == Session.Flag.BLOCKED
+    change_refusal = queries.change_refusal(session)
+    times = []
+    if answered is not None and flagged and not change_refusal:
+        times = queries.other_times(session, answered, today=today)
+    context = {
+        "patient": patient,
+        "session": session,
+        "form": form or PatientCheckForm(factors=factors),
+        "answered": answered,
+        "answers": answers,
+        "any_yes": any(answer.answer for answer in answers),
+        "flagged": flagged,
+        # Each one opens the online move's confirmation, which asks the engine again.
+        "other_times": [
+            {
+                "slot": slot,
+                "move_url": reverse("portal:session_move", args=[session.pk])
+                + "?"
+                + booking.FreeTime(
+                    slot.starts_at, slot.practitioner.user_id, slot.practitioner.user.first_name
+                ).query,
+            }
+            for slot in times
+        ],
+        "changeable": not change_refusal,
+        **_policy(),
+    }
+    return render(request, "portal/check.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@patient_required
+def session_check(request, patient, session_id: int):
+    """GET: the questions before a booked session (or the answers given); POST: the answers."""
+    session = queries.own_session(patient, session_id)
+    session.patient = patient
+    _viewed(request, patient, "pre-session check", session)
+    if refusal := treatment_services.patient_check_refusal(session):
+        status = 400 if request.method == "POST" else 200
+        return render(request, "portal/message.html", {"text": refusal}, status=status)
+    if request.method == "GET":
+        return _check_page(request, patient, session)
+    factors = treatment_services.patient_check_factors(session)
+    form = PatientCheckForm(request.POST, factors=factors)
+    if form.is_valid():
+        try:
+            treatment_services.patient_check_answer(
+                session=session, answers=form.answers(), by=request.user
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, "Thank you: we have your answers.")
+            return redirect("portal:session_check", session_id=session.pk)
+    return _check_page(request, patient, session, form=form, status=400)
 
 
 def _ics(sessions, filename: str) -> HttpResponse:

@@ -575,6 +575,21 @@ class SearchContext:
             for slot in self._free_starts(day, mornings_only=mornings_only, step=step, now=now)
         ]
 
+    def first_of_days(
+        self, count: int, *, step_minutes: int = 15, now: dt.datetime | None = None
+    ) -> list[Slot]:
+        """The earliest slot of each of the first `count` days that have one."""
+        now = now or timezone.now()
+        step = dt.timedelta(minutes=step_minutes)
+        found: list[Slot] = []
+        for day in self._days():
+            slot = next(self._free_starts(day, mornings_only=False, step=step, now=now), None)
+            if slot is not None:
+                found.append(slot)
+                if len(found) == count:
+                    break
+        return found
+
     def earliest(
         self,
         *,
@@ -589,6 +604,30 @@ class SearchContext:
             for slot in self._free_starts(day, mornings_only=mornings_only, step=step, now=now):
                 return slot
         return None
+
+
+def first_free_days(
+    session: Session,
+    *,
+    first_day: dt.date,
+    days: int,
+    count: int,
+    screening_data: screening.ScreeningData | None = None,
+    now: dt.datetime | None = None,
+) -> list[Slot]:
+    """The first free time of each of the first `count` days from `first_day` (looking `days`
+    days ahead) that have one for `session`: other times to offer a patient, on different days
+    rather than three starts of one morning. Every rule of a booking applies (rules.check);
+    `screening_data` is the patient's, with what they answered before the session, so a day
+    their answers refuse is never offered."""
+    context = SearchContext.load(
+        session,
+        first_day,
+        first_day + dt.timedelta(days=days - 1),
+        lazy_busy=True,
+        screening_data=screening_data,
+    )
+    return context.first_of_days(count, now=now)
 
 
 def _resources(

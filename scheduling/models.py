@@ -259,6 +259,29 @@ class Booking(models.Model):
         return f"Booking of {self.session_id}"
 
 
+class PreSessionCheckRequest(models.Model):
+    """The email asking a patient the day-to-day questions before a booked session, once per
+    booked time: the row is the claim (unique per session and time), so two beat runs or two
+    workers send it once, and a session moved to a new time is asked again for that time."""
+
+    session = models.ForeignKey(
+        "treatments.Session", on_delete=models.CASCADE, related_name="check_requests"
+    )
+    starts_at = models.DateTimeField(help_text="The session's time the request was sent for.")
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "starts_at"], name="one_check_request_per_booked_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Pre-session check asked for session {self.session_id}"
+
+
 class Reservation(models.Model):
     """One resource held by one session from its start to its end plus the cleaning buffer."""
 

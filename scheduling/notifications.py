@@ -229,6 +229,35 @@ def _email_reminder(session: Session) -> bool:
     return True
 
 
+def send_presession_check(session: Session) -> bool:
+    """Asks the patient the day-to-day questions before a session, with a link to the
+    portal's check page for it (the link needs their sign-in: no answer travels in an email)."""
+    patient = session.patient
+    if not patient.email:
+        return False
+    local = timezone.localtime(session.starts_at)
+    link = settings.SITE_URL.rstrip("/") + reverse("portal:session_check", args=[session.pk])
+    lines = [
+        f"Dear {patient.first_name},",
+        "",
+        f"Your {session.plan.modality.name.lower()} session is on {nice_date(local)} at "
+        f"{local:%H:%M}.",
+        "",
+        "A few short questions help us make sure the treatment suits your skin that day "
+        "(a cold sore, a tan, waxing, a new medicine...). It takes a minute:",
+        link,
+        "",
+        f"Questions? Call us on {settings.CLINIC_PHONE}.",
+    ]
+    EmailMessage(
+        subject=f"Before your session on {nice_date(local)}: a few short questions",
+        body="\n".join(lines),
+        to=[patient.email],
+        reply_to=[settings.CLINIC_EMAIL],
+    ).send()  # joins the outbox in the caller's transaction, with its claim
+    return True
+
+
 def _short_date(moment: dt.datetime) -> str:
     """ "Monday 23 March", with the year only when it is not this year."""
     day = timezone.localtime(moment).date()

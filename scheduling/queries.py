@@ -8,6 +8,7 @@ from django.db.models import F
 
 from treatments import gate
 from treatments.models import Session
+from treatments.queries import patient_answers_for
 
 from .rules import local_midnight
 
@@ -49,16 +50,28 @@ def with_screening_state(sessions: list[Session]) -> list[Session]:
     return sessions
 
 
+def with_patient_answers(sessions: list[Session]) -> list[Session]:
+    """Sets `patient_answers` (treatments.queries.PatientAnswers or None) on each row: what the
+    patient answered in their own check before it (two queries)."""
+    answers = patient_answers_for([session.pk for session in sessions])
+    for session in sessions:
+        session.patient_answers = answers.get(session.pk)
+    return sessions
+
+
 def practitioner_days(practitioner_user_id: int, first_day: dt.date, days: int) -> list[list]:
     """One practitioner's check-in rows for `days` local days from `first_day`, one list per
-    day, with each row's screening state: three queries (sessions, the days' screenings and
-    their findings) however many sessions."""
-    rows = with_screening_state(
-        list(
-            check_in_rows().filter(
-                practitioner_id=practitioner_user_id,
-                starts_at__gte=local_midnight(first_day),
-                starts_at__lt=local_midnight(first_day + dt.timedelta(days=days)),
+    day, with each row's screening state and the patient's own answers before it: five
+    queries (sessions, the days' screenings and their findings, the patient's checks and
+    their answers) however many sessions."""
+    rows = with_patient_answers(
+        with_screening_state(
+            list(
+                check_in_rows().filter(
+                    practitioner_id=practitioner_user_id,
+                    starts_at__gte=local_midnight(first_day),
+                    starts_at__lt=local_midnight(first_day + dt.timedelta(days=days)),
+                )
             )
         )
     )

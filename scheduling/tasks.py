@@ -16,12 +16,13 @@ import logging
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from treatments.models import Session
+from treatments.models import Modality, Session
 
 from . import notifications
-from .models import Booking
+from .models import Booking, PreSessionCheckRequest
 
 logger = logging.getLogger(__name__)
 
@@ -109,4 +110,42 @@ def send_due_reminders() -> int:
             logger.exception("reminder for session %s failed; will retry", booking.session_id)
             continue
         sent += 1
+    return sent
+
+
+def presession_checks_due(now: dt.datetime) -> list[Session]:
+    """Booked treatment sessions starting within PRESESSION_CHECK_HOURS whose patient has a
+    portal account and an email, not yet asked for this booked time."""
+    asked = PreSessionCheckRequest.objects.filter(
+        session=OuterRef("pk"), starts_at=OuterRef("starts_at")
+    )
+    return list(
+        Session.objects.filter(
+            status=Session.Status.BOOKED,
+            starts_at__gt=now,
+            starts_at__lte=now + dt.timedelta(hours=settings.PRESESSION_CHECK_HOURS),
+            patient__user__isnull=False,
+        )
+        .exclude(patient__email="")
+        .exclude(plan__modality__kind=Modality.Kind.CONSULTATION)
+        .exclude(Exists(asked))
+        .select_related("patient", "plan__modality")
+        .order_by("starts_at", "pk")
+    )
+
+
+@shared_task
+def send_due_presession_checks() -> int:
+    """Beat: asks each patient the day-to-day questions about PRESESSION_CHECK_HOURS before a
+    session. The claim is a PreSessionCheckRequest row for the session's booked time, written
+    in one transaction with the email's outbox row: a second run, or a second worker, finds
+    the row and sends nothing (once per booked time; a moved session is asked again)."""
+    sent = 0
+    for session in presession_checks_due(timezone.now()):
+        with transaction.atomic():
+            _, claimed = PreSessionCheckRequest.objects.get_or_create(
+                session=session, starts_at=session.starts_at
+            )
+            if claimed:
+                sent += notifications.send_presession_check(session)
     return sent

@@ -531,12 +531,50 @@ class Factor(models.Model):
         related_name="counts_as",
         help_text="Sessions of these modalities recorded here count as this treatment.",
     )
+    # The patient's own check before a session (portal): the same factors, in plain words.
+    patient_question = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="How the patient is asked before a session, in plain words, e.g. 'Do you"
+        " have a cold sore?'. Empty: the name, as a question.",
+    )
+    patient_date_question = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Asked with a yes, e.g. 'Since when?' or 'When was the last time?'."
+        " Empty: the day the patient answers is taken.",
+    )
+    reported_lasts_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="A condition a patient reports before a session is taken to last this many"
+        " days from the day it began (a cold sore heals in about 10), or at least until the day"
+        " they answer. Empty: until a clinician sees the patient.",
+    )
 
     class Meta:
         ordering = ["kind", "name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_dated(self) -> bool:
+        """A treatment or an exposure happens on a day; a condition or medication lasts."""
+        return self.kind in (self.Kind.TREATMENT, self.Kind.EXPOSURE)
+
+    @property
+    def question_for_patient(self) -> str:
+        return self.patient_question or f"{self.name}?"
+
+    def clean(self) -> None:
+        if self.in_pre_session_check and self.is_dated and not self.patient_date_question:
+            raise ValidationError(
+                {
+                    "patient_date_question": "A treatment or exposure counts from the day it"
+                    " happened: ask the patient for it (e.g. 'When was the last time?')."
+                }
+            )
 
 
 class ScreeningRule(models.Model):
@@ -687,7 +725,13 @@ class HistoryEntry(models.Model):
 
 
 class PreSessionCheck(models.Model):
-    """The clinician's short check of the patient's state on the day of a session."""
+    """A short check of the patient's state before a session: the clinician's on the day
+    (the only one the gate accepts), or the patient's own answers in the portal before it
+    (`source` PATIENT, with its PreSessionAnswer rows kept as answered)."""
+
+    class Source(models.TextChoices):
+        CLINICIAN = "clinician", "The clinician's check on the day"
+        PATIENT = "patient", "Answered by the patient before the visit"
 
     patient = models.ForeignKey(
         "people.Patient", on_delete=models.CASCADE, related_name="pre_session_checks"
@@ -704,12 +748,44 @@ class PreSessionCheck(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     checked_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CLINICIAN)
 
     class Meta:
         ordering = ["-checked_at", "-id"]
 
     def __str__(self) -> str:
         return f"Check on {self.checked_on}"
+
+    @property
+    def by_patient(self) -> bool:
+        return self.source == self.Source.PATIENT
+
+
+class PreSessionAnswer(models.Model):
+    """One answer of a patient's own check before a session, as it was asked and answered:
+    the question's words, yes or no, and the day given with a yes. `until` is the last day a
+    reported condition is taken to last (the factor's `reported_lasts_days` when answered;
+    None: no end known), decided once and kept."""
+
+    pre_session_check = models.ForeignKey(
+        PreSessionCheck, on_delete=models.CASCADE, related_name="answers"
+    )
+    factor = models.ForeignKey(Factor, on_delete=models.PROTECT, related_name="+")
+    question = models.CharField(max_length=200)
+    answer = models.BooleanField()
+    day = models.DateField(null=True, blank=True, help_text="Since when, or the day it happened.")
+    until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pre_session_check", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pre_session_check", "factor"], name="one_answer_per_question"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question} {'yes' if self.answer else 'no'}"
 
 
 class ScreeningQuerySet(models.QuerySet):
@@ -724,6 +800,8 @@ class Screening(models.Model):
         PLANNING = "planning", "Course planned"
         BOOKING = "booking", "Session booked"
         CHECK_IN = "check_in", "Check-in"
+        # The patient's own answers before the visit: flags the session, never allows it.
+        PRE_VISIT = "pre_visit", "Patient's answers before the visit"
 
     class Outcome(models.TextChoices):
         CLEAR = "clear", "Clear"

@@ -61,6 +61,18 @@ class _SessionFact:
     status: str
 
 
+@dataclass(frozen=True)
+class Reported:
+    """A yes the patient gave in their own check before a session: the factor happened on
+    `day` (a treatment or an exposure), or is present from `day` through `until` (a condition
+    or a medication; None: no end known). Read like a line of the history, shown as theirs."""
+
+    factor_id: int
+    day: date
+    until: date | None
+    answered_on: date
+
+
 @dataclass
 class ScreeningData:
     """Everything the rules need, loaded once."""
@@ -71,6 +83,8 @@ class ScreeningData:
     areas: AreaTree  # which body areas overlap (the face holds the lips)
     check_present: set[int] = field(default_factory=set)  # factor ids noted in the day's check
     check_day: date | None = None
+    # The patient's own answers before the session (a PreSessionCheck of source PATIENT).
+    reported: list[Reported] = field(default_factory=list)
 
 
 def screen(
@@ -151,10 +165,26 @@ def load(*, patient, check: PreSessionCheck | None = None) -> ScreeningData:
     ]
     sessions.sort(key=lambda fact: (fact.day, fact.id))  # evidence reads in date order
     data = ScreeningData(rules=rules, history=history, sessions=sessions, areas=area_tree())
-    if check is not None:
+    if check is not None and check.by_patient:
+        data.reported = reported_in(check)
+    elif check is not None:
         data.check_present = {factor.pk for factor in check.present.all()}
         data.check_day = check.checked_on
     return data
+
+
+def reported_in(check: PreSessionCheck) -> list[Reported]:
+    """The yes answers of a patient's own check, as screening reads them (one query)."""
+    return [
+        Reported(
+            factor_id=answer.factor_id,
+            day=answer.day or check.checked_on,
+            until=answer.until,
+            answered_on=check.checked_on,
+        )
+        for answer in check.answers.all()
+        if answer.answer
+    ]
 
 
 @dataclass(frozen=True)
@@ -225,6 +255,17 @@ def _record_evidence(rule: ScreeningRule, data: ScreeningData, *, on: date, area
         and windows.counts(data.check_day, on, window, unit)
     ):
         found.append(f"{factor.name} noted in the pre-session check of {data.check_day:%-d %B}")
+    # The patient's answers carry no area: they count for every area, as a history entry
+    # without one does, and the clinician looks on the day.
+    for answer in data.reported:
+        if answer.factor_id != factor.pk:
+            continue
+        said = f"as the patient answered on {answer.answered_on:%-d %B}"
+        if factor.kind in (Factor.Kind.TREATMENT, Factor.Kind.EXPOSURE):
+            if windows.counts(answer.day, on, window, unit):
+                found.append(f"{factor.name} {_when(answer.day, on)}, {said}")
+        elif windows.period_counts(answer.day, answer.until, on, window, unit):
+            found.append(f"{factor.name} since {answer.day:%-d %B}, {said}")
     return found
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from audit.services import Action, audit_log, audited_update
@@ -23,9 +25,11 @@ from .models import (
     Indication,
     Modality,
     ModalityIndication,
+    PreSessionAnswer,
     PreSessionCheck,
     Screening,
     ScreeningFinding,
+    ScreeningRule,
     Session,
     TreatmentPlan,
 )
@@ -452,6 +456,7 @@ def sessions_rescreen(*, patient, by=None, today: date | None = None) -> list[Se
     if not sessions and not Session.objects.filter(patient=patient).exclude(flag="").exists():
         return []
     data = engine.load(patient=patient)
+    answered = patient_answers(session_ids=[session.pk for session in sessions])
     changed = []
     for session in sessions:
         plan = session.plan
@@ -462,6 +467,13 @@ def sessions_rescreen(*, patient, by=None, today: date | None = None) -> list[Se
             "exclude_session_id": session.pk,
         }
         findings = [f for f in engine.evaluate(data, on=session.day, **where) if f.rule]
+        session_data = data
+        if session.pk in answered:
+            session_data = replace(data, reported=answered[session.pk])
+            findings = _with_absolute_answers(
+                findings,
+                [f for f in engine.evaluate(session_data, on=session.day, **where) if f.rule],
+            )
         if any(finding.is_absolute for finding in findings):
             flag = Session.Flag.BLOCKED
         elif findings:
@@ -471,7 +483,12 @@ def sessions_rescreen(*, patient, by=None, today: date | None = None) -> list[Se
         reason = "; ".join(finding.reason for finding in findings)
         select = lifts.absolute if flag == Session.Flag.BLOCKED else lifts.from_rules
         lifts_on = (
-            lifts.first_clear_day(data, start=session.day, select=select, **where)
+            lifts.first_clear_day(
+                session_data if flag == Session.Flag.BLOCKED else data,
+                start=session.day,
+                select=select,
+                **where,
+            )
             if findings
             else None
         )
@@ -488,6 +505,43 @@ def sessions_rescreen(*, patient, by=None, today: date | None = None) -> list[Se
         pk__in=[session.pk for session in sessions]
     ).update(flag="", flag_reason="", flag_lifts_on=None, flagged_at=None)
     return changed
+
+
+def patient_answers(*, session_ids: list[int]) -> dict[int, list[engine.Reported]]:
+    """The answers of each session's latest check, when that check is the patient's own (a
+    clinician's check of the session made since replaces what the patient said): two queries."""
+    answered: dict[int, list[engine.Reported]] = {}
+    if not session_ids:
+        return answered
+    latest: dict[int, PreSessionCheck] = {}
+    checks = (
+        PreSessionCheck.objects.filter(session_id__in=session_ids)
+        .order_by("session_id", "-checked_at", "-id")
+        .prefetch_related("answers")
+    )
+    for check in checks:
+        latest.setdefault(check.session_id, check)
+    for session_id, check in latest.items():
+        if check.by_patient:
+            answered[session_id] = engine.reported_in(check)
+    return answered
+
+
+def _with_absolute_answers(
+    from_records: list[engine.Finding], with_answers: list[engine.Finding]
+) -> list[engine.Finding]:
+    """What flags a session the patient answered for: the findings from the records, and the
+    absolute findings their answers add (a relative one is the clinician's to read on the
+    day, not a flag for the desk). Answers only add evidence, so every rule found from the
+    records is found with them."""
+    recorded = {finding.rule_name: finding for finding in from_records}
+    kept = []
+    for finding in with_answers:
+        if finding.is_absolute:
+            kept.append(finding)
+        elif finding.rule_name in recorded:
+            kept.append(recorded[finding.rule_name])
+    return kept
 
 
 @transaction.atomic
@@ -644,9 +698,131 @@ def session_screen(
 def session_check_and_screen(
     *, session: Session, present: list[Factor], notes: str = "", by=None
 ) -> Screening:
-    """The day's pre-session check of the session and the screening made from it, together."""
+    """The day's pre-session check of the session and the screening made from it, together.
+    The clinician's check replaces the patient's own answers before it: a flag those raised
+    is worked out again first (so the screening is not older than the flag)."""
     check = pre_session_check_create(session=session, present=present, notes=notes, by=by)
+    if session.flag:
+        sessions_rescreen(patient=session.patient, by=by)
+        session.refresh_from_db(fields=["flag", "flag_reason", "flag_lifts_on", "flagged_at"])
     return session_screen(session=session, check=check, by=by)
+
+
+# --- the patient's own check before a session ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientAnswer:
+    """One question of the patient's check: the factor, yes or no, and the day given."""
+
+    factor: Factor
+    answer: bool
+    day: date | None = None
+
+
+def patient_check_factors(session: Session) -> list[Factor]:
+    """The day-to-day questions for this session: the factors of the pre-session check that an
+    active rule screens for the session's modality and level (a pregnancy question is not put
+    to a patient whose treatment no rule about pregnancy concerns)."""
+    modality_id, level_id = session.plan.modality_id, session.depth_level_id
+    factors = Factor.objects.filter(in_pre_session_check=True).prefetch_related(
+        Prefetch(
+            "rules",
+            ScreeningRule.objects.filter(active=True).prefetch_related("modalities", "levels"),
+            to_attr="active_rules",
+        ),
+        "counts_modalities",  # read by engine.applies() through each rule's factor
+    )
+    return [
+        factor
+        for factor in factors
+        if any(engine.applies(rule, modality_id, level_id) for rule in factor.active_rules)
+    ]
+
+
+def patient_check_refusal(session: Session, *, today: date | None = None) -> str:
+    """Why the patient cannot answer the check for this session, in words for them; "" while
+    they can: a booked treatment session, today or ahead."""
+    today = today or timezone.localdate()
+    if session.status != S.BOOKED or session.starts_at is None or session.day < today:
+        return "This session has no booked time ahead: there is nothing to answer before it."
+    if not session.plan.modality.is_treatment:
+        return "There are no questions before a consultation."
+    return ""
+
+
+@transaction.atomic
+def patient_check_answer(*, session: Session, answers: list[PatientAnswer], by) -> Screening:
+    """Stores the patient's own answers before a session (a PreSessionCheck of source PATIENT
+    with every answer as asked), screens the session with them for its own day (occasion
+    PRE_VISIT: the same engine, kept with the session), and works the session's flag out
+    again: an absolute finding from the answers flags it for the desk; a relative one is only
+    shown to the clinician. The clinician still makes the day's check."""
+    if by is None or session.patient.user_id != by.pk:
+        raise ValidationError("This is not your session.")
+    if refusal := patient_check_refusal(session):
+        raise ValidationError(refusal)
+    asked = {factor.pk: factor for factor in patient_check_factors(session)}
+    given = {answer.factor.pk: answer for answer in answers}
+    if set(given) != set(asked):
+        raise ValidationError("Please answer every question.")
+    today = timezone.localdate()
+    problems = {}
+    for factor_id, answer in given.items():
+        factor = asked[factor_id]
+        if not answer.answer:
+            continue
+        if answer.day is None and factor.patient_date_question:
+            problems[factor.slug] = f"{factor.patient_date_question} Please give the day."
+        elif answer.day is not None and answer.day > today:
+            problems[factor.slug] = "That day is still to come: give a day up to today."
+        elif answer.day is not None and answer.day < session.patient.date_of_birth:
+            problems[factor.slug] = "That day is before you were born: please check it."
+    if problems:
+        raise ValidationError(problems)
+    check = PreSessionCheck(
+        patient_id=session.patient_id,
+        session=session,
+        checked_on=today,
+        checked_by=by,
+        source=PreSessionCheck.Source.PATIENT,
+    )
+    check.full_clean()
+    check.save()
+    rows = []
+    for factor_id, factor in asked.items():
+        answer = given[factor_id]
+        day = (answer.day or today) if answer.answer else None
+        rows.append(
+            PreSessionAnswer(
+                pre_session_check=check,
+                factor=factor,
+                question=factor.question_for_patient[:200],
+                answer=answer.answer,
+                day=day,
+                until=_reported_until(factor, day, today) if answer.answer else None,
+            )
+        )
+    PreSessionAnswer.objects.bulk_create(rows)
+    check.present.set([factor for factor in asked.values() if given[factor.pk].answer])
+    said = ", ".join(f"{row.factor.slug} {'yes' if row.answer else 'no'}" for row in rows)
+    audit_log(actor=by, action=Action.CREATE, obj=check, detail=f"patient's answers: {said}")
+    screening = session_screen(
+        session=session, occasion=Screening.Occasion.PRE_VISIT, check=check, on=session.day, by=by
+    )
+    sessions_rescreen(patient=session.patient, by=by)
+    return screening
+
+
+def _reported_until(factor: Factor, day: date, today: date) -> date | None:
+    """The last day a reported condition is taken to last: the factor's days from the day it
+    began, and at least the day the patient answered; None (no end known) without them. A
+    treatment or an exposure happened on its day: the rule's window does the rest."""
+    if factor.is_dated:
+        return None
+    if factor.reported_lasts_days is None:
+        return None
+    return max(day + timedelta(days=factor.reported_lasts_days - 1), today)
 
 
 def session_check_bookable(

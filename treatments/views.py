@@ -37,6 +37,7 @@ from .models import (
     Session,
     TreatmentPlan,
 )
+from .queries import patient_answers_for
 
 CHART_SCREENINGS = 10
 # The chart shows this many sessions at a time (the latest first), however long the record.
@@ -289,6 +290,7 @@ def session_detail(request, session_id: int, check_form=None, status=200):
             "open": is_open,
             # What recording would answer now: the record button is offered only when clear.
             "gate_state": gate.state(session) if is_open else None,
+            "patient_answers": patient_answers_for([session.pk]).get(session.pk),
         },
         status=status,
     )

@@ -9,7 +9,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from scheduling import reminders
 from tests.portal.conftest import make_course
-from treatments.models import Session
+from treatments.models import PreSessionCheck, Session
 
 
 @pytest.fixture
@@ -28,6 +28,7 @@ def get_urls(alices) -> list[str]:
             reverse("portal:session_move", args=[session.pk]),
             reverse("portal:book_session", args=[session.pk]),
             reverse("portal:book") + f"?session={session.pk}",
+            reverse("portal:session_check", args=[session.pk]),
         ]
     urls.append(reverse("portal:comparison", args=[alices["comparison"].pk]))
     return urls
@@ -41,6 +42,7 @@ def post_urls(alices) -> list[str]:
             "portal:session_change",
             "portal:session_move",
             "portal:book_session",
+            "portal:session_check",
         )
     ]
 
@@ -59,6 +61,8 @@ def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
         assert response.status_code == 404, url
     alices["booked"].refresh_from_db()
     assert alices["booked"].status == Session.Status.BOOKED
+    assert alices["booked"].flag == Session.Flag.NONE
+    assert not PreSessionCheck.objects.exists()
     assert mail.outbox == []
     comparison = alices["comparison"]
     for url in (

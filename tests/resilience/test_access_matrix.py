@@ -91,6 +91,8 @@ portal:photos                  --  --  --  ok    ok  --
 portal:session                 --  --  --  ok    --  --
 portal:session_cancel          --  --  --  ok    --  --
 portal:session_change          --  --  --  ok    --  --
+# Alice's session here has no booked time: her check page says there is nothing to answer.
+portal:session_check           --  --  --  ok    --  --
 # Withdraws Alice's own open request; Bob's try finds no such session of his.
 portal:request_withdraw        --  --  --  ok    --  --
 portal:session_move            --  --  --  ok    --  --
