@@ -294,10 +294,10 @@ def test_an_erasure_that_fails_halfway_leaves_everything_as_it_was(
 
 def test_the_erase_page_asks_for_the_typed_name_and_says_when(
     client,
-    alice_file,
+    alice_file,  # noqa: F811
     admin_user,
     front_desk_user,
-    settings,  # noqa: F811
+    settings,
 ):
     alice = alice_file.patient
     url = reverse("people:patient_erase", args=[alice.pk])
