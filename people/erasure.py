@@ -67,12 +67,8 @@ def eraser_register(eraser: Eraser) -> Eraser:
 # --- the retention period ----------------------------------------------------------------
 
 
-def _dated_fields(model: type[models.Model]) -> list[str]:
-    return [
-        f.name
-        for f in model._meta.concrete_fields
-        if isinstance(f, models.DateField)  # DateTimeField too
-    ]
+def _dated_fields(model: type[models.Model]) -> list[models.DateField]:
+    return [f for f in model._meta.concrete_fields if isinstance(f, models.DateField)]
 
 
 def _as_day(value) -> dt.date:
@@ -110,9 +106,11 @@ def last_changes(patient_ids: Iterable[int] | None = None) -> dict[int, dt.date]
         rows = model._base_manager.all()
         if patient_ids is not None:
             rows = rows.filter(**{f"{column}__in": list(patient_ids)})
-        for name in _dated_fields(model):
-            grouped = rows.filter(**{f"{name}__lte": timezone.now() + dt.timedelta(days=1)})
-            grouped = grouped.values(column).annotate(latest=Max(name)).order_by()
+        for f in _dated_fields(model):
+            # The future is left out here already, in the database.
+            until = timezone.now() if isinstance(f, models.DateTimeField) else today
+            grouped = rows.filter(**{f"{f.name}__lte": until})
+            grouped = grouped.values(column).annotate(latest=Max(f.name)).order_by()
             for row in grouped:
                 note(row[column], row["latest"])
     return latest

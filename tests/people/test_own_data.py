@@ -26,6 +26,7 @@ from people.models import DataExport, Patient
 from people.services import patient_relations
 from tests.people.test_one_record import fill_every_relation
 from tests.resilience.conftest import alice_file  # noqa: F401 - a file with every kind of row
+from tests.services import AUDIT_WRITES
 from treatments.models import Session
 
 
@@ -142,6 +143,22 @@ def test_the_export_is_audited_requested_and_downloaded(client, alice, committed
     assert downloaded.patient_id == alice.pk and downloaded.object_id == str(made.pk)
 
 
+def test_the_my_data_page_reads_a_fixed_number_of_queries(
+    client, alice, committed, django_assert_num_queries
+):
+    client.force_login(alice.user)
+    for _ in range(3):
+        export_for(alice, alice.user, committed)
+    # session, user, the permissions (one union), the patient, the latest export, and the
+    # look at the page (one append)
+    with django_assert_num_queries(5 + AUDIT_WRITES):
+        page = client.get(reverse("portal:my_data"))
+    assert "Download my data" in page.content.decode()
+    # htmx asks for the status alone while the export is under way
+    partial = client.get(reverse("portal:my_data"), headers={"HX-Request": "true"})
+    assert partial.content.decode().lstrip().startswith('<section id="my-data-status"')
+
+
 def test_an_expired_export_is_gone_and_its_file_deleted(client, alice, committed, settings):
     made = export_for(alice, alice.user, committed)
     url = reverse("portal:my_data_download", args=[made.pk])
@@ -192,6 +209,16 @@ def after_retention(settings) -> dt.datetime:
 
 def test_the_default_retention_is_the_dutch_twenty_years(settings):
     assert settings.PATIENT_RETENTION_YEARS == 20
+
+
+def test_a_retention_of_no_years_fails_loudly(tmp_path):
+    from tests.core.test_settings import load_settings
+
+    result = load_settings(tmp_path, PATIENT_RETENTION_YEARS="0")
+    assert result.returncode != 0
+    assert "PATIENT_RETENTION_YEARS and PATIENT_EXPORT_HOURS must be whole numbers" in (
+        result.stderr
+    )
 
 
 def test_erasure_is_refused_before_the_retention_period_ends(full_file, admin_user):
