@@ -46,7 +46,7 @@ Status = DataExport.Status
 
 # A field whose name says it holds a secret or an internal reference stays out of data.json.
 SECRET_FIELD = re.compile(
-    r"(^|_)(password|token|secret|key|hash|digest|salt|sha256|otp)(_|$)|^claimed_by$", re.I
+    r"(^|_)(password|token|secret|key|hash|digest|salt|sha256|otp)(_|$)|claimed_by$", re.I
 )
 # What the Patient row holds only for the app: search forms of its fields, links.
 LEFT_OUT = {"name_folded", "phone_e164", "email_folded", "merged_into", "user"}
@@ -135,7 +135,8 @@ def exported_fields(model: type[models.Model]) -> list[models.Field]:
     """The fields of `model` that go into data.json: not secrets, not the app's own links."""
     fields = []
     for f in model._meta.get_fields():
-        if not f.concrete or f.auto_created and not f.primary_key:
+        forward_many = f.many_to_many and not f.auto_created  # a session's areas
+        if not (f.concrete or forward_many) or (f.auto_created and not f.primary_key):
             continue
         if SECRET_FIELD.search(f.name) or (model is Patient and f.name in LEFT_OUT):
             continue
@@ -323,12 +324,12 @@ def data_export_build(*, export_id: int, now: dt.datetime | None = None) -> str:
             size = spool.tell()
             spool.seek(0)
             saved = default_storage.save(key, File(spool, name=key))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - recorded for the page; the patient asks again
         logger.exception("data export %s failed", export_id)
         DataExport.objects.filter(pk=export_id).update(
             status=Status.FAILED, reason=f"{type(error).__name__}"[:300]
         )
-        raise
+        return "failed"
     ready = timezone.now()
     DataExport.objects.filter(pk=export_id).update(
         status=Status.READY,

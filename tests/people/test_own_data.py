@@ -93,6 +93,21 @@ def test_the_export_holds_a_row_of_every_relation_and_the_released_photos(
     assert any(event["What"] == "Created" for event in data["Access log"])
 
 
+def test_an_export_that_fails_says_so_and_may_be_asked_again(client, alice, committed, monkeypatch):
+    def storage_down(patient, now=None):
+        raise OSError("storage unreachable")
+
+    monkeypatch.setattr(export, "patient_data", storage_down)
+    client.force_login(alice.user)
+    with committed():
+        client.post(reverse("portal:my_data"))
+    assert DataExport.objects.get(patient=alice).status == DataExport.Status.FAILED
+    page = client.get(reverse("portal:my_data"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "did not work" in body and "Prepare a new download" in body
+
+
 def test_the_export_leaves_out_secrets(full_file, committed):
     from knox.models import AuthToken
 
@@ -104,7 +119,7 @@ def test_the_export_leaves_out_secrets(full_file, committed):
     photo = full_file.photo
     for secret in (alice.user.password, token, photo.storage_key, photo.sha256, made.storage_key):
         assert secret and secret not in text
-    for name in ("Storage key", "Sha256", "Password", "Name folded", "Claimed by"):
+    for name in ("Storage key", "Sha256", "Password", "Name folded", "Sheet claimed by"):
         assert f'"{name}"' not in text
 
 
