@@ -162,6 +162,10 @@ class Erasure:
         )
 
 
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
 def _names_match(typed: str, patient: Patient) -> bool:
     return " ".join(typed.split()).casefold() == " ".join(patient.full_name.split()).casefold()
 
@@ -169,9 +173,7 @@ def _names_match(typed: str, patient: Patient) -> bool:
 def erasure_refusal(patient: Patient, *, today: dt.date | None = None) -> str:
     """Why the record may not be erased now, in words for the admin; "" when it may."""
     if patient.is_erased:
-        return (
-            f"This record was already erased on {timezone.localdate(patient.erased_at):%d %B %Y}."
-        )
+        return f"This record was already erased on {_day(timezone.localdate(patient.erased_at))}."
     if patient.is_merged:
         return (
             f"This record was merged into record {patient.merged_into_id}: "
@@ -182,7 +184,7 @@ def erasure_refusal(patient: Patient, *, today: dt.date | None = None) -> str:
     if today < ends:
         return (
             f"The law asks the clinic to keep this record for {settings.PATIENT_RETENTION_YEARS} "
-            f"years after its last change: it may be erased from {ends:%d %B %Y}."
+            f"years after its last change: it may be erased from {_day(ends)}."
         )
     return ""
 

@@ -242,7 +242,7 @@ def test_erasure_is_refused_before_the_retention_period_ends(full_file, admin_us
     assert ends == timezone.localdate() + relativedelta(years=20)  # changed today
     with pytest.raises(ValidationError) as refused:
         erasure.patient_erase(patient=alice, typed_name="Alice Smit", by=admin_user)
-    assert f"may be erased from {ends:%d %B %Y}" in refused.value.messages[0]
+    assert f"may be erased from {ends.day} {ends:%B %Y}." in refused.value.messages[0]
     alice.refresh_from_db()
     assert alice.first_name == "Alice" and alice.erased_at is None
     assert AuditEvent.objects.filter(
@@ -376,3 +376,10 @@ def test_records_past_retention_are_listed_never_erased(alice, bob, settings, ca
     assert "Smit" not in caplog.text
     alice.refresh_from_db()
     assert alice.erased_at is None
+
+
+def test_the_beat_tasks_are_registered(settings):
+    from clinic.celery import app
+
+    for entry in ("people-data-exports-purge", "people-past-retention"):
+        assert settings.CELERY_BEAT_SCHEDULE[entry]["task"] in app.tasks, entry
