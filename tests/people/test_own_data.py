@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.test.utils import isolate_apps
 from django.urls import reverse
 from django.utils import timezone
 
@@ -135,6 +136,38 @@ def test_an_app_adds_its_files_to_the_export(alice, committed, monkeypatch):
     assert archive.read("forms/consent.pdf") == b"%PDF-1.7 signed"
     data = json.loads(archive.read("data.json"))
     assert {"File": "forms/consent.pdf", "What": "signed consent"} in data["Files"]
+
+
+@isolate_apps("people")
+def test_a_rows_file_field_is_found_without_being_named():
+    """A signed consent's PDF, say: any FileField of a row pointing to the patient goes into
+    the archive, and data.json names it where the row holds it."""
+    from django.db import models
+
+    class SignedForm(models.Model):
+        pdf = models.FileField(verbose_name="signed PDF")
+
+        class Meta:
+            app_label = "people"
+
+        def __str__(self) -> str:
+            return f"signed form {self.pk}"
+
+    key = default_storage.save("forms/form-1.pdf", ContentFile(b"%PDF-1.7 consent"))
+    row = SignedForm(pk=7, pdf=key)
+    found = dict(export._field_files(SignedForm, [row]))
+    item = found[("people.SignedForm", 7, "pdf")]
+    assert item.path == "files/signedform/7-pdf-form-1.pdf" and item.key == key
+    fields = export.exported_fields(SignedForm)
+    patient = Patient(pk=1)
+    paths = {k: f.path for k, f in found.items()}
+    assert export._record(row, fields, patient, paths)["Signed PDF"] == item.path
+    contents = export.Contents(data={"Files": []}, files=[item])
+    target = io.BytesIO()
+    export.archive_write(contents, target, now=timezone.now())
+    archive = zipfile.ZipFile(target)
+    assert archive.read(item.path) == b"%PDF-1.7 consent"
+    assert json.loads(archive.read("data.json"))["Files"][0]["File"] == item.path
 
 
 def test_the_export_is_audited_requested_and_downloaded(client, alice, committed):
