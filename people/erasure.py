@@ -255,7 +255,10 @@ def patient_erase(*, patient: Patient, typed_name: str, by, request=None) -> Era
     if not (by.is_superuser or by.has_perm("people.erase_patient")):
         raise ValidationError("Only a clinic admin erases a patient's record.")
     now = timezone.now()
-    with transaction.atomic():
+    erasure = Erasure()
+    keys: list[str] = []
+    with recorded():
+        # Checked and erased under one lock: nothing changes the record in between.
         patient = (
             Patient.all_records.select_for_update(of=("self",))
             .select_related("user")
@@ -264,6 +267,16 @@ def patient_erase(*, patient: Patient, typed_name: str, by, request=None) -> Era
         refusal = erasure_refusal(patient)
         if not refusal and not _names_match(typed_name, patient):
             refusal = "Type the patient's full name exactly as shown to confirm the erasure."
+        if not refusal:
+            _erase(patient, erasure, keys, now)
+            audit_log(
+                actor=by,
+                action=Action.DELETE,
+                obj=patient,
+                request=request,
+                detail=f"erased after the retention period: {erasure.summary}"[:300],
+            )
+            transaction.on_commit(lambda: _delete_files(keys))
     if refusal:
         audit_log(
             actor=by,
@@ -274,36 +287,28 @@ def patient_erase(*, patient: Patient, typed_name: str, by, request=None) -> Era
             detail="erasure refused",
         )
         raise ValidationError(refusal)
-    erasure = Erasure()
-    keys: list[str] = []
-    with recorded():
-        patient = Patient.all_records.select_for_update(of=("self",)).get(pk=patient.pk)
-        user = patient.user
-        for eraser in _erasers:
-            keys.extend(eraser(patient))
-        exports = DataExport.objects.filter(patient=patient)
-        keys.extend(key for key in exports.values_list("storage_key", flat=True) if key)
-        erasure.rows_deleted += exports.delete()[0]
-        _empty_related_rows(patient, erasure, keys)
-        for merged in Patient.all_records.filter(merged_into=patient):
-            _anonymise_person(merged, now)
-            erasure.records += 1
-        unsent = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.EMAIL)
-        for address in {patient.email.strip(), user.email.strip() if user else ""} - {""}:
-            erasure.rows_deleted += unsent.filter(summary__icontains=address).delete()[0]
-        if user is not None:
-            _close_login(user, now)
-        _anonymise_person(patient, now)
-        erasure.files = len(keys)
-        audit_log(
-            actor=by,
-            action=Action.DELETE,
-            obj=patient,
-            request=request,
-            detail=f"erased after the retention period: {erasure.summary}"[:300],
-        )
-        transaction.on_commit(lambda: _delete_files(keys))
     return erasure
+
+
+def _erase(patient: Patient, erasure: Erasure, keys: list[str], now: dt.datetime) -> None:
+    user = patient.user
+    for eraser in _erasers:
+        keys.extend(eraser(patient))
+    exports = DataExport.objects.filter(patient=patient)
+    keys.extend(key for key in exports.values_list("storage_key", flat=True) if key)
+    erasure.rows_deleted += exports.delete()[0]
+    _empty_related_rows(patient, erasure, keys)
+    for merged in Patient.all_records.filter(merged_into=patient):
+        _anonymise_person(merged, now)
+        erasure.records += 1
+    # Emails not sent yet name the patient's address (and hold their name).
+    unsent = OutboxMessage.objects.filter(kind=OutboxMessage.Kind.EMAIL)
+    for address in {patient.email.strip(), user.email.strip() if user else ""} - {""}:
+        erasure.rows_deleted += unsent.filter(summary__icontains=address).delete()[0]
+    if user is not None:
+        _close_login(user, now)
+    _anonymise_person(patient, now)
+    erasure.files = len(keys)
 
 
 def _delete_files(keys: list[str]) -> None:
