@@ -422,6 +422,16 @@ if ONLINE_BOOKING_DAYS_AHEAD < 1 or ONLINE_BOOKING_MIN_NOTICE_HOURS < 0:
         "ONLINE_BOOKING_DAYS_AHEAD must be at least 1 and ONLINE_BOOKING_MIN_NOTICE_HOURS "
         "at least 0."
     )
+# A patient's own data: how long a data export stays downloadable once made, and how long
+# after the last change to a record it is kept before the clinic may erase it. The default is
+# the Dutch law's (WGBO, art. 7:454 BW): 20 years from the record's last change, since
+# 1 January 2020 (15 before); set the clinic's own country's term.
+PATIENT_EXPORT_HOURS = env.int("PATIENT_EXPORT_HOURS", default=48)
+PATIENT_RETENTION_YEARS = env.int("PATIENT_RETENTION_YEARS", default=20)
+if PATIENT_RETENTION_YEARS < 1 or PATIENT_EXPORT_HOURS < 1:
+    raise ImproperlyConfigured(
+        "PATIENT_RETENTION_YEARS and PATIENT_EXPORT_HOURS must be whole numbers from 1."
+    )
 CELERY_BEAT_SCHEDULE: dict = {
     "send-session-reminders": {
         "task": "scheduling.tasks.send_due_reminders",
@@ -449,6 +459,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "scheduling.tasks.reoffer_lapsed_openings",
         "schedule": env.int("WAITLIST_REOFFER_SECONDS", default=5 * 60),
     },
+    # Data exports past their download time lose their archive.
+    "people-data-exports-purge": {"task": "people.purge_data_exports", "schedule": 60 * 60},
+    # Lists (never erases) the records past their retention period, for a clinic admin.
+    "people-past-retention": {"task": "people.list_past_retention", "schedule": 60 * 60 * 24},
     # Emails and tasks that waited in the outbox for the broker or for another try.
     "outbox-relay": {
         "task": "core.outbox_relay",

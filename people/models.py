@@ -95,7 +95,8 @@ class Patient(models.Model):
     )
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField()
+    # Required of every record; emptied only when the record is erased (people.erasure).
+    date_of_birth = models.DateField(null=True)
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     sms_reminders = models.BooleanField(
@@ -122,6 +123,9 @@ class Patient(models.Model):
         db_index=False,
     )
     merged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the record was erased after its retention period: the row stays, anonymised,
+    # for the clinical rows and the audit events that point to it (people.erasure).
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -151,15 +155,20 @@ class Patient(models.Model):
             ("view_health", "Can see the system health page"),
             ("invite_patient", "Can invite a patient to the portal"),
             ("merge_patient", "Can merge a duplicate patient record into another"),
+            ("export_patient_data", "Can produce a patient's data export"),
+            ("erase_patient", "Can erase a patient's record after its retention period"),
         ]
 
     def __str__(self) -> str:
         return self.full_name
 
     def save(self, *args, **kwargs) -> None:
-        self.name_folded = folded_name(self.first_name, self.last_name)
-        self.phone_e164 = phone_e164(self.phone)
-        self.email_folded = self.email.strip().casefold()
+        if self.erased_at is None:
+            self.name_folded = folded_name(self.first_name, self.last_name)
+            self.phone_e164 = phone_e164(self.phone)
+            self.email_folded = self.email.strip().casefold()
+        else:  # an erased record is found by its id only
+            self.name_folded = self.phone_e164 = self.email_folded = ""
         if (fields := kwargs.get("update_fields")) is not None:
             kwargs["update_fields"] = {*fields, *DERIVED_FIELDS}
         super().save(*args, **kwargs)
@@ -196,9 +205,68 @@ class Patient(models.Model):
         return shared
 
     @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    @property
     def is_merged(self) -> bool:
         return self.merged_into_id is not None
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+class DataExportQuerySet(models.QuerySet):
+    def for_patient(self, patient) -> DataExportQuerySet:
+        return self.filter(patient=patient)
+
+    def downloadable(self, *, now: dt.datetime | None = None) -> DataExportQuerySet:
+        return self.filter(status=DataExport.Status.READY, expires_at__gt=now or timezone.now())
+
+
+class DataExport(models.Model):
+    """Everything the clinic holds about one patient, as a ZIP (data.json and their files),
+    built by the worker (people.export) on the patient's or the clinic's request. Its file is
+    deleted when it expires (PATIENT_EXPORT_HOURS after it is ready)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the worker"
+        RUNNING = "running", "Being prepared"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="data_exports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=300, blank=True, help_text="Why it failed.")
+    # Server-made, never shown: the archive is served through a view that checks and audits.
+    storage_key = models.CharField(max_length=200, blank=True, editable=False)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DataExportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-requested_at"])]
+
+    def __str__(self) -> str:
+        return f"data export {self.pk} of patient {self.patient_id} ({self.status})"
+
+    @property
+    def is_under_way(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+    def is_downloadable(self, now: dt.datetime | None = None) -> bool:
+        return (
+            self.status == self.Status.READY
+            and self.expires_at is not None
+            and self.expires_at > (now or timezone.now())
+        )

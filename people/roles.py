@@ -95,6 +95,9 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "people.invite_patient",
         # A desk lead gets this one too, given to them alone (a user permission in the admin).
         "people.merge_patient",
+        # A patient's own data: the export made for them, and erasure after retention.
+        "people.export_patient_data",
+        "people.erase_patient",
         "treatments.*",
         "scheduling.*",
         "photos.*",

@@ -26,6 +26,8 @@ class PatientSerializer(ModelSerializer):
             "notes",
             "different_person",
         ]
+        # Empty only on a record erased after its retention period (people.erasure).
+        extra_kwargs = {"date_of_birth": {"allow_null": False}}
 
 
 class DuplicateCandidateSerializer(ModelSerializer):

@@ -1,18 +1,23 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.services import Action
 from core.decorators import role_required
 from core.looks import looked_at
 from core.params import lenient, parse_id
 from core.views import form_status
 
-from . import services
+from . import erasure, export, services
 from .forms import PatientForm
-from .models import Patient
+from .models import DataExport, Patient
 
 SEARCH_LIMIT = 25
 
@@ -75,10 +80,13 @@ def patient_detail(request, patient_id: int):
     looked_at(request, patient)
     # Audit events keep the ids they were written with: these lead to the merged records'.
     merged_records = Patient.all_records.filter(merged_into=patient).order_by("merged_at")
+    exports = []
+    if request.user.has_perm("people.export_patient_data"):
+        exports = list(DataExport.objects.for_patient(patient)[:3])
     return render(
         request,
         "people/patient_detail.html",
-        {"patient": patient, "merged_records": list(merged_records)},
+        {"patient": patient, "merged_records": list(merged_records), "exports": exports},
     )
 
 
@@ -171,3 +179,91 @@ def patient_invite(request, patient_id: int):
     else:
         messages.success(request, "The invitation was emailed to the patient.")
     return redirect(patient)
+
+
+# --- the patient's own data: the export the clinic produces, and erasure -----------------
+
+
+def export_download(request, export) -> HttpResponse:
+    """The export's archive as a download, audited as one; an expired one says so (410)."""
+    if not export.is_downloadable():
+        return render(
+            request,
+            "people/export_gone.html",
+            {"export": export, "hours": settings.PATIENT_EXPORT_HOURS},
+            status=410 if export.status in (export.Status.READY, export.Status.EXPIRED) else 404,
+        )
+    try:
+        handle = default_storage.open(export.storage_key, "rb")
+    except (FileNotFoundError, OSError):
+        raise Http404("The export's file is no longer available.") from None
+    looked_at(request, export, action=Action.DOWNLOAD, detail="data export")
+    day = timezone.localdate(export.ready_at)
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=f"my-data-{day:%Y-%m-%d}.zip",
+        content_type="application/zip",
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+@role_required("people.export_patient_data")
+def patient_export(request, patient_id: int):
+    """Staff produce the patient's data export for them (the patient's page lists it)."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    try:
+        export.data_export_request(patient=patient, by=request.user, request=request)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, "The data export is being prepared; it is listed below.")
+    return redirect(patient)
+
+
+@require_GET
+@role_required("people.export_patient_data")
+def patient_export_download(request, patient_id: int, export_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    found = get_object_or_404(DataExport.objects.for_patient(patient), pk=export_id)
+    return export_download(request, found)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("people.erase_patient")
+def patient_erase(request, patient_id: int):
+    """The erasure, after the retention period only: the page says when it becomes possible,
+    and the admin confirms by typing the patient's name."""
+    patient = get_object_or_404(Patient.objects.select_related("user"), pk=patient_id)
+    refusal = erasure.erasure_refusal(patient)
+    error = ""
+    if request.method == "POST":
+        try:
+            done = erasure.patient_erase(
+                patient=patient,
+                typed_name=request.POST.get("typed_name", ""),
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as refused:
+            error = " ".join(refused.messages)
+        else:
+            messages.success(request, f"The record was erased: {done.summary}.")
+            return redirect(patient)
+    looked_at(request, patient, detail="erase form")
+    return render(
+        request,
+        "people/patient_erase.html",
+        {
+            "patient": patient,
+            "refusal": refusal,
+            "error": error,
+            "rows": services.patient_rows(patient) if not refusal else {},
+            "years": settings.PATIENT_RETENTION_YEARS,
+        },
+        status=400 if error else 200,
+    )

@@ -29,4 +29,6 @@ urlpatterns = [
     ),
     path("photos/", views.photos, name="photos"),
     path("photos/<int:comparison_id>/", views.comparison, name="comparison"),
+    path("my-data/", views.my_data, name="my_data"),
+    path("my-data/<int:export_id>/", views.my_data_download, name="my_data_download"),
 ]

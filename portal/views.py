@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,6 +24,9 @@ from core.links import id_url
 from core.looks import looked_at
 from core.params import optional, parse_day, parse_id
 from people.access import patient_required
+from people.export import data_export_request, latest_export
+from people.models import DataExport
+from people.views import export_download
 from scheduling import reminders, waitlist
 from scheduling.forms import WaitlistForm
 from scheduling.models import WaitlistEntry
@@ -443,6 +446,33 @@ def _confirm(request, patient, *, session, kind, slot, form, problems=(), status
     return render(request, "portal/book_confirm.html", context, status=status)
 
 
+@require_http_methods(["GET", "POST"])
+@patient_required
+def my_data(request, patient):
+    """What the clinic holds about the patient, and a button that has the worker pack it into
+    a ZIP; the page says when it is ready and links to it until it expires."""
+    if request.method == "POST":
+        try:
+            data_export_request(patient=patient, by=request.user, request=request)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request, "We are preparing your data. This page shows when it is ready."
+            )
+        return redirect("portal:my_data")
+    export = latest_export(patient)
+    _viewed(request, patient, "my data")
+    context = {
+        "patient": patient,
+        "export": export,
+        "hours": settings.PATIENT_EXPORT_HOURS,
+        "clinic_email": settings.CLINIC_EMAIL,
+    }
+    template = "portal/_my_data_status.html" if request.htmx else "portal/my_data.html"
+    return render(request, template, context)
+
+
 @require_GET
 @patient_required
 def book(request, patient):
@@ -748,3 +778,9 @@ def _reminder_page(request, link, *, form=None, refusal="", problem="", done="",
         **_policy(),
     }
     return render(request, "portal/reminder_link.html", context, status=status)
+
+
+def my_data_download(request, patient, export_id: int):
+    """The patient's own export only: another patient's id answers 404."""
+    export = get_object_or_404(DataExport.objects.for_patient(patient), pk=export_id)
+    return export_download(request, export)

@@ -263,7 +263,9 @@ def merger(db):
 
 def fill_every_relation(patient, alice_file, clinician_user) -> None:  # noqa: F811
     """One more row of the kinds alice_file lacks: a pre-session check, a booking, a change
-    request, a place on the waiting list, a record merged into this one earlier."""
+    request, a place on the waiting list, a data export, a record merged into this one
+    earlier."""
+    from people.models import DataExport
     from scheduling.models import Booking, ChangeRequest, WaitlistEntry
     from treatments.models import PreSessionCheck
 
@@ -275,6 +277,9 @@ def fill_every_relation(patient, alice_file, clinician_user) -> None:  # noqa: F
         session=alice_file.session, patient=patient, kind=ChangeRequest.Kind.CHANGE
     )
     WaitlistEntry.objects.create(session=alice_file.session, patient=patient)
+    DataExport.objects.create(
+        patient=patient, requested_by=clinician_user, status=DataExport.Status.EXPIRED
+    )
     earlier = PatientFactory(first_name="Alice", last_name="Smit")
     Patient.all_records.filter(pk=earlier.pk).update(merged_into=patient)
 
@@ -295,6 +300,7 @@ def test_the_merge_knows_every_model_that_points_to_a_patient():
     hidden = {r.related_model._meta.label for r in services.patient_relations()}
     assert found <= hidden  # related_objects leaves out related_name="+" (the screenings)
     assert hidden == {
+        "people.DataExport",
         "people.Patient",
         "photos.Comparison",
         "photos.Photo",

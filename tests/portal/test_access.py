@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core import mail, signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
+from people.models import DataExport
 from scheduling import reminders
 from tests.portal.conftest import make_course
 from treatments.models import PreSessionCheck, Session
@@ -16,7 +22,26 @@ from treatments.models import PreSessionCheck, Session
 def alices(course, comparison):
     booked = course.sessions.get(status=Session.Status.BOOKED)
     done = course.sessions.get(number=1)
-    return {"booked": booked, "done": done, "comparison": comparison}
+    return {
+        "booked": booked,
+        "done": done,
+        "comparison": comparison,
+        "export": ready_export(course.patient),
+    }
+
+
+def ready_export(patient) -> DataExport:
+    """A data export of the patient's, ready to download."""
+    key = default_storage.save("exports/test.zip", ContentFile(b"PK\x05\x06" + bytes(18)))
+    now = timezone.now()
+    return DataExport.objects.create(
+        patient=patient,
+        requested_by=patient.user,
+        status=DataExport.Status.READY,
+        storage_key=key,
+        ready_at=now,
+        expires_at=now + dt.timedelta(hours=1),
+    )
 
 
 def get_urls(alices) -> list[str]:
@@ -31,6 +56,7 @@ def get_urls(alices) -> list[str]:
             reverse("portal:session_check", args=[session.pk]),
         ]
     urls.append(reverse("portal:comparison", args=[alices["comparison"].pk]))
+    urls.append(reverse("portal:my_data_download", args=[alices["export"].pk]))
     return urls
 
 
@@ -59,6 +85,11 @@ def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
     for url in post_urls(alices):
         response = client.post(url, {"reason": "mine now", "message": "move it", **forged})
         assert response.status_code == 404, url
+    assert not AuditEvent.objects.filter(action="download").exists()
+    refused = AuditEvent.objects.filter(
+        allowed=False, object_type="portal:my_data_download", object_id=str(alices["export"].pk)
+    )
+    assert refused.exists()  # the 404 for her export is recorded
     alices["booked"].refresh_from_db()
     assert alices["booked"].status == Session.Status.BOOKED
     assert alices["booked"].flag == Session.Flag.NONE
@@ -75,12 +106,8 @@ def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
 
 def test_bobs_own_pages_show_nothing_of_alices(client, bob, alices):
     client.force_login(bob.user)
-    for url in (
-        reverse("portal:home"),
-        reverse("portal:history"),
-        reverse("portal:calendar"),
-        reverse("portal:book"),
-    ):
+    pages = ("portal:home", "portal:history", "portal:calendar", "portal:book", "portal:my_data")
+    for url in [reverse(name) for name in pages]:
         response = client.get(url)
         assert response.status_code == 200
         body = response.content.decode()

@@ -69,6 +69,10 @@ people:patient_invite          ok  --  ok  --    --  --
 people:patient_list            ok  ok  ok  --    --  --
 # Merging duplicates: a clinic admin, or a desk lead given the permission (not in this grid).
 people:patient_merge           --  --  ok  --    --  --
+# The patient's own data, produced by the clinic; erasure (refused here: retention runs on).
+people:patient_export          --  --  ok  --    --  --
+people:patient_export_download --  --  ok  --    --  --
+people:patient_erase           --  --  ok  --    --  --
 photos:comparison              --  ok  --  --    --  --
 photos:comparison_align        --  ok  --  --    --  --
 photos:comparison_release      --  ok  --  --    --  --
@@ -86,6 +90,8 @@ portal:book_session            --  --  --  ok    --  --
 portal:calendar                --  --  --  ok    ok  --
 portal:comparison              --  --  --  ok    --  --
 portal:history                 --  --  --  ok    ok  --
+portal:my_data                 --  --  --  ok    ok  --
+portal:my_data_download        --  --  --  ok    --  --
 portal:home                    --  --  --  ok    ok  --
 portal:photos                  --  --  --  ok    ok  --
 portal:session                 --  --  --  ok    --  --
@@ -255,7 +261,10 @@ def page_ids(f) -> dict[str, object]:
     from scheduling.models import WaitlistEntry
 
     waiting = WaitlistEntry.objects.create(session=f.session, patient=f.patient)
+    from tests.portal.test_access import ready_export
+
     return {
+        "export_id": ready_export(f.patient).pk,
         "message_id": failed.pk,
         "waitlist_id": waiting.pk,
         "patient_id": f.patient.pk,
