@@ -780,6 +780,8 @@ def _reminder_page(request, link, *, form=None, refusal="", problem="", done="",
     return render(request, "portal/reminder_link.html", context, status=status)
 
 
+@require_GET
+@patient_required
 def my_data_download(request, patient, export_id: int):
     """The patient's own export only: another patient's id answers 404."""
     export = get_object_or_404(DataExport.objects.for_patient(patient), pk=export_id)
