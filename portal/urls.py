@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("calendar.ics", views.calendar, name="calendar"),
     path("history/", views.history, name="history"),
+    path("intake/", views.intake, name="intake"),
     path("sessions/<int:session_id>/", views.session_detail, name="session"),
     path("sessions/<int:session_id>/calendar.ics", views.session_calendar, name="session_ics"),
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),

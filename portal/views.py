@@ -15,20 +15,22 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.links import id_url
 from core.looks import looked_at
+from core.views import form_status
 from people.access import patient_required
 from scheduling import waitlist
 from scheduling.forms import WaitlistForm
 from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
+from treatments import intake as questionnaire
 from treatments.aftercare import aftercare_for
 from treatments.models import Session
 
 from . import dates, queries, services
-from .forms import CancelForm, ChangeForm
+from .forms import CancelForm, ChangeForm, IntakeForm, intake_initial
 
 
 def _viewed(request, patient, what: str, obj=None) -> None:
@@ -59,6 +61,7 @@ def _links() -> dict:
 def home(request, patient):
     context = {
         "patient": patient,
+        "intake": questionnaire.latest_intake(patient),
         "overview": queries.overview(patient),
         "chart_width": queries.CHART_WIDTH,
         "contact_us": contact_us,
@@ -267,3 +270,52 @@ def comparison(request, patient, comparison_id: int):
     item = queries.own_comparison(patient, comparison_id)
     _viewed(request, patient, "comparison", item)
     return render(request, "portal/comparison.html", {"patient": patient, "comparison": item})
+
+
+@require_http_methods(["GET", "POST"])
+@patient_required
+def intake(request, patient):
+    """The health questionnaire before the first visit: sent, then changed as often as the
+    patient likes until a clinician has gone through it with them; then read only."""
+    latest = questionnaire.latest_intake(patient)
+    _viewed(request, patient, "intake")
+    if latest is not None and latest.is_confirmed:
+        context = {"patient": patient, "intake": latest, "confirmed": True}
+        status = 200
+        if request.method == "POST":
+            messages.error(
+                request,
+                "Your clinician has already gone through your answers with you. If something"
+                " has changed, please tell us at your next visit.",
+            )
+            status = 400
+        return render(request, "portal/intake.html", context, status=status)
+    form = IntakeForm(
+        request.POST or None,
+        patient=patient,
+        questions=questionnaire.questions(),
+        initial=intake_initial(latest, questionnaire.reported_entries(patient)),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            questionnaire.intake_submit(
+                patient=patient,
+                answers=form.answers(),
+                skin_type=form.cleaned_data["skin_type"],
+                goals=form.cleaned_data["goals"],
+                goal_areas=form.cleaned_data["goal_areas"],
+                goals_note=form.cleaned_data["goals_note"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(
+                request,
+                "Thank you: your health questionnaire is sent. Your clinician will go through"
+                " it with you at your first visit.",
+            )
+            return redirect("portal:home")
+    context = {"patient": patient, "intake": latest, "form": form, "confirmed": False}
+    return render(request, "portal/intake.html", context, status=form_status(form))
