@@ -173,3 +173,21 @@ def test_staff_and_visitors_have_no_questionnaire(client, clinician_user):
     client.force_login(clinician_user)
     assert client.get(URL).status_code == 403
     assert client.post(URL, {}).status_code == 403
+
+
+def test_the_page_takes_the_same_queries_however_often_it_was_sent(
+    client, alice, django_assert_max_num_queries
+):
+    client.force_login(alice.user)
+    client.post(URL, answers(keloid={}))
+    with django_assert_max_num_queries(30) as first:
+        assert client.get(URL).status_code == 200
+    small = len(first.captured_queries)  # read now: each request clears Django's query log
+    for ended in ("2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30"):
+        client.post(URL, answers(keloid={}, isotretinoin={"ended_on": ended}, anticoagulants={}))
+    # session, user, permissions, the patient, the latest questionnaire with its goals, areas
+    # and "no" answers, the questions with their area rules, the current reports, the
+    # indications and areas to choose from (and the area of each question that asks where),
+    # then the audit writes: none of it grows with the answers sent before.
+    with django_assert_max_num_queries(small):
+        assert client.get(URL).status_code == 200
