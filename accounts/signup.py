@@ -70,7 +70,7 @@ def patient_signup(
     except ValidationError as error:
         raise ValidationError({"password1": error.messages}) from None
     with recorded():
-        account = User.objects.filter(username__iexact=email).select_related("patient").first()
+        account = User.objects.filter(username__iexact=email).first()
         waiting = account if account is not None and _is_waiting(account) else None
         candidates = list(
             Patient.objects.likely_duplicates(
