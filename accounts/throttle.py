@@ -110,6 +110,30 @@ def password_reset_allowed(*, email: str, request) -> bool:
     """Records a request for a reset email and says whether one may be sent: at most
     PASSWORD_RESET_PER_EMAIL an hour for one address asked for, and PASSWORD_RESET_PER_CLIENT
     an hour from one client address. The same for addresses with and without an account."""
+    return _email_allowed(
+        purpose=PasswordResetRequest.Purpose.PASSWORD_RESET,
+        email=email,
+        request=request,
+        per_email=settings.PASSWORD_RESET_PER_EMAIL,
+        per_client=settings.PASSWORD_RESET_PER_CLIENT,
+    )
+
+
+def signup_allowed(*, email: str, request) -> bool:
+    """The same for the public sign-up, whose every answer emails someone (a verification
+    link, or a hint to the person already on file): at most SIGNUP_PER_EMAIL an hour for one
+    address and SIGNUP_PER_CLIENT an hour from one client address, whether or not the address
+    is known."""
+    return _email_allowed(
+        purpose=PasswordResetRequest.Purpose.SIGNUP,
+        email=email,
+        request=request,
+        per_email=settings.SIGNUP_PER_EMAIL,
+        per_client=settings.SIGNUP_PER_CLIENT,
+    )
+
+
+def _email_allowed(*, purpose: str, email: str, request, per_email: int, per_client: int) -> bool:
     now = timezone.now()
     hour_ago = now - dt.timedelta(hours=1)
     digest = salted_hmac(
@@ -118,14 +142,14 @@ def password_reset_allowed(*, email: str, request) -> bool:
     ip = client_ip(request)
     with transaction.atomic():
         PasswordResetRequest.objects.filter(requested_at__lt=now - dt.timedelta(days=1)).delete()
-        recent = PasswordResetRequest.objects.filter(requested_at__gte=hour_ago)
-        allowed = recent.filter(email_digest=digest).count() < settings.PASSWORD_RESET_PER_EMAIL
+        recent = PasswordResetRequest.objects.filter(requested_at__gte=hour_ago, purpose=purpose)
+        allowed = recent.filter(email_digest=digest).count() < per_email
         if ip is not None:
-            allowed = allowed and (
-                recent.filter(client_ip=ip).count() < settings.PASSWORD_RESET_PER_CLIENT
-            )
+            allowed = allowed and recent.filter(client_ip=ip).count() < per_client
         # Only emails sent count: refused requests do not push the window on, so a flood
         # cannot keep an address from ever getting one.
         if allowed:
-            PasswordResetRequest.objects.create(email_digest=digest, client_ip=ip, requested_at=now)
+            PasswordResetRequest.objects.create(
+                purpose=purpose, email_digest=digest, client_ip=ip, requested_at=now
+            )
     return allowed

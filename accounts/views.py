@@ -1,4 +1,5 @@
-"""Second factor (TOTP) enrolment and verification, the lockout page and the patient invite."""
+"""Second factor (TOTP) enrolment and verification, the lockout page, the patient invite and
+the public sign-up."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -18,11 +20,15 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.services import Action, audit_log
+from core.views import form_status
+from people.models import Patient
 from people.tokens import invite_token_generator
+from treatments.models import Intake
 
-from .forms import TokenForm
+from .forms import SignupForm, TokenForm
 from .sessions import OTP_PENDING
-from .throttle import password_reset_allowed
+from .signup import patient_signup, signup_verify, user_for_link
+from .throttle import password_reset_allowed, signup_allowed
 
 DEVICE_NAME = "Authenticator app"
 
@@ -137,6 +143,13 @@ class InviteAcceptView(auth_views.PasswordResetConfirmView):
         messages.success(self.request, "Welcome. Your password is set.")
         return response
 
+    def get_success_url(self):
+        # A new patient's first step is the health questionnaire, until they have sent it.
+        patient = Patient.objects.filter(user=self.user).first()
+        if patient is not None and not Intake.objects.for_patient(patient).exists():
+            return reverse("portal:intake")
+        return super().get_success_url()
+
 
 def locked_out(request, original_response=None, credentials=None):
     """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE), or the account throttle's: the
@@ -165,3 +178,47 @@ def password_reset(request):
         response["Retry-After"] = "3600"
         return response
     return auth_views.PasswordResetView.as_view()(request)
+
+
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+def signup(request):
+    """A new patient opens a portal account. Every valid sign-up answers the same page ("check
+    your email"), whether it made an account or matched someone on file (accounts.signup)."""
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if not signup_allowed(email=form.cleaned_data["email"], request=request):
+            response = render(request, "accounts/signup_limited.html", status=429)
+            response["Retry-After"] = "3600"
+            return response
+        data = dict(form.cleaned_data)
+        password = data.pop("password1")
+        del data["password2"]
+        try:
+            patient_signup(**data, password=password, request=request)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return redirect("signup_sent")
+    return render(request, "accounts/signup.html", {"form": form}, status=form_status(form))
+
+
+def signup_sent(request):
+    return render(request, "accounts/signup_sent.html", {"clinic_phone": settings.CLINIC_PHONE})
+
+
+@never_cache
+def signup_verify_view(request, uidb64: str, token: str):
+    """The emailed link: a page with one button (a GET alone changes nothing, so a mail
+    scanner that opens links does not verify anyone), then the account is open."""
+    user = user_for_link(uidb64, token)
+    if user is None:
+        return render(request, "accounts/signup_verify.html", {"valid": False}, status=400)
+    if request.method == "POST":
+        try:
+            signup_verify(user=user, request=request)
+        except ValidationError:
+            return render(request, "accounts/signup_verify.html", {"valid": False}, status=400)
+        login_url = f"{reverse('login')}?{urlencode({'next': reverse('portal:intake')})}"
+        return render(request, "accounts/signup_verified.html", {"login_url": login_url})
+    return render(request, "accounts/signup_verify.html", {"valid": True})

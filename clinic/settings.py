@@ -584,6 +584,10 @@ ACCOUNT_THROTTLE_FORGET_AFTER = timedelta(
 # client address.
 PASSWORD_RESET_PER_EMAIL = env.int("PASSWORD_RESET_PER_EMAIL", default=3)
 PASSWORD_RESET_PER_CLIENT = env.int("PASSWORD_RESET_PER_CLIENT", default=10)
+# The public sign-up (/portal/signup/) emails on every valid request: as many an hour per
+# address asked for and per client. Its verification link expires with PASSWORD_RESET_TIMEOUT.
+SIGNUP_PER_EMAIL = env.int("SIGNUP_PER_EMAIL", default=3)
+SIGNUP_PER_CLIENT = env.int("SIGNUP_PER_CLIENT", default=10)
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records every sign-in and sign-out
 AXES_VERBOSE = False
 # Addresses of reverse proxies whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as accounts_views
 from accounts.api import obtain_token, revoke_token
 from core import views as core_views
 from portal import views as portal_views
@@ -42,6 +43,14 @@ urlpatterns = [
     path("health/outbox/", core_views.outbox_list, name="outbox"),
     path("health/outbox/<int:message_id>/retry/", core_views.outbox_retry, name="outbox_retry"),
     path("patients/", include("people.urls")),
+    # The public sign-up sits with the portal it opens; accounts holds it (sign-in's layer).
+    path("portal/signup/", accounts_views.signup, name="signup"),
+    path("portal/signup/sent/", accounts_views.signup_sent, name="signup_sent"),
+    path(
+        "portal/signup/verify/<uidb64>/<token>/",
+        accounts_views.signup_verify_view,
+        name="signup_verify",
+    ),
     path("portal/", include("portal.urls")),
     path("treatments/", include("treatments.urls")),
     path("photos/", include("photos.urls")),

@@ -74,6 +74,9 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "treatments.view_historyentry",
         "treatments.add_historyentry",
         "treatments.change_historyentry",
+        # What a patient reported in the questionnaire, confirmed or corrected at the visit.
+        "treatments.confirm_historyentry",
+        "treatments.view_intake",
         "treatments.view_presessioncheck",
         "treatments.add_presessioncheck",
         "treatments.view_screening",
@@ -116,6 +119,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
 CLINICAL_ACTS = (
     "treatments.add_presessioncheck",
     "treatments.confirm_treatmentplan",
+    "treatments.confirm_historyentry",
     "treatments.add_screening",
     "treatments.override_screening",
     "treatments.record_session",

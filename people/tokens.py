@@ -10,3 +10,16 @@ class InviteTokenGenerator(PasswordResetTokenGenerator):
 
 
 invite_token_generator = InviteTokenGenerator()
+
+
+class SignupTokenGenerator(PasswordResetTokenGenerator):
+    """The link that verifies a sign-up's email address: expiring (PASSWORD_RESET_TIMEOUT),
+    with a salt of its own, and bound to the account being inactive, so it works once."""
+
+    key_salt = "people.tokens.SignupTokenGenerator"
+
+    def _make_hash_value(self, user, timestamp):
+        return f"{super()._make_hash_value(user, timestamp)}{user.is_active}"
+
+
+signup_token_generator = SignupTokenGenerator()

@@ -10,6 +10,7 @@ urlpatterns = [
     path("book/", views.book, name="book"),
     path("book/consultation/", views.book_consultation, name="book_consultation"),
     path("book/<int:session_id>/", views.book_session, name="book_session"),
+    path("intake/", views.intake, name="intake"),
     path("sessions/<int:session_id>/", views.session_detail, name="session"),
     path("sessions/<int:session_id>/calendar.ics", views.session_calendar, name="session_ics"),
     path("sessions/<int:session_id>/cancel/", views.session_cancel, name="session_cancel"),

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.links import id_url
 from core.looks import looked_at
 from core.params import optional, parse_day, parse_id
+from core.views import form_status
 from people.access import patient_required
 from people.export import data_export_request, latest_export
 from people.models import DataExport
@@ -32,12 +33,21 @@ from scheduling.forms import WaitlistForm
 from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
 from scheduling.services import BOOKABLE
+from treatments import intake as questionnaire
 from treatments import services as treatment_services
 from treatments.aftercare import aftercare_for
 from treatments.models import Session, TreatmentPlan
 
 from . import booking, dates, queries, services
-from .forms import CancelForm, ChangeForm, ChosenTimeForm, ConsultationTimeForm, PatientCheckForm
+from .forms import (
+    CancelForm,
+    ChangeForm,
+    ChosenTimeForm,
+    ConsultationTimeForm,
+    IntakeForm,
+    PatientCheckForm,
+    intake_initial,
+)
 
 
 def _viewed(request, patient, what: str, obj=None) -> None:
@@ -68,6 +78,7 @@ def _links() -> dict:
 def home(request, patient):
     context = {
         "patient": patient,
+        "intake": questionnaire.latest_intake(patient),
         "overview": queries.overview(patient),
         "chart_width": queries.CHART_WIDTH,
         "contact_us": contact_us,
@@ -786,3 +797,52 @@ def my_data_download(request, patient, export_id: int):
     """The patient's own export only: another patient's id answers 404."""
     export = get_object_or_404(DataExport.objects.for_patient(patient), pk=export_id)
     return export_download(request, export)
+
+
+@require_http_methods(["GET", "POST"])
+@patient_required
+def intake(request, patient):
+    """The health questionnaire before the first visit: sent, then changed as often as the
+    patient likes until a clinician has gone through it with them; then read only."""
+    latest = questionnaire.latest_intake(patient)
+    _viewed(request, patient, "intake")
+    if latest is not None and latest.is_confirmed:
+        context = {"patient": patient, "intake": latest, "confirmed": True}
+        status = 200
+        if request.method == "POST":
+            messages.error(
+                request,
+                "Your clinician has already gone through your answers with you. If something"
+                " has changed, please tell us at your next visit.",
+            )
+            status = 400
+        return render(request, "portal/intake.html", context, status=status)
+    form = IntakeForm(
+        request.POST or None,
+        patient=patient,
+        questions=questionnaire.questions(),
+        initial=intake_initial(latest, questionnaire.reported_entries(patient)),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            questionnaire.intake_submit(
+                patient=patient,
+                answers=form.answers(),
+                skin_type=form.cleaned_data["skin_type"],
+                goals=form.cleaned_data["goals"],
+                goal_areas=form.cleaned_data["goal_areas"],
+                goals_note=form.cleaned_data["goals_note"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(
+                request,
+                "Thank you: your health questionnaire is sent. Your clinician will go through"
+                " it with you at your first visit.",
+            )
+            return redirect("portal:home")
+    context = {"patient": patient, "intake": latest, "form": form, "confirmed": False}
+    return render(request, "portal/intake.html", context, status=form_status(form))

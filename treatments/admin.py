@@ -129,8 +129,8 @@ class BodyAreaAdmin(admin.ModelAdmin):
 
 @admin.register(Factor)
 class FactorAdmin(AuditedRuleAdmin):
-    list_display = ["name", "kind", "in_pre_session_check"]
-    list_filter = ["kind", "in_pre_session_check"]
+    list_display = ["name", "kind", "in_pre_session_check", "in_intake"]
+    list_filter = ["kind", "in_pre_session_check", "in_intake"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["counts_modalities"]
 

@@ -147,3 +147,34 @@ class SessionLevelForm(forms.Form):
         max_length=300,
         label="Reason, if the depth goes shallower or skips a level",
     )
+
+
+class CorrectionForm(forms.Form):
+    """A clinician's correction of what the patient reported: the dates, area and notes as
+    found at the visit, or that it does not apply at all (with why)."""
+
+    started_on = forms.DateField(label="Since / on", required=False, widget=DATE)
+    ended_on = forms.DateField(label="Until", required=False, widget=DATE)
+    body_area = forms.ModelChoiceField(
+        BodyArea.objects.all(), label="Area (if it matters)", required=False
+    )
+    notes = forms.CharField(label="Notes", required=False, max_length=300)
+    does_not_apply = forms.BooleanField(
+        label="This does not apply to the patient (answered by mistake)", required=False
+    )
+    reason = forms.CharField(
+        label="Why the correction",
+        required=False,
+        max_length=300,
+        help_text="Kept with the patient's own answer. Required when it does not apply.",
+    )
+
+    @classmethod
+    def for_entry(cls, entry: HistoryEntry, data=None) -> CorrectionForm:
+        initial = {
+            "started_on": entry.started_on,
+            "ended_on": entry.ended_on,
+            "body_area": entry.body_area_id,
+            "notes": entry.notes,
+        }
+        return cls(data, initial=initial)

@@ -525,6 +525,17 @@ class Factor(models.Model):
     in_pre_session_check = models.BooleanField(
         default=False, help_text="Asked in the short check before each session (today's state)."
     )
+    in_intake = models.BooleanField(
+        default=False,
+        help_text="Asked in the health questionnaire a new patient fills in before the first"
+        " visit.",
+    )
+    intake_question = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="How the questionnaire asks about it, in the patient's words, e.g. 'Are you"
+        " pregnant, or could you be?'. Empty: the name.",
+    )
     counts_modalities = models.ManyToManyField(
         Modality,
         blank=True,
@@ -575,6 +586,10 @@ class Factor(models.Model):
                     " happened: ask the patient for it (e.g. 'When was the last time?')."
                 }
             )
+
+    @property
+    def question(self) -> str:
+        return self.intake_question or self.name
 
 
 class ScreeningRule(models.Model):
@@ -670,13 +685,31 @@ class HistoryEntryQuerySet(models.QuerySet):
     def for_patient(self, patient) -> HistoryEntryQuerySet:
         return self.filter(patient=patient)
 
+    def current(self) -> HistoryEntryQuerySet:
+        """What the history says now: every entry not corrected or changed since (what
+        screening reads; a patient's report counts from the moment it is sent)."""
+        return self.filter(superseded_at__isnull=True)
+
+    def reported(self) -> HistoryEntryQuerySet:
+        return self.filter(source=HistoryEntry.Source.PATIENT)
+
 
 class HistoryEntry(models.Model):
     """One line of a patient's medical history: a condition, a medication, a treatment elsewhere.
 
     For a condition or medication, `started_on`..`ended_on` is when it was present (no end: still
     present). For a treatment or an exposure, `started_on` is the day it happened.
+
+    An entry is never rewritten once someone else relies on it: a patient's own report (the
+    intake questionnaire) stays as they gave it. A clinician confirms it, or corrects it: the
+    correction is a new entry that `corrects` it, and the report is marked superseded (when,
+    by whom, why). A correction may also say the report does not apply, with no new entry.
+    Screening reads the current entries only (`HistoryEntry.objects.current()`).
     """
+
+    class Source(models.TextChoices):
+        CLINIC = "clinic", "Recorded by the clinic"
+        PATIENT = "patient", "Reported by the patient"
 
     patient = models.ForeignKey(
         "people.Patient", on_delete=models.CASCADE, related_name="history_entries"
@@ -692,15 +725,59 @@ class HistoryEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     recorded_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.CLINIC)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        help_text="The entry this one replaces (kept, marked superseded).",
+    )
+    superseded_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when a correction or a later report replaced it."
+    )
+    superseded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who replaced it: the clinician who corrected it, or the patient who changed"
+        " their answer.",
+    )
+    superseded_note = models.CharField(max_length=300, blank=True)
 
     objects = HistoryEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_on", "-id"]
         verbose_name_plural = "history entries"
+        permissions = [
+            ("confirm_historyentry", "Can confirm or correct what a patient reported"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(superseded_at__isnull=True)
+                | models.Q(superseded_by__isnull=False),
+                name="history_superseded_says_by_whom",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.factor} ({self.started_on or 'date unknown'})"
+
+    @property
+    def is_reported(self) -> bool:
+        return self.source == self.Source.PATIENT
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None
 
     def clean(self) -> None:
         if self.started_on and self.ended_on and self.ended_on < self.started_on:
@@ -722,6 +799,67 @@ class HistoryEntry(models.Model):
         dated = (Factor.Kind.TREATMENT, Factor.Kind.EXPOSURE)
         if self.factor_id and self.factor.kind in dated and not self.started_on:
             raise ValidationError({"started_on": "Give the day it happened."})
+
+
+class IntakeQuerySet(models.QuerySet):
+    def for_patient(self, patient) -> IntakeQuerySet:
+        return self.filter(patient=patient)
+
+    def latest_first(self) -> IntakeQuerySet:
+        return self.order_by("-submitted_at", "-id")
+
+
+class Intake(models.Model):
+    """The health questionnaire a patient sends from the portal before the first visit: the
+    skin type and goals they gave, and which questions they answered "no". Their "yes"
+    answers are history entries reported by the patient (`HistoryEntry.Source.PATIENT`), which
+    screening reads at once. The patient may change it until a clinician confirms it.
+
+    A foreign key, not one-to-one: merging two records of one person keeps both intakes; the
+    latest sent is the patient's."""
+
+    class SkinType(models.TextChoices):
+        # The Fitzpatrick scale, as patients recognise themselves in it.
+        I = "I", "Type I: always burns, never tans (very fair)"  # noqa: E741
+        II = "II", "Type II: usually burns, tans with difficulty (fair)"
+        III = "III", "Type III: sometimes burns, tans gradually (medium)"
+        IV = "IV", "Type IV: rarely burns, tans easily (olive, light brown)"
+        V = "V", "Type V: very rarely burns, tans very easily (brown)"
+        VI = "VI", "Type VI: never burns (dark brown to black)"
+        UNSURE = "unsure", "I am not sure"
+
+    patient = models.ForeignKey("people.Patient", on_delete=models.CASCADE, related_name="intakes")
+    skin_type = models.CharField("Skin type (Fitzpatrick)", max_length=6, choices=SkinType.choices)
+    goals = models.ManyToManyField(
+        Indication, blank=True, related_name="+", help_text="What the patient wants treated."
+    )
+    goal_areas = models.ManyToManyField(
+        BodyArea, blank=True, related_name="+", help_text="Where the patient wants it treated."
+    )
+    goals_note = models.CharField(max_length=500, blank=True)
+    answered_no = models.ManyToManyField(
+        Factor, blank=True, related_name="+", help_text="Questions the patient answered 'no'."
+    )
+    submitted_at = models.DateTimeField(default=timezone.now)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = IntakeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Health questionnaire of {self.submitted_at:%Y-%m-%d}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
 
 
 class PreSessionCheck(models.Model):

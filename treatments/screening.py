@@ -148,7 +148,9 @@ def load(*, patient, check: PreSessionCheck | None = None) -> ScreeningData:
             Prefetch("factor__counts_modalities", queryset=Modality.objects.only("id", "name")),
         )
     )
-    history = list(HistoryEntry.objects.filter(patient=patient).select_related("factor"))
+    # Current entries only: a corrected report gives way to its correction, and a patient's
+    # report not yet confirmed counts at once (safety first).
+    history = list(HistoryEntry.objects.filter(patient=patient).current().select_related("factor"))
     sessions = [
         _SessionFact(
             id=session.pk,

@@ -295,5 +295,20 @@ class HistoryEntrySerializer(ModelSerializer):
             "notes",
             "recorded_by",
             "recorded_at",
+            "source",
+            "confirmed_by",
+            "confirmed_at",
+            "corrects",
+            "superseded_at",
         ]
-        read_only_fields = ["recorded_by", "recorded_at"]
+        # Where an entry came from and what became of it are the services' to set: a
+        # patient's report is confirmed or corrected in the clinician's panel.
+        read_only_fields = [
+            "recorded_by",
+            "recorded_at",
+            "source",
+            "confirmed_by",
+            "confirmed_at",
+            "corrects",
+            "superseded_at",
+        ]

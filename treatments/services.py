@@ -574,7 +574,15 @@ def history_add(
 @transaction.atomic
 def history_update(*, entry: HistoryEntry, by=None, **changes) -> HistoryEntry:
     """Changes the named fields (HISTORY_FIELDS) of a history entry, and screens the patient's
-    booked sessions again."""
+    booked sessions again. A patient's own report and an entry already replaced stay as they
+    are: a clinician corrects a report (treatments.intake.history_correct), keeping both."""
+    if entry.is_reported:
+        raise ValidationError(
+            "The patient reported this themselves: confirm or correct it, so that their own"
+            " answer is kept beside the correction."
+        )
+    if not entry.is_current:
+        raise ValidationError("This entry was replaced by a correction and is kept as it was.")
     entry = audited_update(obj=entry, fields=HISTORY_FIELDS, changes=changes, by=by)
     sessions_rescreen(patient=entry.patient, by=by)
     return entry

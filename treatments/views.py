@@ -10,7 +10,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.decorators import role_required
 from core.links import id_url
@@ -20,8 +22,10 @@ from core.views import form_status
 from people.models import Patient
 
 from . import gate, services
+from . import intake as questionnaire
 from .aftercare import aftercare_for
 from .forms import (
+    CorrectionForm,
     HistoryEntryForm,
     OverrideForm,
     PlanForm,
@@ -31,6 +35,7 @@ from .forms import (
 )
 from .models import (
     HistoryEntry,
+    Intake,
     Modality,
     Screening,
     ScreeningFinding,
@@ -131,8 +136,12 @@ def chart(request, patient_id: int):
         .select_related("plan__modality"),
     }
     if user.has_perm("treatments.view_historyentry"):
-        context["history"] = HistoryEntry.objects.for_patient(patient).select_related(
-            "factor", "body_area"
+        # What the history says now: a corrected report shows as its correction (the
+        # session's page shows both).
+        context["history"] = (
+            HistoryEntry.objects.for_patient(patient)
+            .current()
+            .select_related("factor", "body_area")
         )
     if user.has_perm("treatments.view_screening"):
         context["screenings"] = _screenings().for_patient(patient)[:CHART_SCREENINGS]
@@ -291,6 +300,12 @@ def session_detail(request, session_id: int, check_form=None, status=200):
             # What recording would answer now: the record button is offered only when clear.
             "gate_state": gate.state(session) if is_open else None,
             "patient_answers": patient_answers_for([session.pk]).get(session.pk),
+            # What the patient reported before the visit, to confirm or correct.
+            "reported": (
+                questionnaire.reported_history(session.patient)
+                if request.user.has_perm("treatments.view_historyentry")
+                else None
+            ),
         },
         status=status,
     )
@@ -406,3 +421,79 @@ def session_level(request, session_id: int):
     else:
         messages.error(request, "Choose a level.")
     return redirect(session.plan)
+
+
+# --- what the patient reported: confirmed or corrected by a clinician ------------------------
+
+
+def _back(request, patient_id: int) -> str:
+    """Where a confirmation returns: the page it was made on (a session's), else the chart."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("treatments:chart", args=[patient_id])
+
+
+@require_POST
+@role_required("treatments.confirm_historyentry")
+def history_confirm(request, entry_id: int):
+    entry = get_object_or_404(HistoryEntry, pk=entry_id)
+    looked_at(request, entry, detail="confirm report")
+    try:
+        questionnaire.history_confirm(entry=entry, by=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "The patient's answer is confirmed.")
+    return redirect(_back(request, entry.patient_id))
+
+
+@require_http_methods(["GET", "POST"])
+@role_required("treatments.confirm_historyentry")
+def history_correct(request, entry_id: int):
+    entry = get_object_or_404(
+        HistoryEntry.objects.select_related("patient", "factor", "body_area"), pk=entry_id
+    )
+    looked_at(request, entry, detail="correct report")
+    form = CorrectionForm.for_entry(entry, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            questionnaire.history_correct(
+                entry=entry, by=request.user, request=request, **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The correction is recorded; the patient's answer is kept.")
+            return redirect(_back(request, entry.patient_id))
+    return render(
+        request,
+        "treatments/history_correct.html",
+        {
+            "form": form,
+            "entry": entry,
+            "patient": entry.patient,
+            "next": _back(request, entry.patient_id),
+        },
+        status=form_status(form),
+    )
+
+
+@require_POST
+@role_required("treatments.confirm_historyentry")
+def intake_confirm(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    latest = Intake.objects.for_patient(patient).latest_first().first()
+    looked_at(request, patient, detail="confirm questionnaire")
+    if latest is None:
+        messages.error(request, "This patient has not sent a health questionnaire.")
+    else:
+        try:
+            questionnaire.intake_confirm(intake=latest, by=request.user, request=request)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "The questionnaire and every answer in it are confirmed.")
+    return redirect(_back(request, patient.pk))

@@ -64,9 +64,11 @@ def test_front_desk_invites_and_the_patient_lands_on_the_portal(
     form_page, done = choose_password(client, invite_link())
     assert "Welcome to your patient portal" in form_page.content.decode()
     assert done.status_code == 302
-    portal = client.get(done.url, follow=True)
-    assert portal.redirect_chain[-1][0] == reverse("portal:home")
+    # The new patient's first step: the health questionnaire before the first visit.
+    assert done.url == reverse("portal:intake")
+    portal = client.get(done.url)
     assert portal.status_code == 200
+    assert "Your health questionnaire" in portal.content.decode()
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
 

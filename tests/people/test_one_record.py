@@ -263,11 +263,11 @@ def merger(db):
 
 def fill_every_relation(patient, alice_file, clinician_user) -> None:  # noqa: F811
     """One more row of the kinds alice_file lacks: a pre-session check, a booking, a change
-    request, a place on the waiting list, a data export, a record merged into this one
-    earlier."""
+    request, a place on the waiting list, a data export, a health questionnaire, a record merged
+    into this one earlier."""
     from people.models import DataExport
     from scheduling.models import Booking, ChangeRequest, WaitlistEntry
-    from treatments.models import PreSessionCheck
+    from treatments.models import Intake, PreSessionCheck
 
     PreSessionCheck.objects.create(
         patient=patient, session=alice_file.session, checked_by=clinician_user
@@ -280,6 +280,7 @@ def fill_every_relation(patient, alice_file, clinician_user) -> None:  # noqa: F
     DataExport.objects.create(
         patient=patient, requested_by=clinician_user, status=DataExport.Status.EXPIRED
     )
+    Intake.objects.create(patient=patient, skin_type=Intake.SkinType.III)
     earlier = PatientFactory(first_name="Alice", last_name="Smit")
     Patient.all_records.filter(pk=earlier.pk).update(merged_into=patient)
 
@@ -307,6 +308,7 @@ def test_the_merge_knows_every_model_that_points_to_a_patient():
         "scheduling.ChangeRequest",
         "scheduling.WaitlistEntry",
         "treatments.HistoryEntry",
+        "treatments.Intake",
         "treatments.PreSessionCheck",
         "treatments.Screening",
         "treatments.Session",

@@ -106,7 +106,14 @@ def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
 
 def test_bobs_own_pages_show_nothing_of_alices(client, bob, alices):
     client.force_login(bob.user)
-    pages = ("portal:home", "portal:history", "portal:calendar", "portal:book", "portal:my_data")
+    pages = (
+        "portal:home",
+        "portal:history",
+        "portal:calendar",
+        "portal:book",
+        "portal:my_data",
+        "portal:intake",
+    )
     for url in [reverse(name) for name in pages]:
         response = client.get(url)
         assert response.status_code == 200
@@ -139,12 +146,13 @@ def test_alice_gets_200_for_the_same_urls(client, alice, alices):
 def test_staff_may_not_use_the_portal(client, front_desk_user, clinician_user, alices):
     for user in (front_desk_user, clinician_user):
         client.force_login(user)
-        for url in [reverse("portal:home"), *get_urls(alices)]:
+        for url in [reverse("portal:home"), reverse("portal:intake"), *get_urls(alices)]:
             assert client.get(url).status_code == 403, url
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, alices):
-    for url in [reverse("portal:home"), reverse("portal:history"), *get_urls(alices)]:
+    urls = [reverse("portal:home"), reverse("portal:history"), reverse("portal:intake")]
+    for url in [*urls, *get_urls(alices)]:
         response = client.get(url)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
     for url in post_urls(alices):
@@ -199,3 +207,30 @@ def test_a_reminder_link_reaches_its_own_session_only(client, bob, alices, carla
     for session in (booked, bobs):
         session.refresh_from_db()
         assert session.status == Session.Status.BOOKED
+
+
+def test_patients_cannot_confirm_or_correct_answers_even_their_own(client, alice, bob, alices):
+    """The questionnaire's URL has no id; the clinician's confirm and correct URLs have, and
+    refuse every patient, Alice for her own answers too."""
+    from treatments.models import Factor, HistoryEntry
+
+    answer = HistoryEntry.objects.create(
+        patient=alice,
+        factor=Factor.objects.get(slug="anticoagulants"),
+        source=HistoryEntry.Source.PATIENT,
+        recorded_by=alice.user,
+    )
+    urls = [
+        reverse("treatments:history_confirm", args=[answer.pk]),
+        reverse("treatments:history_correct", args=[answer.pk]),
+        reverse("treatments:intake_confirm", args=[alice.pk]),
+    ]
+    for patient in (bob, alice):
+        client.force_login(patient.user)
+        for url in urls:
+            response = client.post(url, {"does_not_apply": "on", "reason": "not me"})
+            assert response.status_code == 403, (patient.first_name, url)
+            if patient == bob:
+                assert b"Smit" not in response.content
+    answer.refresh_from_db()
+    assert answer.is_current and answer.confirmed_at is None

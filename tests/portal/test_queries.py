@@ -49,11 +49,12 @@ def test_home_queries_stay_constant(client, alice, course, grow, django_assert_n
     # consented ready comparisons with their photos, 9 the sessions shown (the courses' shown,
     # booked, recently done, the photos') with practitioner, 10-13 the screening rules that ask
     # something of a booked patient with their modalities, levels and counted modalities (read
-    # once for all upcoming sessions), then the audit writes (chain head lock, insert, head
-    # update; the actor's role from the group names read in 3).
-    with django_assert_num_queries(13 + AUDIT_WRITES):
+    # once for all upcoming sessions), 14 the latest health questionnaire, then the audit
+    # writes (chain head lock, insert, head update; the actor's role from the group names read
+    # in 3).
+    with django_assert_num_queries(14 + AUDIT_WRITES):
         client.get(url)
-    assert small == 13 + AUDIT_WRITES
+    assert small == 14 + AUDIT_WRITES
 
 
 def test_history_queries_stay_constant(client, alice, course, grow, django_assert_num_queries):

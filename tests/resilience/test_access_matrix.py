@@ -93,6 +93,8 @@ portal:history                 --  --  --  ok    ok  --
 portal:my_data                 --  --  --  ok    ok  --
 portal:my_data_download        --  --  --  ok    --  --
 portal:home                    --  --  --  ok    ok  --
+# Each patient's own questionnaire: the URL has no id, the account says whose.
+portal:intake                  --  --  --  ok    ok  --
 portal:photos                  --  --  --  ok    ok  --
 portal:session                 --  --  --  ok    --  --
 portal:session_cancel          --  --  --  ok    --  --
@@ -134,9 +136,17 @@ scheduling:week                ok  ok  --  --    --  --
 scheduling:waitlist            ok  --  --  --    --  --
 scheduling:waitlist_add        ok  --  --  --    --  --
 scheduling:waitlist_remove     ok  --  --  --    --  --
+# The public sign-up: open to all; a link not signed here (the test's) opens nothing.
+signup                         ok  ok  ok  ok    ok  ok
+signup_sent                    ok  ok  ok  ok    ok  ok
+signup_verify                  ok  ok  ok  ok    ok  ok
 treatments:chart               ok  ok  ok  --    --  --
 treatments:history_create      --  ok  ok  --    --  --
 treatments:history_edit        --  ok  ok  --    --  --
+# What a patient reported is confirmed or corrected by a clinician, at the point of care.
+treatments:history_confirm     --  ok  --  --    --  --
+treatments:history_correct     --  ok  --  --    --  --
+treatments:intake_confirm      --  ok  --  --    --  --
 treatments:plan_confirm        --  ok  --  --    --  --
 treatments:plan_create         --  ok  ok  --    --  --
 treatments:plan_detail         ok  ok  ok  --    --  --
