@@ -89,7 +89,8 @@ class PhotoViewSet(
             view=data["view"],
             view_label=data.get("view_label", ""),
             phase=data["phase"],
-            purposes=data.get("purposes") or [],
+            # Left out of the form: the patient's standing photo consent.
+            purposes=data.get("purposes") if "purposes" in self.request.data else None,
             file=data["file"],
             by=self.request.user,
             request=self.request,

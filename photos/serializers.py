@@ -56,7 +56,10 @@ class PhotoSerializer(ModelSerializer):
     view = serializers.ChoiceField(choices=View.choices)
     phase = serializers.ChoiceField(choices=Phase.choices)
     purposes = serializers.MultipleChoiceField(
-        choices=Purpose.choices, required=False, default=[Purpose.CLINICAL]
+        choices=Purpose.choices,
+        required=False,
+        help_text="The uses the patient consented to; left out: the patient's standing photo "
+        "consent (the clinical record only, for a patient who never signed a consent form).",
     )
     derivatives = DerivativeSerializer(many=True, read_only=True)
     original_url = serializers.SerializerMethodField()

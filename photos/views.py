@@ -18,6 +18,7 @@ from core.looks import looked_at
 from core.views import confirm_page, confirmed
 from people.access import patient_required
 from people.models import Patient
+from treatments import consents
 from treatments.models import BodyArea, Session
 
 from . import queries, services
@@ -71,7 +72,14 @@ def session_photos(request, session_id: int):
     }
     if request.htmx:
         return render(request, "photos/_session_grid.html", context)
-    form = UploadForm(initial={"body_area": session.plan.body_area_id, "phase": Phase.BEFORE})
+    form = UploadForm(
+        initial={
+            "body_area": session.plan.body_area_id,
+            "phase": Phase.BEFORE,
+            # New photos take the patient's standing consent (the signed consent form).
+            "purposes": consents.standing_purposes(session.patient),
+        }
+    )
     status = 200
     if request.method == "POST":
         form = UploadForm(request.POST)
