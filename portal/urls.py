@@ -24,4 +24,8 @@ urlpatterns = [
     ),
     path("photos/", views.photos, name="photos"),
     path("photos/<int:comparison_id>/", views.comparison, name="comparison"),
+    path("consents/", views.my_consents, name="consents"),
+    path("consents/photos/", views.photo_consent, name="photo_consent"),
+    path("consents/sign/<int:modality_id>/", views.consent_sign, name="consent_sign"),
+    path("consents/<int:signature_id>/pdf/", views.consent_pdf, name="consent_pdf"),
 ]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,8 +24,11 @@ from scheduling import waitlist
 from scheduling.forms import WaitlistForm
 from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
+from treatments import consents
 from treatments.aftercare import aftercare_for
-from treatments.models import Session
+from treatments.forms import PhotoConsentForm
+from treatments.models import ConsentSignature, Modality, PhotoConsent, Session
+from treatments.views import consent_pdf_response, consent_sign_response
 
 from . import dates, queries, services
 from .forms import CancelForm, ChangeForm
@@ -267,3 +270,87 @@ def comparison(request, patient, comparison_id: int):
     item = queries.own_comparison(patient, comparison_id)
     _viewed(request, patient, "comparison", item)
     return render(request, "portal/comparison.html", {"patient": patient, "comparison": item})
+
+
+# --- consent forms and photo consent --------------------------------------------------------
+
+
+def _consents_page(request, patient, *, photo_form=None, status=200):
+    standing = consents.standing_photo_consent(patient)
+    form = photo_form or PhotoConsentForm(
+        initial={"purposes": standing.purposes if standing is not None else []}
+    )
+    context = {
+        "patient": patient,
+        "rows": consents.forms_for(patient),
+        "standing": standing,
+        "photo_form": form,
+    }
+    return render(request, "portal/consents.html", context, status=status)
+
+
+@require_GET
+@patient_required
+def my_consents(request, patient):
+    """The patient's consent forms (to sign, or signed with their PDF) and photo consent."""
+    _viewed(request, patient, "consents")
+    return _consents_page(request, patient)
+
+
+@require_POST
+@patient_required
+def photo_consent(request, patient):
+    """The patient changes their standing photo consent; a purpose withdrawn leaves every
+    photo of theirs at once."""
+    form = PhotoConsentForm(request.POST)
+    _viewed(request, patient, "consents")
+    if not form.is_valid():
+        return _consents_page(request, patient, photo_form=form, status=400)
+    consents.photo_consent_record(
+        patient=patient,
+        purposes=form.cleaned_data["purposes"],
+        source=PhotoConsent.Source.PORTAL,
+        by=request.user,
+        request=request,
+    )
+    messages.success(request, "Your photo consent is saved.")
+    return redirect("portal:consents")
+
+
+@patient_required
+def consent_sign(request, patient, modality_id: int):
+    modality = get_object_or_404(Modality, pk=modality_id)
+    _viewed(request, patient, "consent form")
+
+    def done(signature):
+        messages.success(
+            request,
+            f"Thank you: your {modality.name.lower()} consent is signed. "
+            "You can download it below.",
+        )
+        return redirect("portal:consents")
+
+    return consent_sign_response(
+        request,
+        patient=patient,
+        modality=modality,
+        place=ConsentSignature.Place.PORTAL,
+        template="portal/consent_sign.html",
+        done=done,
+        extra=lambda version: {"patient": patient},
+    )
+
+
+@require_GET
+@patient_required
+def consent_pdf(request, patient, signature_id: int):
+    signature = get_object_or_404(
+        ConsentSignature.objects.for_patient(patient).select_related(
+            "version__form__modality", "photo_consent"
+        ),
+        pk=signature_id,
+    )
+    kind = signature.version.form.modality.kind.replace("_", "-")
+    return consent_pdf_response(
+        request, signature, filename=f"consent-{kind}-{signature.signed_at:%Y%m%d}.pdf"
+    )

@@ -17,6 +17,7 @@ import base64
 import binascii
 import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -292,3 +293,44 @@ def photo_consent_record(
                 request=request,
             )
     return record
+
+
+# --- reads for the pages --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormRow:
+    """A consent form as one patient stands with it: its current version and their latest
+    signature of any version, if any."""
+
+    modality: Modality
+    version: ConsentVersion
+    signature: ConsentSignature | None
+
+    @property
+    def signed_current(self) -> bool:
+        return self.signature is not None and self.signature.version_id == self.version.pk
+
+
+def forms_for(patient) -> list[FormRow]:
+    """Every treatment's consent form with the patient's latest signature: two queries."""
+    current: dict[int, ConsentVersion] = {}
+    versions = ConsentVersion.objects.select_related("form__modality").order_by(
+        "form__modality__name", "-number"
+    )
+    for version in versions:
+        if version.form.modality.is_treatment:
+            current.setdefault(version.form.modality_id, version)
+    latest: dict[int, ConsentSignature] = {}
+    signatures = (
+        ConsentSignature.objects.for_patient(patient)
+        .select_related("version__form")
+        .defer("signature_png")
+        .order_by("-signed_at", "-id")
+    )
+    for signature in signatures:
+        latest.setdefault(signature.version.form.modality_id, signature)
+    return [
+        FormRow(version.form.modality, version, latest.get(modality_id))
+        for modality_id, version in current.items()
+    ]
