@@ -14,7 +14,8 @@ from treatments.models import Session
 def alices(course, comparison):
     booked = course.sessions.get(status=Session.Status.BOOKED)
     done = course.sessions.get(number=1)
-    return {"booked": booked, "done": done, "comparison": comparison}
+    signature = course.patient.consent_signatures.first()
+    return {"booked": booked, "done": done, "comparison": comparison, "signature": signature}
 
 
 def get_urls(alices) -> list[str]:
@@ -25,6 +26,7 @@ def get_urls(alices) -> list[str]:
             reverse("portal:session_ics", args=[session.pk]),
         ]
     urls.append(reverse("portal:comparison", args=[alices["comparison"].pk]))
+    urls.append(reverse("portal:consent_pdf", args=[alices["signature"].pk]))
     return urls
 
 
@@ -48,6 +50,15 @@ def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
     assert alices["booked"].status == Session.Status.BOOKED
     assert mail.outbox == []
     comparison = alices["comparison"]
+    refused = AuditEvent.objects.filter(
+        allowed=False, object_type="portal:consent_pdf", object_id=str(alices["signature"].pk)
+    )
+    assert refused.exists()  # Bob's try at Alice's signed consent form is on the record
+    # The staff's copy of it is for staff.
+    assert (
+        client.get(reverse("treatments:consent_pdf", args=[alices["signature"].pk])).status_code
+        == 403
+    )
     for url in (
         reverse("photos:sheet", args=[comparison.pk, "pdf"]),
         reverse("photos:image", args=[comparison.before_id, "grid"]),
@@ -118,6 +129,10 @@ def test_patients_get_nothing_from_the_staff_api(client, alice, bob, alices):
         f"/api/comparisons/{comparison.pk}/",
         "/api/history/",
         "/api/screenings/",
+        "/api/photo-consents/",
+        "/api/consent-signatures/",
+        f"/api/consent-signatures/{alices['signature'].pk}/",
+        f"/api/photos/{comparison.before_id}/consent/",
     ]
     for patient in (bob, alice):
         client.force_login(patient.user)
