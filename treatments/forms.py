@@ -161,7 +161,8 @@ class ConsentSignForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
         label="My photos may be used for",
-        help_text="You can withdraw any of these at any time under My consents.",
+        help_text="What you tick here replaces your earlier choices, for the photos already "
+        "taken too. You can withdraw any of these at any time under My consents.",
     )
     agree = forms.BooleanField(
         label="I have read this consent form and agree to the treatment it describes.",

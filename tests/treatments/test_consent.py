@@ -281,6 +281,13 @@ def test_signing_keeps_version_time_address_and_the_standing_photo_consent(
     event = AuditEvent.objects.get(object_type="treatments.ConsentSignature")
     assert event.patient_id == newcomer.pk and event.ip_address == "203.0.113.9"
     assert "microdermabrasion version 1" in event.detail
+    # Her PDF, downloaded: on the record as a download of her signed form.
+    response = client.get(reverse("portal:consent_pdf", args=[signed.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert AuditEvent.objects.filter(
+        action="download", patient_id=newcomer.pk, object_id=str(signed.pk)
+    ).exists()
 
 
 def test_the_tablet_page_signs_for_the_patient_and_goes_back(
