@@ -39,6 +39,13 @@ TREATMENTS_CATALOGUE_VIEW = (
     "treatments.view_coursetemplatelevel",
 )
 
+CONSENT_PERMISSIONS = (
+    "treatments.view_consentsignature",
+    "treatments.add_consentsignature",
+    "treatments.view_photoconsent",
+    "treatments.add_photoconsent",
+)
+
 FRONT_DESK_PERMISSIONS = (
     "people.use_front_desk",
     "people.view_health",
@@ -52,6 +59,9 @@ FRONT_DESK_PERMISSIONS = (
     # a clinician confirms each course before any session of it is recorded.
     "treatments.propose_treatmentplan",
     "people.invite_patient",
+    # Hands the clinic's tablet to a patient to sign a consent form; records a photo consent
+    # changed on the patient's word (phone, letter).
+    *CONSENT_PERMISSIONS,
 )
 
 # "app_label.codename", or "app_label.*" for every permission of an app.
@@ -82,6 +92,7 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
         "treatments.view_screening",
         "treatments.add_screening",
         "treatments.override_screening",
+        *CONSENT_PERMISSIONS,
         "photos.view_photo",
         "photos.add_photo",
         "photos.view_comparison",

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
@@ -20,7 +20,12 @@ from treatments.models import TreatmentPlan
 from . import services, views
 from .access import CLINICAL_PERMISSION
 from .models import Comparison, Derivative, Photo
-from .serializers import ComparisonSerializer, PhotoSerializer, ProposeSerializer
+from .serializers import (
+    ComparisonSerializer,
+    PhotoPurposesSerializer,
+    PhotoSerializer,
+    ProposeSerializer,
+)
 
 
 class IsClinician(BasePermission):
@@ -81,6 +86,29 @@ class PhotoViewSet(
         """The photo's file: the original as uploaded, or a derivative (large, screen, grid)."""
         return _served_by_the_page_view(request, pk, views.image, variant=variant)
 
+    @extend_schema(request=PhotoPurposesSerializer, responses=PhotoPurposesSerializer)
+    @action(
+        detail=True,
+        methods=["get", "put"],
+        url_path="consent",
+        url_name="consent",
+        parser_classes=[JSONParser, FormParser, MultiPartParser],
+    )
+    def consent(self, request, pk: int):
+        """The uses the photo is consented for: read them, or put the full list (a use left
+        out is withdrawn: audited, and the photo leaves that use at once)."""
+        photo = self.get_object()
+        if request.method == "PUT":
+            body = PhotoPurposesSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            photo = services.photo_consent_update(
+                photo=photo,
+                purposes=body.validated_data["purposes"],
+                by=request.user,
+                request=request,
+            )
+        return Response(PhotoPurposesSerializer(photo).data)
+
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.photo_upload(
@@ -89,7 +117,8 @@ class PhotoViewSet(
             view=data["view"],
             view_label=data.get("view_label", ""),
             phase=data["phase"],
-            purposes=data.get("purposes") or [],
+            # Left out of the form: the patient's standing photo consent.
+            purposes=data.get("purposes") if "purposes" in self.request.data else None,
             file=data["file"],
             by=self.request.user,
             request=self.request,

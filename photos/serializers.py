@@ -56,7 +56,10 @@ class PhotoSerializer(ModelSerializer):
     view = serializers.ChoiceField(choices=View.choices)
     phase = serializers.ChoiceField(choices=Phase.choices)
     purposes = serializers.MultipleChoiceField(
-        choices=Purpose.choices, required=False, default=[Purpose.CLINICAL]
+        choices=Purpose.choices,
+        required=False,
+        help_text="The uses the patient consented to; left out: the patient's standing photo "
+        "consent (the clinical record only, for a patient who never signed a consent form).",
     )
     derivatives = DerivativeSerializer(many=True, read_only=True)
     original_url = serializers.SerializerMethodField()
@@ -177,3 +180,17 @@ class ComparisonSerializer(ModelSerializer):
 class ProposeSerializer(serializers.Serializer):
     # Bounded: an absurd id is a 400, not a database overflow (500).
     plan = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class PhotoPurposesSerializer(serializers.Serializer):
+    """The uses one photo is consented for."""
+
+    purposes = serializers.MultipleChoiceField(
+        choices=Purpose.choices,
+        allow_empty=True,
+        help_text="Every use the photo is now consented for (a list, possibly empty); a use "
+        "left out hides the photo and its sheets from that use at once.",
+    )
+
+    def to_representation(self, instance):
+        return {"purposes": sorted(instance.purposes)}

@@ -23,6 +23,7 @@ from PIL import Image
 
 from audit.services import Action, audit_log
 from core.tasks import task_send, task_send_on_commit
+from treatments import consents
 from treatments.models import Session
 
 from . import imaging
@@ -180,11 +181,12 @@ def photo_upload(
     phase: str,
     file,
     view_label: str = "",
-    purposes: Iterable[str] = (Purpose.CLINICAL,),
+    purposes: Iterable[str] | None = None,
     by,
     request=None,
 ) -> Photo:
-    """Checks the file completely, stores the original unchanged and queues its derivatives."""
+    """Checks the file completely, stores the original unchanged and queues its derivatives.
+    Without `purposes` the photo takes the patient's standing photo consent."""
     if session.status in CLOSED_SESSION_STATUSES:
         raise ValidationError("Photos cannot be added to a cancelled or missed session.")
     if view not in View.values:
@@ -193,6 +195,8 @@ def photo_upload(
         raise ValidationError({"phase": "Choose before or after."})
     if view == View.AREA and not view_label.strip():
         view_label = body_area.name
+    if purposes is None:
+        purposes = consents.standing_purposes(session.patient)
     purposes = set(purposes)
     if unknown := purposes - set(Purpose.values):
         raise ValidationError(f"Unknown consent purpose: {', '.join(sorted(unknown))}.")
@@ -401,6 +405,28 @@ def _reference_prefer_good(photo: Photo) -> bool:
         Photo.objects.filter(pk=photo.pk).update(is_reference=True)
         comparisons_propose(plan=photo.session.plan, by=None)
     return True
+
+
+def photos_consent_withdraw(*, patient_id: int, purposes: Iterable[str], by, request=None) -> int:
+    """The patient withdrew `purposes` from their standing photo consent: each of their photos
+    that still holds one loses it (photo_consent_update: audited, hidden from that use at
+    once). Returns how many photos changed."""
+    withdrawn = set(purposes)
+    holding = Q()
+    for purpose in withdrawn:
+        holding |= Q(**{f"consent_{purpose}": True})
+    changed = 0
+    with transaction.atomic():
+        for photo in Photo.objects.select_for_update().filter(holding, patient_id=patient_id):
+            photo_consent_update(
+                photo=photo, purposes=set(photo.purposes) - withdrawn, by=by, request=request
+            )
+            changed += 1
+    return changed
+
+
+def on_standing_consent_withdrawn(sender, *, patient_id, purposes, by, request=None, **kwargs):
+    photos_consent_withdraw(patient_id=patient_id, purposes=purposes, by=by, request=request)
 
 
 # --- pairing -----------------------------------------------------------------------------

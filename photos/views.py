@@ -18,6 +18,7 @@ from core.looks import looked_at
 from core.views import confirm_page, confirmed
 from people.access import patient_required
 from people.models import Patient
+from treatments import consents
 from treatments.models import BodyArea, Session
 
 from . import queries, services
@@ -84,7 +85,12 @@ def session_photos(request, session_id: int):
     }
     if request.htmx:
         return render(request, "photos/_session_grid.html", context)
-    initial = {"body_area": session.plan.body_area_id, "phase": Phase.BEFORE}
+    initial = {
+        "body_area": session.plan.body_area_id,
+        "phase": Phase.BEFORE,
+        # New photos take the patient's standing consent (the signed consent form).
+        "purposes": consents.standing_purposes(session.patient),
+    }
     status = 200
     # ?view=&phase= (a "Retake" link) preselects what the next photo is of.
     chosen = RetakeForm(request.GET)

@@ -32,4 +32,8 @@ urlpatterns = [
     path("photos/<int:comparison_id>/", views.comparison, name="comparison"),
     path("my-data/", views.my_data, name="my_data"),
     path("my-data/<int:export_id>/", views.my_data_download, name="my_data_download"),
+    path("consents/", views.my_consents, name="consents"),
+    path("consents/photos/", views.photo_consent, name="photo_consent"),
+    path("consents/sign/<int:modality_id>/", views.consent_sign, name="consent_sign"),
+    path("consents/<int:signature_id>/pdf/", views.consent_pdf, name="consent_pdf"),
 ]

@@ -33,10 +33,13 @@ from scheduling.forms import WaitlistForm
 from scheduling.models import WaitlistEntry
 from scheduling.notifications import calendar_for, contact_us, instructions
 from scheduling.services import BOOKABLE
+from treatments import consents
 from treatments import intake as questionnaire
 from treatments import services as treatment_services
 from treatments.aftercare import aftercare_for
-from treatments.models import Session, TreatmentPlan
+from treatments.forms import PhotoConsentForm
+from treatments.models import ConsentSignature, Modality, PhotoConsent, Session, TreatmentPlan
+from treatments.views import consent_pdf_response, consent_sign_response
 
 from . import booking, dates, queries, services
 from .forms import (
@@ -484,6 +487,23 @@ def my_data(request, patient):
     return render(request, template, context)
 
 
+# --- consent forms and photo consent --------------------------------------------------------
+
+
+def _consents_page(request, patient, *, photo_form=None, status=200):
+    standing = consents.standing_photo_consent(patient)
+    form = photo_form or PhotoConsentForm(
+        initial={"purposes": standing.purposes if standing is not None else []}
+    )
+    context = {
+        "patient": patient,
+        "rows": consents.forms_for(patient),
+        "standing": standing,
+        "photo_form": form,
+    }
+    return render(request, "portal/consents.html", context, status=status)
+
+
 @require_GET
 @patient_required
 def book(request, patient):
@@ -846,3 +866,70 @@ def intake(request, patient):
             return redirect("portal:home")
     context = {"patient": patient, "intake": latest, "form": form, "confirmed": False}
     return render(request, "portal/intake.html", context, status=form_status(form))
+
+
+@require_GET
+@patient_required
+def my_consents(request, patient):
+    """The patient's consent forms (to sign, or signed with their PDF) and photo consent."""
+    _viewed(request, patient, "consents")
+    return _consents_page(request, patient)
+
+
+@require_POST
+@patient_required
+def photo_consent(request, patient):
+    """The patient changes their standing photo consent; a purpose withdrawn leaves every
+    photo of theirs at once."""
+    form = PhotoConsentForm(request.POST)
+    _viewed(request, patient, "consents")
+    if not form.is_valid():
+        return _consents_page(request, patient, photo_form=form, status=400)
+    consents.photo_consent_record(
+        patient=patient,
+        purposes=form.cleaned_data["purposes"],
+        source=PhotoConsent.Source.PORTAL,
+        by=request.user,
+        request=request,
+    )
+    messages.success(request, "Your photo consent is saved.")
+    return redirect("portal:consents")
+
+
+@patient_required
+def consent_sign(request, patient, modality_id: int):
+    modality = get_object_or_404(Modality, pk=modality_id)
+    _viewed(request, patient, "consent form")
+
+    def done(signature):
+        messages.success(
+            request,
+            f"Thank you: your {modality.name.lower()} consent is signed. "
+            "You can download it below.",
+        )
+        return redirect("portal:consents")
+
+    return consent_sign_response(
+        request,
+        patient=patient,
+        modality=modality,
+        place=ConsentSignature.Place.PORTAL,
+        template="portal/consent_sign.html",
+        done=done,
+        extra=lambda version: {"patient": patient},
+    )
+
+
+@require_GET
+@patient_required
+def consent_pdf(request, patient, signature_id: int):
+    signature = get_object_or_404(
+        ConsentSignature.objects.for_patient(patient).select_related(
+            "version__form__modality", "photo_consent"
+        ),
+        pk=signature_id,
+    )
+    kind = signature.version.form.modality.kind.replace("_", "-")
+    return consent_pdf_response(
+        request, signature, filename=f"consent-{kind}-{signature.signed_at:%Y%m%d}.pdf"
+    )

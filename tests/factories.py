@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 
 import factory
 from django.contrib.auth import get_user_model
@@ -67,6 +68,13 @@ class PatientFactory(factory.django.DjangoModelFactory):
     phone = factory.Sequence(lambda n: f"+31 6 {n:08d}")
 
     @factory.post_generation
+    def consents(patient, create, extracted, **kwargs):
+        """Signed consent forms for every treatment, so that the patient's courses can be
+        treated (treatments/gate.py); `consents=False` for a patient who has signed nothing."""
+        if create and extracted is not False:
+            sign_every_consent(patient)
+
+    @factory.post_generation
     def with_account(patient, create, extracted, **kwargs):
         if create and extracted:
             user = UserFactory(
@@ -78,3 +86,38 @@ class PatientFactory(factory.django.DjangoModelFactory):
             assign_role(user, Role.PATIENT)
             patient.user = user
             patient.save(update_fields=["user"])
+
+
+@functools.cache
+def signature_png() -> bytes:
+    """A small drawn signature: a dark stroke on a transparent canvas."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(20, 70), (90, 20), (160, 80), (280, 30)], fill="#111", width=4)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def sign_every_consent(patient) -> None:
+    """The current version of every consent form signed at the desk's tablet, in one insert
+    (no audit events: the arranged past, as tests/records.py arranges completed sessions)."""
+    from treatments.models import ConsentSignature, ConsentVersion
+
+    current = {}
+    for version in ConsentVersion.objects.order_by("form_id", "number"):
+        current[version.form_id] = version
+    png = signature_png()
+    ConsentSignature.objects.bulk_create(
+        ConsentSignature(
+            patient=patient,
+            version=version,
+            signed_name=f"{patient.first_name} {patient.last_name}",
+            signature_png=png,
+            place=ConsentSignature.Place.TABLET,
+        )
+        for version in current.values()
+    )

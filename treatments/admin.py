@@ -6,15 +6,19 @@ that screenings have used is retired, never deleted.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.utils import timezone
 
 from audit.services import Action, audit_log
 
+from . import consents
 from .models import (
     AftercareRule,
     BodyArea,
+    ConsentForm,
+    ConsentVersion,
     CourseTemplate,
     CourseTemplateLevel,
     DepthLevel,
@@ -212,3 +216,75 @@ class CourseTemplateAdmin(AuditedRuleAdmin):
     list_filter = ["modality", "active"]
     list_editable = ["active", "position"]
     inlines = [CourseTemplateLevelInline]
+
+
+# --- consent forms: an edit publishes a new version ------------------------------------------
+
+
+class ConsentFormAdminForm(forms.ModelForm):
+    """The form's current text to edit; saving a changed text publishes it as a new version
+    (treatments.consents.consent_publish), and the versions signed stay as they were."""
+
+    title = forms.CharField(max_length=200)
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 100}),
+        help_text="Paragraphs separated by a blank line. Saving a change publishes a new "
+        "version: patients sign it from then on; signatures keep the version they signed.",
+    )
+
+    class Meta:
+        model = ConsentForm
+        fields = ["modality"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        latest = self.instance.versions.order_by("-number").first() if self.instance.pk else None
+        if latest is not None:
+            self.fields["title"].initial = latest.title
+            self.fields["text"].initial = latest.text
+            self.fields["modality"].disabled = True
+
+
+class ConsentVersionInline(admin.TabularInline):
+    model = ConsentVersion
+    fields = ["number", "title", "published_at", "published_by", "signatures_count"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-number"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="signatures")
+    def signatures_count(self, version) -> int:
+        return version.signatures.count()
+
+
+@admin.register(ConsentForm)
+class ConsentFormAdmin(admin.ModelAdmin):
+    form = ConsentFormAdminForm
+    list_display = ["modality", "current_version"]
+    inlines = [ConsentVersionInline]
+
+    @admin.display(description="current version")
+    def current_version(self, form) -> str:
+        latest = form.versions.order_by("-number").first()
+        return str(latest.number) if latest else "-"
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # signatures point at its versions
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+        consents.consent_publish(
+            modality=obj.modality,
+            title=form.cleaned_data["title"],
+            text=form.cleaned_data["text"],
+            by=request.user,
+            request=request,
+        )

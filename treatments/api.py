@@ -15,14 +15,16 @@ from core.filters import PatientRecordsFilter
 from core.looks import looked_at
 from core.permissions import ModelPermissions
 
-from . import services
+from . import consents, services
 from .aftercare import aftercare_for
 from .models import (
     BodyArea,
+    ConsentSignature,
     Factor,
     HistoryEntry,
     Indication,
     Modality,
+    PhotoConsent,
     Screening,
     ScreeningFinding,
     ScreeningRule,
@@ -32,12 +34,14 @@ from .models import (
 from .serializers import (
     BodyAreaSerializer,
     CheckSerializer,
+    ConsentSignatureSerializer,
     FactorSerializer,
     HistoryEntrySerializer,
     IndicationSerializer,
     InstructionSerializer,
     ModalitySerializer,
     OverrideSerializer,
+    PhotoConsentSerializer,
     PlanCreatedSerializer,
     PlanCreateSerializer,
     PlanRefusedSerializer,
@@ -264,3 +268,44 @@ class HistoryEntryViewSet(
         serializer.instance = services.history_update(
             entry=serializer.instance, **changes, by=self.request.user
         )
+
+
+@extend_schema(tags=["consent"])
+class PhotoConsentViewSet(
+    PatientFilterMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Patients' standing photo consent, newest first: each record as decided (signed with a
+    consent form, changed in the portal, or by staff). POST records a change on the patient's
+    word; a purpose left out is withdrawn from the patient's existing photos at once."""
+
+    serializer_class = PhotoConsentSerializer
+    permission_classes = [ModelPermissions]
+    queryset = PhotoConsent.objects.latest_first()
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = consents.photo_consent_record(
+            patient=data["patient"],
+            purposes=data["purposes"],
+            source=PhotoConsent.Source.STAFF,
+            by=self.request.user,
+            request=self.request,
+        )
+
+
+@extend_schema(tags=["consent"])
+class ConsentSignatureViewSet(PatientFilterMixin, viewsets.ReadOnlyModelViewSet):
+    """Signed consent forms: which version of which modality's form, when, where and from
+    which address."""
+
+    serializer_class = ConsentSignatureSerializer
+    permission_classes = [ModelPermissions]
+    queryset = (
+        ConsentSignature.objects.select_related("version__form")
+        .defer("signature_png")
+        .order_by("-signed_at", "-id")
+    )

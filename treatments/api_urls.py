@@ -12,4 +12,6 @@ router.register("plans", api.PlanViewSet, basename="plan")
 router.register("sessions", api.SessionViewSet, basename="session")
 router.register("screenings", api.ScreeningViewSet, basename="screening")
 router.register("history", api.HistoryEntryViewSet, basename="historyentry")
+router.register("photo-consents", api.PhotoConsentViewSet, basename="photoconsent")
+router.register("consent-signatures", api.ConsentSignatureViewSet, basename="consentsignature")
 urlpatterns = router.urls

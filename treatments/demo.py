@@ -15,8 +15,8 @@ from django.utils import timezone
 from people.demo import opening_day_on_or_before
 from people.models import Patient
 
-from . import services
-from .models import BodyArea, Factor, Indication, Modality, Screening, Session
+from . import consents, services
+from .models import BodyArea, ConsentSignature, Factor, Indication, Modality, Screening, Session
 
 
 def _at(day, hour: int = 10):
@@ -50,6 +50,41 @@ def _record_past(session: Session, *, by, products: str, notes: str) -> None:
     session.areas.set([plan.body_area])
 
 
+def _demo_signature() -> bytes:
+    """A hand-drawn-looking stroke, as the consent form's canvas sends it."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (600, 200), (0, 0, 0, 0))
+    points = [(30, 150), (80, 40), (120, 160), (170, 60), (230, 140), (330, 70), (560, 90)]
+    ImageDraw.Draw(image).line(points, fill="#1a1a2e", width=5, joint="curve")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _sign(patient: Patient, modality: Modality, *, purposes, by) -> None:
+    """The patient signed the modality's consent form on the clinic's tablet (once)."""
+    version = consents.current_version(modality)
+    if (
+        version is None
+        or ConsentSignature.objects.filter(
+            patient=patient, version__form__modality=modality
+        ).exists()
+    ):
+        return
+    consents.consent_sign(
+        patient=patient,
+        version=version,
+        signed_name=f"{patient.first_name} {patient.last_name}",
+        signature=_demo_signature(),
+        purposes=purposes,
+        place=ConsentSignature.Place.TABLET,
+        by=by,
+    )
+
+
 def load() -> None:
     clinician = get_user_model().objects.filter(username="clinician").first()
     today = timezone.localdate()
@@ -57,6 +92,8 @@ def load() -> None:
 
     alice = _patient("Alice", "Smit")
     microdermabrasion = Modality.objects.get(kind="microdermabrasion")
+    if alice:
+        _sign(alice, microdermabrasion, purposes=("clinical", "portal"), by=clinician)
     if alice and not alice.plans.filter(modality=microdermabrasion).exists():
         services.history_add(
             patient=alice,
@@ -92,6 +129,8 @@ def load() -> None:
 
     bob = _patient("Bob", "Mulder")
     laser = Modality.objects.get(kind="laser_resurfacing")
+    if bob:
+        _sign(bob, laser, purposes=("clinical",), by=clinician)
     if bob and not bob.plans.filter(modality=laser).exists():
         services.history_add(
             patient=bob,

@@ -17,6 +17,7 @@ from .models import (
     HistoryEntry,
     Indication,
     Modality,
+    PhotoPurpose,
     Screening,
     ScreeningRule,
 )
@@ -178,3 +179,43 @@ class CorrectionForm(forms.Form):
             "notes": entry.notes,
         }
         return cls(data, initial=initial)
+
+
+class ConsentSignForm(forms.Form):
+    """A consent form as the patient signs it: the version read, the photo uses ticked, the
+    name typed and the signature drawn (static/js/signature.js fills `signature` with the
+    canvas's PNG)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    purposes = forms.MultipleChoiceField(
+        choices=PhotoPurpose.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="My photos may be used for",
+        help_text="What you tick here replaces your earlier choices, for the photos already "
+        "taken too. You can withdraw any of these at any time under My consents.",
+    )
+    agree = forms.BooleanField(
+        label="I have read this consent form and agree to the treatment it describes.",
+        error_messages={"required": "Tick the box to say you have read and agree."},
+    )
+    signed_name = forms.CharField(
+        max_length=200,
+        label="Your full name",
+        error_messages={"required": "Type your full name."},
+    )
+    signature = forms.CharField(
+        widget=forms.HiddenInput,
+        required=False,
+        max_length=500_000,
+        error_messages={"max_length": "The signature image is too large: draw it again."},
+    )
+
+
+class PhotoConsentForm(forms.Form):
+    purposes = forms.MultipleChoiceField(
+        choices=PhotoPurpose.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="My photos may be used for",
+    )

@@ -14,7 +14,8 @@ A screening allows treatment only when it is:
   the patient's other sessions, the rules themselves, the check), find exactly what was stored;
   anything else means something changed since, and the patient is screened again;
 - clear, or with relative findings that a clinician overrode with a reason;
-- and of a confirmed course: one the desk proposed waits for a clinician's confirmation.
+- of a confirmed course: one the desk proposed waits for a clinician's confirmation;
+- and of a course whose patient signed the consent form of its modality (treatments.consents).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from . import consents
 from . import screening as engine
 from .models import DepthLevel, Screening, Session, TreatmentPlan
 
@@ -77,6 +79,8 @@ def screening_for_treatment(
             "confirms the course before any session of it is recorded.",
             code="unconfirmed",
         )
+    if not consents.consent_signed(session.patient_id, session.plan.modality):
+        raise ValidationError(consents.not_signed_reason(session.plan.modality), code="consent")
     if session.status != Session.Status.CHECKED_IN or session.starts_at is None:
         raise ValidationError(
             "Check the patient in before recording the session: it is recorded only after "
@@ -158,12 +162,14 @@ class State:
 
     NOT_SCREENED = "not_screened"
     UNCONFIRMED = "unconfirmed"
+    CONSENT = "consent"
     CLEAR = "clear"
     CONFIRM = "confirm"
     BLOCKED = "blocked"
     LABELS = {
         NOT_SCREENED: "Not screened",
         UNCONFIRMED: "Course to confirm",
+        CONSENT: consents.NOT_SIGNED,
         CLEAR: "Clear",
         CONFIRM: "Relative finding to confirm",
         BLOCKED: "Blocked",
@@ -202,13 +208,16 @@ def state(session: Session, *, now: dt.datetime | None = None) -> State:
             return State(State.CONFIRM, reason)
         if "unconfirmed" in codes:
             return State(State.UNCONFIRMED, reason)
+        if "consent" in codes:
+            return State(State.CONSENT, reason)
         return State(State.NOT_SCREENED, reason)
     return State(State.CLEAR)
 
 
 def list_states(sessions: list[Session]) -> dict[int, State]:
-    """The state of each session of a day's list in two queries (the day's screenings and their
-    findings), from its flag and its latest screening of the day. A list's summary: it does not
+    """The state of each session of a day's list in three queries (the patients' signed consents,
+    the day's screenings and their findings), from its flag, its course's consent and its latest
+    screening of the day. A list's summary: it does not
     evaluate the rules again per row; the gate does that when the session is recorded, and
     the session page asks it (state()) before offering to record."""
     days = {session.pk: session.day for session in sessions}
@@ -227,11 +236,13 @@ def list_states(sessions: list[Session]) -> dict[int, State]:
         for screening in screenings:
             if screening.screened_for == days[screening.session_id]:
                 latest.setdefault(screening.session_id, screening)
+    signed = consents.signed_pairs(session.patient_id for session in sessions) if sessions else ()
     states = {}
     for session in sessions:
         states[session.pk] = (
             _flag_state(session)
             or _unconfirmed_state(session)
+            or _consent_state(session, signed)
             or _list_state(session, latest.get(session.pk))
         )
     return states
@@ -242,6 +253,20 @@ def _unconfirmed_state(session: Session) -> State | None:
     if Session.plan.field.is_cached(session) and session.plan.is_proposed:
         return State(State.UNCONFIRMED, "A clinician confirms the proposed course first.")
     return None
+
+
+def _consent_state(session: Session, signed) -> State | None:
+    # Read only from a plan and modality the list loaded with its sessions: no query per row.
+    if not Session.plan.field.is_cached(session):
+        return None
+    plan = session.plan
+    if not TreatmentPlan.modality.field.is_cached(plan) or not consents.consent_required(
+        plan.modality
+    ):
+        return None
+    if (session.patient_id, plan.modality_id) in signed:
+        return None
+    return State(State.CONSENT, consents.not_signed_reason(plan.modality))
 
 
 def _list_state(session: Session, screening: Screening | None) -> State:

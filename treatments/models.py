@@ -1047,3 +1047,168 @@ class AftercareRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.text} ({self.days} days)"
+
+
+# --- Consent: a modality's consent form, its versions and the patients' signatures -------------
+
+
+class PhotoPurpose(models.TextChoices):
+    """What a patient's photos may be used for. The same values as photos.models.Purpose (a
+    test holds them equal): the standing photo consent lives here, below photos, so that the
+    consent form a patient signs holds it."""
+
+    CLINICAL = "clinical", "Clinical record"
+    PORTAL = "portal", "Shown in the portal"
+    EDUCATION = "education", "Education"
+    MARKETING = "marketing", "Marketing"
+
+
+class ConsentForm(models.Model):
+    """The consent form of one modality: what a patient reads and signs before a course of it.
+
+    Its text lives in versions (ConsentVersion); an edit publishes a new version and leaves the
+    old ones as they were, so a signature always points at the exact words signed.
+    """
+
+    modality = models.OneToOneField(Modality, on_delete=models.PROTECT, related_name="consent_form")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["modality__name"]
+
+    def __str__(self) -> str:
+        return f"Consent form: {self.modality.name}"
+
+
+class ConsentVersion(models.Model):
+    """One published text of a consent form. Never changed once saved: signatures point at it."""
+
+    form = models.ForeignKey(ConsentForm, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    text = models.TextField(help_text="Paragraphs separated by a blank line.")
+    published_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["form", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "number"], name="unique_consent_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} (version {self.number})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValidationError("A published consent text is never changed: publish a new one.")
+        super().save(*args, **kwargs)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [part.strip() for part in re.split(r"\n\s*\n", self.text) if part.strip()]
+
+
+class ConsentSignatureQuerySet(models.QuerySet):
+    def for_patient(self, patient) -> ConsentSignatureQuerySet:
+        return self.filter(patient=patient)
+
+
+class ConsentSignature(models.Model):
+    """A patient's signature under one version of a consent form: the name they typed, the
+    signature they drew (a PNG), when and from which address, in the portal or on the
+    clinic's tablet. Kept as signed."""
+
+    class Place(models.TextChoices):
+        PORTAL = "portal", "In the portal"
+        TABLET = "tablet", "On the clinic's tablet"
+
+    patient = models.ForeignKey(
+        "people.Patient", on_delete=models.PROTECT, related_name="consent_signatures"
+    )
+    version = models.ForeignKey(ConsentVersion, on_delete=models.PROTECT, related_name="signatures")
+    signed_name = models.CharField(max_length=200)
+    signature_png = models.BinaryField(editable=False)
+    signed_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    place = models.CharField(max_length=10, choices=Place.choices)
+    # The account that sent it: the patient's own in the portal, the staff member's who handed
+    # over the tablet.
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = ConsentSignatureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        indexes = [models.Index(fields=["patient", "version"])]
+
+    def __str__(self) -> str:
+        return f"Signature {self.pk} under {self.version}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValidationError("A signature is kept as signed.")
+        super().save(*args, **kwargs)
+
+
+class PhotoConsentQuerySet(models.QuerySet):
+    def for_patient(self, patient) -> PhotoConsentQuerySet:
+        return self.filter(patient=patient)
+
+    def latest_first(self) -> PhotoConsentQuerySet:
+        return self.order_by("-recorded_at", "-id")
+
+
+class PhotoConsent(models.Model):
+    """A patient's standing photo consent as decided at one moment: given with a signed
+    consent form, withdrawn in the portal, or changed by staff on the patient's word. The
+    latest record stands; a change is a new dated record, never an edit. New photos take it as
+    their default; a purpose withdrawn is withdrawn from the patient's existing photos too."""
+
+    class Source(models.TextChoices):
+        SIGNED = "signed", "Signed with a consent form"
+        PORTAL = "portal", "Changed by the patient in the portal"
+        STAFF = "staff", "Changed by staff on the patient's word"
+
+    patient = models.ForeignKey(
+        "people.Patient", on_delete=models.PROTECT, related_name="photo_consents"
+    )
+    clinical = models.BooleanField(default=False)
+    portal = models.BooleanField(default=False)
+    education = models.BooleanField(default=False)
+    marketing = models.BooleanField(default=False)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    signature = models.OneToOneField(
+        ConsentSignature,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="photo_consent",
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = PhotoConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [models.Index(fields=["patient", "recorded_at"])]
+
+    def __str__(self) -> str:
+        return f"Photo consent {self.pk}: {', '.join(self.purposes) or 'none'}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValidationError("A photo consent is kept as decided: record a new one.")
+        super().save(*args, **kwargs)
+
+    @property
+    def purposes(self) -> list[str]:
+        return [purpose for purpose in PhotoPurpose.values if getattr(self, purpose)]

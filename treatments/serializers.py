@@ -10,12 +10,15 @@ from people.models import Patient
 
 from .models import (
     BodyArea,
+    ConsentSignature,
     DepthLevel,
     Factor,
     HistoryEntry,
     Indication,
     Modality,
     ModalityIndication,
+    PhotoConsent,
+    PhotoPurpose,
     Screening,
     ScreeningFinding,
     ScreeningRule,
@@ -312,3 +315,51 @@ class HistoryEntrySerializer(ModelSerializer):
             "corrects",
             "superseded_at",
         ]
+
+
+class PhotoConsentSerializer(ModelSerializer):
+    """A patient's standing photo consent as recorded at one moment; the latest stands. A new
+    one (POST) is recorded as the patient's word to staff; a purpose it leaves out that the
+    standing consent gave is withdrawn from the patient's photos too."""
+
+    patient = PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    purposes = serializers.MultipleChoiceField(
+        choices=PhotoPurpose.choices,
+        allow_empty=True,
+        help_text="Every use the patient now consents to; a list, possibly empty.",
+    )
+
+    class Meta:
+        model = PhotoConsent
+        fields = ["id", "patient", "purposes", "source", "signature", "recorded_at", "recorded_by"]
+        read_only_fields = ["source", "signature", "recorded_at", "recorded_by"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["purposes"] = instance.purposes
+        return data
+
+
+class ConsentSignatureSerializer(ModelSerializer):
+    """A signed consent form (the drawn signature itself is in the PDF)."""
+
+    modality = serializers.IntegerField(source="version.form.modality_id", read_only=True)
+    version_number = serializers.IntegerField(source="version.number", read_only=True)
+    title = serializers.CharField(source="version.title", read_only=True)
+
+    class Meta:
+        model = ConsentSignature
+        fields = [
+            "id",
+            "patient",
+            "modality",
+            "version",
+            "version_number",
+            "title",
+            "signed_name",
+            "signed_at",
+            "place",
+            "ip_address",
+            "signed_by",
+        ]
+        read_only_fields = fields

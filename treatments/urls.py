@@ -23,4 +23,11 @@ urlpatterns = [
         views.screening_override,
         name="screening_override",
     ),
+    path("patients/<int:patient_id>/consents/", views.patient_consents, name="patient_consents"),
+    path(
+        "patients/<int:patient_id>/consents/<int:modality_id>/tablet/",
+        views.consent_tablet,
+        name="consent_tablet",
+    ),
+    path("consents/<int:signature_id>/pdf/", views.consent_pdf_staff, name="consent_pdf"),
 ]

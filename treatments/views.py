@@ -9,6 +9,7 @@ from functools import partial
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,10 +22,12 @@ from core.params import lenient, parse_id, parse_whole
 from core.views import form_status
 from people.models import Patient
 
-from . import gate, services
+from . import consents, gate, services
 from . import intake as questionnaire
 from .aftercare import aftercare_for
+from .consent_pdf import consent_pdf
 from .forms import (
+    ConsentSignForm,
     CorrectionForm,
     HistoryEntryForm,
     OverrideForm,
@@ -34,9 +37,12 @@ from .forms import (
     SessionLevelForm,
 )
 from .models import (
+    ConsentSignature,
+    ConsentVersion,
     HistoryEntry,
     Intake,
     Modality,
+    PhotoConsent,
     Screening,
     ScreeningFinding,
     Session,
@@ -497,3 +503,114 @@ def intake_confirm(request, patient_id: int):
         else:
             messages.success(request, "The questionnaire and every answer in it are confirmed.")
     return redirect(_back(request, patient.pk))
+
+
+# --- consent forms: signed on the clinic's tablet, read by staff -----------------------------
+
+
+def consent_sign_response(request, *, patient, modality, place: str, template: str, done, extra):
+    """The consent form of `modality` for `patient` to sign (GET), or signed (POST): `done()`
+    answers a signature; the page again with the errors (400) otherwise, keeping what was
+    typed and drawn. Shared by the portal and the tablet."""
+    version = consents.current_version(modality)
+    if version is None or not consents.consent_required(modality):
+        raise Http404("No consent form for this modality.")
+    form = ConsentSignForm(
+        request.POST or None,
+        initial={"version": version.pk, "purposes": consents.standing_purposes(patient)},
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            signed_version = ConsentVersion.objects.filter(
+                pk=form.cleaned_data["version"], form__modality=modality
+            ).first()
+            try:
+                if signed_version is None:
+                    raise ValidationError("This is not a version of this consent form.")
+                signature = consents.consent_sign(
+                    patient=patient,
+                    version=signed_version,
+                    signed_name=form.cleaned_data["signed_name"],
+                    signature=form.cleaned_data["signature"],
+                    purposes=form.cleaned_data["purposes"],
+                    place=place,
+                    by=request.user,
+                    request=request,
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+                if getattr(error, "code", "") == "outdated":
+                    version = consents.current_version(modality)
+            else:
+                return done(signature)
+    return render(
+        request, template, {"form": form, "version": version, **extra(version)}, status=status
+    )
+
+
+def consent_pdf_response(request, signature: ConsentSignature, *, filename: str) -> HttpResponse:
+    looked_at(request, signature, action="download", detail="consent pdf")
+    response = HttpResponse(consent_pdf(signature), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _next_url(request, fallback: str) -> str:
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
+        return wanted
+    return fallback
+
+
+@role_required("treatments.add_consentsignature")
+def consent_tablet(request, patient_id: int, modality_id: int):
+    """The clinic's tablet, handed to the patient: the consent form to read and sign."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    modality = get_object_or_404(Modality, pk=modality_id)
+    looked_at(request, patient, detail="consent form on the tablet")
+    after = _next_url(request, reverse("treatments:patient_consents", args=[patient.pk]))
+
+    def done(signature):
+        messages.success(
+            request,
+            f"Signed: {modality.name} consent, version {signature.version.number}. "
+            "Thank you: please hand the tablet back.",
+        )
+        return redirect(after)
+
+    return consent_sign_response(
+        request,
+        patient=patient,
+        modality=modality,
+        place=ConsentSignature.Place.TABLET,
+        template="treatments/consent_tablet.html",
+        done=done,
+        extra=lambda version: {"patient": patient, "for_patient": patient, "next": after},
+    )
+
+
+@role_required("treatments.view_consentsignature")
+def patient_consents(request, patient_id: int):
+    """A patient's consent forms (signed, or to sign on the tablet) and photo consent."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    looked_at(request, patient, detail="consents")
+    context = {
+        "patient": patient,
+        "rows": consents.forms_for(patient),
+        "photo_consents": PhotoConsent.objects.for_patient(patient)
+        .latest_first()
+        .select_related("recorded_by")[:20],
+    }
+    return render(request, "treatments/patient_consents.html", context)
+
+
+@role_required("treatments.view_consentsignature")
+def consent_pdf_staff(request, signature_id: int):
+    signature = get_object_or_404(
+        ConsentSignature.objects.select_related("version__form__modality", "photo_consent"),
+        pk=signature_id,
+    )
+    return consent_pdf_response(request, signature, filename=f"consent-{signature.pk}.pdf")

@@ -104,6 +104,24 @@ def test_patient_history_plan_blocked_and_overridden_findings(
     screenings = page.get_by_role("region", name="Screenings of this session")
     assert screenings.get_by_text("Refused: absolute finding").is_visible()
     assert screenings.get_by_text("Relative findings overridden").is_visible()
+    # Nothing of the course is recorded before she signs its consent form: the clinician hands
+    # her the tablet, she draws her signature, and the tablet comes back to the session.
+    assert page.get_by_text("Consent not signed").is_visible()
+    assert page.get_by_role("link", name="Record the session").count() == 0
+    page.get_by_role("link", name="Sign on the tablet").click()
+    page.get_by_role("heading", name="Consent to microneedling").wait_for()
+    page.get_by_label("I have read this consent form").check()
+    page.get_by_label("Your full name").fill("Emma de Boer")
+    pad = page.locator("#signature-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    page.mouse.down()
+    for fx, fy in ((0.3, 0.2), (0.5, 0.8), (0.8, 0.3)):
+        page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=4)
+    page.mouse.up()
+    page.get_by_role("button", name="Sign the consent form").click()
+    assert page.get_by_text("Signed: Microneedling consent, version 1.").is_visible()
     page.get_by_role("link", name="Record the session").click()
     page.get_by_label("Products").fill("1.0 mm cartridge, hyaluronic serum")
     page.get_by_role("button", name="Record and complete").click()

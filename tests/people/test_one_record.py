@@ -263,11 +263,12 @@ def merger(db):
 
 def fill_every_relation(patient, alice_file, clinician_user) -> None:  # noqa: F811
     """One more row of the kinds alice_file lacks: a pre-session check, a booking, a change
-    request, a place on the waiting list, a data export, a health questionnaire, a record merged
-    into this one earlier."""
+    request, a place on the waiting list, a data export, a health questionnaire, a photo
+    consent, a record merged into this one earlier. (Her signed consent forms come with her,
+    from the factory.)"""
     from people.models import DataExport
     from scheduling.models import Booking, ChangeRequest, WaitlistEntry
-    from treatments.models import Intake, PreSessionCheck
+    from treatments.models import Intake, PhotoConsent, PreSessionCheck
 
     PreSessionCheck.objects.create(
         patient=patient, session=alice_file.session, checked_by=clinician_user
@@ -281,7 +282,8 @@ def fill_every_relation(patient, alice_file, clinician_user) -> None:  # noqa: F
         patient=patient, requested_by=clinician_user, status=DataExport.Status.EXPIRED
     )
     Intake.objects.create(patient=patient, skin_type=Intake.SkinType.III)
-    earlier = PatientFactory(first_name="Alice", last_name="Smit")
+    PhotoConsent.objects.create(patient=patient, clinical=True, source=PhotoConsent.Source.STAFF)
+    earlier = PatientFactory(first_name="Alice", last_name="Smit", consents=False)
     Patient.all_records.filter(pk=earlier.pk).update(merged_into=patient)
 
 
@@ -307,8 +309,10 @@ def test_the_merge_knows_every_model_that_points_to_a_patient():
         "photos.Photo",
         "scheduling.ChangeRequest",
         "scheduling.WaitlistEntry",
+        "treatments.ConsentSignature",
         "treatments.HistoryEntry",
         "treatments.Intake",
+        "treatments.PhotoConsent",
         "treatments.PreSessionCheck",
         "treatments.Screening",
         "treatments.Session",
@@ -324,7 +328,7 @@ def test_a_merge_moves_every_row_of_the_duplicate_in_one_go(
 ):
     duplicate = alice_file.patient
     fill_every_relation(duplicate, alice_file, clinician_user)
-    kept = PatientFactory(first_name="Alice", last_name="Smit", phone="", email="")
+    kept = PatientFactory(first_name="Alice", last_name="Smit", phone="", email="", consents=False)
     before = rows_by_relation(duplicate)
     empty = [label for label, count in before.items() if not count]
     assert not empty, f"no row of {empty} to move: give the duplicate one in this test"

@@ -27,6 +27,7 @@ def alices(course, comparison):
         "done": done,
         "comparison": comparison,
         "export": ready_export(course.patient),
+        "signature": course.patient.consent_signatures.first(),
     }
 
 
@@ -57,6 +58,7 @@ def get_urls(alices) -> list[str]:
         ]
     urls.append(reverse("portal:comparison", args=[alices["comparison"].pk]))
     urls.append(reverse("portal:my_data_download", args=[alices["export"].pk]))
+    urls.append(reverse("portal:consent_pdf", args=[alices["signature"].pk]))
     return urls
 
 
@@ -96,6 +98,15 @@ def test_bob_gets_404_for_each_of_alices_ids(client, bob, alices):
     assert not PreSessionCheck.objects.exists()
     assert mail.outbox == []
     comparison = alices["comparison"]
+    refused = AuditEvent.objects.filter(
+        allowed=False, object_type="portal:consent_pdf", object_id=str(alices["signature"].pk)
+    )
+    assert refused.exists()  # Bob's try at Alice's signed consent form is on the record
+    # The staff's copy of it is for staff.
+    assert (
+        client.get(reverse("treatments:consent_pdf", args=[alices["signature"].pk])).status_code
+        == 403
+    )
     for url in (
         reverse("photos:sheet", args=[comparison.pk, "pdf"]),
         reverse("photos:image", args=[comparison.before_id, "grid"]),
@@ -178,6 +189,10 @@ def test_patients_get_nothing_from_the_staff_api(client, alice, bob, alices):
         f"/api/comparisons/{comparison.pk}/",
         "/api/history/",
         "/api/screenings/",
+        "/api/photo-consents/",
+        "/api/consent-signatures/",
+        f"/api/consent-signatures/{alices['signature'].pk}/",
+        f"/api/photos/{comparison.before_id}/consent/",
     ]
     for patient in (bob, alice):
         client.force_login(patient.user)

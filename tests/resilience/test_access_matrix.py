@@ -88,6 +88,12 @@ portal:book                    --  --  --  ok    ok  --
 portal:book_consultation       --  --  --  ok    ok  --
 portal:book_session            --  --  --  ok    --  --
 portal:calendar                --  --  --  ok    ok  --
+# Consent forms: any patient reads and signs a modality's form and keeps their own photo
+# consent; a signed form's PDF is its patient's alone.
+portal:consent_pdf             --  --  --  ok    --  --
+portal:consent_sign            --  --  --  ok    ok  --
+portal:consents                --  --  --  ok    ok  --
+portal:photo_consent           --  --  --  ok    ok  --
 portal:comparison              --  --  --  ok    --  --
 portal:history                 --  --  --  ok    ok  --
 portal:my_data                 --  --  --  ok    ok  --
@@ -141,6 +147,8 @@ signup                         ok  ok  ok  ok    ok  ok
 signup_sent                    ok  ok  ok  ok    ok  ok
 signup_verify                  ok  ok  ok  ok    ok  ok
 treatments:chart               ok  ok  ok  --    --  --
+treatments:consent_pdf         ok  ok  ok  --    --  --
+treatments:consent_tablet      ok  ok  ok  --    --  --
 treatments:history_create      --  ok  ok  --    --  --
 treatments:history_edit        --  ok  ok  --    --  --
 # What a patient reported is confirmed or corrected by a clinician, at the point of care.
@@ -150,6 +158,7 @@ treatments:intake_confirm      --  ok  --  --    --  --
 treatments:plan_confirm        --  ok  --  --    --  --
 treatments:plan_create         --  ok  ok  --    --  --
 treatments:plan_detail         ok  ok  ok  --    --  --
+treatments:patient_consents    ok  ok  ok  --    --  --
 treatments:screening_detail    --  ok  ok  --    --  --
 treatments:screening_override  --  ok  --  --    --  --
 treatments:session_detail      ok  ok  ok  --    --  --
@@ -180,6 +189,8 @@ POST   /api/comparisons/propose/              --  ok  --  --    --  --
 GET    /api/comparisons/{id}/                 --  ok  --  --    --  --
 GET    /api/comparisons/{id}/sheet/{fmt}/     --  ok  --  --    --  --
 PATCH  /api/comparisons/{id}/                 --  ok  --  --    --  --
+GET    /api/consent-signatures/               ok  ok  ok  --    --  --
+GET    /api/consent-signatures/{id}/          ok  ok  ok  --    --  --
 GET    /api/history/                          --  ok  ok  --    --  --
 POST   /api/history/                          --  ok  ok  --    --  --
 GET    /api/history/{id}/                     --  ok  ok  --    --  --
@@ -197,7 +208,12 @@ PUT    /api/patients/{id}/                    ok  ok  ok  --    --  --
 GET    /api/photos/                           --  ok  --  --    --  --
 POST   /api/photos/                           --  ok  --  --    --  --
 GET    /api/photos/{id}/                      --  ok  --  --    --  --
+GET    /api/photos/{id}/consent/              --  ok  --  --    --  --
+PUT    /api/photos/{id}/consent/              --  ok  --  --    --  --
 GET    /api/photos/{id}/image/{variant}/      --  ok  --  --    --  --
+GET    /api/photo-consents/                   ok  ok  ok  --    --  --
+POST   /api/photo-consents/                   ok  ok  ok  --    --  --
+GET    /api/photo-consents/{id}/              ok  ok  ok  --    --  --
 GET    /api/plans/                            ok  ok  ok  --    --  --
 POST   /api/plans/                            --  ok  ok  --    --  --
 GET    /api/plans/{id}/                       ok  ok  ok  --    --  --
@@ -284,12 +300,22 @@ def page_ids(f) -> dict[str, object]:
         "entry_id": f.history.pk,
         "photo_id": f.photo.pk,
         "comparison_id": f.comparison.pk,
+        "signature_id": f.patient.consent_signatures.first().pk,
+        "modality_id": f.plan.modality_id,
         "variant": "screen",
         "fmt": "pdf",
         "report": "attendance",
         "token": "not-a-token",
         "uidb64": "MQ",
     }
+
+
+def _photo_consent(patient):
+    from treatments.models import PhotoConsent
+
+    return PhotoConsent.objects.filter(patient=patient).first() or PhotoConsent.objects.create(
+        patient=patient, clinical=True, source=PhotoConsent.Source.STAFF
+    )
 
 
 def api_ids(path: str, f) -> dict[str, object]:
@@ -302,6 +328,8 @@ def api_ids(path: str, f) -> dict[str, object]:
         "/api/history/": f.history.pk,
         "/api/photos/": f.photo.pk,
         "/api/comparisons/": f.comparison.pk,
+        "/api/consent-signatures/": f.patient.consent_signatures.first().pk,
+        "/api/photo-consents/": _photo_consent(f.patient).pk,
     }
     pk = next((v for prefix, v in by_prefix.items() if path.startswith(prefix)), None)
     if pk is None:  # the catalogue: any row
@@ -352,7 +380,7 @@ def clients(persona, alice_file):
 
 
 # Route parameters that are not one of Alice's records.
-NOT_RECORDS = {"token", "uidb64", "variant", "fmt", "report"}
+NOT_RECORDS = {"token", "uidb64", "variant", "fmt", "report", "modality_id"}
 # API paths whose answers hold patient data (the rest is the catalogue, tokens, the schema).
 API_PATIENT_PREFIXES = (
     "/api/patients/",
@@ -363,6 +391,8 @@ API_PATIENT_PREFIXES = (
     "/api/history/",
     "/api/photos/",
     "/api/comparisons/",
+    "/api/consent-signatures/",
+    "/api/photo-consents/",
 )
 
 

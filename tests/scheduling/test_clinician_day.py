@@ -122,9 +122,9 @@ def test_the_clinicians_day_costs_the_same_queries_with_ten_times_the_sessions(
 
     fill([9], 2)
     # 1 the session, 2 the user, 3 permissions, 4 both days' sessions with patient, course and
-    # practitioner, 5 the days' screenings, 6 their findings, 7 the practitioner's feed link,
-    # and the look at the patients shown, audited
-    with django_assert_max_num_queries(7 + AUDIT_WRITES) as few:
+    # practitioner, 5 the patients' signed consents, 6 the days' screenings, 7 their findings,
+    # 8 the practitioner's feed link, and the look at the patients shown, audited
+    with django_assert_max_num_queries(8 + AUDIT_WRITES) as few:
         carla.get("/clinical/")
     fill([10, 11, 12, 13, 14, 15, 16], 2)  # 1 session, then 16: both days full
     fill([9, 10, 11, 12, 13, 14, 15, 16], 3)

@@ -75,9 +75,10 @@ def test_week_and_today_lists(desk, clinic, front_desk_user, django_assert_num_q
     book(clinic, clinic.sessions[1], at(9, 10), front_desk_user)
     week = desk.get("/desk/week/?date=2026-03-04").content.decode()
     assert "10:00 Alice Smit" in week and "Monday 2 Mar" in week
-    # session, user, own and group permissions (one query), the day's sessions, their screenings
-    # of the day (their findings too, when there are some), and the look audited
-    with django_assert_num_queries(5 + AUDIT_WRITES):
+    # session, user, own and group permissions (one query), the day's sessions, their patients'
+    # signed consents, their screenings of the day (their findings too, when there are some),
+    # and the look audited
+    with django_assert_num_queries(6 + AUDIT_WRITES):
         today = desk.get("/desk/today/").content.decode()
     assert today.count("Check in") == 1
 

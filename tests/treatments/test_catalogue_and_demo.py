@@ -81,6 +81,10 @@ def test_the_demo_loads_twice_with_alice_in_progress_and_bob_on_laser(db):
     bob_plan = TreatmentPlan.objects.get(patient__first_name="Bob")
     assert bob_plan.modality.kind == "laser_resurfacing"
     assert TreatmentPlan.objects.count() == 2
+    # Both signed their course's consent form (once, however often the demo loads), so the
+    # courses can be treated.
+    for course in (plan, bob_plan):
+        assert course.patient.consent_signatures.get().version.form.modality == course.modality
 
 
 def test_booking_check_refuses_absolute_findings_only(
