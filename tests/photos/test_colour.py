@@ -49,7 +49,8 @@ def test_a_known_colour_cast_is_undone_by_the_grey_card(name):
 
 def test_no_card_is_claimed_in_photos_without_one():
     for name in ("astronaut", "coffee", "chelsea", "stereo_motorcycle"):
-        assert colour.find_grey_card(real_photos.at_long_side(real_photos.photo(name), 1024)) is None
+        photo = real_photos.at_long_side(real_photos.photo(name), 1024)
+        assert colour.find_grey_card(photo) is None, name
 
 
 def test_a_flat_patch_at_the_edge_is_the_backdrop_not_a_card():
