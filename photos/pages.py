@@ -240,6 +240,36 @@ def trend_chart(
         page.add(Text(px + 4, py - 4, f"{value:.1f}", size=7, colour=(176, 48, 64)))
 
 
+def course_panel(
+    data: bytes,
+    *,
+    box: int,
+    onto: list[float] | None = None,
+    reference_size: tuple[int, int] | None = None,
+    gains: tuple[float, float, float] | None = None,
+    cover: str = "",
+    is_face: bool = False,
+) -> tuple[Image.Image, str]:
+    """One photo of a course sheet from its large derivative: aligned into the baseline's
+    frame (`onto`), white balanced (`gains`), and with the eyes covered when `cover` says how
+    ("blur" or "bar"); returns it and what was covered."""
+    import numpy as np
+
+    from . import colour
+    from .imaging import Panel
+
+    image = Panel(data, onto=onto, reference_size=reference_size).drawn(box)
+    if gains:
+        image = image.point(colour.pil_table(tuple(gains)))
+    if not cover:
+        return image, ""
+    pixels = np.asarray(image)
+    found = colour.eye_regions(pixels, is_face_view=is_face)
+    if not found.regions:
+        return image, ""
+    return Image.fromarray(colour.cover(pixels, found.regions, cover)), found.note
+
+
 MARGIN = 36  # half an inch
 
 

@@ -1318,7 +1318,7 @@ def course_sheet_make(*, sheet_id: int, claim: str | None = None) -> str:
     """Draws a course sheet (JPEG and an A4/Letter PDF with text) from the stored large
     derivatives, each photo aligned onto the baseline and white balanced, under `claim` as
     comparison_sheet_make does. Redraws only when its inputs changed."""
-    from . import colour, pages
+    from . import pages
 
     claim = claim or new_claim()
     this = CourseSheet.objects.filter(pk=sheet_id)
@@ -1380,23 +1380,21 @@ def course_sheet_make(*, sheet_id: int, claim: str | None = None) -> str:
     try:
         for index, photo in enumerate(photos):
             with default_storage.open(larges[photo.pk].storage_key, "rb") as handle:
-                panel = imaging.Panel(handle.read())
+                data = handle.read()
             measured = colours.get(photo.pk)
             alignment = alignments.get(photo.pk)
-            if alignment is not None and alignment.ok:
-                panel.onto = _as_science(alignment).matrix().ravel().tolist()
-                panel.reference_size = reference_size
-            image = panel.drawn(box)
-            if measured is not None and measured.gains:
-                image = image.point(colour.pil_table(tuple(measured.gains)))
-            if public:
-                import numpy as np
-
-                pixels = np.asarray(image)
-                found = colour.eye_regions(pixels, is_face_view=is_face)
-                if found.regions:
-                    image = imaging.Image.fromarray(colour.cover(pixels, found.regions, cover_how))
-                    notes.append(f"Photo {index + 1}: {found.note}")
+            aligned = alignment is not None and alignment.ok
+            image, note = pages.course_panel(
+                data,
+                box=box,
+                onto=_as_science(alignment).matrix().ravel().tolist() if aligned else None,
+                reference_size=reference_size if aligned else None,
+                gains=measured.gains if measured is not None else None,
+                cover=cover_how,
+                is_face=is_face,
+            )
+            if note:
+                notes.append(f"Photo {index + 1}: {note}")
             day = photo_clinical_date(photo)
             heading = (
                 "Baseline"
