@@ -368,3 +368,22 @@ def test_the_portal_shows_the_redness_of_a_released_comparison_only(
     page = client.get(url).content.decode()
     before, after = (PhotoColour.objects.get(photo=p).redness for p in (course[0], course[2]))
     assert "Redness" in page and f"{before:.1f}" in page and f"{after:.1f}" in page
+
+
+def test_a_lost_colour_measure_is_sent_again(
+    alice_plan, add_photo, django_capture_on_commit_callbacks
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = add_photo(alice_plan.sessions.get(number=1))
+    assert PhotoColour.objects.filter(photo=photo).exists()
+    assert services.colour_unmeasured() == []
+    PhotoColour.objects.filter(photo=photo).delete()  # its task was lost
+    assert services.colour_unmeasured() == [photo.pk]
+    out = StringIO()
+    call_command("photos_regenerate", stdout=out)
+    assert "Queued the colour measure of 1 photo(s)." in out.getvalue()
+    assert PhotoColour.objects.filter(photo=photo).exists()  # eager here: measured again
