@@ -1352,6 +1352,18 @@ def course_sheet_make(*, sheet_id: int, claim: str | None = None) -> str:
         )
     }
     if len(larges) < len(ids):
+        broken = Derivative.objects.filter(
+            photo_id__in=ids, size=Derivative.Size.LARGE, status=Status.FAILED
+        ).values_list("photo_id", flat=True)
+        if broken:
+            # Waiting would be for ever (and the sweep would send it again and again).
+            numbers = ", ".join(str(ids.index(photo_id) + 1) for photo_id in broken)
+            SHEET_WORK.fail(
+                this,
+                f"Photo {numbers} of the series could not be decoded; replace it or make "
+                "its derivatives again (photos_regenerate).",
+            )
+            return "failed"
         SHEET_WORK.release(this, claim)  # sent again as the derivatives are made
         return "waiting"
     baseline = photos[0]

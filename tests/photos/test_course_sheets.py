@@ -387,3 +387,14 @@ def test_a_lost_colour_measure_is_sent_again(
     call_command("photos_regenerate", stdout=out)
     assert "Queued the colour measure of 1 photo(s)." in out.getvalue()
     assert PhotoColour.objects.filter(photo=photo).exists()  # eager here: measured again
+
+
+def test_a_series_photo_that_cannot_be_decoded_fails_the_sheet_with_the_reason(
+    alice_plan, clinician_user, course, django_capture_on_commit_callbacks
+):
+    from photos.models import Derivative
+
+    Derivative.objects.filter(photo=course[1], size=2048).update(status=Status.FAILED)
+    sheet = request_sheet(alice_plan, clinician_user, django_capture_on_commit_callbacks)
+    assert sheet.sheet_status == Status.FAILED
+    assert sheet.sheet_reason.startswith("Photo 2 of the series could not be decoded")
