@@ -220,6 +220,39 @@ def quality_separation(variants: int, rng) -> dict:
     }
 
 
+def colour_timing(rounds: int) -> dict:
+    """4. Colour per photo at 1024 px, one core (CPU time): the grey card searched for, the
+    white balance from it, and the redness measured after it (photos.colour), on each real
+    photo with a grey card pasted in and a warm cast."""
+    import cv2
+
+    from photos import colour
+    from tests.photos import real_photos
+
+    cv2.setNumThreads(1)
+    times, found = [], 0
+    for _ in range(rounds):
+        for _, pixels in real_photos.photos():
+            photo = real_photos.at_long_side(pixels, 1024).copy()
+            height, width = photo.shape[:2]
+            photo[int(height * 0.6) : int(height * 0.8), int(width * 0.65) : int(width * 0.85)] = (
+                128
+            )
+            photo = real_photos.tinted(photo, (1.15, 1.0, 0.75))
+            start = time.process_time()
+            card = colour.find_grey_card(photo)
+            gains = colour.gains_from_patch(photo[card.pixels(photo.shape)]) if card else None
+            colour.redness(colour.balanced(photo, gains))
+            times.append((time.process_time() - start) * 1000)
+            found += card is not None
+    return {
+        "photos": len(times),
+        "cpu_ms_median": round(statistics.median(times), 1),
+        "cpu_ms_max": round(max(times), 1),
+        "cards_found": found,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     import random
 
@@ -234,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
         "alignment": alignment_accuracy(args.transforms, rng),
         "timing": pair_timing(args.rounds, rng),
         "quality": quality_separation(args.variants, rng),
+        "colour": colour_timing(args.rounds),
         "load_average": os.getloadavg()[0],
     }
     accuracy = report["alignment"]
@@ -262,6 +296,13 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if quality["misses"]:
         print("missed: " + ", ".join(quality["misses"]))
+    measured = report["colour"]
+    print("\n4. Colour per photo at 1024 px, one core: grey card, white balance, redness")
+    print(
+        f"{measured['photos']} photos: median {measured['cpu_ms_median']} ms CPU (max "
+        f"{measured['cpu_ms_max']}); grey card found in {measured['cards_found']} of "
+        f"{measured['photos']}"
+    )
     record("photo_science", report)
     return report
 

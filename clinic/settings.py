@@ -300,6 +300,15 @@ for _name in (
 ):
     if globals()[_name] > 1:
         raise ImproperlyConfigured(f"{_name} is a fraction: 0 to 1.")
+# Printed sheets (comparison and course sheets): the paper their PDF is laid out on.
+PHOTOS_SHEET_PAPER = env.str("PHOTOS_SHEET_PAPER", default="A4")
+if PHOTOS_SHEET_PAPER not in ("A4", "Letter"):
+    raise ImproperlyConfigured("PHOTOS_SHEET_PAPER must be 'A4' or 'Letter'.")
+# Sheets for education or marketing hide who the patient is: the eyes blurred beyond
+# recognition ("blur") or covered by a dark bar ("bar").
+PHOTOS_PUBLICATION_COVER = env.str("PHOTOS_PUBLICATION_COVER", default="blur")
+if PHOTOS_PUBLICATION_COVER not in ("blur", "bar"):
+    raise ImproperlyConfigured("PHOTOS_PUBLICATION_COVER must be 'blur' or 'bar'.")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads stream to a temporary file
 # A form or JSON body past this is refused with a 400 (core.parsers for JSON); files are apart.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

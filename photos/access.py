@@ -65,6 +65,28 @@ def comparison_for(request, comparison_id: int) -> Comparison:
     _refuse(request, comparison, patient_id, detail="sheet", missing="No such comparison.")
 
 
+def course_sheet_for(request, sheet_id: int):
+    """A course sheet is the clinic's (clinical, education or marketing use): clinicians only.
+    A photo whose consent for the sheet's purpose was withdrawn since it was drawn hides the
+    sheet until it is redrawn (the withdrawal deletes its files; this is the second lock)."""
+    from .models import CourseSheet
+
+    user = request.user
+    sheet = CourseSheet.objects.select_related("plan", "body_area").filter(pk=sheet_id).first()
+    if sheet is not None and is_clinical(user):
+        withdrawn = (
+            Photo.objects.filter(pk__in=sheet.photo_ids)
+            .exclude(**{f"consent_{sheet.purpose}": True})
+            .exists()
+        )
+        if withdrawn:
+            sheet.sheet_status = "pending"
+        return sheet
+    _refuse(
+        request, sheet, portal_patient_id(user), detail="course sheet", missing="No such sheet."
+    )
+
+
 def _refuse(request, obj, patient_id, *, detail: str, missing: str):
     """Audits a refused attempt on an existing object, then answers 403 to signed-in staff
     without the clinical role and 404 to everyone else (a patient learns nothing of others)."""
@@ -103,4 +125,4 @@ def send_file(key: str, content_type: str, *, filename: str | None = None) -> Ht
     return response
 
 
-__all__ = ["Purpose", "comparison_for", "is_clinical", "photo_for", "send_file"]
+__all__ = ["Purpose", "comparison_for", "course_sheet_for", "is_clinical", "photo_for", "send_file"]

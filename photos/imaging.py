@@ -549,10 +549,21 @@ def _font(size: int, bold: bool = False) -> ImageFont.ImageFont | ImageFont.Free
         return ImageFont.load_default(size)
 
 
+SHEET_FOOTER = "Confidential clinical record. Not for publication without the patient's consent."
+
+
 def render_sheet(
-    panels: Iterable[Panel], *, title: str, subtitle: str = "", clinic_name: str
+    panels: Iterable[Panel],
+    *,
+    title: str,
+    subtitle: str = "",
+    clinic_name: str,
+    paper: str = "A4",
 ) -> tuple[bytes, bytes]:
-    """Panels side by side with captions under each and a header; returns (JPEG, PDF) bytes."""
+    """Panels side by side with captions under each and a header; returns (JPEG, PDF) bytes.
+    The PDF is a landscape A4 or Letter page whose text is text (photos.pages)."""
+    from . import pages  # reportlab: only the worker draws sheets
+
     panels = list(panels)
     if not panels:
         raise ValueError("A sheet needs at least one photo.")
@@ -566,9 +577,11 @@ def render_sheet(
     draw.text((margin, 72), title, font=_font(26), fill=(20, 30, 45))
     if subtitle:
         draw.text((margin, 104), subtitle, font=_font(20), fill=(90, 100, 115))
+    drawn = []
     for index, panel in enumerate(panels):
         left = margin + index * (box + gap)
         photo = panel.drawn(box)
+        drawn.append((photo, panel.caption))
         draw.rectangle((left, header, left + box - 1, header + box - 1), fill=PANEL_GREY)
         offset = (left + (box - photo.width) // 2, header + (box - photo.height) // 2)
         sheet.paste(photo, offset)
@@ -578,10 +591,15 @@ def render_sheet(
                 (left, y), line, font=_font(24 if number == 0 else 20, bold=number == 0), fill=0
             )
             y += 32 if number == 0 else 27
-    footer = "Confidential clinical record. Not for publication without the patient's consent."
-    draw.text((margin, height - 40), footer, font=_font(16), fill=(90, 100, 115))
+    draw.text((margin, height - 40), SHEET_FOOTER, font=_font(16), fill=(90, 100, 115))
     jpeg = io.BytesIO()
     sheet.save(jpeg, "JPEG", quality=88)
-    pdf = io.BytesIO()
-    sheet.save(pdf, "PDF", resolution=150.0, title=title, author=clinic_name)
-    return jpeg.getvalue(), pdf.getvalue()
+    page = pages.pair_page(
+        drawn,
+        title=title,
+        subtitle=subtitle,
+        clinic_name=clinic_name,
+        paper=paper,
+        footer=SHEET_FOOTER,
+    )
+    return jpeg.getvalue(), pages.paint_pdf(page)

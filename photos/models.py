@@ -17,10 +17,14 @@ from django.utils import timezone
 
 # Bump to make `manage.py photos_regenerate` remake every derivative / sheet.
 DERIVATIVE_VERSION = 3  # 2: no COM segment (the upload's comment was copied); 3: Lanczos
-SHEET_VERSION = 3  # 2: photos dated by their session, not the camera; 3: "after" aligned
+SHEET_VERSION = 4  # 2: photos dated by their session, not the camera; 3: "after" aligned;
+# 4: the PDF is an A4/Letter page with text
 # Bump to score photos again / align pairs again (`photos_regenerate` sends the work).
 QUALITY_VERSION = 1
 ALIGNMENT_VERSION = 1
+# Bump to measure colour again (white balance and redness) / to redraw every course sheet.
+COLOUR_VERSION = 1
+COURSE_SHEET_VERSION = 1
 
 
 class View(models.TextChoices):
@@ -125,6 +129,11 @@ class Photo(models.Model):
         related_name="+",
         help_text="Empty while the reference is the app's own pick.",
     )
+    # Regions a clinician marked on the photo, as fractions of the upright photo
+    # ({"x", "y", "w", "h"}, photos.colour.Region): a neutral patch to white-balance by when
+    # no grey card is found, and the area whose redness is measured.
+    neutral_patch = models.JSONField(null=True, blank=True)
+    redness_region = models.JSONField(null=True, blank=True)
 
     objects = PhotoQuerySet.as_manager()
 
@@ -153,6 +162,14 @@ class Photo(models.Model):
     @property
     def purposes(self) -> list[str]:
         return [p.value for p in Purpose if self.consented(p.value)]
+
+    @property
+    def colour_or_none(self) -> PhotoColour | None:
+        """The colour measure, None until the worker has made it."""
+        try:
+            return self.colour
+        except ObjectDoesNotExist:
+            return None
 
     @property
     def quality_or_none(self) -> PhotoQuality | None:
@@ -392,3 +409,96 @@ class PhotoQuality(models.Model):
     @property
     def problems(self) -> list[dict]:
         return [f for f in self.findings if f.get("verdict") == "retake"]
+
+
+class PhotoColour(models.Model):
+    """The photo's colour as the worker measured it from its screen derivative: the white
+    balance (from a grey card it found, else the clinician's neutral patch, else none) and the
+    redness after it (mean CIELAB a*, photos.colour.redness) with the method and the region.
+    The original and the derivatives keep their colours; sheets apply `gains` when drawn."""
+
+    class Balance(models.TextChoices):
+        GREY_CARD = "grey_card", "Grey card found in the photo"
+        CLINICIAN = "clinician", "Neutral patch picked by a clinician"
+        NONE = "none", "As taken (no neutral reference)"
+
+    photo = models.OneToOneField(Photo, on_delete=models.CASCADE, related_name="colour")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    reason = models.CharField(max_length=300, blank=True)
+    balance = models.CharField(max_length=12, choices=Balance.choices, default=Balance.NONE)
+    neutral_region = models.JSONField(null=True, blank=True)
+    gains = models.JSONField(null=True, blank=True, help_text="Linear-light R, G, B gains")
+    redness = models.FloatField(null=True, blank=True, help_text="Mean CIELAB a*")
+    redness_method = models.CharField(max_length=120, blank=True)
+    redness_region = models.JSONField(null=True, blank=True)
+    version = models.PositiveSmallIntegerField(default=0)
+    measured_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"colour of photo {self.photo_id}: a* {self.redness}"
+
+    @property
+    def balance_summary(self) -> str:
+        if self.balance == self.Balance.NONE:
+            return "Colour as taken: no grey card found and no neutral patch picked."
+        return f"White balanced from the {self.get_balance_display().lower()}."
+
+
+class CourseSheet(models.Model):
+    """A sheet of a whole course for one area and view: the baseline and one photo of each
+    session, aligned onto the baseline and white balanced, with the redness trend. Made for
+    one purpose: only photos consented for it are drawn, and for education and marketing
+    the eyes are covered (PHOTOS_PUBLICATION_COVER). `photo_ids` are the photos drawn;
+    `inputs` fingerprints everything drawn, so a change of any of it redraws the sheet."""
+
+    class Paper(models.TextChoices):
+        A4 = "A4", "A4"
+        LETTER = "Letter", "Letter"
+
+    plan = models.ForeignKey(
+        "treatments.TreatmentPlan", on_delete=models.CASCADE, related_name="course_sheets"
+    )
+    body_area = models.ForeignKey("treatments.BodyArea", on_delete=models.PROTECT, related_name="+")
+    view = models.CharField(max_length=20, choices=View.choices)
+    view_label = models.CharField(max_length=60, blank=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.CLINICAL)
+    paper = models.CharField(max_length=6, choices=Paper.choices, default=Paper.A4)
+    photo_ids = models.JSONField(default=list, blank=True)
+    notes = models.JSONField(default=list, blank=True, help_text="What was covered, and why")
+    inputs = models.CharField(max_length=64, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    # The same work columns as Comparison's sheet (services.SHEET_WORK claims either).
+    sheet_status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    sheet_reason = models.CharField(max_length=300, blank=True)
+    sheet_jpeg_key = models.CharField(max_length=200, blank=True)
+    sheet_pdf_key = models.CharField(max_length=200, blank=True)
+    sheet_version = models.PositiveSmallIntegerField(default=0)
+    sheet_claimed_at = models.DateTimeField(null=True, blank=True)
+    sheet_claimed_by = models.CharField(max_length=64, blank=True)
+    sheet_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    made_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "body_area", "view", "purpose", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "body_area", "view", "view_label", "purpose"],
+                name="unique_course_sheet_per_view_and_purpose",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"course sheet · {self.get_view_display()} · {self.purpose} · plan {self.plan_id}"
+
+    @property
+    def patient_id(self) -> int:
+        """Whose photos these are (for the audit log): the course's patient."""
+        return self.plan.patient_id
+
+    @property
+    def view_name(self) -> str:
+        label = self.get_view_display()
+        return f"{label}: {self.view_label}" if self.view_label else label

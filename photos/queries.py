@@ -164,3 +164,113 @@ def framing_guides(session: Session) -> list[dict[str, str]]:
         }
         for view, (pk, number) in guides.items()
     ]
+
+
+# --- redness across a course -----------------------------------------------------------------
+
+TREND_WIDTH, TREND_HEIGHT = 360, 120  # the inline SVG's box (CSS scales it)
+_PAD = 24
+
+
+@dataclass
+class TrendPoint:
+    day: object
+    redness: float
+    photo_id: int
+    session_number: int
+    phase: str
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass
+class RednessTrend:
+    """One view of one course: the redness of each measured photo in time order, and the
+    geometry of a small SVG line chart of it (drawn by photos/_redness_trend.jinja)."""
+
+    plan_id: int
+    modality: str
+    body_area_id: int
+    area: str
+    view: str
+    view_label: str
+    view_name: str
+    points: list[TrendPoint] = field(default_factory=list)
+    low: float = 0.0
+    high: float = 0.0
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+    @property
+    def change(self) -> float | None:
+        if len(self.points) < 2:
+            return None
+        return self.points[-1].redness - self.points[0].redness
+
+    def lay_out(self) -> None:
+        values = [p.redness for p in self.points]
+        low, high = min(values), max(values)
+        if high - low < 2:  # a flat course drawn flat, not its noise magnified
+            low, high = (low + high) / 2 - 1, (low + high) / 2 + 1
+        self.low, self.high = low, high
+        width, height = TREND_WIDTH - 2 * _PAD, TREND_HEIGHT - 2 * _PAD
+        count = len(self.points)
+        for index, point in enumerate(self.points):
+            point.x = _PAD + (index * width / (count - 1) if count > 1 else width / 2)
+            point.y = _PAD + height - (point.redness - low) / (high - low) * height
+
+
+def redness_trends(photos_colours) -> list[RednessTrend]:
+    """Trends from PhotoColour rows (photo, its session and plan, its area selected), one per
+    course, area and view, each in time order. No query of its own."""
+    from .services import photo_clinical_date
+
+    trends: dict[tuple, RednessTrend] = {}
+    rows = sorted(
+        photos_colours,
+        key=lambda c: (
+            photo_clinical_date(c.photo),
+            c.photo.session.number,
+            _PHASE_ORDER.get(c.photo.phase, 2),
+            c.photo_id,
+        ),
+    )
+    for measured in rows:
+        photo = measured.photo
+        key = (photo.session.plan_id, photo.body_area_id, photo.view, photo.view_label)
+        trend = trends.get(key)
+        if trend is None:
+            trend = trends[key] = RednessTrend(
+                plan_id=photo.session.plan_id,
+                modality=photo.session.plan.modality.name,
+                body_area_id=photo.body_area_id,
+                area=photo.body_area.name,
+                view=photo.view,
+                view_label=photo.view_label,
+                view_name=photo.view_name,
+            )
+        trend.points.append(
+            TrendPoint(
+                photo_clinical_date(photo),
+                measured.redness,
+                photo.pk,
+                photo.session.number,
+                photo.get_phase_display(),
+            )
+        )
+    for trend in trends.values():
+        trend.lay_out()
+    return sorted(trends.values(), key=lambda t: (t.plan_id, t.area, _VIEW_ORDER.get(t.view, 9)))
+
+
+def patient_redness_trends(patient) -> list[RednessTrend]:
+    """Every measured photo of the patient: one query."""
+    from .models import PhotoColour
+
+    return redness_trends(
+        PhotoColour.objects.filter(
+            photo__patient=patient, status=Status.READY, redness__isnull=False
+        ).select_related("photo__session__plan__modality", "photo__body_area")
+    )

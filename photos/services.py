@@ -29,14 +29,18 @@ from treatments.models import Session
 from . import imaging
 from .models import (
     ALIGNMENT_VERSION,
+    COLOUR_VERSION,
+    COURSE_SHEET_VERSION,
     DERIVATIVE_VERSION,
     QUALITY_VERSION,
     SHEET_VERSION,
     Alignment,
     Comparison,
+    CourseSheet,
     Derivative,
     Phase,
     Photo,
+    PhotoColour,
     PhotoQuality,
     Purpose,
     Status,
@@ -275,6 +279,24 @@ def _send_quality(photo_id: int) -> bool:
     return task_send(score_quality, photo_id)
 
 
+def _send_colour(photo_id: int) -> bool:
+    from .tasks import measure_colour
+
+    return task_send(measure_colour, photo_id)
+
+
+def _send_course_sheet_on_commit(sheet_id: int) -> None:
+    from .tasks import make_course_sheet
+
+    task_send_on_commit(make_course_sheet, sheet_id)
+
+
+def _send_course_sheet(sheet_id: int) -> bool:
+    from .tasks import make_course_sheet
+
+    return task_send(make_course_sheet, sheet_id)
+
+
 def _send_derivatives(photo_id: int) -> bool:
     from .tasks import make_derivatives
 
@@ -323,6 +345,13 @@ def pending_resend(*, older_than: dt.timedelta) -> int:
     # finished or been killed by the hard time limit, as for a dead claim.
     unscored = quality_unscored(made_before=min(cutoff, _stale_before()))
     sent += sum(_send_quality(photo_id) for photo_id in unscored)
+    unmeasured = colour_unmeasured(made_before=min(cutoff, _stale_before()))
+    sent += sum(_send_colour(photo_id) for photo_id in unmeasured)
+    course_sheets = CourseSheet.objects.filter(
+        Q(sheet_status=Status.PENDING, created_at__lt=cutoff)
+        | Q(pk__in=SHEET_WORK.stale(CourseSheet.objects.all()).values("pk"))
+    )
+    sent += sum(_send_course_sheet(pk) for pk in course_sheets.values_list("pk", flat=True))
     return sent + sum(_send_sheet(comparison_id) for comparison_id in sorted(sheets))
 
 
@@ -347,6 +376,8 @@ def photo_consent_update(*, photo: Photo, purposes: Iterable[str], by, request=N
             detail=f"consent given: {','.join(given) or '-'}; "
             f"withdrawn: {','.join(withdrawn) or '-'}",
         )
+        if withdrawn:
+            course_sheets_withdraw(photo=photo, purposes=withdrawn, by=by, request=request)
     return photo
 
 
@@ -630,7 +661,9 @@ def photo_derivatives_make(*, photo_id: int, claim: str | None = None) -> str:
         )
     if Derivative.Size.SCREEN in rows:
         _send_quality(photo_id)  # scored on the new screen derivative
+        _send_colour(photo_id)  # white balance and redness, from the same derivative
     if Derivative.Size.LARGE in rows:
+        course_sheets_refresh(photo=photo)
         for comparison in Comparison.objects.filter(
             Q(before_id=photo_id) | Q(after_id=photo_id) | Q(middle_id=photo_id)
         ):
@@ -741,7 +774,11 @@ def comparison_sheet_make(*, comparison_id: int, claim: str | None = None) -> st
     subtitle = f"{comparison.plan.modality.name} course · patient record {comparison.patient_id}"
     try:
         jpeg, pdf = imaging.render_sheet(
-            panels, title=title, subtitle=subtitle, clinic_name=settings.CLINIC_NAME
+            panels,
+            title=title,
+            subtitle=subtitle,
+            clinic_name=settings.CLINIC_NAME,
+            paper=settings.PHOTOS_SHEET_PAPER,
         )
     except (OSError, ValueError) as error:
         SHEET_WORK.fail(this, f"The sheet could not be drawn: {error}")
@@ -1133,6 +1170,16 @@ def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
             comparison_ids.add(comparison.pk)
     DERIVATIVE_WORK.requeue(Derivative.objects.filter(photo_id__in=photo_ids))
     SHEET_WORK.requeue(Comparison.objects.filter(pk__in=comparison_ids))
+    course_sheets = CourseSheet.objects.exclude(pk__in=SHEET_WORK.live(CourseSheet.objects.all()))
+    outdated_courses = list(
+        course_sheets.filter(
+            ~Q(sheet_status=Status.READY) | Q(sheet_version__lt=COURSE_SHEET_VERSION)
+        ).values_list("pk", flat=True)
+    )
+    SHEET_WORK.requeue(CourseSheet.objects.filter(pk__in=outdated_courses))
+    if send:
+        for sheet_id in outdated_courses:
+            _send_course_sheet(sheet_id)
     if send:
         for photo_id in sorted(photo_ids):
             _send_derivatives(photo_id)
@@ -1167,3 +1214,505 @@ def work_in_progress() -> tuple[int, int]:
     """Photos and sheets being made right now (under a claim whose task may be alive)."""
     photos = DERIVATIVE_WORK.live(Derivative.objects.all()).values("photo_id").distinct()
     return photos.count(), SHEET_WORK.live(Comparison.objects.all()).count()
+
+
+# --- colour: white balance and redness ----------------------------------------------------
+
+
+REGION_KEYS = ("x", "y", "w", "h")
+
+
+def region_clean(value, *, name: str) -> dict | None:
+    """A region as stored on a photo ({"x", "y", "w", "h"}: fractions of the upright photo),
+    or None to clear it; anything else is refused with a message naming `name`."""
+    if value in (None, "", {}):
+        return None
+    if not isinstance(value, dict) or set(value) != set(REGION_KEYS):
+        raise ValidationError({name: "A region is x, y, width and height."})
+    try:
+        x, y, w, h = (float(value[key]) for key in REGION_KEYS)
+    except (TypeError, ValueError):
+        raise ValidationError({name: "The region's position and size must be numbers."}) from None
+    if not all(0 <= v <= 1 for v in (x, y, w, h)):
+        raise ValidationError({name: "The region must lie within the photo (0 to 100 %)."})
+    if w < 0.01 or h < 0.01:
+        raise ValidationError({name: "The region is too small: mark at least 1 % each way."})
+    if x + w > 1.0001 or y + h > 1.0001:
+        raise ValidationError({name: "The region runs off the photo: make it smaller."})
+    return {"x": round(x, 4), "y": round(y, 4), "w": round(w, 4), "h": round(h, 4)}
+
+
+def photo_regions_set(
+    *, photo: Photo, neutral_patch: dict | None, redness_region: dict | None, by, request=None
+) -> Photo:
+    """The clinician's neutral patch (white balance when no grey card is found... or when
+    the one found is wrong: the clinician's pick wins) and the region whose redness is
+    measured; the worker measures the colour again."""
+    neutral_patch = region_clean(neutral_patch, name="neutral_patch")
+    redness_region = region_clean(redness_region, name="redness_region")
+    with transaction.atomic():
+        before = (photo.neutral_patch, photo.redness_region)
+        photo.neutral_patch, photo.redness_region = neutral_patch, redness_region
+        photo.save(update_fields=["neutral_patch", "redness_region"])
+        audit_log(
+            actor=by,
+            action=Action.CHANGE,
+            obj=photo,
+            request=request,
+            detail=f"colour regions: neutral {neutral_patch or '-'}, redness "
+            f"{redness_region or '-'} (were {before[0] or '-'}, {before[1] or '-'})",
+        )
+        PhotoColour.objects.filter(photo=photo).update(status=Status.PENDING)
+        from .tasks import measure_colour
+
+        task_send_on_commit(measure_colour, photo.pk)
+    return photo
+
+
+def photo_colour_make(*, photo_id: int) -> str:
+    """White balance and redness of the photo from its screen derivative (photos.colour):
+    the neutral reference is the clinician's patch when one is marked, else a grey card found
+    in the photo, else none (measured as taken, and the page says so). Safe to run twice."""
+    from . import colour
+
+    photo = Photo.objects.filter(pk=photo_id).first()
+    if photo is None:
+        return "nothing to do"
+    pixels = _screen_pixels(photo_id)
+    if pixels is None:
+        if Derivative.objects.filter(
+            photo_id=photo_id, size=Derivative.Size.SCREEN, status=Status.FAILED
+        ).exists():
+            PhotoColour.objects.update_or_create(
+                photo=photo,
+                defaults={
+                    "status": Status.FAILED,
+                    "reason": "The photo could not be decoded, so its colour was not measured.",
+                    "version": COLOUR_VERSION,
+                    "measured_at": timezone.now(),
+                },
+            )
+            return "failed"
+        return "waiting"  # sent again when the derivative is made
+    balance, neutral, gains, reason = PhotoColour.Balance.NONE, None, None, ""
+    picked = colour.Region.from_dict(photo.neutral_patch)
+    if picked is not None:
+        neutral, balance = picked, PhotoColour.Balance.CLINICIAN
+    elif (card := colour.find_grey_card(pixels)) is not None:
+        neutral, balance = card, PhotoColour.Balance.GREY_CARD
+    if neutral is not None:
+        rows, columns = neutral.pixels(pixels.shape)
+        try:
+            gains = colour.gains_from_patch(pixels[rows, columns])
+        except ValueError as error:
+            balance, neutral, reason = PhotoColour.Balance.NONE, None, str(error)
+    try:
+        measured = colour.redness(
+            colour.balanced(pixels, gains), colour.Region.from_dict(photo.redness_region)
+        )
+    except ValueError as error:
+        measured, reason = None, str(error)
+    PhotoColour.objects.update_or_create(
+        photo=photo,
+        defaults={
+            "status": Status.READY if measured else Status.FAILED,
+            "reason": reason[:300],
+            "balance": balance,
+            "neutral_region": neutral.as_dict() if neutral else None,
+            "gains": [round(g, 5) for g in gains] if gains else None,
+            "redness": round(measured.value, 3) if measured else None,
+            "redness_method": measured.description[:120] if measured else "",
+            "redness_region": measured.region.as_dict() if measured else None,
+            "version": COLOUR_VERSION,
+            "measured_at": timezone.now(),
+        },
+    )
+    course_sheets_refresh(photo=photo)
+    return "measured" if measured else "failed"
+
+
+def colour_unmeasured(*, made_before: dt.datetime | None = None) -> list[int]:
+    """Photos with a ready screen derivative but no current colour measure (as
+    quality_unscored)."""
+    screens = Derivative.objects.filter(
+        photo=OuterRef("pk"),
+        size=Derivative.Size.SCREEN,
+        status=Status.READY,
+        version__gte=DERIVATIVE_VERSION,
+    )
+    if made_before is not None:
+        screens = screens.filter(updated_at__lt=made_before)
+    photos = Photo.objects.filter(Exists(screens)).exclude(colour__version__gte=COLOUR_VERSION)
+    return list(photos.order_by("pk").values_list("pk", flat=True))
+
+
+def colour_resend_outdated() -> int:
+    return sum(_send_colour(photo_id) for photo_id in colour_unmeasured())
+
+
+# --- course sheets ---------------------------------------------------------------------------
+
+COURSE_SHEET_MAX_PHOTOS = 12
+PUBLIC_PURPOSES = (Purpose.EDUCATION, Purpose.MARKETING)
+
+
+def course_photos(*, plan, body_area_id: int, view: str, view_label: str, purpose: str):
+    """The photos a course sheet of this view shows: the baseline (the first "before") and,
+    for each session, its latest "after" (else its latest "before"), in time order; only
+    photos consented for `purpose`. Past COURSE_SHEET_MAX_PHOTOS, the baseline, the latest and
+    evenly spaced ones between."""
+    photos = list(
+        Photo.objects.filter(
+            session__plan=plan, body_area_id=body_area_id, view=view, view_label=view_label
+        )
+        .consented_for(purpose)
+        .select_related("session__plan__modality", "session__depth_level", "body_area")
+        .order_by("session__number", "id")
+    )
+    befores = [p for p in photos if p.phase == Phase.BEFORE]
+    if not befores:
+        return []
+    baseline = befores[0]
+    by_session: dict[int, Photo] = {}
+    for photo in photos:
+        if photo.session.number < baseline.session.number or photo.pk == baseline.pk:
+            continue
+        chosen = by_session.get(photo.session.number)
+        # An after beats a before of the same session; a later upload beats an earlier one.
+        if chosen is None or photo.phase == Phase.AFTER or chosen.phase == Phase.BEFORE:
+            by_session[photo.session.number] = photo
+    if by_session.get(baseline.session.number, baseline).phase == Phase.BEFORE:
+        by_session.pop(baseline.session.number, None)
+    series = [baseline] + [by_session[n] for n in sorted(by_session)]
+    if len(series) > COURSE_SHEET_MAX_PHOTOS:
+        step = (len(series) - 1) / (COURSE_SHEET_MAX_PHOTOS - 1)
+        series = [series[round(i * step)] for i in range(COURSE_SHEET_MAX_PHOTOS)]
+    return series
+
+
+def course_sheet_request(
+    *,
+    plan,
+    body_area,
+    view: str,
+    view_label: str = "",
+    purpose: str = Purpose.CLINICAL,
+    paper: str | None = None,
+    by,
+    request=None,
+) -> CourseSheet:
+    """A course sheet of one view of the course for one purpose, made (or remade) by the
+    worker. Refused when no photo of the view is consented for the purpose."""
+    if purpose not in Purpose.values:
+        raise ValidationError({"purpose": "Choose one of the consent purposes."})
+    paper = paper or settings.PHOTOS_SHEET_PAPER
+    if paper not in CourseSheet.Paper.values:
+        raise ValidationError({"paper": "Choose A4 or Letter paper."})
+    if view not in View.values:
+        raise ValidationError({"view": "Choose one of the standard views."})
+    if not course_photos(
+        plan=plan, body_area_id=body_area.pk, view=view, view_label=view_label, purpose=purpose
+    ):
+        raise ValidationError(
+            f"No baseline photo of this view is consented for {Purpose(purpose).label.lower()}"
+            ", so no sheet can be made for it."
+        )
+    with transaction.atomic():
+        sheet, created = CourseSheet.objects.select_for_update().get_or_create(
+            plan=plan,
+            body_area=body_area,
+            view=view,
+            view_label=view_label,
+            purpose=purpose,
+            defaults={"paper": paper, "requested_by": by},
+        )
+        if not created:
+            sheet.paper, sheet.requested_by = paper, by
+            sheet.save(update_fields=["paper", "requested_by"])
+        audit_log(
+            actor=by,
+            action=Action.CREATE if created else Action.CHANGE,
+            obj=sheet,
+            patient=plan.patient_id,
+            request=request,
+            detail=f"course sheet for {purpose} ({paper})",
+        )
+        _queue_course_sheet(sheet)
+    return sheet
+
+
+def _queue_course_sheet(sheet: CourseSheet) -> None:
+    SHEET_WORK.requeue(CourseSheet.objects.filter(pk=sheet.pk))
+    sheet.sheet_status = Status.PENDING
+    _send_course_sheet_on_commit(sheet.pk)
+
+
+def course_sheets_refresh(*, photo: Photo) -> int:
+    """The course sheets of this photo's view are made again (a photo added, its colour or
+    derivatives made): the worker redraws only those whose inputs changed."""
+    sheets = CourseSheet.objects.filter(
+        plan_id=photo.session.plan_id,
+        body_area_id=photo.body_area_id,
+        view=photo.view,
+        view_label=photo.view_label,
+    ).exclude(pk__in=SHEET_WORK.live(CourseSheet.objects.all()))
+    count = 0
+    with transaction.atomic():
+        for sheet in sheets:
+            _queue_course_sheet(sheet)
+            count += 1
+    return count
+
+
+def _delete_files(*keys: str) -> None:
+    for key in keys:
+        if key and default_storage.exists(key):
+            default_storage.delete(key)
+
+
+def course_sheets_withdraw(*, photo: Photo, purposes: list[str], by, request=None) -> int:
+    """Consent withdrawn for `purposes`: every course sheet made for one of them that shows
+    the photo loses its files at once (nothing of it can be downloaded from now on) and is
+    redrawn without the photo, or stays empty when no photo is left."""
+    sheets = [
+        sheet
+        for sheet in CourseSheet.objects.filter(
+            plan_id=photo.session.plan_id, purpose__in=purposes
+        ).select_related("plan")
+        if photo.pk in sheet.photo_ids
+    ]
+    for sheet in sheets:
+        _delete_files(sheet.sheet_jpeg_key, sheet.sheet_pdf_key)
+        CourseSheet.objects.filter(pk=sheet.pk).update(
+            sheet_jpeg_key="", sheet_pdf_key="", inputs="", photo_ids=[]
+        )
+        audit_log(
+            actor=by,
+            action=Action.DELETE,
+            obj=sheet,
+            request=request,
+            detail=f"course sheet for {sheet.purpose} removed: consent withdrawn for photo "
+            f"{photo.pk}; redrawn without it",
+        )
+        _queue_course_sheet(sheet)
+    return len(sheets)
+
+
+def _alignment_inputs(alignment: Alignment | None) -> list | None:
+    if alignment is None:
+        return None
+    return [alignment.ok, alignment.scale, alignment.rotation_degrees, alignment.tx, alignment.ty]
+
+
+def _course_inputs(sheet: CourseSheet, photos, alignments, colours, cover: str) -> str:
+    """A fingerprint of everything a course sheet draws: any change means drawing it again."""
+    import hashlib
+    import json
+
+    described = {
+        "version": COURSE_SHEET_VERSION,
+        "paper": sheet.paper,
+        "purpose": sheet.purpose,
+        "cover": cover,
+        "clinic": settings.CLINIC_NAME,
+        "photos": [
+            [
+                p.pk,
+                p.sha256,
+                str(photo_clinical_date(p)),
+                p.session.number,
+                p.phase,
+                _alignment_inputs(alignments.get(p.pk)),
+                [c.gains, c.redness] if (c := colours.get(p.pk)) else None,
+            ]
+            for p in photos
+        ],
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def course_sheet_make(*, sheet_id: int, claim: str | None = None) -> str:
+    """Draws a course sheet (JPEG and an A4/Letter PDF with text) from the stored large
+    derivatives, each photo aligned onto the baseline and white balanced, under `claim` as
+    comparison_sheet_make does. Redraws only when its inputs changed."""
+    from . import pages
+
+    claim = claim or new_claim()
+    this = CourseSheet.objects.filter(pk=sheet_id)
+    if not SHEET_WORK.claim(this, claim):
+        return "busy" if SHEET_WORK.unfinished(this) else "nothing to do"
+    sheet = CourseSheet.objects.select_related("plan__modality", "body_area").get(pk=sheet_id)
+    photos = course_photos(
+        plan=sheet.plan,
+        body_area_id=sheet.body_area_id,
+        view=sheet.view,
+        view_label=sheet.view_label,
+        purpose=sheet.purpose,
+    )
+    if not photos:
+        _delete_files(sheet.sheet_jpeg_key, sheet.sheet_pdf_key)
+        SHEET_WORK.claimed(this, claim).update(
+            sheet_status=Status.FAILED,
+            sheet_reason=f"No photo of this view is consented for {sheet.get_purpose_display()}"
+            " any more: the sheet was removed.",
+            sheet_jpeg_key="",
+            sheet_pdf_key="",
+            photo_ids=[],
+            inputs="",
+        )
+        return "removed"
+    ids = [p.pk for p in photos]
+    larges = {
+        d.photo_id: d
+        for d in Derivative.objects.filter(
+            photo_id__in=ids, size=Derivative.Size.LARGE, status=Status.READY
+        )
+    }
+    if len(larges) < len(ids):
+        broken = Derivative.objects.filter(
+            photo_id__in=ids, size=Derivative.Size.LARGE, status=Status.FAILED
+        ).values_list("photo_id", flat=True)
+        if broken:
+            # Waiting would be for ever (and the sweep would send it again and again).
+            numbers = ", ".join(str(ids.index(photo_id) + 1) for photo_id in broken)
+            SHEET_WORK.fail(
+                this,
+                f"Photo {numbers} of the series could not be decoded; replace it or make "
+                "its derivatives again (photos_regenerate).",
+            )
+            return "failed"
+        SHEET_WORK.release(this, claim)  # sent again as the derivatives are made
+        return "waiting"
+    baseline = photos[0]
+    alignments = {}
+    for photo in photos[1:]:
+        if (found := alignment_make(reference=baseline, moving=photo)) is not None:
+            alignments[photo.pk] = found
+    colours = {
+        c.photo_id: c for c in PhotoColour.objects.filter(photo_id__in=ids, status=Status.READY)
+    }
+    public = sheet.purpose in PUBLIC_PURPOSES
+    cover_how = settings.PHOTOS_PUBLICATION_COVER if public else ""
+    inputs = _course_inputs(sheet, photos, alignments, colours, cover_how)
+    if (
+        inputs == sheet.inputs
+        and sheet.sheet_version == COURSE_SHEET_VERSION
+        and default_storage.exists(sheet.sheet_pdf_key or "-")
+        and default_storage.exists(sheet.sheet_jpeg_key or "-")
+    ):
+        SHEET_WORK.claimed(this, claim).update(sheet_status=Status.READY, sheet_reason="")
+        return "unchanged"
+    box = 720 if len(photos) <= 4 else 480 if len(photos) <= 9 else 360
+    reference_size = (larges[baseline.pk].width, larges[baseline.pk].height)
+    is_face = _is_face_area(sheet.body_area)
+    drawn, notes, trend = [], [], []
+    try:
+        for index, photo in enumerate(photos):
+            with default_storage.open(larges[photo.pk].storage_key, "rb") as handle:
+                data = handle.read()
+            measured = colours.get(photo.pk)
+            alignment = alignments.get(photo.pk)
+            aligned = alignment is not None and alignment.ok
+            image, note = pages.course_panel(
+                data,
+                box=box,
+                onto=_as_science(alignment).matrix().ravel().tolist() if aligned else None,
+                reference_size=reference_size if aligned else None,
+                gains=measured.gains if measured is not None else None,
+                cover=cover_how,
+                is_face=is_face,
+            )
+            if note:
+                notes.append(f"Photo {index + 1}: {note}")
+            day = photo_clinical_date(photo)
+            heading = (
+                "Baseline"
+                if index == 0
+                else "Latest"
+                if index == len(photos) - 1
+                else (f"Session {photo.session.number}")
+            )
+            caption = [
+                f"{heading} · {formats.date_format(day, 'j M Y')}",
+                f"Session {photo.session.number} of {photo.session.plan.session_count} · "
+                f"{photo.get_phase_display()}",
+            ]
+            if measured is not None and measured.redness is not None:
+                caption.append(f"Redness a* {measured.redness:.1f}")
+                trend.append((formats.date_format(day, "j M"), measured.redness))
+            else:
+                caption.append("Redness not measured")
+            if index and (alignment is None or not alignment.ok):
+                caption.append("Not aligned: shown as taken")
+            drawn.append((image, caption))
+    except OSError as error:
+        raise TransientError(f"could not read a derivative: {error}") from error
+    balanced = sum(1 for p in photos if (c := colours.get(p.pk)) and c.gains)
+    first, last = photo_clinical_date(photos[0]), photo_clinical_date(photos[-1])
+    lines = [
+        f"{sheet.plan.modality.name} course · patient record {sheet.plan.patient_id} · "
+        f"{len(photos)} photos, {formats.date_format(first, 'j M Y')} to "
+        f"{formats.date_format(last, 'j M Y')}",
+        f"Consent purpose: {sheet.get_purpose_display()}; every photo shown is consented for it."
+        + (" Eyes covered." if public else ""),
+        f"Aligned onto the baseline; {balanced} of {len(photos)} white balanced from a neutral "
+        "reference (the others as taken).",
+        *notes,
+    ]
+    title = f"{sheet.body_area.name} · {sheet.view_name} · course"
+    footer = [
+        f"Made {formats.date_format(timezone.localdate(), 'j M Y')} for "
+        f"{sheet.get_purpose_display().lower()} use only. Originals unchanged.",
+        imaging.SHEET_FOOTER if not public else "Identifying features covered.",
+    ]
+    try:
+        page = pages.course_page(
+            drawn,
+            title=title,
+            lines=lines,
+            clinic_name=settings.CLINIC_NAME,
+            paper=sheet.paper,
+            trend=trend,
+            footer=footer,
+        )
+        jpeg, pdf = pages.paint_jpeg(page), pages.paint_pdf(page)
+    except (OSError, ValueError) as error:
+        SHEET_WORK.fail(this, f"The sheet could not be drawn: {error}")
+        return "failed"
+    base = f"photos/course-sheets/{sheet.pk}/{sheet.purpose}"
+    try:
+        _put(f"{base}.jpg", jpeg)
+        _put(f"{base}.pdf", pdf)
+    except OSError as error:
+        raise TransientError(f"could not store the sheet: {error}") from error
+    SHEET_WORK.claimed(this, claim).update(
+        sheet_status=Status.READY,
+        sheet_jpeg_key=f"{base}.jpg",
+        sheet_pdf_key=f"{base}.pdf",
+        sheet_version=COURSE_SHEET_VERSION,
+        sheet_reason="",
+        photo_ids=ids,
+        notes=notes,
+        inputs=inputs,
+        made_at=timezone.now(),
+    )
+    return "ready"
+
+
+def _is_face_area(area) -> bool:
+    """The face or a part of it (the hierarchy the clinic edits: the eyes, the cheeks...)."""
+    seen = set()
+    while area is not None and area.pk not in seen:
+        if area.slug == "face":
+            return True
+        seen.add(area.pk)
+        area = area.parent
+    return False
+
+
+def course_sheet_release(*, sheet_id: int, claim: str) -> None:
+    SHEET_WORK.release(CourseSheet.objects.filter(pk=sheet_id), claim)
+
+
+def course_sheet_mark_failed(*, sheet_id: int, reason: str) -> None:
+    SHEET_WORK.fail(CourseSheet.objects.filter(pk=sheet_id), reason)

@@ -122,3 +122,24 @@ def score_quality(self, photo_id: int) -> str:
         if self.request.retries >= MAX_RETRIES:
             raise
         raise self.retry(exc=error, countdown=_countdown(self.request.retries)) from error
+
+
+@_photo_task(name="photos.measure_colour")
+def measure_colour(self, photo_id: int) -> str:
+    """After the derivatives, and when a clinician marks a region: white balance and redness."""
+    try:
+        return services.photo_colour_make(photo_id=photo_id)
+    except TRANSIENT as error:
+        if self.request.retries >= MAX_RETRIES:
+            raise
+        raise self.retry(exc=error, countdown=_countdown(self.request.retries)) from error
+
+
+@_photo_task(name="photos.make_course_sheet")
+def make_course_sheet(self, sheet_id: int) -> str:
+    return _work(
+        self,
+        lambda claim: services.course_sheet_make(sheet_id=sheet_id, claim=claim),
+        lambda claim: services.course_sheet_release(sheet_id=sheet_id, claim=claim),
+        lambda reason: services.course_sheet_mark_failed(sheet_id=sheet_id, reason=reason),
+    )

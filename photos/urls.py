@@ -18,8 +18,20 @@ urlpatterns = [
         name="comparison_align",
     ),
     path("comparisons/<int:comparison_id>/sheet.<str:fmt>", views.sheet, name="sheet"),
+    path(
+        "patients/<int:patient_id>/course-sheets/",
+        views.course_sheet_new,
+        name="course_sheet_new",
+    ),
+    path("course-sheets/<int:sheet_id>/", views.course_sheet_detail, name="course_sheet"),
+    path(
+        "course-sheets/<int:sheet_id>/sheet.<str:fmt>",
+        views.course_sheet_file,
+        name="course_sheet_file",
+    ),
     path("<int:photo_id>/", views.photo_detail, name="photo"),
     path("<int:photo_id>/reference/", views.photo_reference, name="photo_reference"),
+    path("<int:photo_id>/regions/", views.photo_regions, name="photo_regions"),
     path("<int:photo_id>/<str:variant>/", views.image, name="image"),
     path("mine/", views.my_comparisons, name="mine"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
@@ -22,14 +23,24 @@ from treatments import consents
 from treatments.models import BodyArea, Session
 
 from . import queries, services
-from .access import CLINICAL_PERMISSION, comparison_for, photo_for, send_file
-from .models import Alignment, Comparison, Derivative, Phase, Photo, Purpose, Status, View
+from .access import CLINICAL_PERMISSION, comparison_for, course_sheet_for, photo_for, send_file
+from .models import (
+    Alignment,
+    Comparison,
+    CourseSheet,
+    Derivative,
+    Phase,
+    Photo,
+    Purpose,
+    Status,
+    View,
+)
 
 VARIANTS = {"original": None, "large": 2048, "screen": 1024, "grid": 320}
 
 
 def _photos_with_derivatives(queryset):
-    return queryset.select_related("body_area", "session", "quality").prefetch_related(
+    return queryset.select_related("body_area", "session", "quality", "colour").prefetch_related(
         Prefetch("derivatives", queryset=Derivative.objects.order_by("-size"))
     )
 
@@ -184,6 +195,15 @@ def patient_timeline(request, patient_id: int):
             .order_by("plan", "body_area", "view", "kind")
         )
         context["comparison_url"] = id_url("photos:comparison")
+        context.update(
+            trends=queries.patient_redness_trends(patient),
+            course_sheets=CourseSheet.objects.filter(plan__patient=patient).select_related(
+                "body_area"
+            ),
+            purposes=[(p.value, p.label) for p in Purpose if p != Purpose.PORTAL],
+            papers=CourseSheet.Paper.values,
+            paper=settings.PHOTOS_SHEET_PAPER,
+        )
     return render(request, "photos/patient_timeline.html", context)
 
 
@@ -401,7 +421,138 @@ def photo_detail(request, photo_id: int):
         )
         messages.success(request, "Consent saved.")
         return redirect("photos:photo", photo_id=photo.pk)
-    return render(request, "photos/photo_detail.html", {"photo": photo, "form": form})
+    context = {"photo": photo, "form": form, "regions_form": RegionsForm.for_photo(photo)}
+    return render(request, "photos/photo_detail.html", context)
+
+
+class RegionsForm(forms.Form):
+    """The clinician's neutral patch and redness region, in percent of the photo (the photo
+    page's script fills them by dragging on the photo; typed by hand without it)."""
+
+    REGIONS = {"neutral_patch": "Neutral patch", "redness_region": "Redness region"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for region, label in self.REGIONS.items():
+            for key, name in zip(
+                services.REGION_KEYS, ("left", "top", "width", "height"), strict=True
+            ):
+                self.fields[f"{region}_{key}"] = forms.FloatField(
+                    required=False, min_value=0, max_value=100, label=f"{label}: {name} (%)"
+                )
+
+    @classmethod
+    def for_photo(cls, photo: Photo, data=None) -> RegionsForm:
+        initial = {}
+        for region in cls.REGIONS:
+            for key, value in (getattr(photo, region) or {}).items():
+                initial[f"{region}_{key}"] = round(value * 100, 1)
+        return cls(data, initial=initial)
+
+    def clean(self):
+        cleaned = super().clean()
+        for region, label in self.REGIONS.items():
+            values = [cleaned.get(f"{region}_{key}") for key in services.REGION_KEYS]
+            if all(v is None for v in values):
+                cleaned[region] = None
+            elif any(v is None for v in values):
+                self.add_error(None, f"{label}: give its left, top, width and height, or none.")
+            else:
+                cleaned[region] = dict(
+                    zip(services.REGION_KEYS, [v / 100 for v in values], strict=True)
+                )
+        return cleaned
+
+
+@require_POST
+@role_required(CLINICAL_PERMISSION)
+def photo_regions(request, photo_id: int):
+    photo = get_object_or_404(
+        _photos_with_derivatives(Photo.objects.select_related("uploaded_by", "patient")),
+        pk=photo_id,
+    )
+    regions_form = RegionsForm.for_photo(photo, request.POST)
+    if regions_form.is_valid():
+        try:
+            services.photo_regions_set(
+                photo=photo,
+                neutral_patch=regions_form.cleaned_data["neutral_patch"],
+                redness_region=regions_form.cleaned_data["redness_region"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                regions_form.add_error(None, message)
+        else:
+            messages.success(request, "Regions saved; the colour is being measured again.")
+            return redirect("photos:photo", photo_id=photo.pk)
+    looked_at(request, photo, detail="regions refused")
+    form = ConsentForm(initial={"purposes": photo.purposes})
+    context = {"photo": photo, "form": form, "regions_form": regions_form}
+    return render(request, "photos/photo_detail.html", context, status=400)
+
+
+class CourseSheetForm(forms.Form):
+    plan = forms.IntegerField()
+    body_area = forms.ModelChoiceField(queryset=BodyArea.objects.all())
+    view = forms.ChoiceField(choices=View.choices)
+    view_label = forms.CharField(max_length=60, required=False)
+    purpose = forms.ChoiceField(choices=Purpose.choices)
+    paper = forms.ChoiceField(choices=CourseSheet.Paper.choices, required=False)
+
+
+@require_POST
+@role_required(CLINICAL_PERMISSION)
+def course_sheet_new(request, patient_id: int):
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = CourseSheetForm(request.POST)
+    if not form.is_valid():
+        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        return _timeline_problem(request, patient, f"The course sheet was not made: {problems}")
+    plan = patient.plans.filter(pk=form.cleaned_data["plan"]).first()
+    if plan is None:
+        return _timeline_problem(request, patient, "That course is not this patient's.")
+    try:
+        sheet = services.course_sheet_request(
+            plan=plan,
+            body_area=form.cleaned_data["body_area"],
+            view=form.cleaned_data["view"],
+            view_label=form.cleaned_data["view_label"],
+            purpose=form.cleaned_data["purpose"],
+            paper=form.cleaned_data["paper"] or None,
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        return _timeline_problem(request, patient, " ".join(error.messages))
+    messages.success(request, "The course sheet is being drawn.")
+    return redirect("photos:course_sheet", sheet_id=sheet.pk)
+
+
+def _timeline_problem(request, patient, problem: str):
+    looked_at(request, patient, detail="course sheet refused")
+    context = {"patient": patient, "number": 1, "problem": problem}
+    return render(request, "photos/patient_timeline.html", context, status=400)
+
+
+@role_required(CLINICAL_PERMISSION)
+def course_sheet_detail(request, sheet_id: int):
+    sheet = course_sheet_for(request, sheet_id)
+    if request.htmx:
+        return render(request, "photos/_course_sheet_status.html", {"sheet": sheet})
+    looked_at(request, sheet, detail="course sheet")
+    from .models import PhotoColour
+
+    colours = PhotoColour.objects.filter(
+        photo_id__in=sheet.photo_ids, status=Status.READY, redness__isnull=False
+    ).select_related("photo__session__plan__modality", "photo__body_area")
+    trends = queries.redness_trends(colours)
+    return render(
+        request,
+        "photos/course_sheet.html",
+        {"sheet": sheet, "trend": trends[0] if trends else None},
+    )
 
 
 @patient_required
@@ -444,6 +595,23 @@ def image(request, photo_id: int, variant: str):
         detail=f"image {variant}",
     )
     return send_file(key, content_type)
+
+
+@require_GET
+def course_sheet_file(request, sheet_id: int, fmt: str):
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    if fmt not in ("jpg", "pdf"):
+        raise Http404("No such format.")
+    sheet = course_sheet_for(request, sheet_id)
+    if sheet.sheet_status != Status.READY or not sheet.sheet_pdf_key:
+        raise Http404("The sheet is not ready yet.")
+    key = sheet.sheet_pdf_key if fmt == "pdf" else sheet.sheet_jpeg_key
+    content_type = "application/pdf" if fmt == "pdf" else "image/jpeg"
+    looked_at(request, sheet, action=Action.DOWNLOAD, detail=f"course sheet {fmt}")
+    return send_file(key, content_type, filename=f"course-{sheet.pk}-{sheet.purpose}.{fmt}")
 
 
 @require_GET

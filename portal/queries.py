@@ -344,7 +344,7 @@ def own_session(patient, session_id: int) -> Session:
 def own_comparison(patient, comparison_id: int) -> Comparison:
     return get_object_or_404(
         released_comparisons(patient).select_related(
-            "body_area", "before__session", "after__session"
+            "body_area", "before__session", "after__session", "before__colour", "after__colour"
         ),
         pk=comparison_id,
     )

@@ -340,17 +340,19 @@ def test_the_timeline_takes_a_fixed_number_of_queries(
         for session in sessions[1:]:
             add_photo(session, phase="after")
             add_photo(session, phase="before", view="left_45")
-    with django_assert_num_queries(7 + AUDIT_WRITES):
+    with django_assert_num_queries(9 + AUDIT_WRITES):
         # 1 the login session, 2 its user, 3 user and group permissions with the group names,
         # 4 the patient, 5 a page of sessions with photos (one more to know there is an older
         # page) with plan, modality and area, 6 their photos with area and grid thumbnail,
-        # 7 comparisons with plan and area, then the audit writes (the actor's role from the
-        # group names read in 3)
+        # 7 comparisons with plan and area, 8 the redness of every measured photo with its
+        # session, course and area, 9 the course sheets, then the audit writes (the actor's
+        # role from the group names read in 3)
         response = client.get(url)
     assert response.content.decode().count("<img") == 2 * TIMELINE_SESSIONS
-    assert small == 7 + AUDIT_WRITES
-    # Older pages: the same, without the comparisons (they head the first page only).
-    assert timeline(2)[0] == timeline(3)[0] == small - 1
+    assert small == 9 + AUDIT_WRITES
+    # Older pages: the same, without the comparisons, the redness and the course sheets
+    # (they head the first page only).
+    assert timeline(2)[0] == timeline(3)[0] == small - 3
     assert timeline(3)[1].count("<img") == 2
 
 

@@ -76,10 +76,14 @@ people:patient_erase           --  --  ok  --    --  --
 photos:comparison              --  ok  --  --    --  --
 photos:comparison_align        --  ok  --  --    --  --
 photos:comparison_release      --  ok  --  --    --  --
+photos:course_sheet            --  ok  --  --    --  --
+photos:course_sheet_file       --  ok  --  --    --  --
+photos:course_sheet_new        --  ok  --  --    --  --
 photos:image                   --  ok  --  ok    --  --
 photos:mine                    --  --  --  ok    ok  --
 photos:photo                   --  ok  --  --    --  --
 photos:photo_reference         --  ok  --  --    --  --
+photos:photo_regions           --  ok  --  --    --  --
 photos:session                 --  ok  --  --    --  --
 photos:sheet                   --  ok  --  ok    --  --
 photos:timeline                --  ok  --  --    --  --
@@ -287,10 +291,25 @@ def page_ids(f) -> dict[str, object]:
     from scheduling.models import WaitlistEntry
 
     waiting = WaitlistEntry.objects.create(session=f.session, patient=f.patient)
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from photos.models import CourseSheet
+
+    course_sheet = CourseSheet.objects.create(
+        plan=f.plan,
+        body_area=f.photo.body_area,
+        view=f.photo.view,
+        requested_by=f.photo.uploaded_by,
+        sheet_status="ready",
+        sheet_pdf_key=default_storage.save("photos/course-sheets/m.pdf", ContentFile(b"%PDF")),
+        sheet_jpeg_key=default_storage.save("photos/course-sheets/m.jpg", ContentFile(b"\xff")),
+    )
     from tests.portal.test_access import ready_export
 
     return {
         "export_id": ready_export(f.patient).pk,
+        "sheet_id": course_sheet.pk,
         "message_id": failed.pk,
         "waitlist_id": waiting.pk,
         "patient_id": f.patient.pk,

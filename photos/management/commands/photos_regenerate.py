@@ -37,6 +37,8 @@ class Command(BaseCommand):
         # New derivatives send their own scoring; this catches scores lost or outdated.
         if scores := services.quality_resend_outdated():
             self.stdout.write(f"Queued the quality score of {scores} photo(s).")
+        if measures := services.colour_resend_outdated():
+            self.stdout.write(f"Queued the colour measure of {measures} photo(s).")
         busy_photos, busy_sheets = services.work_in_progress()
         if busy_photos or busy_sheets:
             self.stdout.write(
