@@ -1,5 +1,6 @@
 """A new patient on a 375-pixel phone: signs up, confirms the emailed link, signs in, fills in
-the health questionnaire (one wrong date on the way) and sees it sent on the home page."""
+the health questionnaire (one wrong date on the way), signs the consent form for the treatment
+she has in mind and books her first consultation."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import re
 
 import pytest
 
-from treatments.models import HistoryEntry, Intake
+from tests.browser.test_consent import draw_with_a_finger
+from tests.portal.conftest import make_practitioner
+from tests.scheduling.factories import RoomFactory
+from treatments.models import BodyArea, ConsentSignature, HistoryEntry, Intake, Modality, Session
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +26,14 @@ def question(page, text: str):
     return page.get_by_role("group", name=text, exact=True)
 
 
-def test_a_new_patient_signs_up_and_fills_in_the_questionnaire(phone_page, mailoutbox, db):
+def test_a_new_patient_signs_up_fills_in_the_questionnaire_signs_consent_and_books(
+    phone_page, mailoutbox, clinician_user
+):
+    # Carla gives consultations, in a room of the clinic.
+    make_practitioner(clinician_user).practitioner.modalities.add(
+        Modality.objects.get(kind="consultation")
+    )
+    RoomFactory(name="Room 1")
     page = phone_page
     errors: list[str] = []
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
@@ -103,3 +114,34 @@ def test_a_new_patient_signs_up_and_fills_in_the_questionnaire(phone_page, mailo
     assert (intake.patient.first_name, intake.skin_type) == ("Noor", "III")
     reported = HistoryEntry.objects.filter(patient=intake.patient, source="patient")
     assert sorted(reported.values_list("factor__slug", flat=True)) == ["isotretinoin", "laser-ipl"]
+
+    # The consent form for the treatment she has in mind, signed with her finger.
+    page.get_by_role("link", name="My consents").click()
+    page.wait_for_url("**/portal/consents/")
+    page.locator("li", has_text="Microneedling").get_by_role("link", name="Read and sign").click()
+    page.get_by_label("I have read this consent form").check()
+    page.get_by_label("Your full name").fill("Noor Bakker")
+    page.locator("#signature-pad").scroll_into_view_if_needed()
+    draw_with_a_finger(page, "#signature-pad")
+    page.get_by_role("button", name="Sign the consent form").click()
+    page.wait_for_url("**/portal/consents/")
+    assert page.get_by_text("your microneedling consent is signed").is_visible()
+    signed = ConsentSignature.objects.get(patient=intake.patient)
+    assert (signed.signed_name, signed.place) == ("Noor Bakker", "portal")
+
+    # Her first consultation, at a free time the engine offers.
+    page.get_by_role("link", name="← My treatment").click()
+    page.get_by_role("link", name="Book a consultation").first.click()
+    page.wait_for_url("**/portal/book/")
+    page.locator(".time-list a").first.click()
+    page.wait_for_url("**/portal/book/consultation/?*")
+    page.get_by_label("Which area would you like to talk about?").select_option(
+        label=BodyArea.objects.get(slug="face").name
+    )
+    page.get_by_role("button", name="Book this time").click()
+    page.wait_for_url("**/portal/sessions/*/")
+    assert page.get_by_text("Your consultation is booked for").is_visible()
+    assert fits_the_screen(page)
+    consultation = Session.objects.get(patient=intake.patient)
+    assert consultation.status == Session.Status.BOOKED
+    assert consultation.plan.modality.kind == "consultation"
