@@ -58,13 +58,15 @@ COPY_CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class ExportFile:
-    """One file of the archive: `path` inside it, read from `storage` under `key`."""
+    """One file of the archive: `path` inside it, read from `storage` under `key`, or made
+    for the export (`content`: a document drawn from the rows, such as a signed form's PDF)."""
 
     path: str
-    key: str
+    key: str = ""
     about: str = ""
     storage: Storage = field(default=default_storage, compare=False)
     stored: bool = True  # False: a row's FileField names it; photos are stored as they are
+    content: bytes | None = field(default=None, repr=False)
 
 
 # Apps add their own files: a callable taking the patient and giving ExportFiles.
@@ -163,6 +165,11 @@ def _value(row, f: models.Field, patient: Patient, files: dict):
         return _describe(getattr(row, f.name))
     if isinstance(f, models.FileField):
         return files.get((row._meta.label, row.pk, f.name))
+    if isinstance(f, models.BinaryField):
+        # Bytes are no text: what they are goes in a file of the archive (a drawn signature
+        # is in its signed form's PDF).
+        data = f.value_from_object(row)
+        return None if data is None else f"binary data, {len(data)} bytes"
     if f.choices:
         return row._get_FIELD_display(f)
     return f.value_from_object(row)
@@ -259,6 +266,11 @@ def patient_data(patient: Patient, *, now: dt.datetime | None = None) -> Content
 def _copy_into(archive: zipfile.ZipFile, item: ExportFile, when: dt.datetime) -> bool:
     """Copies one stored file into the archive in chunks (never whole in memory); False when
     storage no longer has it."""
+    if item.content is not None:
+        info = zipfile.ZipInfo(item.path, date_time=when.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_STORED if item.stored else zipfile.ZIP_DEFLATED
+        archive.writestr(info, item.content)
+        return True
     try:
         source = item.storage.open(item.key, "rb")
     except (FileNotFoundError, OSError):

@@ -82,3 +82,21 @@ def consent_pdf(signature: ConsentSignature) -> bytes:
         story += [Paragraph("Signature:", styles["BodyText"]), drawn]
     document.build(story)
     return out.getvalue()
+
+
+def signed_forms_for_export(patient):
+    """The patient's signed consent forms as PDFs, for their data export (people.export)."""
+    from people.export import ExportFile
+
+    signatures = (
+        ConsentSignature.objects.for_patient(patient)
+        .select_related("version__form__modality", "photo_consent")
+        .order_by("signed_at", "id")
+    )
+    for signature in signatures:
+        kind = signature.version.form.modality.kind.replace("_", "-")
+        yield ExportFile(
+            f"consents/consent-{kind}-{signature.signed_at:%Y%m%d}-{signature.pk}.pdf",
+            about=f"{signature.version.title}, signed {signature.signed_at:%d %B %Y}",
+            content=consent_pdf(signature),
+        )

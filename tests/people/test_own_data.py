@@ -92,6 +92,14 @@ def test_the_export_holds_a_row_of_every_relation_and_the_released_photos(
     assert set(photos) <= listed
     assert any(name.startswith("comparisons/") for name in archive.namelist())
     assert any(event["What"] == "Created" for event in data["Access log"])
+    # Her signed consent forms, as she downloads them; the drawn signature is in them, not
+    # bytes in data.json.
+    forms = [name for name in archive.namelist() if name.startswith("consents/")]
+    assert forms and len(forms) == alice.consent_signatures.count()
+    assert all(archive.read(name)[:5] == b"%PDF-" for name in forms)
+    assert set(forms) <= listed
+    signatures = records["Consent signatures"]
+    assert all(row["Signature png"].startswith("binary data, ") for row in signatures)
 
 
 def test_an_export_that_fails_says_so_and_may_be_asked_again(client, alice, committed, monkeypatch):
