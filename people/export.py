@@ -64,7 +64,9 @@ class ExportFile:
     path: str
     key: str = ""
     about: str = ""
-    storage: Storage = field(default=default_storage, compare=False)
+    # None: the default storage, looked up when the file is copied (a dataclass default would
+    # open the storage at import, before an S3 backend's settings are read).
+    storage: Storage | None = field(default=None, compare=False)
     stored: bool = True  # False: a row's FileField names it; photos are stored as they are
     content: bytes | None = field(default=None, repr=False)
 
@@ -272,7 +274,7 @@ def _copy_into(archive: zipfile.ZipFile, item: ExportFile, when: dt.datetime) ->
         archive.writestr(info, item.content)
         return True
     try:
-        source = item.storage.open(item.key, "rb")
+        source = (item.storage or default_storage).open(item.key, "rb")
     except (FileNotFoundError, OSError):
         return False
     info = zipfile.ZipInfo(item.path, date_time=when.timetuple()[:6])
