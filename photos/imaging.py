@@ -20,7 +20,7 @@ import os
 import struct
 import warnings
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -462,22 +462,26 @@ def make_derivatives(
             current = _resize_in_strips(current, target)
         if current is image:
             current = image.copy()  # already at its size; the file closes with the block
-        # The full decode is not needed any more: free it before encoding anything.
-        decoded.close()
+        elif current is not decoded:
+            decoded.close()  # the full decode is not needed any more: free it before encoding
         # Colour and orientation once, on the largest derivative; smaller ones inherit.
         current = _to_srgb(current, icc)
         if orientation in range(2, 9):
             current = current.transpose(_TRANSPOSE[orientation])
     # Each size is encoded in a thread of its own (Pillow lets go of the GIL while it encodes)
     # while the next size is resized from it.
-    encoded = []
+    encoded: list[tuple[int, Image.Image, Future[bytes]]] = []
     for size in sizes:
         w, h = _fit(current.width, current.height, size)
         if (w, h) != current.size:
             # From the previous size (2:1, then 3.2:1): Lanczos all the way keeps each
             # within a percent of a Lanczos from the full image, at a fraction of its cost.
             current = _resize_in_strips(current, (w, h))
-        encoded.append((size, current, _pool().submit(_encode_jpeg, current)))
+        if encoded and encoded[-1][1] is current:  # a small photo: one size serves several
+            job = encoded[-1][2]
+        else:
+            job = _pool().submit(_encode_jpeg, current)
+        encoded.append((size, current, job))
     return [Derivative(size, im.width, im.height, job.result()) for size, im, job in encoded]
 
 

@@ -312,3 +312,10 @@ def test_a_jpeg_that_libjpeg_turbo_finds_odd_is_still_decoded_by_pillow():
     data[scan : scan + 40] = bytes(40)
     made = imaging.make_derivatives(bytes(data), sizes=(1024, 320))
     assert [(d.width, d.height) for d in made] == [(1024, 683), (320, 213)]
+
+
+def test_a_reduced_decode_that_lands_on_the_size_needs_no_resize():
+    # 1600x1200 at 5/8 is 1000x750: exactly the size asked for.
+    [made] = imaging.make_derivatives(images.jpeg(size=(1600, 1200)), sizes=(1000,))
+    assert (made.width, made.height) == (1000, 750)
+    assert images.is_upright(made.data)
