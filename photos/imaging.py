@@ -3,10 +3,10 @@
 Nothing here touches the database or the storage; callers pass bytes or file objects in and
 get bytes out. Images are only ever opened with an explicit list of formats.
 
-Speed: a derivative set comes from one decode. For JPEG, Pillow's draft() makes libjpeg decode
-at the smallest DCT scale (1/1, 1/2, 1/4, 1/8) that still gives the largest size asked for, so
-a 24-megapixel photo is never decoded at full size to make a 2048-pixel image; the smaller
-sizes are resized from the previous one.
+Speed: a derivative set comes from one decode. For JPEG, libjpeg-turbo decodes at the smallest
+DCT scale (n/8: 5/8 for a 12-megapixel photo, 3/8 for 24) that still gives the largest size asked
+for (Pillow's draft() where that scale is 1/2, 1/4 or 1/8), so no camera photo is decoded at full
+size to make a 2048-pixel image; the smaller sizes are resized from the previous one.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import os
 import struct
 import warnings
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -71,7 +71,8 @@ DERIVATIVE_SIZES: tuple[int, ...] = (2048, 1024, 320)
 JPEG_QUALITY = 85
 # Every reduction is Lanczos (3 lobes), libvips' default: bilinear made the 2048 px derivative
 # carry 25-34 % less edge energy than a Lanczos reference (bench/thumbnails.py measures it).
-# draft() does the integer part of the reduction in the JPEG decoder; Lanczos does the rest.
+# The JPEG decoder's DCT scaling does part of the reduction (as sharp as Lanczos at n/8 >= 3/8:
+# bench/thumbnails.py); Lanczos does the rest.
 RESAMPLE = Image.Resampling.LANCZOS
 
 EXIF_ORIENTATION = 0x0112
@@ -442,36 +443,76 @@ def make_derivatives(
         orientation = int(exif.get(EXIF_ORIENTATION) or 1)
         icc = image.info.get("icc_profile")
         width, height = image.size
-        largest = sizes[0]
+        target = _fit(width, height, sizes[0])
+        decoded = None
         if SAME_FORMAT.get(image.format, image.format) == "JPEG":
-            # Ask for the smallest DCT scale whose long side is still >= the largest size.
-            target = _fit(width, height, largest)
-            image.draft("RGB", (math.ceil(target[0]), math.ceil(target[1])))
-        image.load()
-        current: Image.Image = image
+            decoded = _scaled_jpeg_decode(source, image, target)
+            if decoded is None:
+                # Ask for the smallest DCT scale whose long side is still >= the largest size.
+                image.draft("RGB", target)
+        if decoded is None:
+            image.load()
+            decoded = image
+        current: Image.Image = decoded
         if current.mode in ("P", "LA", "PA") or "transparency" in current.info:
             current = current.convert("RGBA")
         elif current.mode not in ("RGB", "RGBA", "L", "CMYK"):
             current = current.convert("RGB")
-        results: list[Derivative] = []
-        for size in sizes:
-            w, h = _fit(current.width, current.height, size)
-            if not results:
-                if (w, h) != current.size:
-                    current = _resize_in_strips(current, (w, h))
-                # The full decode is not needed any more: free it before encoding anything.
-                if current is not image:
-                    image.close()
-                # Colour and orientation once, on the largest derivative; smaller ones inherit.
-                current = _to_srgb(current, icc)
-                if orientation in range(2, 9):
-                    current = current.transpose(_TRANSPOSE[orientation])
-            elif (w, h) != current.size:
-                # From the previous size (2:1, then 3.2:1): Lanczos all the way keeps each
-                # within a percent of a Lanczos from the full image, at a fraction of its cost.
-                current = _resize_in_strips(current, (w, h))
-            results.append(Derivative(size, current.width, current.height, _encode_jpeg(current)))
-    return results
+        if target != current.size:
+            current = _resize_in_strips(current, target)
+        if current is image:
+            current = image.copy()  # already at its size; the file closes with the block
+        elif current is not decoded:
+            decoded.close()  # the full decode is not needed any more: free it before encoding
+        # Colour and orientation once, on the largest derivative; smaller ones inherit.
+        current = _to_srgb(current, icc)
+        if orientation in range(2, 9):
+            current = current.transpose(_TRANSPOSE[orientation])
+    # Each size is encoded in a thread of its own (Pillow lets go of the GIL while it encodes)
+    # while the next size is resized from it.
+    encoded: list[tuple[int, Image.Image, Future[bytes]]] = []
+    for size in sizes:
+        w, h = _fit(current.width, current.height, size)
+        if (w, h) != current.size:
+            # From the previous size (2:1, then 3.2:1): Lanczos all the way keeps each
+            # within a percent of a Lanczos from the full image, at a fraction of its cost.
+            current = _resize_in_strips(current, (w, h))
+        if encoded and encoded[-1][1] is current:  # a small photo: one size serves several
+            job = encoded[-1][2]
+        else:
+            job = _pool().submit(_encode_jpeg, current)
+        encoded.append((size, current, job))
+    return [Derivative(size, im.width, im.height, job.result()) for size, im, job in encoded]
+
+
+def _dct_eighths(size: tuple[int, int], target: tuple[int, int]) -> int:
+    """The smallest n for which libjpeg-turbo's n/8 scale still covers target."""
+    for eighths in range(1, 8):
+        if all(
+            math.ceil(side * eighths / 8) >= want for side, want in zip(size, target, strict=True)
+        ):
+            return eighths
+    return 8
+
+
+def _scaled_jpeg_decode(
+    source: IO[bytes], image: Image.Image, target: tuple[int, int]
+) -> Image.Image | None:
+    """A colour JPEG decoded by libjpeg-turbo at the smallest of its n/8 DCT scales that still
+    covers `target`, or None to leave it to Pillow. Pillow's draft() knows only 1/2, 1/4 and
+    1/8: a 4000x3000 photo (2000 px at 1/2, short of 2048) was decoded whole and resized by
+    Lanczos from 12 MP; at 5/8 it is 2500x1875, and its Lanczos costs a third."""
+    if image.mode != "RGB" or _dct_eighths(image.size, target) in (1, 2, 4, 8):
+        return None  # draft() decodes at that scale (or whole) just as well
+    import simplejpeg  # here: it brings NumPy, which the web process (inspect_upload) never needs
+
+    source.seek(0)
+    data = source.read()
+    try:
+        pixels = simplejpeg.decode_jpeg(data, "rgb", min_width=target[0], min_height=target[1])
+    except ValueError:
+        return None  # what libjpeg-turbo finds odd, Pillow decodes (or refuses) as before
+    return Image.fromarray(pixels)
 
 
 _TRANSPOSE = {

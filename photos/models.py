@@ -16,7 +16,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 # Bump to make `manage.py photos_regenerate` remake every derivative / sheet.
-DERIVATIVE_VERSION = 3  # 2: no COM segment (the upload's comment was copied); 3: Lanczos
+# 2: no COM segment (the upload's comment was copied); 3: Lanczos; 4: Lanczos from libjpeg-turbo's
+# n/8 DCT scale (5/8 for 12 MP, 3/8 for 24 MP) instead of the whole or the 1/2 decode.
+DERIVATIVE_VERSION = 4
 SHEET_VERSION = 4  # 2: photos dated by their session, not the camera; 3: "after" aligned;
 # 4: the PDF is an A4/Letter page with text
 # Bump to score photos again / align pairs again (`photos_regenerate` sends the work).

@@ -252,3 +252,70 @@ def test_resizing_in_bands_gives_the_same_pixels_as_one_resize():
     whole = source.resize((1500, 1125), imaging.RESAMPLE)
     difference = ImageStat.Stat(ImageChops.difference(banded, whole))
     assert max(difference.extrema[band][1] for band in range(3)) <= 2  # rounding at band edges
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_photo_decoded_at_a_reduced_dct_scale_comes_out_upright(orientation):
+    # 1400 px to 1024: 1/2 would be short of it, so libjpeg-turbo decodes at 6/8 (1050 px).
+    data = images.jpeg(orientation=orientation, size=(1400, 1000))
+    [screen] = imaging.make_derivatives(data, sizes=(1024,))
+    assert (screen.width, screen.height) == (1024, 731)
+    assert images.is_upright(screen.data), orientation
+    assert images.metadata_segments(screen.data) == []
+
+
+def test_a_12_megapixel_photo_is_decoded_at_five_eighths_not_whole():
+    """4000x3000 to 2048 px: 1/2 gives 2000 px, too few, so Pillow's draft() decoded all 12 MP;
+    libjpeg-turbo's 5/8 gives 2500x1875."""
+    data = images.jpeg(size=(4000, 3000), quality=70, gps=False)
+    with Image.open(io.BytesIO(data)) as image:
+        decoded = imaging._scaled_jpeg_decode(io.BytesIO(data), image, (2048, 1536))
+    assert decoded is not None and decoded.size == (2500, 1875)
+    made = {d.size: (d.width, d.height) for d in imaging.make_derivatives(data)}
+    assert made == {2048: (2048, 1536), 1024: (1024, 768), 320: (320, 240)}
+
+
+def _edge_energy(image: Image.Image) -> float:
+    import numpy as np
+
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    gx = grey[1:-1, 2:] - grey[1:-1, :-2]
+    gy = grey[2:, 1:-1] - grey[:-2, 1:-1]
+    return float(np.mean(gx * gx + gy * gy))
+
+
+def test_a_reduced_decode_is_as_sharp_as_a_lanczos_from_the_whole_photo():
+    """On real photographs (a mosaic of scikit-image's): the derivative from the 5/8 decode
+    keeps the edge energy of a Lanczos resize of the full decode within 5 %, and its pixels."""
+    import numpy as np
+
+    from tests.photos import real_photos
+
+    data = images.encode(real_photos.mosaic((2000, 1500)), "JPEG", quality=92)
+    [screen] = imaging.make_derivatives(data, sizes=(1024,))
+    with Image.open(io.BytesIO(data)) as whole:
+        reference = whole.convert("RGB").resize((1024, 768), Image.Resampling.LANCZOS)
+    with Image.open(io.BytesIO(screen.data)) as made:
+        ratio = _edge_energy(made) / _edge_energy(reference)
+        difference = np.abs(
+            np.asarray(made, dtype=np.int16) - np.asarray(reference, dtype=np.int16)
+        )
+    assert 0.95 <= ratio <= 1.05, ratio
+    assert difference.mean() < 3, difference.mean()  # JPEG's own loss at quality 85
+
+
+def test_a_jpeg_that_libjpeg_turbo_finds_odd_is_still_decoded_by_pillow():
+    """A corrupt byte inside the scan: libjpeg-turbo (strict) refuses it, and Pillow decodes
+    what it can as it always did, rather than the photo failing."""
+    data = bytearray(images.jpeg(size=(2400, 1600), quality=90))
+    scan = data.index(b"\xff\xda") + 600
+    data[scan : scan + 40] = bytes(40)
+    made = imaging.make_derivatives(bytes(data), sizes=(1024, 320))
+    assert [(d.width, d.height) for d in made] == [(1024, 683), (320, 213)]
+
+
+def test_a_reduced_decode_that_lands_on_the_size_needs_no_resize():
+    # 1600x1200 at 5/8 is 1000x750: exactly the size asked for.
+    [made] = imaging.make_derivatives(images.jpeg(size=(1600, 1200)), sizes=(1000,))
+    assert (made.width, made.height) == (1000, 750)
+    assert images.is_upright(made.data)
