@@ -164,6 +164,15 @@ SHEET_WORK = _Work(
 )
 
 
+def _put_sheet(base: str, jpeg: bytes, pdf: bytes) -> None:
+    """A sheet's JPEG and PDF under `base`; storage that fails is worth another try."""
+    try:
+        _put(f"{base}.jpg", jpeg)
+        _put(f"{base}.pdf", pdf)
+    except OSError as error:
+        raise TransientError(f"could not store the sheet: {error}") from error
+
+
 def _put(key: str, data: bytes) -> None:
     """Writes bytes under exactly this key, replacing what was there (so reruns leave one file)."""
     if default_storage.exists(key):
@@ -784,11 +793,7 @@ def comparison_sheet_make(*, comparison_id: int, claim: str | None = None) -> st
         SHEET_WORK.fail(this, f"The sheet could not be drawn: {error}")
         return "failed"
     base = f"photos/sheets/{comparison.pk}/{comparison.kind}"
-    try:
-        _put(f"{base}.jpg", jpeg)
-        _put(f"{base}.pdf", pdf)
-    except OSError as error:
-        raise TransientError(f"could not store the sheet: {error}") from error
+    _put_sheet(base, jpeg, pdf)
     SHEET_WORK.claimed(this, claim).update(
         sheet_status=Status.READY,
         sheet_jpeg_key=f"{base}.jpg",
@@ -1680,11 +1685,7 @@ def course_sheet_make(*, sheet_id: int, claim: str | None = None) -> str:
         SHEET_WORK.fail(this, f"The sheet could not be drawn: {error}")
         return "failed"
     base = f"photos/course-sheets/{sheet.pk}/{sheet.purpose}"
-    try:
-        _put(f"{base}.jpg", jpeg)
-        _put(f"{base}.pdf", pdf)
-    except OSError as error:
-        raise TransientError(f"could not store the sheet: {error}") from error
+    _put_sheet(base, jpeg, pdf)
     SHEET_WORK.claimed(this, claim).update(
         sheet_status=Status.READY,
         sheet_jpeg_key=f"{base}.jpg",

@@ -574,37 +574,7 @@ def book_session(request, patient, session_id: int):
         booking.check_bookable(patient, session)
     except ValidationError as error:
         return _message(request, " ".join(error.messages), status=400)
-    times = {"session": session, "kind": "book", "within": within}
-    form = _choice(request)
-    if not form.is_valid():
-        return _times(request, patient, **times, problems=_form_problems(form), status=400)
-    starts_at, practitioner = form.cleaned_data["start"], form.cleaned_data["practitioner"]
-    try:
-        if request.method == "POST":
-            booked = booking.book(
-                patient=patient,
-                session=session,
-                starts_at=starts_at,
-                practitioner_user_id=practitioner,
-                by=request.user,
-                request=request,
-                within=within,
-            )
-            messages.success(request, _booked_words(booked, "booked"))
-            return redirect("portal:session", session_id=session.pk)
-        slot = booking.check_choice(session, starts_at, practitioner, within)
-    except booking.TimeNotFree as error:
-        return _times(
-            request,
-            patient,
-            **times,
-            start_day=_day_in(within, starts_at),
-            problems=error.messages,
-            status=409,
-        )
-    except ValidationError as error:
-        return _times(request, patient, **times, problems=error.messages, status=400)
-    return _confirm(request, patient, session=session, kind="book", slot=slot, form=form)
+    return _choose_and_confirm(request, patient, session, "book", within, booking.book)
 
 
 def _day_in(within: booking.Window, starts_at: dt.datetime) -> dt.date | None:
@@ -699,13 +669,21 @@ def session_move(request, patient, session_id: int):
         except ValidationError as error:
             return _times(request, patient, **times, problems=error.messages, status=400)
         return _times(request, patient, **times, start_day=start_day)
+    return _choose_and_confirm(request, patient, session, "move", within, booking.move)
+
+
+def _choose_and_confirm(request, patient, session, kind: str, within, act):
+    """A chosen time of `session`: GET confirms it is still offered and shows the confirm
+    page, POST books or moves it (`act`); a time no longer offered answers 409 with the day's
+    fresh times, anything else wrong 400 with the reason."""
+    times = {"session": session, "kind": kind, "within": within}
     form = _choice(request)
     if not form.is_valid():
         return _times(request, patient, **times, problems=_form_problems(form), status=400)
     starts_at, practitioner = form.cleaned_data["start"], form.cleaned_data["practitioner"]
     try:
         if request.method == "POST":
-            moved = booking.move(
+            done = act(
                 patient=patient,
                 session=session,
                 starts_at=starts_at,
@@ -714,7 +692,7 @@ def session_move(request, patient, session_id: int):
                 request=request,
                 within=within,
             )
-            messages.success(request, _booked_words(moved, "moved"))
+            messages.success(request, _booked_words(done, "booked" if kind == "book" else "moved"))
             return redirect("portal:session", session_id=session.pk)
         slot = booking.check_choice(session, starts_at, practitioner, within)
     except booking.TimeNotFree as error:
@@ -728,7 +706,7 @@ def session_move(request, patient, session_id: int):
         )
     except ValidationError as error:
         return _times(request, patient, **times, problems=error.messages, status=400)
-    return _confirm(request, patient, session=session, kind="move", slot=slot, form=form)
+    return _confirm(request, patient, session=session, kind=kind, slot=slot, form=form)
 
 
 # --- a reminder's confirm, cancel and move links ------------------------------------------
