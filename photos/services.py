@@ -1193,11 +1193,9 @@ def derivatives_requeue_outdated(*, send: bool = True) -> tuple[int, int]:
     return len(photo_ids), len(comparison_ids)
 
 
-def quality_unscored(*, made_before: dt.datetime | None = None) -> list[int]:
-    """Photos whose screen derivative is ready (and current) but whose score is missing or
-    from an older QUALITY_VERSION: their scoring task was lost, or the scoring changed.
-    `made_before`: only derivatives made before then (a younger one's task may be on its way).
-    """
+def _screen_ready_without(made_before: dt.datetime | None, **current) -> list[int]:
+    """Photos whose screen derivative is ready and current (made before `made_before`, when
+    given) but lack a current result of the worker's (`current`: the lookup of one)."""
     screens = Derivative.objects.filter(
         photo=OuterRef("pk"),
         size=Derivative.Size.SCREEN,
@@ -1206,8 +1204,16 @@ def quality_unscored(*, made_before: dt.datetime | None = None) -> list[int]:
     )
     if made_before is not None:
         screens = screens.filter(updated_at__lt=made_before)
-    photos = Photo.objects.filter(Exists(screens)).exclude(quality__version__gte=QUALITY_VERSION)
+    photos = Photo.objects.filter(Exists(screens)).exclude(**current)
     return list(photos.order_by("pk").values_list("pk", flat=True))
+
+
+def quality_unscored(*, made_before: dt.datetime | None = None) -> list[int]:
+    """Photos whose screen derivative is ready (and current) but whose score is missing or
+    from an older QUALITY_VERSION: their scoring task was lost, or the scoring changed.
+    `made_before`: only derivatives made before then (a younger one's task may be on its way).
+    """
+    return _screen_ready_without(made_before, quality__version__gte=QUALITY_VERSION)
 
 
 def quality_resend_outdated() -> int:
@@ -1339,16 +1345,7 @@ def photo_colour_make(*, photo_id: int) -> str:
 def colour_unmeasured(*, made_before: dt.datetime | None = None) -> list[int]:
     """Photos with a ready screen derivative but no current colour measure (as
     quality_unscored)."""
-    screens = Derivative.objects.filter(
-        photo=OuterRef("pk"),
-        size=Derivative.Size.SCREEN,
-        status=Status.READY,
-        version__gte=DERIVATIVE_VERSION,
-    )
-    if made_before is not None:
-        screens = screens.filter(updated_at__lt=made_before)
-    photos = Photo.objects.filter(Exists(screens)).exclude(colour__version__gte=COLOUR_VERSION)
-    return list(photos.order_by("pk").values_list("pk", flat=True))
+    return _screen_ready_without(made_before, colour__version__gte=COLOUR_VERSION)
 
 
 def colour_resend_outdated() -> int:
