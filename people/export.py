@@ -12,6 +12,7 @@ tokens, internal storage keys and hashes, the search fields derived from the rec
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -163,6 +164,10 @@ def _value(row, f: models.Field, patient: Patient, files: dict):
         return _describe(getattr(row, f.name))
     if isinstance(f, models.FileField):
         return files.get((row._meta.label, row.pk, f.name))
+    if isinstance(f, models.BinaryField):
+        # Bytes (a drawn signature's PNG) have no JSON form: base64, as a data URL would.
+        data = f.value_from_object(row)
+        return None if data is None else base64.b64encode(bytes(data)).decode("ascii")
     if f.choices:
         return row._get_FIELD_display(f)
     return f.value_from_object(row)
