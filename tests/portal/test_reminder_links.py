@@ -245,8 +245,9 @@ def test_the_desk_sees_the_confirmation_on_its_day_list_and_calendar(
     desk.force_login(front_desk_user)
     assert "confirmed" not in desk.get("/desk/today/").content.decode()
     assert client.post(path(today, reminders.CONFIRM)).status_code == 200
-    # As many queries as before (tests/scheduling/test_pages.py): the booking is joined.
-    with django_assert_num_queries(5 + AUDIT_WRITES):
+    # As many queries as without a confirmation (tests/scheduling/test_pages.py: the signed
+    # consents are one of them since consent forms): the booking is joined.
+    with django_assert_num_queries(6 + AUDIT_WRITES):
         listed = desk.get("/desk/today/").content.decode()
     assert "· confirmed" in listed
     assert "cal-confirmed" in desk.get("/desk/?date=2026-03-02").content.decode()
