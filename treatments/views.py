@@ -564,6 +564,7 @@ def consent_pdf_response(request, signature: ConsentSignature, *, filename: str)
     return response
 
 
+@require_http_methods(["GET", "POST"])
 @role_required("treatments.add_consentsignature")
 def consent_tablet(request, patient_id: int, modality_id: int):
     """The clinic's tablet, handed to the patient: the consent form to read and sign."""

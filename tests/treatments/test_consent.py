@@ -467,3 +467,15 @@ def test_the_tablet_goes_back_only_to_a_page_of_ours(
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("treatments:patient_consents", args=[newcomer.pk])
+
+
+def test_the_consent_pages_answer_only_get_and_post(
+    client, front_desk_user, newcomer, microdermabrasion
+):
+    tablet = reverse("treatments:consent_tablet", args=[newcomer.pk, microdermabrasion.pk])
+    portal = reverse("portal:consent_sign", args=[microdermabrasion.pk])
+    client.force_login(front_desk_user)
+    assert client.put(tablet).status_code == 405
+    client.force_login(newcomer.user)
+    assert client.delete(portal).status_code == 405
+    assert not ConsentSignature.objects.filter(patient=newcomer).exists()
