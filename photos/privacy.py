@@ -3,7 +3,7 @@
 The export holds the photos released to the patient (those of the comparisons a clinician
 released, every photo consented for the portal, as portal.queries shows them) and those
 comparisons' PDF sheets. An erasure deletes every photo of the patient with its derivatives,
-quality scores, alignments and comparisons, and names their files for deletion.
+quality scores, alignments, comparisons and course sheets, and names their files for deletion.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.utils import timezone
 from people.export import ExportFile
 from people.models import Patient
 
-from .models import Comparison, Derivative, Photo, Status
+from .models import Comparison, CourseSheet, Derivative, Photo, Status
 
 JPEG = "image/jpeg"
 
@@ -70,8 +70,12 @@ def photos_erase(patient: Patient) -> list[str]:
         .exclude(storage_key="")
         .values_list("storage_key", flat=True)
     )
-    for jpeg, pdf in comparisons.values_list("sheet_jpeg_key", "sheet_pdf_key"):
-        keys += [key for key in (jpeg, pdf) if key]
+    # Course sheets hang off the course (which stays, anonymised), not off a photo: named here.
+    course_sheets = CourseSheet.objects.filter(plan__patient=patient)
+    for sheets in (comparisons, course_sheets):
+        for jpeg, pdf in sheets.values_list("sheet_jpeg_key", "sheet_pdf_key"):
+            keys += [key for key in (jpeg, pdf) if key]
+    course_sheets.delete()
     comparisons.delete()
     photos.delete()
     return keys

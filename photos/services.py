@@ -208,11 +208,22 @@ def photo_upload(
         raise ValidationError({"phase": "Choose before or after."})
     if view == View.AREA and not view_label.strip():
         view_label = body_area.name
-    if purposes is None:
-        purposes = consents.standing_purposes(session.patient)
+    standing = consents.standing_photo_consent(session.patient)
+    if purposes is None:  # the standing consent, else the clinical record only
+        purposes = standing.purposes if standing is not None else [Purpose.CLINICAL]
     purposes = set(purposes)
     if unknown := purposes - set(Purpose.values):
         raise ValidationError(f"Unknown consent purpose: {', '.join(sorted(unknown))}.")
+    # What the patient decided (signed, or changed in the portal) is kept as decided: a box
+    # ticked on the upload form does not give a new photo a use they have not allowed.
+    if standing is not None and (beyond := purposes - set(standing.purposes)):
+        labels = ", ".join(Purpose(p).label.lower() for p in sorted(beyond))
+        raise ValidationError(
+            {
+                "purposes": f"The patient's photo consent does not cover {labels}: untick it, "
+                "or record their new consent on their consents page first."
+            }
+        )
     try:
         info = imaging.inspect_upload(
             file,

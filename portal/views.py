@@ -874,6 +874,7 @@ def photo_consent(request, patient):
     return redirect("portal:consents")
 
 
+@require_http_methods(["GET", "POST"])
 @patient_required
 def consent_sign(request, patient, modality_id: int):
     modality = get_object_or_404(Modality, pk=modality_id)

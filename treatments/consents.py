@@ -334,3 +334,24 @@ def forms_for(patient) -> list[FormRow]:
         FormRow(version.form.modality, version, latest.get(modality_id))
         for modality_id, version in current.items()
     ]
+
+
+# --- erasure -------------------------------------------------------------------------------
+
+
+def consents_erase(patient) -> list[str]:
+    """A patient's part of an erasure (people.erasure) held here: the signatures stay as the
+    fact that a version was signed, without the typed name, the drawing or the address; the
+    photo consents without the address; and the free text of the questionnaire and of the
+    checks before a session is emptied (they are CharFields, which erasure does not empty
+    by itself). No files."""
+    from .models import HistoryEntry, Intake, PreSessionCheck
+
+    ConsentSignature.objects.filter(patient=patient).update(
+        signed_name="", signature_png=b"", ip_address=None
+    )
+    PhotoConsent.objects.filter(patient=patient).update(ip_address=None)
+    Intake.objects.filter(patient=patient).update(goals_note="")
+    PreSessionCheck.objects.filter(patient=patient).update(notes="")
+    HistoryEntry.objects.filter(patient=patient).update(notes="", superseded_note="")
+    return []

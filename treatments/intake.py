@@ -153,10 +153,19 @@ def intake_submit(
         }
         if skin_type not in Intake.SkinType.values:
             problems["skin_type"] = ["Choose the skin type that fits you best."]
+        reported = reported_entries(patient)
+        # A report a clinician has confirmed is the clinic's now: a "no" from the patient
+        # must not take it out of screening (a changed "yes" adds a report beside it).
+        for answer in answers:
+            old = reported.get(answer.factor.pk)
+            if not answer.present and old is not None and old.confirmed_at is not None:
+                problems[f"{answer.factor.pk}-present"] = [
+                    "Your clinician has confirmed this with you. If it has changed, please tell"
+                    " us at your next visit."
+                ]
         if problems:
             raise ValidationError(problems)
         now = timezone.now()
-        reported = reported_entries(patient)
         changed = False
         for answer in answers:
             old = reported.get(answer.factor.pk)
@@ -177,9 +186,10 @@ def intake_submit(
             entry = answer.entry(patient)
             entry.recorded_by = by
             entry.recorded_at = now
-            entry.corrects = old
+            confirmed = old is not None and old.confirmed_at is not None
+            entry.corrects = None if confirmed else old
             entry.full_clean()
-            if old is not None:
+            if old is not None and not confirmed:
                 _supersede(old, by=by, note="changed in the questionnaire", now=now)
             entry.save()
             audit_log(

@@ -432,14 +432,20 @@ def session_level(request, session_id: int):
 # --- what the patient reported: confirmed or corrected by a clinician ------------------------
 
 
-def _back(request, patient_id: int) -> str:
-    """Where a confirmation returns: the page it was made on (a session's), else the chart."""
+def _next_url(request, fallback: str) -> str:
+    """The page to go back to (?next= or a form's next), when it is one of ours; else
+    `fallback`."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
-    return reverse("treatments:chart", args=[patient_id])
+    return fallback
+
+
+def _back(request, patient_id: int) -> str:
+    """Where a confirmation returns: the page it was made on (a session's), else the chart."""
+    return _next_url(request, reverse("treatments:chart", args=[patient_id]))
 
 
 @require_POST
@@ -558,13 +564,7 @@ def consent_pdf_response(request, signature: ConsentSignature, *, filename: str)
     return response
 
 
-def _next_url(request, fallback: str) -> str:
-    wanted = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
-        return wanted
-    return fallback
-
-
+@require_http_methods(["GET", "POST"])
 @role_required("treatments.add_consentsignature")
 def consent_tablet(request, patient_id: int, modality_id: int):
     """The clinic's tablet, handed to the patient: the consent form to read and sign."""

@@ -424,3 +424,37 @@ def test_the_beat_tasks_are_registered(settings):
 
     for entry in ("people-data-exports-purge", "people-past-retention"):
         assert settings.CELERY_BEAT_SCHEDULE[entry]["task"] in app.tasks, entry
+
+
+def test_erasure_takes_the_course_sheets_and_the_signed_names_and_signatures(
+    full_file, admin_user, committed, settings
+):
+    """Course sheets (photos app) and signed consent forms (treatments) came after erasure was
+    written: a course sheet's files and a signature's typed name, drawing and address go too,
+    or the clinic keeps the patient's face and name after erasing them."""
+    from photos.models import CourseSheet
+    from treatments.models import ConsentSignature
+
+    alice = full_file.patient
+    jpeg = default_storage.save("photos/course-sheets/1/clinical.jpg", ContentFile(b"\xff\xd8"))
+    pdf = default_storage.save("photos/course-sheets/1/clinical.pdf", ContentFile(b"%PDF-1.4"))
+    CourseSheet.objects.create(
+        plan=full_file.plan,
+        body_area=full_file.plan.body_area,
+        view="frontal",
+        sheet_status="ready",
+        sheet_jpeg_key=jpeg,
+        sheet_pdf_key=pdf,
+        requested_by=admin_user,
+    )
+    ConsentSignature.objects.filter(patient=alice).update(ip_address="192.0.2.7")
+    assert ConsentSignature.objects.filter(patient=alice).exists()
+
+    with time_machine.travel(after_retention(settings), tick=False), committed():
+        erasure.patient_erase(patient=alice, typed_name="Alice Smit", by=admin_user)
+
+    assert stored_files(settings) == set()
+    assert not CourseSheet.objects.filter(plan__patient=alice).exists()
+    for signature in ConsentSignature.objects.filter(patient=alice):
+        assert "Alice" not in signature.signed_name and "Smit" not in signature.signed_name
+        assert bytes(signature.signature_png) == b"" and signature.ip_address is None

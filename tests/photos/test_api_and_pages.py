@@ -449,3 +449,37 @@ def test_releasing_to_the_portal_is_asked_once_more_withdrawing_is_not(
         assert client.post(url, {"release": "0"}).status_code == 302
     pair.refresh_from_db()
     assert not pair.released_to_portal
+
+
+def test_an_upload_cannot_give_a_use_the_patient_withdrew(client, clinician_user, alice_plan):
+    """Alice took marketing back in the portal: the upload form's box does not give it back
+    to a new photo (the page says why; nothing is stored), and what she allows still goes."""
+    from treatments import consents
+
+    alice = alice_plan.patient
+    consents.photo_consent_record(
+        patient=alice, purposes=["clinical", "marketing"], source="staff", by=clinician_user
+    )
+    consents.photo_consent_record(
+        patient=alice, purposes=["clinical"], source="portal", by=alice.user
+    )
+    session = alice_plan.sessions.get(number=1)
+    client.force_login(clinician_user)
+    fields = {"body_area": alice_plan.body_area_id, "view": "frontal", "phase": "before"}
+    response = client.post(
+        reverse("photos:session", args=[session.pk]),
+        {
+            **fields,
+            "purposes": ["clinical", "marketing"],
+            "files": [upload_file("a.jpg", images.jpeg())],
+        },
+    )
+    assert response.status_code == 400
+    assert "photo consent does not cover marketing" in response.content.decode()
+    assert not Photo.objects.exists()
+    response = client.post(
+        reverse("photos:session", args=[session.pk]),
+        {**fields, "purposes": ["clinical"], "files": [upload_file("b.jpg", images.jpeg())]},
+    )
+    assert response.status_code == 302
+    assert Photo.objects.get().purposes == ["clinical"]

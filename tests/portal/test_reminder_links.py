@@ -245,7 +245,8 @@ def test_the_desk_sees_the_confirmation_on_its_day_list_and_calendar(
     desk.force_login(front_desk_user)
     assert "confirmed" not in desk.get("/desk/today/").content.decode()
     assert client.post(path(today, reminders.CONFIRM)).status_code == 200
-    # As many queries as without it (tests/scheduling/test_pages.py): the booking is joined.
+    # As many queries as without a confirmation (tests/scheduling/test_pages.py: the signed
+    # consents are one of them since consent forms): the booking is joined.
     with django_assert_num_queries(6 + AUDIT_WRITES):
         listed = desk.get("/desk/today/").content.decode()
     assert "· confirmed" in listed

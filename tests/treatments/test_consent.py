@@ -447,3 +447,35 @@ def test_the_api_records_a_standing_consent_change_and_it_reaches_the_photos(
     # Patients do not use the staff API.
     client.force_login(alice.user)
     assert client.get("/api/photo-consents/").status_code == 403
+
+
+def test_the_tablet_goes_back_only_to_a_page_of_ours(
+    client, front_desk_user, newcomer, microdermabrasion
+):
+    """?next= on the tablet's form: another site's address is not followed (one helper with
+    the history confirmations, which already refused it)."""
+    client.force_login(front_desk_user)
+    url = reverse("treatments:consent_tablet", args=[newcomer.pk, microdermabrasion.pk])
+    response = client.post(
+        f"{url}?next=https://evil.example/",
+        {
+            "version": consents.current_version(microdermabrasion).pk,
+            "agree": "on",
+            "signed_name": "Nora Kuipers",
+            "signature": data_url(signature_png()),
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("treatments:patient_consents", args=[newcomer.pk])
+
+
+def test_the_consent_pages_answer_only_get_and_post(
+    client, front_desk_user, newcomer, microdermabrasion
+):
+    tablet = reverse("treatments:consent_tablet", args=[newcomer.pk, microdermabrasion.pk])
+    portal = reverse("portal:consent_sign", args=[microdermabrasion.pk])
+    client.force_login(front_desk_user)
+    assert client.put(tablet).status_code == 405
+    client.force_login(newcomer.user)
+    assert client.delete(portal).status_code == 405
+    assert not ConsentSignature.objects.filter(patient=newcomer).exists()

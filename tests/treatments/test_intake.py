@@ -248,3 +248,19 @@ def test_the_panel_loads_in_a_fixed_number_of_queries(
         assert panel.replaced[0].corrections.all()[0].notes == "mild"
         assert panel.waiting == 2 and panel.intake.skin_type == "III"
         assert [i.slug for i in panel.intake.goals.all()] == ["acne-scars"]
+
+
+def test_a_report_a_clinician_confirmed_is_not_withdrawn_by_a_later_no(
+    alice, catalogue, clinician_user
+):
+    """Confirming one report leaves the questionnaire open; a later "no" from the patient must
+    not take a clinician-confirmed isotretinoin course out of screening."""
+    send(alice, catalogue, isotretinoin={"ended_on": TODAY - datetime.timedelta(days=60)})
+    intake.history_confirm(entry=HistoryEntry.objects.get(), by=clinician_user)
+
+    with pytest.raises(ValidationError) as refused:
+        send(alice, catalogue)
+
+    assert "confirmed" in " ".join(refused.value.messages)
+    assert HistoryEntry.objects.current().count() == 1
+    assert refusals(alice, catalogue) == ["Isotretinoin in the last 6 months"]
