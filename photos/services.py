@@ -1057,33 +1057,44 @@ def _as_science(alignment: Alignment):
     )
 
 
+def _measured_photo(photo_id: int, result_model, failed: dict):
+    """The photo and its screen pixels, for a worker measure that stores one `result_model`
+    row per photo; or, with no pixels, what the task answers: "nothing to do" (no photo),
+    "failed" (its screen derivative failed: the row says so, with `failed`), or "waiting" (it
+    is sent again when the derivative is made)."""
+    photo = Photo.objects.filter(pk=photo_id).first()
+    if photo is None:
+        return None, None, "nothing to do"
+    pixels = _screen_pixels(photo_id)
+    if pixels is not None:
+        return photo, pixels, ""
+    if not Derivative.objects.filter(
+        photo_id=photo_id, size=Derivative.Size.SCREEN, status=Status.FAILED
+    ).exists():
+        return photo, None, "waiting"
+    result_model.objects.update_or_create(photo=photo, defaults={"status": Status.FAILED, **failed})
+    return photo, None, "failed"
+
+
 def photo_quality_make(*, photo_id: int) -> str:
     """Scores the photo's capture quality from its screen derivative and, for a photo that is
     not its view's baseline, its framing against the baseline. Safe to run twice: the score is
     a function of the stored derivatives, written over the previous one."""
     from . import science
 
-    photo = Photo.objects.filter(pk=photo_id).first()
-    if photo is None:
-        return "nothing to do"
-    pixels = _screen_pixels(photo_id)
-    if pixels is None:
-        if Derivative.objects.filter(
-            photo_id=photo_id, size=Derivative.Size.SCREEN, status=Status.FAILED
-        ).exists():
-            PhotoQuality.objects.update_or_create(
-                photo=photo,
-                defaults={
-                    "status": Status.FAILED,
-                    "reason": "The photo could not be decoded, so it could not be scored.",
-                    "findings": [],
-                    "retake": True,
-                    "version": QUALITY_VERSION,
-                    "scored_at": timezone.now(),
-                },
-            )
-            return "failed"
-        return "waiting"  # sent again when the derivative is made
+    photo, pixels, outcome = _measured_photo(
+        photo_id,
+        PhotoQuality,
+        {
+            "reason": "The photo could not be decoded, so it could not be scored.",
+            "findings": [],
+            "retake": True,
+            "version": QUALITY_VERSION,
+            "scored_at": timezone.now(),
+        },
+    )
+    if outcome:
+        return outcome
     thresholds = quality_thresholds()
     quality = science.assess(pixels, thresholds)
     baseline = photo_baseline(photo)
@@ -1297,25 +1308,17 @@ def photo_colour_make(*, photo_id: int) -> str:
     in the photo, else none (measured as taken, and the page says so). Safe to run twice."""
     from . import colour
 
-    photo = Photo.objects.filter(pk=photo_id).first()
-    if photo is None:
-        return "nothing to do"
-    pixels = _screen_pixels(photo_id)
-    if pixels is None:
-        if Derivative.objects.filter(
-            photo_id=photo_id, size=Derivative.Size.SCREEN, status=Status.FAILED
-        ).exists():
-            PhotoColour.objects.update_or_create(
-                photo=photo,
-                defaults={
-                    "status": Status.FAILED,
-                    "reason": "The photo could not be decoded, so its colour was not measured.",
-                    "version": COLOUR_VERSION,
-                    "measured_at": timezone.now(),
-                },
-            )
-            return "failed"
-        return "waiting"  # sent again when the derivative is made
+    photo, pixels, outcome = _measured_photo(
+        photo_id,
+        PhotoColour,
+        {
+            "reason": "The photo could not be decoded, so its colour was not measured.",
+            "version": COLOUR_VERSION,
+            "measured_at": timezone.now(),
+        },
+    )
+    if outcome:
+        return outcome
     balance, neutral, gains, reason = PhotoColour.Balance.NONE, None, None, ""
     picked = colour.Region.from_dict(photo.neutral_patch)
     if picked is not None:
