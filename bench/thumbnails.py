@@ -1,4 +1,4 @@
-"""Derivatives per photo: our Pillow path (photos.imaging) against the pyvips chain.
+"""Derivatives per photo: ours (photos.imaging) against the pyvips chain.
 
     python -m bench.thumbnails [--runs 5]
 
@@ -6,10 +6,11 @@ Makes 12 MP and 24 MP camera JPEGs of real photographs (a mosaic of scikit-image
 their own resolution; EXIF with orientation, GPS and serial number, an embedded sRGB profile),
 then times, for each, the full set of derivatives (2048, 1024, 320 long side, encoded as JPEG):
 
-- ours:  photos.imaging.make_derivatives (one decode for all sizes, reduced by libjpeg-turbo's
-         DCT scaling to the smallest n/8 that covers 2048 px, e.g. 5/8 for 12 MP; Lanczos from
-         there; EXIF rotation, ICC to sRGB, metadata stripped; each size encoded in a thread
-         while the next is resized);
+- ours:  photos.imaging.make_derivatives (one decode for all sizes: libjpeg-turbo decodes the
+         JPEG into its Y, Cb, Cr planes at the smallest n/8 DCT scale that covers 2048 px,
+         e.g. 5/8 for 12 MP; Lanczos from there, the chroma at half size; EXIF rotation;
+         the planes encoded as they are, metadata-free, each size in a thread while the next
+         is resized);
 - pyvips: Image.thumbnail(path, 2048).copy_memory(), then thumbnail_image(1024) and (320),
           each written as JPEG with metadata stripped.
 
@@ -127,7 +128,7 @@ def _bare_decode(path: str) -> int:
         return image.width * image.height
 
 
-METHODS = {"ours (Pillow)": _ours, "pyvips chain": _pyvips}
+METHODS = {"ours": _ours, "pyvips chain": _pyvips}
 # One 320 thumbnail against the bare draft() + load() decode it starts from.
 GRID_METHODS = {"ours, 320 only": _ours_grid_only, "bare draft()+load()": _bare_decode}
 ALL_METHODS = {**METHODS, **GRID_METHODS}
@@ -257,6 +258,14 @@ def pyvips_problem() -> str | None:
     return None
 
 
+def _our_decoder() -> str:
+    from photos.imaging import libturbojpeg
+
+    if libturbojpeg() is None:
+        return "Pillow in RGB (no libturbojpeg: apt-get install libturbojpeg0)"
+    return "libturbojpeg, into Y/Cb/Cr planes"
+
+
 def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per process")
@@ -272,6 +281,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         "runs": args.runs,
         "rounds": args.rounds,
         "load_average_before": os.getloadavg()[0],
+        "ours_decodes_with": _our_decoder(),
         "images": {},
     }
     with tempfile.TemporaryDirectory() as folder:
@@ -303,7 +313,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         f"Derivatives 2048/1024/320 per photo (median of {args.rounds} x {args.runs} runs, "
         f"methods interleaved; peak RSS per process; load average "
         f"{report['load_average_before']:.1f} before, {report['load_average_after']:.1f} after "
-        f"on {report['cpus']} CPUs)"
+        f"on {report['cpus']} CPUs); ours decodes with {report['ours_decodes_with']}"
     )
     print(f"{'image':<6} {'method':<20} {'ms':>8} {'CPU ms':>8} {'peak MB':>8} {'added MB':>9}")
     for label, entry in report["images"].items():

@@ -9,7 +9,7 @@ class PhotosConfig(AppConfig):
         from people.erasure import eraser_register
         from people.export import export_files_register
 
-        from . import privacy
+        from . import checks, privacy  # noqa: F401  (checks registers itself)
 
         export_files_register(privacy.export_files)
         eraser_register(privacy.photos_erase)

@@ -3,10 +3,11 @@
 Nothing here touches the database or the storage; callers pass bytes or file objects in and
 get bytes out. Images are only ever opened with an explicit list of formats.
 
-Speed: a derivative set comes from one decode. For JPEG, libjpeg-turbo decodes at the smallest
-DCT scale (n/8: 5/8 for a 12-megapixel photo, 3/8 for 24) that still gives the largest size asked
-for (Pillow's draft() where that scale is 1/2, 1/4 or 1/8), so no camera photo is decoded at full
-size to make a 2048-pixel image; the smaller sizes are resized from the previous one.
+Speed: a derivative set comes from one decode. A camera JPEG is decoded by libjpeg-turbo into
+its Y, Cb and Cr planes at the smallest DCT scale (n/8: 5/8 for a 12-megapixel photo, 3/8 for 24)
+that still gives the largest size asked for, so no camera photo is decoded at full size to make
+a 2048-pixel image, and no pixel goes through RGB: the planes are resized and encoded as they
+are. The smaller sizes are resized from the previous one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
@@ -444,16 +446,16 @@ def make_derivatives(
         icc = image.info.get("icc_profile")
         width, height = image.size
         target = _fit(width, height, sizes[0])
-        decoded = None
-        if SAME_FORMAT.get(image.format, image.format) == "JPEG":
-            decoded = _scaled_jpeg_decode(source, image, target)
-            if decoded is None:
-                # Ask for the smallest DCT scale whose long side is still >= the largest size.
-                image.draft("RGB", target)
-        if decoded is None:
-            image.load()
-            decoded = image
-        current: Image.Image = decoded
+        is_jpeg = SAME_FORMAT.get(image.format, image.format) == "JPEG"
+        if is_jpeg and image.mode == "RGB" and (not icc or _is_srgb(icc)):
+            planes = _jpeg_planes(source, image.size, target)
+            if planes is not None:
+                return _derivatives_from_planes(planes, sizes, orientation)
+        if is_jpeg:
+            # The smallest of draft()'s 1/2^k scales that still covers the largest size.
+            image.draft("RGB", target)
+        image.load()
+        current: Image.Image = image
         if current.mode in ("P", "LA", "PA") or "transparency" in current.info:
             current = current.convert("RGBA")
         elif current.mode not in ("RGB", "RGBA", "L", "CMYK"):
@@ -462,8 +464,6 @@ def make_derivatives(
             current = _resize_in_strips(current, target)
         if current is image:
             current = image.copy()  # already at its size; the file closes with the block
-        elif current is not decoded:
-            decoded.close()  # the full decode is not needed any more: free it before encoding
         # Colour and orientation once, on the largest derivative; smaller ones inherit.
         current = _to_srgb(current, icc)
         if orientation in range(2, 9):
@@ -495,24 +495,111 @@ def _dct_eighths(size: tuple[int, int], target: tuple[int, int]) -> int:
     return 8
 
 
-def _scaled_jpeg_decode(
-    source: IO[bytes], image: Image.Image, target: tuple[int, int]
-) -> Image.Image | None:
-    """A colour JPEG decoded by libjpeg-turbo at the smallest of its n/8 DCT scales that still
-    covers `target`, or None to leave it to Pillow. Pillow's draft() knows only 1/2, 1/4 and
-    1/8: a 4000x3000 photo (2000 px at 1/2, short of 2048) was decoded whole and resized by
-    Lanczos from 12 MP; at 5/8 it is 2500x1875, and its Lanczos costs a third."""
-    if image.mode != "RGB" or _dct_eighths(image.size, target) in (1, 2, 4, 8):
-        return None  # draft() decodes at that scale (or whole) just as well
-    import simplejpeg  # here: it brings NumPy, which the web process (inspect_upload) never needs
+@dataclass
+class _Planes:
+    """A photo as its JPEG holds it: luma (Y) at full resolution, the two chroma planes (Cb,
+    Cr) as subsampled as the file had them. Each plane may be padded past the picture: `size`
+    is the picture's in luma pixels, `chroma_box` what of a chroma plane covers it."""
 
+    luma: Image.Image
+    chroma: tuple[Image.Image, Image.Image]
+    size: tuple[int, int]
+    chroma_box: tuple[float, float, float, float]
+
+
+# TurboJPEG's subsampling codes -> luma pixels per chroma pixel, across and down.
+_CHROMA_STEP = {0: (1, 1), 1: (2, 1), 2: (2, 2), 4: (1, 2), 5: (4, 1)}  # 444 422 420 440 411
+_TJCS_YCBCR = 1
+_TJFLAG_STOPONWARNING = 8192
+
+
+@functools.cache
+def libturbojpeg():
+    """TurboJPEG over the system's libturbojpeg (Debian: libturbojpeg0), or None without it:
+    then JPEGs are decoded by Pillow, in RGB and at 1/2^k scales only (slower, same result)."""
+    try:
+        from turbojpeg import TurboJPEG  # here: it brings NumPy, which the web never needs
+
+        return TurboJPEG()
+    except (ImportError, OSError, RuntimeError):
+        return None
+
+
+def _jpeg_planes(
+    source: IO[bytes], size: tuple[int, int], target: tuple[int, int]
+) -> _Planes | None:
+    """A YCbCr JPEG decoded by libjpeg-turbo straight into its planes, at the smallest of its
+    n/8 DCT scales that covers `target` (5/8 for 12 MP to 2048 px; Pillow's draft() knows only
+    1/2^k, and 1/2 of 4000 px is short of 2048). No colour conversion and no chroma
+    upsampling: the derivatives are JPEGs with half-resolution chroma too, so the chroma is
+    resized at half size and encoded as it is, and the work is the luma's (about a third of
+    an RGB resize). None leaves the photo to Pillow: no libturbojpeg, another colour space,
+    or anything the strict decoder finds odd (Pillow decodes it as it always did)."""
+    turbo = libturbojpeg()
+    if turbo is None:
+        return None
+    scale = Fraction(_dct_eighths(size, target), 8)
     source.seek(0)
     data = source.read()
-    try:
-        pixels = simplejpeg.decode_jpeg(data, "rgb", min_width=target[0], min_height=target[1])
-    except ValueError:
-        return None  # what libjpeg-turbo finds odd, Pillow decodes (or refuses) as before
-    return Image.fromarray(pixels)
+    # PyTurboJPEG reports libjpeg-turbo's warnings (a corrupt scan, say) as Python warnings.
+    with warnings.catch_warnings(record=True) as complaints:
+        warnings.simplefilter("always")
+        try:
+            _, _, subsampling, colourspace = turbo.decode_header(data)
+            if colourspace != _TJCS_YCBCR or subsampling not in _CHROMA_STEP:
+                return None
+            luma, cb, cr = turbo.decode_to_yuv_planes(
+                data,
+                scaling_factor=(scale.numerator, scale.denominator),
+                flags=_TJFLAG_STOPONWARNING,
+            )
+        except (OSError, ValueError):
+            return None
+    if complaints:
+        return None
+    width, height = (math.ceil(side * scale) for side in size)
+    across, down = _CHROMA_STEP[subsampling]
+    return _Planes(
+        luma=Image.fromarray(luma[:height, :width]),
+        chroma=(Image.fromarray(cb), Image.fromarray(cr)),
+        size=(width, height),
+        chroma_box=(0, 0, width / across, height / down),
+    )
+
+
+def _derivatives_from_planes(
+    planes: _Planes, sizes: Sequence[int], orientation: int
+) -> list[Derivative]:
+    """Each size as a 4:2:0 JPEG straight from planes: the luma resized (in bands, on both
+    cores) while the chroma planes are resized to half the size beside it; each encoded in a
+    thread while the next size is resized from it. sRGB already: the caller saw to that."""
+    import numpy as np
+    import simplejpeg
+
+    pool = _pool()
+    encoded: list[tuple[int, tuple[int, int], Future[bytes]]] = []
+    luma, chroma, chroma_box = planes.luma, planes.chroma, planes.chroma_box
+    width, height = planes.size
+    for size in sizes:
+        w, h = _fit(width, height, size)
+        if encoded and (w, h) == encoded[-1][1]:  # a small photo: one size serves several
+            encoded.append((size, (w, h), encoded[-1][2]))
+            continue
+        half = (math.ceil(w / 2), math.ceil(h / 2))
+        resizing = [pool.submit(plane.resize, half, RESAMPLE, chroma_box) for plane in chroma]
+        if (w, h) != luma.size:
+            luma = _resize_in_strips(luma, (w, h))
+        chroma = tuple(job.result() for job in resizing)
+        if not encoded and orientation in range(2, 9):
+            # Once, on the largest: the smaller sizes are resized from it.
+            turn = _TRANSPOSE[orientation]
+            luma, chroma = luma.transpose(turn), tuple(plane.transpose(turn) for plane in chroma)
+            w, h = luma.size
+        width, height, chroma_box = w, h, (0, 0, w / 2, h / 2)
+        y, cb, cr = (np.asarray(plane) for plane in (luma, *chroma))
+        job = pool.submit(simplejpeg.encode_jpeg_yuv_planes, y, cb, cr, quality=JPEG_QUALITY)
+        encoded.append((size, (w, h), job))
+    return [Derivative(size, w, h, job.result()) for size, (w, h), job in encoded]
 
 
 _TRANSPOSE = {

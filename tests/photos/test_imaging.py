@@ -264,15 +264,69 @@ def test_a_photo_decoded_at_a_reduced_dct_scale_comes_out_upright(orientation):
     assert images.metadata_segments(screen.data) == []
 
 
-def test_a_12_megapixel_photo_is_decoded_at_five_eighths_not_whole():
+def test_a_12_megapixel_photo_is_decoded_into_planes_at_five_eighths_not_whole():
     """4000x3000 to 2048 px: 1/2 gives 2000 px, too few, so Pillow's draft() decoded all 12 MP;
-    libjpeg-turbo's 5/8 gives 2500x1875."""
+    libjpeg-turbo's 5/8 gives 2500x1875, as the JPEG holds it: luma, and chroma at half."""
     data = images.jpeg(size=(4000, 3000), quality=70, gps=False)
-    with Image.open(io.BytesIO(data)) as image:
-        decoded = imaging._scaled_jpeg_decode(io.BytesIO(data), image, (2048, 1536))
-    assert decoded is not None and decoded.size == (2500, 1875)
+    planes = imaging._jpeg_planes(io.BytesIO(data), (4000, 3000), (2048, 1536))
+    assert planes is not None and planes.size == planes.luma.size == (2500, 1875)
+    assert [plane.size for plane in planes.chroma] == [(1250, 938), (1250, 938)]
     made = {d.size: (d.width, d.height) for d in imaging.make_derivatives(data)}
     assert made == {2048: (2048, 1536), 1024: (1024, 768), 320: (320, 240)}
+
+
+def _mean_difference(data: bytes, reference: Image.Image):
+    import numpy as np
+
+    with Image.open(io.BytesIO(data)) as made:
+        assert made.size == reference.size
+        pixels = np.asarray(made.convert("RGB"), dtype=np.int16)
+    return np.abs(pixels - np.asarray(reference, dtype=np.int16)).mean(axis=(0, 1))
+
+
+@pytest.mark.parametrize("subsampling", [0, 1, 2], ids=["4:4:4", "4:2:2", "4:2:0"])
+@pytest.mark.parametrize("size", [(4000, 3000), (3001, 2001), (999, 667)])
+def test_derivatives_from_the_planes_have_the_colours_of_a_lanczos_from_the_whole_photo(
+    size, subsampling
+):
+    """However the camera subsampled its chroma, at whatever DCT scale and with odd sizes, each
+    derivative's pixels are those of a Lanczos resize of the whole decode (red stays red: a
+    swapped or misplaced chroma plane is tens of levels off)."""
+    from tests.photos import real_photos
+
+    photo = real_photos.mosaic(size)
+    photo.paste((200, 30, 40), (0, 0, size[0] // 5, size[1] // 5))
+    data = images.encode(photo, "JPEG", quality=92, subsampling=subsampling)
+    assert imaging._jpeg_planes(io.BytesIO(data), size, imaging._fit(*size, 2048)) is not None
+    with Image.open(io.BytesIO(data)) as opened:
+        whole = opened.convert("RGB")
+    for derivative in imaging.make_derivatives(data):
+        reference = whole.resize((derivative.width, derivative.height), imaging.RESAMPLE)
+        assert max(_mean_difference(derivative.data, reference)) < 4.5, derivative.size
+        with Image.open(io.BytesIO(derivative.data)) as made:
+            red = made.convert("RGB").getpixel((made.width // 10, made.height // 10))
+        assert images._near(red, (200, 30, 40), tolerance=12), (derivative.size, red)
+        assert images.metadata_segments(derivative.data) == []
+
+
+def test_without_libturbojpeg_pillow_makes_the_same_derivatives(monkeypatch):
+    """A machine without the system's libturbojpeg still makes every size, upright and with
+    the same pixels give or take JPEG's loss: Pillow decodes (at 1/2^k only) and resizes."""
+    from tests.photos import real_photos
+
+    data = images.encode(
+        real_photos.mosaic((3000, 2000)), "JPEG", quality=92, exif=images.exif_with(6)
+    )
+    planar = {d.size: d for d in imaging.make_derivatives(data)}
+    monkeypatch.setattr(imaging, "libturbojpeg", lambda: None)
+    assert imaging._jpeg_planes(io.BytesIO(data), (3000, 2000), (1365, 2048)) is None
+    for derivative in imaging.make_derivatives(data):
+        twin = planar[derivative.size]
+        assert (derivative.width, derivative.height) == (twin.width, twin.height)
+        assert derivative.height > derivative.width  # turned upright (EXIF 6)
+        with Image.open(io.BytesIO(twin.data)) as from_planes:
+            reference = from_planes.convert("RGB")
+        assert max(_mean_difference(derivative.data, reference)) < 3, derivative.size
 
 
 def _edge_energy(image: Image.Image) -> float:
@@ -319,3 +373,13 @@ def test_a_reduced_decode_that_lands_on_the_size_needs_no_resize():
     [made] = imaging.make_derivatives(images.jpeg(size=(1600, 1200)), sizes=(1000,))
     assert (made.width, made.height) == (1000, 750)
     assert images.is_upright(made.data)
+
+
+def test_the_system_check_says_when_libturbojpeg_is_missing(monkeypatch):
+    from django.core import checks
+
+    assert checks.run_checks(tags=["photos"]) == []  # CI installs libturbojpeg0
+    monkeypatch.setattr(imaging, "libturbojpeg", lambda: None)
+    [warning] = checks.run_checks(tags=["photos"])
+    assert warning.id == "photos.W001"
+    assert "libturbojpeg0" in warning.hint
