@@ -186,6 +186,27 @@ def _put(key: str, data: bytes) -> None:
 # --- upload and consent ------------------------------------------------------------------
 
 
+def _purposes_allowed(patient, purposes: Iterable[str], *, already: Iterable[str] = ()) -> set[str]:
+    """The uses asked for a photo, refused when one is unknown or when one it does not hold
+    `already` goes beyond the patient's standing photo consent: what they decided (signed, or
+    changed in the portal since) is kept as decided, and a box ticked on an upload form or a
+    photo's page, or a list put through the API, does not give a photo a use they have not
+    allowed. Taking a use away is always allowed."""
+    purposes = set(purposes)
+    if unknown := purposes - set(Purpose.values):
+        raise ValidationError(f"Unknown consent purpose: {', '.join(sorted(unknown))}.")
+    standing = consents.standing_photo_consent(patient)
+    if standing is not None and (beyond := purposes - set(already) - set(standing.purposes)):
+        labels = ", ".join(Purpose(p).label.lower() for p in sorted(beyond))
+        raise ValidationError(
+            {
+                "purposes": f"The patient's photo consent does not cover {labels}: untick it, "
+                "or record their new consent on their consents page first."
+            }
+        )
+    return purposes
+
+
 def photo_upload(
     *,
     session: Session,
@@ -208,22 +229,10 @@ def photo_upload(
         raise ValidationError({"phase": "Choose before or after."})
     if view == View.AREA and not view_label.strip():
         view_label = body_area.name
-    standing = consents.standing_photo_consent(session.patient)
     if purposes is None:  # the standing consent, else the clinical record only
+        standing = consents.standing_photo_consent(session.patient)
         purposes = standing.purposes if standing is not None else [Purpose.CLINICAL]
-    purposes = set(purposes)
-    if unknown := purposes - set(Purpose.values):
-        raise ValidationError(f"Unknown consent purpose: {', '.join(sorted(unknown))}.")
-    # What the patient decided (signed, or changed in the portal) is kept as decided: a box
-    # ticked on the upload form does not give a new photo a use they have not allowed.
-    if standing is not None and (beyond := purposes - set(standing.purposes)):
-        labels = ", ".join(Purpose(p).label.lower() for p in sorted(beyond))
-        raise ValidationError(
-            {
-                "purposes": f"The patient's photo consent does not cover {labels}: untick it, "
-                "or record their new consent on their consents page first."
-            }
-        )
+    purposes = _purposes_allowed(session.patient, purposes)
     try:
         info = imaging.inspect_upload(
             file,
@@ -377,9 +386,7 @@ def pending_resend(*, older_than: dt.timedelta) -> int:
 
 def photo_consent_update(*, photo: Photo, purposes: Iterable[str], by, request=None) -> Photo:
     """Sets the purposes the patient consented to; a withdrawn one hides photo and sheets."""
-    purposes = set(purposes)
-    if unknown := purposes - set(Purpose.values):
-        raise ValidationError(f"Unknown consent purpose: {', '.join(sorted(unknown))}.")
+    purposes = _purposes_allowed(photo.patient, purposes, already=photo.purposes)
     with transaction.atomic():
         before = set(photo.purposes)
         for purpose in Purpose.values:

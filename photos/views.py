@@ -416,13 +416,22 @@ def photo_detail(request, photo_id: int):
     looked_at(request, photo)
     form = ConsentForm(request.POST or None, initial={"purposes": photo.purposes})
     if request.method == "POST" and form.is_valid():
-        services.photo_consent_update(
-            photo=photo, purposes=form.cleaned_data["purposes"], by=request.user, request=request
-        )
-        messages.success(request, "Consent saved.")
-        return redirect("photos:photo", photo_id=photo.pk)
+        try:
+            services.photo_consent_update(
+                photo=photo,
+                purposes=form.cleaned_data["purposes"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Consent saved.")
+            return redirect("photos:photo", photo_id=photo.pk)
     context = {"photo": photo, "form": form, "regions_form": RegionsForm.for_photo(photo)}
-    return render(request, "photos/photo_detail.html", context)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "photos/photo_detail.html", context, status=status)
 
 
 class RegionsForm(forms.Form):

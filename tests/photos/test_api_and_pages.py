@@ -483,3 +483,44 @@ def test_an_upload_cannot_give_a_use_the_patient_withdrew(client, clinician_user
     )
     assert response.status_code == 302
     assert Photo.objects.get().purposes == ["clinical"]
+
+
+def test_a_photos_page_or_the_api_cannot_give_it_a_use_the_patient_withdrew(
+    client, clinician_user, alice_plan, add_photo
+):
+    """Alice took marketing back after the photo was taken: neither the photo page's boxes nor
+    the API give it back (a clear message, nothing changed); a use she allows still can be
+    given, and any can be taken away."""
+    from treatments import consents
+
+    alice = alice_plan.patient
+    consents.photo_consent_record(
+        patient=alice, purposes=["clinical", "portal"], source="staff", by=clinician_user
+    )
+    photo = add_photo(alice_plan.sessions.get(number=1), purposes=["clinical"])
+    consents.photo_consent_record(
+        patient=alice,
+        purposes=["clinical", "portal", "marketing"],
+        source="staff",
+        by=clinician_user,
+    )
+    consents.photo_consent_record(
+        patient=alice, purposes=["clinical", "portal"], source="portal", by=alice.user
+    )
+    client.force_login(clinician_user)
+    page = reverse("photos:photo", args=[photo.pk])
+    response = client.post(page, {"purposes": ["clinical", "marketing"]})
+    assert response.status_code == 400
+    assert "photo consent does not cover marketing" in response.content.decode()
+    api = APIClient()
+    api.force_authenticate(clinician_user)
+    response = api.put(
+        f"/api/photos/{photo.pk}/consent/", {"purposes": ["clinical", "marketing"]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "photo consent does not cover marketing" in str(response.json())
+    photo.refresh_from_db()
+    assert photo.purposes == ["clinical"]
+    assert client.post(page, {"purposes": ["clinical", "portal"]}).status_code == 302
+    photo.refresh_from_db()
+    assert sorted(photo.purposes) == ["clinical", "portal"]
