@@ -6,13 +6,15 @@ cannot sign in. A sign-up that looks like someone on file (the duplicate check o
 people.matching: name and date of birth, phone or email) or whose email already names an
 account makes nothing: the person on file is emailed a hint at the address the clinic holds
 instead, and the page answers the same "check your email" either way, so a sign-up never tells
-whether someone is a patient here.
+whether someone is a patient here. A sign-up nobody verifies is removed after
+SIGNUP_UNVERIFIED_DAYS (`unverified_signups_remove`, daily).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -23,6 +25,7 @@ from django.utils.http import urlsafe_base64_decode
 
 from audit.services import Action, audit_log, recorded
 from core.tasks import task_send_on_commit
+from people.export import patient_row_sets
 from people.models import Patient
 from people.roles import Role, assign_role
 from people.services import DUPLICATES_SHOWN
@@ -207,3 +210,38 @@ def signup_verify(*, user, request=None) -> Patient:
             detail="portal sign-up: email verified, account open",
         )
     return patient
+
+
+def unverified_signups_remove(*, now: dt.datetime | None = None) -> int:
+    """Removes each sign-up nobody verified within SIGNUP_UNVERIFIED_DAYS (its link expired
+    long before): the inactive account and the record it made, whose name, birth date, phone
+    and address may even be someone else's typed in. A record the clinic has used since (a
+    booking, a history entry: any row that points to it) is the clinic's and stays. The audit
+    trail keeps that it happened, by id. Returns how many were removed."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.SIGNUP_UNVERIFIED_DAYS)
+    removed = 0
+    for user_id in PendingSignup.objects.filter(created_at__lt=cutoff).values_list(
+        "user_id", flat=True
+    ):
+        with recorded():
+            pending = PendingSignup.objects.select_for_update().filter(
+                user_id=user_id, created_at__lt=cutoff
+            )
+            if not pending.exists():  # verified, or signed up again, meanwhile
+                continue
+            patients = list(Patient.all_records.select_for_update().filter(user_id=user_id))
+            if any(rows.exists() for patient in patients for _, rows in patient_row_sets(patient)):
+                continue
+            for patient in patients:
+                audit_log(
+                    actor=None,
+                    action=Action.DELETE,
+                    obj=patient,
+                    detail=f"portal sign-up never verified: removed after "
+                    f"{settings.SIGNUP_UNVERIFIED_DAYS} days",
+                )
+                patient.delete()
+            get_user_model().objects.filter(pk=user_id).delete()
+            removed += 1
+    return removed

@@ -63,3 +63,11 @@ def send_signup_hint(address: str) -> bool:
     }
     _send("signup_hint", context, address)
     return True
+
+
+@shared_task(name="accounts.remove_unverified_signups", ignore_result=True)
+def remove_unverified_signups() -> int:
+    """Beat, daily: sign-ups nobody verified within SIGNUP_UNVERIFIED_DAYS are removed."""
+    from .signup import unverified_signups_remove
+
+    return unverified_signups_remove()

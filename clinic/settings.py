@@ -470,6 +470,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Data exports past their download time lose their archive.
     "people-data-exports-purge": {"task": "people.purge_data_exports", "schedule": 60 * 60},
+    # Sign-ups nobody verified within SIGNUP_UNVERIFIED_DAYS are removed.
+    "accounts-unverified-signups": {
+        "task": "accounts.remove_unverified_signups",
+        "schedule": 60 * 60 * 24,
+    },
     # Lists (never erases) the records past their retention period, for a clinic admin.
     "people-past-retention": {"task": "people.list_past_retention", "schedule": 60 * 60 * 24},
     # Emails and tasks that waited in the outbox for the broker or for another try.
@@ -597,6 +602,9 @@ PASSWORD_RESET_PER_CLIENT = env.int("PASSWORD_RESET_PER_CLIENT", default=10)
 # address asked for and per client. Its verification link expires with PASSWORD_RESET_TIMEOUT.
 SIGNUP_PER_EMAIL = env.int("SIGNUP_PER_EMAIL", default=3)
 SIGNUP_PER_CLIENT = env.int("SIGNUP_PER_CLIENT", default=10)
+# A sign-up nobody verifies (its account inactive, its record unused) is removed this many days
+# after it was made: what a stranger typed is not kept for ever.
+SIGNUP_UNVERIFIED_DAYS = env.int("SIGNUP_UNVERIFIED_DAYS", default=14)
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records every sign-in and sign-out
 AXES_VERBOSE = False
 # Addresses of reverse proxies whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.

@@ -238,3 +238,54 @@ def test_sign_up_is_throttled_per_address_like_a_password_reset(sign_up, setting
     assert paused.status_code == 429 and paused["Retry-After"] == "3600"
     assert "Sign-up paused" in paused.content.decode()
     assert len(mail.outbox) == 2
+
+
+def test_a_sign_up_nobody_verifies_is_removed_after_its_days(sign_up, settings):
+    """The typed name, birth date, phone and address of a sign-up never verified are not kept
+    for ever: SIGNUP_UNVERIFIED_DAYS after it (its link long expired), the daily task removes
+    the inactive account and the record; the audit trail says so, with no name. A younger
+    one and a verified one stay, and the address can sign up again."""
+    from accounts.tasks import remove_unverified_signups
+
+    settings.SIGNUP_UNVERIFIED_DAYS = 14
+    start = datetime.datetime(2026, 11, 1, 9, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False):
+        sign_up()
+    with time_machine.travel(start + datetime.timedelta(days=13), tick=False):
+        sign_up(email="later@example.com", first_name="Lena", phone="0201234567")
+        sign_up(email="kept@example.com", first_name="Kees", phone="0201234568")
+    kept = User.objects.get(email="kept@example.com")
+    PendingSignup.objects.filter(user=kept).delete()  # verified
+    kept.is_active = True
+    kept.save()
+    noor = Patient.objects.get(first_name="Noor")
+    with time_machine.travel(start + datetime.timedelta(days=14, hours=1), tick=False):
+        assert remove_unverified_signups.apply().get() == 1
+    assert not Patient.all_records.filter(pk=noor.pk).exists()
+    assert not User.objects.filter(email="noor.bakker@example.com").exists()
+    assert set(Patient.objects.values_list("first_name", flat=True)) == {"Lena", "Kees"}
+    event = AuditEvent.objects.get(patient_id=noor.pk, action="delete")
+    assert "never verified" in event.detail and "Noor" not in event.detail
+    mail.outbox.clear()
+    sign_up()
+    assert link_in(mail.outbox[0])
+
+
+def test_an_unverified_sign_up_the_clinic_has_used_is_kept(sign_up, settings, clinician_user):
+    """A clinician wrote into the new patient's history before they opened the link: the
+    record is the clinic's now, so it stays (and so does the login waiting for its link)."""
+    from accounts.tasks import remove_unverified_signups
+    from treatments.models import Factor, HistoryEntry
+
+    settings.SIGNUP_UNVERIFIED_DAYS = 14
+    start = datetime.datetime(2026, 11, 1, 9, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False):
+        sign_up()
+    noor = Patient.objects.get()
+    HistoryEntry.objects.create(
+        patient=noor, factor=Factor.objects.first(), recorded_by=clinician_user
+    )
+    with time_machine.travel(start + datetime.timedelta(days=30), tick=False):
+        assert remove_unverified_signups.apply().get() == 0
+    assert Patient.objects.filter(pk=noor.pk).exists()
+    assert PendingSignup.objects.filter(user=noor.user).exists()
