@@ -16,7 +16,7 @@ from audit.services import Action
 from core.decorators import role_required
 from core.links import id_url
 from core.looks import looked_at
-from core.views import confirm_page, confirmed
+from core.views import confirm_page, confirmed, form_status
 from people.access import patient_required
 from people.models import Patient
 from treatments import consents
@@ -430,8 +430,7 @@ def photo_detail(request, photo_id: int):
             messages.success(request, "Consent saved.")
             return redirect("photos:photo", photo_id=photo.pk)
     context = {"photo": photo, "form": form, "regions_form": RegionsForm.for_photo(photo)}
-    status = 400 if form.is_bound and form.errors else 200
-    return render(request, "photos/photo_detail.html", context, status=status)
+    return render(request, "photos/photo_detail.html", context, status=form_status(form))
 
 
 class RegionsForm(forms.Form):

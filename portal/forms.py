@@ -16,6 +16,10 @@ from .services import MAX_MESSAGE
 _MISSING_TIME = {"required": "Choose a time from the list of free times."}
 
 
+class ReminderChoiceForm(forms.Form):
+    sms = forms.BooleanField(required=False, label="Also send me a text message")
+
+
 class CancelForm(forms.Form):
     reason = forms.CharField(
         label="Why can you not come? (optional)",

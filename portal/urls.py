@@ -31,6 +31,7 @@ urlpatterns = [
     path("photos/", views.photos, name="photos"),
     path("photos/<int:comparison_id>/", views.comparison, name="comparison"),
     path("my-data/", views.my_data, name="my_data"),
+    path("reminders/", views.reminders_choice, name="reminders"),
     path("my-data/<int:export_id>/", views.my_data_download, name="my_data_download"),
     path("consents/", views.my_consents, name="consents"),
     path("consents/photos/", views.photo_consent, name="photo_consent"),

@@ -27,6 +27,7 @@ from core.views import form_status
 from people.access import patient_required
 from people.export import data_export_request, latest_export
 from people.models import DataExport
+from people.services import patient_update
 from people.views import export_download
 from scheduling import reminders, waitlist
 from scheduling.forms import WaitlistForm
@@ -49,6 +50,7 @@ from .forms import (
     ConsultationTimeForm,
     IntakeForm,
     PatientCheckForm,
+    ReminderChoiceForm,
     intake_initial,
 )
 
@@ -485,6 +487,33 @@ def my_data(request, patient):
     }
     template = "portal/_my_data_status.html" if request.htmx else "portal/my_data.html"
     return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@patient_required
+def reminders_choice(request, patient):
+    """How the clinic reminds the patient of a session: by email always, and by text message
+    to the phone on file when they agree (what the reminders read: Patient.sms_reminders)."""
+    # An unticked box sends nothing: an empty POST is still a choice (no text messages).
+    sent = request.POST if request.method == "POST" else None
+    form = ReminderChoiceForm(sent, initial={"sms": patient.sms_reminders})
+    _viewed(request, patient, "reminders")
+    if form.is_valid():
+        try:
+            patient_update(patient=patient, by=request.user, sms_reminders=form.cleaned_data["sms"])
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Your choice of reminders is saved.")
+            return redirect("portal:reminders")
+    context = {
+        "patient": patient,
+        "form": form,
+        "lead_hours": settings.REMINDER_LEAD_HOURS,
+        "clinic_phone": settings.CLINIC_PHONE,
+    }
+    return render(request, "portal/reminders.html", context, status=form_status(form))
 
 
 # --- consent forms and photo consent --------------------------------------------------------

@@ -102,6 +102,7 @@ portal:comparison              --  --  --  ok    --  --
 portal:history                 --  --  --  ok    ok  --
 portal:my_data                 --  --  --  ok    ok  --
 portal:my_data_download        --  --  --  ok    --  --
+portal:reminders               --  --  --  ok    ok  --
 portal:home                    --  --  --  ok    ok  --
 # Each patient's own questionnaire: the URL has no id, the account says whose.
 portal:intake                  --  --  --  ok    ok  --
