@@ -51,3 +51,15 @@ def test_a_patient_confirms_from_the_reminder_and_the_desk_sees_it(
     event = page.locator(".cal-event").filter(has_text="Alice Smit")
     expect(event).to_contain_text("Confirmed")
     assert Booking.objects.get(session=session).confirmed_via == "email link"
+
+
+def test_alice_turns_on_text_reminders_from_her_phone(phone_page, transactional_db, alice):
+    sign_in(phone_page, alice.user.username)
+    phone_page.get_by_role("link", name="My reminders").click()
+    expect(phone_page.get_by_role("heading", name="My reminders")).to_be_visible()
+    phone_page.get_by_label("Also send me a text message").check()
+    phone_page.get_by_role("button", name="Save").click()
+    expect(phone_page.get_by_text("Your choice of reminders is saved.")).to_be_visible()
+    expect(phone_page.get_by_text("You get them by text message too")).to_be_visible()
+    alice.refresh_from_db()
+    assert alice.sms_reminders
