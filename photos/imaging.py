@@ -680,6 +680,12 @@ def _font(size: int, bold: bool = False) -> ImageFont.ImageFont | ImageFont.Free
 SHEET_FOOTER = "Confidential clinical record. Not for publication without the patient's consent."
 
 
+def sheet_box(panels: int) -> int:
+    """A panel's square in a sheet, in pixels. Two panels: 1024, what a 2048 px derivative
+    decodes to at 1/2 scale, so an unaligned panel needs no resize at all."""
+    return 1024 if panels <= 2 else 760
+
+
 def render_sheet(
     panels: Iterable[Panel],
     *,
@@ -695,7 +701,7 @@ def render_sheet(
     panels = list(panels)
     if not panels:
         raise ValueError("A sheet needs at least one photo.")
-    box = 1000 if len(panels) <= 2 else 760
+    box = sheet_box(len(panels))
     margin, gap, header, caption_height = 40, 24, 130, 160
     width = margin * 2 + box * len(panels) + gap * (len(panels) - 1)
     height = header + box + caption_height + margin + 40

@@ -10,6 +10,7 @@ import io
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw
+from reportlab import rl_config
 from reportlab.lib.pagesizes import A4, LETTER, landscape
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
@@ -17,6 +18,10 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from .imaging import FONT_DIR, _font
+
+# Photos go into a PDF as the binary JPEG streams they are, not as ASCII85 text (reportlab's
+# default, for 7-bit mail of the 1990s): a quarter smaller, and no encoding pass per photo.
+rl_config.useA85 = 0
 
 PAPERS = {"A4": A4, "Letter": LETTER}
 JPEG_DPI = 150  # the JPEG of a page: sharp enough on a screen, a fraction of print size

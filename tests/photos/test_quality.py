@@ -106,7 +106,7 @@ def test_a_photo_is_framed_against_its_baseline(alice_plan, upload):
 def _panel(sheet: Image.Image, index: int, size: tuple[int, int]) -> np.ndarray:
     """A panel's photo cut out of a two-panel sheet (imaging.render_sheet's layout), less a
     margin where an aligned photo leaves the frame uncovered."""
-    box, margin, gap, header = 1000, 40, 24, 130
+    box, margin, gap, header = imaging.sheet_box(2), 40, 24, 130
     left = margin + index * (box + gap) + (box - size[0]) // 2
     top = header + (box - size[1]) // 2
     inset = 120
@@ -126,7 +126,8 @@ def test_the_sheet_is_drawn_from_the_aligned_pair(alice_plan, upload, client, cl
 
     with default_storage.open(comparison.sheet_jpeg_key, "rb") as handle:
         sheet = Image.open(io.BytesIO(handle.read())).convert("RGB")
-    size = (1000, round(1000 * before.shape[0] / before.shape[1]))
+    box = imaging.sheet_box(2)
+    size = (box, round(box * before.shape[0] / before.shape[1]))
     drawn_before, drawn_after = _panel(sheet, 0, size), _panel(sheet, 1, size)
     as_taken = np.asarray(
         Image.fromarray(moved).resize(size, Image.Resampling.LANCZOS), dtype=float
