@@ -510,6 +510,7 @@ class _Planes:
 # TurboJPEG's subsampling codes -> luma pixels per chroma pixel, across and down.
 _CHROMA_STEP = {0: (1, 1), 1: (2, 1), 2: (2, 2), 4: (1, 2), 5: (4, 1)}  # 444 422 420 440 411
 _TJCS_YCBCR = 1
+_TJPF_RGB = 0
 _TJFLAG_STOPONWARNING = 8192
 
 
@@ -523,6 +524,44 @@ def libturbojpeg():
         return TurboJPEG()
     except (ImportError, OSError, RuntimeError):
         return None
+
+
+def _strictly(call, *args, **kwargs):
+    """A libturbojpeg call's result, or None where it fails or warns (a corrupt scan, say:
+    PyTurboJPEG reports libjpeg-turbo's warnings as Python warnings), to leave the file to
+    Pillow, which decodes what it can as it always did."""
+    with warnings.catch_warnings(record=True) as complaints:
+        warnings.simplefilter("always")
+        try:
+            result = call(*args, **kwargs)
+        except (OSError, ValueError):
+            return None
+    return None if complaints else result
+
+
+def decoded_at_least(data: bytes, long_side: int) -> Image.Image:
+    """A stored derivative (JPEG) in RGB, decoded at the smallest of libjpeg-turbo's n/8
+    scales whose long side still reaches `long_side` (3/8 of 2048 px is 768: a sheet's panel
+    needs no resize after it); Pillow's draft(), 1/2^k only, without libturbojpeg."""
+    with Image.open(io.BytesIO(data), formats=("JPEG",)) as photo:
+        fit = min(1, long_side / max(photo.size))
+        target = (max(1, int(photo.width * fit)), max(1, int(photo.height * fit)))
+        turbo = libturbojpeg()
+        if turbo is not None and photo.mode == "RGB":
+            scale = Fraction(_dct_eighths(photo.size, target), 8)
+            pixels = _strictly(
+                turbo.decode,
+                data,
+                pixel_format=_TJPF_RGB,
+                scaling_factor=(scale.numerator, scale.denominator),
+                flags=_TJFLAG_STOPONWARNING,
+            )
+            if pixels is not None:
+                return Image.fromarray(pixels)
+        # Draft to the contained size, not (box, box): a landscape 2048x1536 never reaches
+        # 1000 in height, so (1000, 1000) decoded it in full (bench/sheets.py, pair).
+        photo.draft("RGB", target)
+        return photo.convert("RGB")
 
 
 def _jpeg_planes(
@@ -541,22 +580,19 @@ def _jpeg_planes(
     scale = Fraction(_dct_eighths(size, target), 8)
     source.seek(0)
     data = source.read()
-    # PyTurboJPEG reports libjpeg-turbo's warnings (a corrupt scan, say) as Python warnings.
-    with warnings.catch_warnings(record=True) as complaints:
-        warnings.simplefilter("always")
-        try:
-            _, _, subsampling, colourspace = turbo.decode_header(data)
-            if colourspace != _TJCS_YCBCR or subsampling not in _CHROMA_STEP:
-                return None
-            luma, cb, cr = turbo.decode_to_yuv_planes(
-                data,
-                scaling_factor=(scale.numerator, scale.denominator),
-                flags=_TJFLAG_STOPONWARNING,
-            )
-        except (OSError, ValueError):
-            return None
-    if complaints:
+    header = _strictly(turbo.decode_header, data)
+    if header is None or header[3] != _TJCS_YCBCR or header[2] not in _CHROMA_STEP:
         return None
+    subsampling = header[2]
+    planes = _strictly(
+        turbo.decode_to_yuv_planes,
+        data,
+        scaling_factor=(scale.numerator, scale.denominator),
+        flags=_TJFLAG_STOPONWARNING,
+    )
+    if planes is None:
+        return None
+    luma, cb, cr = planes
     width, height = (math.ceil(side * scale) for side in size)
     across, down = _CHROMA_STEP[subsampling]
     return _Planes(
@@ -628,12 +664,7 @@ class Panel:
 
     def drawn(self, box: int) -> Image.Image:
         """The photo contained in a box x box square; aligned, in the reference's frame."""
-        with Image.open(io.BytesIO(self.image), formats=("JPEG",)) as photo:
-            # Draft to the contained size, not (box, box): a landscape 2048x1536 never reaches
-            # box=1000 in height, so (box, box) decoded it in full (bench/sheets.py, pair).
-            fit = box / max(photo.size)
-            photo.draft("RGB", (max(1, int(photo.width * fit)), max(1, int(photo.height * fit))))
-            photo = photo.convert("RGB")
+        photo = decoded_at_least(self.image, box)
         if self.onto is None or self.reference_size is None:
             return ImageOps.contain(photo, (box, box), Image.Resampling.LANCZOS)
         width, height = self.reference_size
@@ -681,9 +712,9 @@ SHEET_FOOTER = "Confidential clinical record. Not for publication without the pa
 
 
 def sheet_box(panels: int) -> int:
-    """A panel's square in a sheet, in pixels. Two panels: 1024, what a 2048 px derivative
-    decodes to at 1/2 scale, so an unaligned panel needs no resize at all."""
-    return 1024 if panels <= 2 else 760
+    """A panel's square in a sheet, in pixels: what a 2048 px derivative decodes to at a DCT
+    scale (1/2 for two panels, 3/8 for more), so an unaligned panel needs no resize at all."""
+    return 1024 if panels <= 2 else 768
 
 
 def render_sheet(

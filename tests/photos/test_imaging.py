@@ -383,3 +383,28 @@ def test_the_system_check_says_when_libturbojpeg_is_missing(monkeypatch):
     [warning] = checks.run_checks(tags=["photos"])
     assert warning.id == "photos.W001"
     assert "libturbojpeg0" in warning.hint
+
+
+def test_a_sheet_panel_is_decoded_at_the_dct_scale_that_fills_it(monkeypatch):
+    """A 2048 px derivative for a three-panel sheet's 768 px box: libjpeg-turbo's 3/8 scale is
+    exactly that, so no resize follows; Pillow alone (1/2^k) decodes 1024 px and resizes. Both
+    draw the same sheet."""
+    large = imaging.make_derivatives(images.jpeg(size=(4000, 3000)), sizes=(2048,))[0].data
+    assert imaging.decoded_at_least(large, 768).size == (768, 576)
+    assert imaging.decoded_at_least(large, 1024).size == (1024, 768)
+    assert imaging.decoded_at_least(large, 4096).size == (2048, 1536)  # never enlarged
+    panels = [imaging.Panel(large, ["Before"]) for _ in range(3)]
+    jpeg, _ = imaging.render_sheet(panels, title="Face", clinic_name="Test Clinic")
+    monkeypatch.setattr(imaging, "libturbojpeg", lambda: None)
+    assert imaging.decoded_at_least(large, 768).size == (1024, 768)
+    pillow_jpeg, _ = imaging.render_sheet(panels, title="Face", clinic_name="Test Clinic")
+    with Image.open(io.BytesIO(jpeg)) as turbo, Image.open(io.BytesIO(pillow_jpeg)) as pillow:
+        assert max(_mean_difference(jpeg, pillow.convert("RGB"))) < 2
+        assert turbo.size == pillow.size
+
+
+def test_a_corrupt_derivative_is_still_drawn_by_pillow():
+    data = bytearray(images.jpeg(size=(2048, 1536), quality=90))
+    scan = data.index(b"\xff\xda") + 600
+    data[scan : scan + 40] = bytes(40)
+    assert imaging.decoded_at_least(bytes(data), 768).size == (1024, 768)
