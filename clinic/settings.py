@@ -280,6 +280,9 @@ PHOTOS_QUALITY_MAX_FRAMING_OFFSET = env.float("PHOTOS_QUALITY_MAX_FRAMING_OFFSET
 PHOTOS_QUALITY_MAX_FRAMING_ROTATION = env.float("PHOTOS_QUALITY_MAX_FRAMING_ROTATION", default=5.0)
 # Stops (EV) a photo may be brighter or darker than its baseline over the area they share.
 PHOTOS_QUALITY_MAX_EXPOSURE_EV = env.float("PHOTOS_QUALITY_MAX_EXPOSURE_EV", default=1.0)
+# The share of its baseline's fine detail a photo must keep (a blurred or shaken copy keeps
+# less than a quarter).
+PHOTOS_QUALITY_MIN_SHARPNESS_RATIO = env.float("PHOTOS_QUALITY_MIN_SHARPNESS_RATIO", default=0.25)
 for _name in (
     "PHOTOS_QUALITY_MIN_SHARPNESS",
     "PHOTOS_QUALITY_MIN_ISOTROPY",
@@ -290,6 +293,7 @@ for _name in (
     "PHOTOS_QUALITY_MAX_FRAMING_OFFSET",
     "PHOTOS_QUALITY_MAX_FRAMING_ROTATION",
     "PHOTOS_QUALITY_MAX_EXPOSURE_EV",
+    "PHOTOS_QUALITY_MIN_SHARPNESS_RATIO",
 ):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} must be 0 or more.")
@@ -297,6 +301,7 @@ for _name in (
     "PHOTOS_QUALITY_MIN_ISOTROPY",
     "PHOTOS_QUALITY_MAX_CLIPPED_HIGHLIGHTS",
     "PHOTOS_QUALITY_MAX_CLIPPED_SHADOWS",
+    "PHOTOS_QUALITY_MIN_SHARPNESS_RATIO",
 ):
     if globals()[_name] > 1:
         raise ImproperlyConfigured(f"{_name} is a fraction: 0 to 1.")

@@ -54,6 +54,9 @@ class Thresholds:
     max_framing_rotation: float = 5.0  # degrees
     # Against the baseline: a stop either way is a different light, not a different skin.
     max_exposure_difference_ev: float = 1.0
+    # Against the baseline: another framing of the same photo keeps 0.40 of its detail or
+    # more (0.28 lit a stop apart); blurred or shaken copies 0.22 at most (bench/photo_science).
+    min_sharpness_ratio: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -419,6 +422,27 @@ def exposure_against(
         f"{-stops:.1f} stops darker than the baseline.",
         "Add light or raise the exposure to the baseline's: the same lamp, distance and "
         "camera setting.",
+    )
+
+
+def sharpness_against(reference: np.ndarray, moving: np.ndarray, thresholds: Thresholds) -> Finding:
+    """The photo's fine detail against the baseline's. The same view of the same skin, framed
+    alike, keeps most of its detail; a camera that moved or missed focus loses nearly all of
+    it. A blur can still pass on its own (a scene whose detail runs along the shake), but
+    not beside a crisp baseline: the comparison would show the camera, not the skin."""
+    before, after = (sharpness(cv2.cvtColor(p, cv2.COLOR_RGB2GRAY)) for p in (reference, moving))
+    if before <= 0:
+        return Finding("sharpness_match", UNKNOWN, "The baseline has no detail to compare with.")
+    ratio = after / before
+    if ratio >= thresholds.min_sharpness_ratio:
+        return Finding(
+            "sharpness_match", GOOD, f"As sharp as the baseline ({ratio:.0%} of its detail)."
+        )
+    return Finding(
+        "sharpness_match",
+        RETAKE,
+        f"Blurred beside the baseline: {ratio:.0%} of its detail.",
+        "Hold the camera still, tap to focus on the skin, and use the baseline's light.",
     )
 
 

@@ -848,6 +848,7 @@ def quality_thresholds():
         max_framing_offset=settings.PHOTOS_QUALITY_MAX_FRAMING_OFFSET,
         max_framing_rotation=settings.PHOTOS_QUALITY_MAX_FRAMING_ROTATION,
         max_exposure_difference_ev=settings.PHOTOS_QUALITY_MAX_EXPOSURE_EV,
+        min_sharpness_ratio=settings.PHOTOS_QUALITY_MIN_SHARPNESS_RATIO,
     )
 
 
@@ -1130,11 +1131,12 @@ def photo_quality_make(*, photo_id: int) -> str:
                 reference_size=(baseline_pixels.shape[1], baseline_pixels.shape[0]),
                 thresholds=thresholds,
             )
-            quality.findings.append(
+            quality.findings += [
                 science.exposure_against(
                     baseline_pixels, pixels, _as_science(framing_alignment), thresholds
-                )
-            )
+                ),
+                science.sharpness_against(baseline_pixels, pixels, thresholds),
+            ]
     quality.findings.append(finding)
     PhotoQuality.objects.update_or_create(
         photo=photo,

@@ -213,6 +213,19 @@ def test_the_web_process_does_not_import_opencv():
     assert result.stdout.split() == ["False", "False"], result.stderr
 
 
+def test_a_photo_blurred_beside_its_baseline_asks_for_a_retake(alice_plan, upload):
+    baseline = real_photos.photo("rocket")
+    upload(alice_plan.sessions.get(number=1), baseline)
+    later = upload(
+        alice_plan.sessions.get(number=2), real_photos.shaken(baseline, 9, 45), phase="after"
+    )
+    quality = PhotoQuality.objects.get(photo=later)
+    [alone] = [f for f in quality.findings if f["measure"] == "sharpness"]
+    [match] = [f for f in quality.findings if f["measure"] == "sharpness_match"]
+    assert (alone["verdict"], match["verdict"]) == ("good", "retake")
+    assert quality.retake
+
+
 def test_a_photo_lit_unlike_its_baseline_asks_for_a_retake(alice_plan, upload):
     baseline = real_photos.photo(SHARP)
     upload(alice_plan.sessions.get(number=1), baseline)

@@ -172,3 +172,17 @@ def test_a_dark_scene_made_brighter_passes_alone_but_not_beside_its_baseline():
     finding = science.exposure_against(baseline, brighter, None, THRESHOLDS)
     assert finding.verdict == science.RETAKE
     assert finding.hint.startswith("Lower the exposure")
+
+
+def test_a_shake_that_passes_alone_is_a_retake_beside_a_crisp_baseline():
+    """The rocket shaken 9 px at 45 degrees keeps its diagonal detail and passes on its own;
+    beside its sharp baseline it keeps 3 % of the detail. Another framing of the baseline,
+    turned and a little darker, keeps enough (half of it: the warp's resampling softens it)."""
+    baseline = real_photos.photo("rocket")
+    shaken = real_photos.shaken(baseline, 9, 45)
+    assert _finding(science.assess(shaken, THRESHOLDS), "sharpness").verdict == science.GOOD
+    finding = science.sharpness_against(baseline, shaken, THRESHOLDS)
+    assert finding.verdict == science.RETAKE
+    assert finding.summary.startswith("Blurred beside the baseline")
+    later = real_photos.moved(baseline, real_photos.similarity(1.05, 3.0, 0.02, -0.01), gain=0.8)
+    assert science.sharpness_against(baseline, later, THRESHOLDS).verdict == science.GOOD
