@@ -53,7 +53,8 @@ CENTRAL = Region(0.2, 0.2, 0.6, 0.6)
 # --- sRGB <-> linear, and white balance ---------------------------------------------------
 
 _CODES = np.arange(256, dtype=np.float64) / 255.0
-_LINEAR = np.where(_CODES <= 0.04045, _CODES / 12.92, ((_CODES + 0.055) / 1.055) ** 2.4)
+# Each 8-bit sRGB code in linear light: looked up, never computed per pixel.
+LINEAR = np.where(_CODES <= 0.04045, _CODES / 12.92, ((_CODES + 0.055) / 1.055) ** 2.4)
 
 
 def _encode(linear: np.ndarray) -> np.ndarray:
@@ -70,7 +71,7 @@ def gains_from_patch(patch: np.ndarray) -> tuple[float, float, float]:
     unclipped = pixels[(pixels.max(axis=1) < 250) & (pixels.min(axis=1) > 5)]
     if len(unclipped) < 16:
         raise ValueError("The neutral patch is blown out or black: it cannot set the colour.")
-    linear = _LINEAR[unclipped].mean(axis=0)
+    linear = LINEAR[unclipped].mean(axis=0)
     luminance = float(linear @ np.array([0.2126, 0.7152, 0.0722]))
     gains = luminance / np.maximum(linear, 1e-4)
     return float(gains[0]), float(gains[1]), float(gains[2])
@@ -78,7 +79,7 @@ def gains_from_patch(patch: np.ndarray) -> tuple[float, float, float]:
 
 def balance_tables(gains: tuple[float, float, float]) -> list[np.ndarray]:
     """One 256-entry table per channel: an 8-bit code, to linear, times its gain, back."""
-    return [_encode(_LINEAR * gain) for gain in gains]
+    return [_encode(LINEAR * gain) for gain in gains]
 
 
 def balanced(rgb: np.ndarray, gains: tuple[float, float, float] | None) -> np.ndarray:

@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .colour import LINEAR
+
 # Measured on this long side: sharpness (the Laplacian's variance) depends on the scale, so
 # every photo is judged at the size of the screen derivative. Smaller photos are not enlarged.
 ANALYSIS_SIDE = 1024
@@ -367,11 +369,14 @@ def framing(
     )
 
 
+_LUMINANCE = [
+    (LINEAR * weight).astype(np.float32) for weight in (0.2126, 0.7152, 0.0722)
+]  # per channel: each 8-bit code's share of the relative luminance in linear light
+
+
 def _linear_luminance(rgb: np.ndarray) -> np.ndarray:
     """Relative luminance in linear light (sRGB decoded), 0..1."""
-    encoded = rgb.astype(np.float32) / 255.0
-    linear = np.where(encoded <= 0.04045, encoded / 12.92, ((encoded + 0.055) / 1.055) ** 2.4)
-    return linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    return sum(table[rgb[..., channel]] for channel, table in enumerate(_LUMINANCE))
 
 
 def exposure_against(
