@@ -186,16 +186,23 @@ def _put(key: str, data: bytes) -> None:
 # --- upload and consent ------------------------------------------------------------------
 
 
-def _purposes_allowed(patient, purposes: Iterable[str], *, already: Iterable[str] = ()) -> set[str]:
-    """The uses asked for a photo, refused when one is unknown or when one it does not hold
-    `already` goes beyond the patient's standing photo consent: what they decided (signed, or
-    changed in the portal since) is kept as decided, and a box ticked on an upload form or a
-    photo's page, or a list put through the API, does not give a photo a use they have not
-    allowed. Taking a use away is always allowed."""
+def _purposes_allowed(
+    patient, purposes: Iterable[str] | None, *, already: Iterable[str] = ()
+) -> set[str]:
+    """The uses asked for a photo (None: the patient's standing photo consent, else the
+    clinical record only), refused when one is unknown or when one it does not hold
+    `already` goes beyond the standing consent: what the patient decided (signed, or changed
+    in the portal since) is kept as decided, and a box ticked on an upload form or a photo's
+    page, or a list put through the API, does not give a photo a use they have not allowed.
+    Taking a use away is always allowed. Called inside the transaction that saves the photo,
+    under the patient's row lock (`_consent_lock`), which a change of the standing consent
+    takes too: a withdrawal cannot slip between this check and the save."""
+    standing = consents.standing_photo_consent(patient)
+    if purposes is None:
+        purposes = standing.purposes if standing is not None else [Purpose.CLINICAL]
     purposes = set(purposes)
     if unknown := purposes - set(Purpose.values):
         raise ValidationError(f"Unknown consent purpose: {', '.join(sorted(unknown))}.")
-    standing = consents.standing_photo_consent(patient)
     if standing is not None and (beyond := purposes - set(already) - set(standing.purposes)):
         labels = ", ".join(Purpose(p).label.lower() for p in sorted(beyond))
         raise ValidationError(
@@ -205,6 +212,12 @@ def _purposes_allowed(patient, purposes: Iterable[str], *, already: Iterable[str
             }
         )
     return purposes
+
+
+def _consent_lock(patient) -> None:
+    """The patient's row lock, the one treatments.consents takes to change the standing photo
+    consent; taken first, before any photo or session row."""
+    type(patient).objects.select_for_update().filter(pk=patient.pk).exists()
 
 
 def photo_upload(
@@ -229,10 +242,8 @@ def photo_upload(
         raise ValidationError({"phase": "Choose before or after."})
     if view == View.AREA and not view_label.strip():
         view_label = body_area.name
-    if purposes is None:  # the standing consent, else the clinical record only
-        standing = consents.standing_photo_consent(session.patient)
-        purposes = standing.purposes if standing is not None else [Purpose.CLINICAL]
-    purposes = _purposes_allowed(session.patient, purposes)
+    if purposes is not None:  # refused before the file is read; checked again when saved
+        _purposes_allowed(session.patient, purposes)
     try:
         info = imaging.inspect_upload(
             file,
@@ -264,13 +275,16 @@ def photo_upload(
         orientation=info.orientation,
         captured_at=info.captured_at,
         uploaded_by=by,
-        **{f"consent_{p}": p in purposes for p in Purpose.values},
     )
     photo.full_clean()
     file.seek(0)
     stored = default_storage.save(key, file)
     try:
         with transaction.atomic():
+            _consent_lock(session.patient)
+            allowed = _purposes_allowed(session.patient, purposes)
+            for purpose in Purpose.values:
+                setattr(photo, f"consent_{purpose}", purpose in allowed)
             # The first photo of its view in the session is its reference; the session's row
             # lock keeps two uploads at once from both taking the place.
             Session.objects.select_for_update().filter(pk=session.pk).first()
@@ -386,9 +400,15 @@ def pending_resend(*, older_than: dt.timedelta) -> int:
 
 def photo_consent_update(*, photo: Photo, purposes: Iterable[str], by, request=None) -> Photo:
     """Sets the purposes the patient consented to; a withdrawn one hides photo and sheets."""
-    purposes = _purposes_allowed(photo.patient, purposes, already=photo.purposes)
     with transaction.atomic():
+        # What the photo holds now, not when the request loaded it: a withdrawal meanwhile
+        # is not undone by saving the boxes as they were shown.
+        _consent_lock(photo.patient)
+        fresh = Photo.objects.select_for_update().get(pk=photo.pk)
+        for purpose in Purpose.values:
+            setattr(photo, f"consent_{purpose}", getattr(fresh, f"consent_{purpose}"))
         before = set(photo.purposes)
+        purposes = _purposes_allowed(photo.patient, purposes, already=before)
         for purpose in Purpose.values:
             setattr(photo, f"consent_{purpose}", purpose in purposes)
         photo.full_clean()

@@ -524,3 +524,34 @@ def test_a_photos_page_or_the_api_cannot_give_it_a_use_the_patient_withdrew(
     assert client.post(page, {"purposes": ["clinical", "portal"]}).status_code == 302
     photo.refresh_from_db()
     assert sorted(photo.purposes) == ["clinical", "portal"]
+
+
+def test_a_page_loaded_before_a_withdrawal_does_not_give_the_use_back(
+    alice_plan, add_photo, clinician_user
+):
+    """The clinician's request loaded the photo (marketing ticked); Alice withdrew marketing in
+    the portal meanwhile; saving the boxes as they were shown is refused, not a silent undo."""
+    from django.core.exceptions import ValidationError
+
+    from photos import services
+    from treatments import consents
+
+    alice = alice_plan.patient
+    consents.photo_consent_record(
+        patient=alice,
+        purposes=["clinical", "portal", "marketing"],
+        source="staff",
+        by=clinician_user,
+    )
+    photo = add_photo(alice_plan.sessions.get(number=1), purposes=["clinical", "marketing"])
+    loaded = Photo.objects.get(pk=photo.pk)
+    consents.photo_consent_record(
+        patient=alice, purposes=["clinical", "portal"], source="portal", by=alice.user
+    )
+    with pytest.raises(ValidationError, match="does not cover marketing"):
+        services.photo_consent_update(
+            photo=loaded, purposes=["clinical", "portal", "marketing"], by=clinician_user
+        )
+    assert Photo.objects.get(pk=photo.pk).purposes == ["clinical"]
+    services.photo_consent_update(photo=loaded, purposes=["clinical", "portal"], by=clinician_user)
+    assert sorted(Photo.objects.get(pk=photo.pk).purposes) == ["clinical", "portal"]
