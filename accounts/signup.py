@@ -13,16 +13,18 @@ SIGNUP_UNVERIFIED_DAYS (`unverified_signups_remove`, daily).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
+from audit.models import AuditEvent
 from audit.services import Action, audit_log, recorded
 from core.tasks import task_send_on_commit
 from people.export import patient_row_sets
@@ -33,6 +35,8 @@ from people.tokens import signup_token_generator
 
 from .models import PendingSignup
 from .tasks import send_signup_hint, send_signup_verification
+
+logger = logging.getLogger(__name__)
 
 LINK_EXPIRED = "This link no longer works: it has been used already, or it has expired."
 
@@ -215,33 +219,48 @@ def signup_verify(*, user, request=None) -> Patient:
 def unverified_signups_remove(*, now: dt.datetime | None = None) -> int:
     """Removes each sign-up nobody verified within SIGNUP_UNVERIFIED_DAYS (its link expired
     long before): the inactive account and the record it made, whose name, birth date, phone
-    and address may even be someone else's typed in. A record the clinic has used since (a
-    booking, a history entry: any row that points to it) is the clinic's and stays. The audit
-    trail keeps that it happened, by id. Returns how many were removed."""
+    and address may even be someone else's typed in. A record the clinic has had anything to
+    do with is the clinic's and stays: a row that points to it (a booking, a history entry),
+    or anything someone signed in did to it or saw of it (the audit trail: a note, a corrected
+    phone, a look). So does an account switched on by hand. The audit trail keeps that the
+    removal happened, by id. One that cannot be removed is logged and left for the next day;
+    the others go on. Returns how many were removed."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.SIGNUP_UNVERIFIED_DAYS)
+    waiting = PendingSignup.objects.filter(created_at__lt=cutoff, user__is_active=False)
     removed = 0
-    for user_id in PendingSignup.objects.filter(created_at__lt=cutoff).values_list(
-        "user_id", flat=True
-    ):
-        with recorded():
-            pending = PendingSignup.objects.select_for_update().filter(
-                user_id=user_id, created_at__lt=cutoff
+    for user_id in waiting.values_list("user_id", flat=True):
+        try:
+            removed += _unverified_signup_remove(user_id, cutoff)
+        except DatabaseError:
+            logger.exception(
+                "Unverified sign-up of user %s not removed; tried again tomorrow", user_id
             )
-            if not pending.exists():  # verified, or signed up again, meanwhile
-                continue
-            patients = list(Patient.all_records.select_for_update().filter(user_id=user_id))
-            if any(rows.exists() for patient in patients for _, rows in patient_row_sets(patient)):
-                continue
-            for patient in patients:
-                audit_log(
-                    actor=None,
-                    action=Action.DELETE,
-                    obj=patient,
-                    detail=f"portal sign-up never verified: removed after "
-                    f"{settings.SIGNUP_UNVERIFIED_DAYS} days",
-                )
-                patient.delete()
-            get_user_model().objects.filter(pk=user_id).delete()
-            removed += 1
     return removed
+
+
+def _unverified_signup_remove(user_id: int, cutoff: dt.datetime) -> int:
+    with recorded():
+        # Locks in the order a second sign-up takes them (_signup_again): the record first.
+        patients = list(Patient.all_records.select_for_update().filter(user_id=user_id))
+        pending = PendingSignup.objects.select_for_update().filter(
+            user_id=user_id, created_at__lt=cutoff, user__is_active=False
+        )
+        if not pending.exists():  # verified, switched on, or signed up again meanwhile
+            return 0
+        for patient in patients:
+            if any(rows.exists() for _, rows in patient_row_sets(patient)):
+                return 0
+            if AuditEvent.objects.filter(patient_id=patient.pk, actor__isnull=False).exists():
+                return 0
+        for patient in patients:
+            audit_log(
+                actor=None,
+                action=Action.DELETE,
+                obj=patient,
+                detail=f"portal sign-up never verified: removed after "
+                f"{settings.SIGNUP_UNVERIFIED_DAYS} days",
+            )
+            patient.delete()
+        get_user_model().objects.filter(pk=user_id).delete()
+    return 1

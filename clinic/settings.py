@@ -610,6 +610,11 @@ SIGNUP_PER_CLIENT = env.int("SIGNUP_PER_CLIENT", default=10)
 # A sign-up nobody verifies (its account inactive, its record unused) is removed this many days
 # after it was made: what a stranger typed is not kept for ever.
 SIGNUP_UNVERIFIED_DAYS = env.int("SIGNUP_UNVERIFIED_DAYS", default=14)
+if SIGNUP_UNVERIFIED_DAYS * 24 * 60 * 60 <= PASSWORD_RESET_TIMEOUT:
+    raise ImproperlyConfigured(
+        "SIGNUP_UNVERIFIED_DAYS must be longer than the verification link lasts "
+        "(PASSWORD_RESET_TIMEOUT): a sign-up is never removed while its link still works."
+    )
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records every sign-in and sign-out
 AXES_VERBOSE = False
 # Addresses of reverse proxies whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.

@@ -289,3 +289,33 @@ def test_an_unverified_sign_up_the_clinic_has_used_is_kept(sign_up, settings, cl
         assert remove_unverified_signups.apply().get() == 0
     assert Patient.objects.filter(pk=noor.pk).exists()
     assert PendingSignup.objects.filter(user=noor.user).exists()
+
+
+def test_an_unverified_sign_up_the_desk_wrote_on_or_switched_on_is_kept(
+    sign_up, settings, front_desk_user, client
+):
+    """The desk called Noor and wrote a note on her record (no booking yet); an admin switched
+    Lena's account on by hand and she signed in. Both are the clinic's now and stay, and one
+    kept does not stop Kees's, untouched, from going."""
+    from accounts.tasks import remove_unverified_signups
+    from people.services import patient_update
+
+    settings.SIGNUP_UNVERIFIED_DAYS = 14
+    start = datetime.datetime(2026, 11, 1, 9, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False):
+        sign_up()
+        sign_up(email="lena@example.com", first_name="Lena", phone="0201234567")
+        sign_up(email="kees@example.com", first_name="Kees", phone="0201234568")
+    with time_machine.travel(start + datetime.timedelta(days=2), tick=False):
+        patient_update(
+            patient=Patient.objects.get(first_name="Noor"),
+            by=front_desk_user,
+            notes="Called: wants a laser consultation; allergic to lidocaine.",
+        )
+        User.objects.filter(email="lena@example.com").update(is_active=True)
+        client.force_login(User.objects.get(email="lena@example.com"))
+        client.get(reverse("portal:home"))
+    with time_machine.travel(start + datetime.timedelta(days=15), tick=False):
+        assert remove_unverified_signups.apply().get() == 1
+    assert set(Patient.objects.values_list("first_name", flat=True)) == {"Noor", "Lena"}
+    assert User.objects.filter(email="lena@example.com", is_active=True).exists()

@@ -143,6 +143,14 @@ def test_a_bad_value_fails_loudly(tmp_path):
     assert "MEDIA_STORAGE must be 'local' or 's3'" in result.stderr
 
 
+def test_unverified_sign_ups_are_never_removed_while_their_link_works(tmp_path):
+    result = load_settings(tmp_path, SIGNUP_UNVERIFIED_DAYS="2")  # the link lasts 3 days
+    assert result.returncode != 0
+    assert "SIGNUP_UNVERIFIED_DAYS must be longer than the verification link lasts" in (
+        result.stderr
+    )
+
+
 def test_a_mail_folder_url_writes_each_email_to_that_folder(tmp_path):
     """EMAIL_URL=filemail:///<path>: the worker's delivery mailer is Django's file backend,
     which refuses to start without its folder (every send failed with InvalidMailer)."""
