@@ -27,7 +27,7 @@ from core.views import form_status
 from people.access import patient_required
 from people.export import data_export_request, latest_export
 from people.models import DataExport
-from people.services import patient_update
+from people.services import patient_sms_reminders_set
 from people.views import export_download
 from scheduling import reminders, waitlist
 from scheduling.forms import WaitlistForm
@@ -500,7 +500,9 @@ def reminders_choice(request, patient):
     _viewed(request, patient, "reminders")
     if form.is_valid():
         try:
-            patient_update(patient=patient, by=request.user, sms_reminders=form.cleaned_data["sms"])
+            patient_sms_reminders_set(
+                patient=patient, agreed=form.cleaned_data["sms"], by=request.user, request=request
+            )
         except ValidationError as error:
             for message in error.messages:
                 form.add_error(None, message)

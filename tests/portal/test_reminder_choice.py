@@ -43,3 +43,18 @@ def test_without_a_phone_on_file_the_page_says_whom_to_ask_and_refuses(client, a
 def test_the_home_page_leads_there(client, alice):
     client.force_login(alice.user)
     assert f'href="{URL}"' in client.get(reverse("portal:home")).content.decode()
+
+
+def test_text_reminders_can_be_turned_off_whatever_else_the_record_holds(client, alice):
+    """An older record today's checks would refuse (a birth date before 1900): the patient can
+    still stop the texts; only their choice is saved."""
+    import datetime
+
+    Patient.objects.filter(pk=alice.pk).update(
+        sms_reminders=True, date_of_birth=datetime.date(1899, 12, 31)
+    )
+    client.force_login(alice.user)
+    assert client.post(URL, {}).status_code == 302
+    alice.refresh_from_db()
+    assert not alice.sms_reminders
+    assert alice.date_of_birth == datetime.date(1899, 12, 31)
