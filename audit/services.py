@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -273,13 +274,33 @@ def audited_update(
     changed = sorted(name for name, value in values().items() if value != before.get(name))
     if not changed:
         return obj
+    _validate_changed(obj, changed)
     with transaction.atomic():
-        obj.full_clean()
         obj.save()
         audit_log(
             actor=by, action=Action.CHANGE, obj=obj, request=request, detail=", ".join(changed)
         )
     return obj
+
+
+def _validate_changed(obj: models.Model, changed: list[str]) -> None:
+    """Validates what changes, and the rules across fields (the model's clean()) as far as
+    they speak of a changed field or of the whole: a value an older record holds and today's
+    rules refuse (a birth date before 1900) is not the change's fault, and must not block it
+    (a patient turning text reminders off, say)."""
+    unchanged = [f.name for f in obj._meta.fields if f.name not in changed]
+    try:
+        obj.full_clean(exclude=unchanged)
+    except ValidationError as error:
+        if not hasattr(error, "error_dict"):
+            raise
+        relevant = {
+            name: messages
+            for name, messages in error.message_dict.items()
+            if name in changed or name == NON_FIELD_ERRORS
+        }
+        if relevant:
+            raise ValidationError(relevant) from None
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def patient_create(
 
 
 def patient_update(
-    *, patient: Patient, by=None, different_person: bool = False, **changes
+    *, patient: Patient, by=None, request=None, different_person: bool = False, **changes
 ) -> Patient:
     """Changes the named fields (PATIENT_FIELDS), trimming text but the notes. A change to
     the name, date of birth, phone or email that makes the record look like another one on
@@ -125,25 +125,9 @@ def patient_update(
                 **{**stored, **{name: changes[name] for name in identifying}},
                 other_than=patient,
             )
-    return audited_update(obj=patient, fields=PATIENT_FIELDS, changes=changes, by=by)
-
-
-def patient_sms_reminders_set(*, patient: Patient, agreed: bool, by, request=None) -> Patient:
-    """The patient's own agreement to text reminders, saved on its own: turning them off
-    always works, whatever else in an older record today's checks would refuse; turning them
-    on needs a phone on file."""
-    if agreed and not patient.phone.strip():
-        raise ValidationError(
-            {"sms_reminders": "Give a phone number to send the text reminders to."}
-        )
-    with transaction.atomic():
-        changed = Patient.objects.filter(pk=patient.pk).exclude(sms_reminders=agreed)
-        if changed.update(sms_reminders=agreed):
-            audit_log(
-                actor=by, action=Action.CHANGE, obj=patient, request=request, detail="sms_reminders"
-            )
-    patient.sms_reminders = agreed
-    return patient
+    return audited_update(
+        obj=patient, fields=PATIENT_FIELDS, changes=changes, by=by, request=request
+    )
 
 
 @transaction.atomic

@@ -27,7 +27,7 @@ from core.views import form_status
 from people.access import patient_required
 from people.export import data_export_request, latest_export
 from people.models import DataExport
-from people.services import patient_sms_reminders_set
+from people.services import patient_update
 from people.views import export_download
 from scheduling import reminders, waitlist
 from scheduling.forms import WaitlistForm
@@ -500,8 +500,11 @@ def reminders_choice(request, patient):
     _viewed(request, patient, "reminders")
     if form.is_valid():
         try:
-            patient_sms_reminders_set(
-                patient=patient, agreed=form.cleaned_data["sms"], by=request.user, request=request
+            patient_update(
+                patient=patient,
+                by=request.user,
+                request=request,
+                sms_reminders=form.cleaned_data["sms"],
             )
         except ValidationError as error:
             for message in error.messages:
