@@ -1,11 +1,12 @@
-"""System checks of the photo worker's libraries (`manage.py check`)."""
+"""System checks of the photo worker's libraries (`manage.py check --deploy`: loading
+libturbojpeg brings NumPy, which a web process starting up has no use for)."""
 
 from django.core import checks
 
 from . import imaging
 
 
-@checks.register("photos")
+@checks.register("photos", deploy=True)
 def libturbojpeg_found(app_configs, **kwargs) -> list[checks.CheckMessage]:
     if imaging.libturbojpeg() is not None:
         return []

@@ -507,13 +507,6 @@ class _Planes:
     chroma_box: tuple[float, float, float, float]
 
 
-# TurboJPEG's subsampling codes -> luma pixels per chroma pixel, across and down.
-_CHROMA_STEP = {0: (1, 1), 1: (2, 1), 2: (2, 2), 4: (1, 2), 5: (4, 1)}  # 444 422 420 440 411
-_TJCS_YCBCR = 1
-_TJPF_RGB = 0
-_TJFLAG_STOPONWARNING = 8192
-
-
 @functools.cache
 def libturbojpeg():
     """TurboJPEG over the system's libturbojpeg (Debian: libturbojpeg0), or None without it:
@@ -548,13 +541,15 @@ def decoded_at_least(data: bytes, long_side: int) -> Image.Image:
         target = (max(1, int(photo.width * fit)), max(1, int(photo.height * fit)))
         turbo = libturbojpeg()
         if turbo is not None and photo.mode == "RGB":
+            import turbojpeg as tj
+
             scale = Fraction(_dct_eighths(photo.size, target), 8)
             pixels = _strictly(
                 turbo.decode,
                 data,
-                pixel_format=_TJPF_RGB,
+                pixel_format=tj.TJPF_RGB,
                 scaling_factor=(scale.numerator, scale.denominator),
-                flags=_TJFLAG_STOPONWARNING,
+                flags=tj.TJFLAG_STOPONWARNING,
             )
             if pixels is not None:
                 return Image.fromarray(pixels)
@@ -577,24 +572,33 @@ def _jpeg_planes(
     turbo = libturbojpeg()
     if turbo is None:
         return None
+    import turbojpeg as tj
+
+    # Luma pixels per chroma pixel, across and down, for each subsampling we resize.
+    chroma_steps = {
+        tj.TJSAMP_444: (1, 1),
+        tj.TJSAMP_422: (2, 1),
+        tj.TJSAMP_420: (2, 2),
+        tj.TJSAMP_440: (1, 2),
+        tj.TJSAMP_411: (4, 1),
+    }
     scale = Fraction(_dct_eighths(size, target), 8)
     source.seek(0)
     data = source.read()
     header = _strictly(turbo.decode_header, data)
-    if header is None or header[3] != _TJCS_YCBCR or header[2] not in _CHROMA_STEP:
+    if header is None or header[3] != tj.TJCS_YCbCr or header[2] not in chroma_steps:
         return None
-    subsampling = header[2]
+    across, down = chroma_steps[header[2]]
     planes = _strictly(
         turbo.decode_to_yuv_planes,
         data,
         scaling_factor=(scale.numerator, scale.denominator),
-        flags=_TJFLAG_STOPONWARNING,
+        flags=tj.TJFLAG_STOPONWARNING,
     )
     if planes is None:
         return None
     luma, cb, cr = planes
     width, height = (math.ceil(side * scale) for side in size)
-    across, down = _CHROMA_STEP[subsampling]
     return _Planes(
         luma=Image.fromarray(luma[:height, :width]),
         chroma=(Image.fromarray(cb), Image.fromarray(cr)),
