@@ -407,25 +407,29 @@ def photo_consent_update(*, photo: Photo, purposes: Iterable[str], by, request=N
         fresh = Photo.objects.select_for_update().get(pk=photo.pk)
         for purpose in Purpose.values:
             setattr(photo, f"consent_{purpose}", getattr(fresh, f"consent_{purpose}"))
-        before = set(photo.purposes)
-        purposes = _purposes_allowed(photo.patient, purposes, already=before)
-        for purpose in Purpose.values:
-            setattr(photo, f"consent_{purpose}", purpose in purposes)
-        photo.full_clean()
-        photo.save(update_fields=[f"consent_{p}" for p in Purpose.values])
-        withdrawn = sorted(before - purposes)
-        given = sorted(purposes - before)
-        audit_log(
-            actor=by,
-            action=Action.CHANGE,
-            obj=photo,
-            request=request,
-            detail=f"consent given: {','.join(given) or '-'}; "
-            f"withdrawn: {','.join(withdrawn) or '-'}",
-        )
-        if withdrawn:
-            course_sheets_withdraw(photo=photo, purposes=withdrawn, by=by, request=request)
+        purposes = _purposes_allowed(photo.patient, purposes, already=photo.purposes)
+        _photo_purposes_write(photo, purposes, by=by, request=request)
     return photo
+
+
+def _photo_purposes_write(photo: Photo, purposes: set[str], *, by, request=None) -> None:
+    """Saves the photo's purposes, checked and under its lock already: audited, and a use
+    taken away leaves its course sheets at once."""
+    before = set(photo.purposes)
+    for purpose in Purpose.values:
+        setattr(photo, f"consent_{purpose}", purpose in purposes)
+    photo.save(update_fields=[f"consent_{p}" for p in Purpose.values])
+    withdrawn = sorted(before - purposes)
+    given = sorted(purposes - before)
+    audit_log(
+        actor=by,
+        action=Action.CHANGE,
+        obj=photo,
+        request=request,
+        detail=f"consent given: {','.join(given) or '-'}; withdrawn: {','.join(withdrawn) or '-'}",
+    )
+    if withdrawn:
+        course_sheets_withdraw(photo=photo, purposes=withdrawn, by=by, request=request)
 
 
 # --- the reference photo of a view ---------------------------------------------------------
@@ -486,9 +490,10 @@ def _reference_prefer_good(photo: Photo) -> bool:
 
 
 def photos_consent_withdraw(*, patient_id: int, purposes: Iterable[str], by, request=None) -> int:
-    """The patient withdrew `purposes` from their standing photo consent: each of their photos
-    that still holds one loses it (photo_consent_update: audited, hidden from that use at
-    once). Returns how many photos changed."""
+    """The patient withdrew `purposes` from their standing photo consent (under the patient's
+    lock, which treatments.consents holds): each of their photos that still holds one loses
+    it, audited and hidden from that use at once. Taking a use away needs no check. Returns
+    how many photos changed."""
     withdrawn = set(purposes)
     holding = Q()
     for purpose in withdrawn:
@@ -496,9 +501,7 @@ def photos_consent_withdraw(*, patient_id: int, purposes: Iterable[str], by, req
     changed = 0
     with transaction.atomic():
         for photo in Photo.objects.select_for_update().filter(holding, patient_id=patient_id):
-            photo_consent_update(
-                photo=photo, purposes=set(photo.purposes) - withdrawn, by=by, request=request
-            )
+            _photo_purposes_write(photo, set(photo.purposes) - withdrawn, by=by, request=request)
             changed += 1
     return changed
 

@@ -555,3 +555,29 @@ def test_a_page_loaded_before_a_withdrawal_does_not_give_the_use_back(
     assert Photo.objects.get(pk=photo.pk).purposes == ["clinical"]
     services.photo_consent_update(photo=loaded, purposes=["clinical", "portal"], by=clinician_user)
     assert sorted(Photo.objects.get(pk=photo.pk).purposes) == ["clinical", "portal"]
+
+
+def test_a_withdrawal_reaches_each_photo_in_a_few_queries(alice_plan, add_photo, clinician_user):
+    """Withdrawing marketing writes each photo that held it with its audit (and its course
+    sheets), under the lock the withdrawal already holds: no photo is read or checked again
+    (it took 22 queries a photo; 7 now)."""
+    from treatments import consents
+
+    alice = alice_plan.patient
+
+    def withdrawal_queries(photos: int) -> int:
+        consents.photo_consent_record(
+            patient=alice, purposes=["clinical", "marketing"], source="staff", by=clinician_user
+        )
+        Photo.objects.update(consent_marketing=True)
+        while Photo.objects.count() < photos:
+            add_photo(alice_plan.sessions.get(number=1), purposes=["clinical", "marketing"])
+        with CaptureQueriesContext(connection) as queries:
+            consents.photo_consent_record(
+                patient=alice, purposes=["clinical"], source="portal", by=alice.user
+            )
+        assert not Photo.objects.filter(consent_marketing=True).exists()
+        return len(queries.captured_queries)
+
+    one, five = withdrawal_queries(1), withdrawal_queries(5)
+    assert five - one <= 4 * 7
